@@ -1,0 +1,45 @@
+"""Session fixtures: the default estate is synthesized once (with every policy gate on) and shared."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+from mlops_estate.nag import apply_nag_packs  # noqa: E402
+from mlops_estate.stacks.estate import Estate, build_estate, estate_app  # noqa: E402
+
+from tests.helpers import CDK_JSON  # noqa: E402
+
+
+@dataclass
+class SynthesizedEstate:
+    estate: Estate
+    outdir: Path
+    # "MlDev/Workspace" -> template JSON
+    templates: dict[str, dict[str, Any]]
+
+
+def synthesize_estate(outdir: Path, context: dict[str, Any] | None = None, nag: bool = True) -> SynthesizedEstate:
+    app, config = estate_app(CDK_JSON, outdir=str(outdir), context=context)
+    estate = build_estate(app, config)
+    if nag:
+        apply_nag_packs(app)
+    assembly = app.synth()
+    templates: dict[str, dict[str, Any]] = {}
+    for stage in assembly.nested_assemblies:
+        for stack in stage.nested_assembly.stacks:
+            templates[stack.hierarchical_id] = json.loads(Path(stack.template_full_path).read_text())
+    return SynthesizedEstate(estate=estate, outdir=outdir, templates=templates)
+
+
+@pytest.fixture(scope="session")
+def default_estate(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedEstate:
+    """The default estate from cdk.json, synthesized once per session with every nag pack on."""
+    return synthesize_estate(tmp_path_factory.mktemp("estate"))

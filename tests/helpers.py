@@ -1,0 +1,53 @@
+"""Shared test helpers: an App with the repository's feature flags, a pinned test stack, the default config."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import App, Environment, Stack
+from aws_cdk.assertions import Template
+
+from mlops_estate.config import EstateConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+CDK_JSON = ROOT / "cdk.json"
+TEST_ACCOUNT = "123456789012"
+TEST_REGION = "eu-west-1"
+TEST_AZS = ["eu-west-1a", "eu-west-1b"]
+
+
+def cdk_context() -> dict[str, Any]:
+    return dict(json.loads(CDK_JSON.read_text())["context"])
+
+
+def default_estate_dict() -> dict[str, Any]:
+    """A fresh, mutable copy of the embedded default estate (tests edit it to make bad input)."""
+    return json.loads(json.dumps(cdk_context()["estate"]))
+
+
+def default_config() -> EstateConfig:
+    return EstateConfig.from_dict(default_estate_dict(), "test default")
+
+
+def make_app(**context: Any) -> App:
+    merged = cdk_context()
+    merged.update(context)
+    return App(context=merged)
+
+
+def make_stack(app: App | None = None, id: str = "Test", account: str = TEST_ACCOUNT) -> Stack:
+    """A stack with an explicit env whose AZs come from context, as the estate's stacks do."""
+    app = app or make_app()
+    stack = Stack(app, id, env=Environment(account=account, region=TEST_REGION))
+    stack.node.set_context(f"availability-zones:account={account}:region={TEST_REGION}", TEST_AZS)
+    return stack
+
+
+def template_of(stack: Stack) -> Template:
+    return Template.from_stack(stack)
+
+
+def resources_of_type(template: dict[str, Any], type_name: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template.get("Resources", {}).items() if v["Type"] == type_name}
