@@ -163,7 +163,7 @@ class ServingConfig:
             problems.add(join(path, "max_instances"), f"{self.max_instances} is above 100 (raise the quota and this limit together)")
 
 
-def _default_serving() -> Mapping[str, ServingConfig]:
+def _default_serving() -> Mapping[ServingEnv, ServingConfig]:
     return {"staging": ServingConfig(), "prod": ServingConfig(min_instances=2, max_instances=4)}
 
 
@@ -258,7 +258,7 @@ def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any]) -> dict[
     Values that parse as JSON are used as JSON (numbers, lists, objects), anything else as a string.
     List items are addressed by index: ``estate.models.0.name``.
     """
-    result = json.loads(json.dumps(data))
+    result: dict[str, Any] = json.loads(json.dumps(data))
     for dotted, raw in sorted(overrides.items()):
         value = raw
         if isinstance(raw, str):
