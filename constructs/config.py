@@ -255,17 +255,12 @@ def _duplicates(names: list[str], path: str, what: str, problems: Problems) -> N
 def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
     """Apply ``estate.a.b=value`` style overrides (from ``cdk synth -c estate.region=eu-west-1``).
 
-    Values that parse as JSON are used as JSON (numbers, lists, objects), anything else as a string.
+    Where the setting is a string the value is taken as given; elsewhere values that parse as JSON are used
+    as JSON (numbers, lists, objects, booleans), anything else as a string.
     List items are addressed by index: ``estate.models.0.name``.
     """
     result: dict[str, Any] = json.loads(json.dumps(data))
     for dotted, raw in sorted(overrides.items()):
-        value = raw
-        if isinstance(raw, str):
-            try:
-                value = json.loads(raw)
-            except json.JSONDecodeError:
-                value = raw
         keys = dotted.split(".")
         node: Any = result
         for i, key in enumerate(keys[:-1]):
@@ -276,6 +271,14 @@ def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any]) -> dict[
                 where = ".".join(keys[: i + 1])
                 raise ConfigError("-c overrides", [f"estate.{dotted}: cannot override, {where!r} does not exist"]) from exc
         last: Any = int(keys[-1]) if isinstance(node, list) and keys[-1].isdigit() else keys[-1]
+        current = node[last] if isinstance(node, dict) and last in node else None
+        value = raw
+        if isinstance(raw, str) and not isinstance(current, str):
+            # A string setting takes the text as given (account ids stay strings); others parse as JSON.
+            try:
+                value = json.loads(raw)
+            except json.JSONDecodeError:
+                value = raw
         node[last] = value
     return result
 
