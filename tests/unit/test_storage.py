@@ -89,3 +89,12 @@ def test_bad_version_retention_is_rejected():
     keys = EstateKeys(stack, "Keys", estate_name="acme", classes=[DataClass.DATA])
     with pytest.raises(ValueError, match="Test/Bad: noncurrent_version_days must be >= 1, got 0"):
         SecureBucket(stack, "Bad", key=keys.data, noncurrent_version_days=0)
+
+
+def test_apps_without_policy_based_log_delivery_get_a_clear_error():
+    from aws_cdk import App, Stack
+
+    stack = Stack(App(), "NoFlags")
+    keys = EstateKeys(stack, "Keys", estate_name="acme", classes=[DataClass.DATA])
+    with pytest.raises(ValueError, match=r"@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy=true"):
+        SecureBucket(stack, "Data", key=keys.data)
