@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 from mlops_estate.config_parsing import ConfigError, Problems, join, parse_dataclass, is_missing
+from mlops_estate.data_lake_config import DataLakeConfig
+from mlops_estate.feature_store_config import FeatureGroupDefinition, check_feature_groups
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 OU_ID = re.compile(r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$")
@@ -211,6 +213,9 @@ class EstateConfig:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     users: tuple[UserConfig, ...] = ()
     models: tuple[ModelConfig, ...] = ()
+    # Feature groups of the ML dev account (feature_store_config.py); data-arrival events (data_lake_config.py).
+    feature_groups: tuple[FeatureGroupDefinition, ...] = ()
+    data_lake: DataLakeConfig = field(default_factory=DataLakeConfig)
 
     def check(self, path: str, problems: Problems) -> None:
         if not ESTATE_NAME.match(self.name):
@@ -227,6 +232,7 @@ class EstateConfig:
             problems.add(azs, "lists a zone twice")
         _duplicates([u.name for u in self.users], join(path, "users"), "user name", problems)
         _duplicates([m.name for m in self.models], join(path, "models"), "model name", problems)
+        check_feature_groups(self.feature_groups, join(path, "feature_groups"), problems)
 
     @property
     def sandbox(self) -> bool:
