@@ -63,3 +63,15 @@ def test_ml_dev_carries_customer_spending_features(default_estate):
     assert props["OfflineStoreConfig"]["S3StorageConfig"]["S3Uri"] == stack.resolve(stack.data.s3_uri("feature-store/customer-spending-features"))
     assert group["DeletionPolicy"] == "Retain"
     assert set(stack.feature_groups) == {"customer-spending-features"}
+
+
+def test_sandbox_mode_needs_no_bus_policy(tmp_path):
+    # One account for every role: the rule still forwards (through its role's IAM), the bus admits nobody else.
+    from tests.conftest import synthesize_estate
+
+    # -c values are read as JSON, so an account id must be a quoted JSON string.
+    same = {f"estate.accounts.{role}": '"123456789012"' for role in ("shared_services", "data_lake", "ml_dev", "staging", "prod")}
+    sandbox = synthesize_estate(tmp_path, context={**same, "estate.organization.management_account": '"123456789012"'})
+    assert not resources_of_type(sandbox.templates[DEV], "AWS::Events::EventBusPolicy")
+    _, rule = _one(sandbox.templates[LAKE], "AWS::Events::Rule")
+    assert rule["Properties"]["Targets"][0]["Arn"] == "arn:aws:events:eu-west-1:123456789012:event-bus/mlops-ml-dev"
