@@ -124,6 +124,8 @@ class FeatureGroup(Construct):
         definition.check("definition", problems)
         if definition.online_store is not None and online_key is None:
             problems.add("online_key", "is required: the online store is always encrypted with a customer-managed key (e.g. EstateKeys.data)")
+        if definition.online_store is None and online_key is not None:
+            problems.add("online_key", "is given but the definition has no online store (online_store is None); drop it or add an online store")
         if definition.offline_store is not None:
             if offline_bucket is None:
                 problems.add("offline_bucket", "is required with an offline store: pass a SecureBucket (or set definition.offline_store=None)")

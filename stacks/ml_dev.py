@@ -33,7 +33,8 @@ class MlDevStack(EstateStack):
         self.feature_catalog = CatalogDatabase(self, "FeatureCatalog", database_name=catalog_name(config.name, "feature_store"),
                                                description=f"{config.name} estate: Feature Store offline store tables")
         self.feature_groups = {
-            group.name: FeatureGroup(self, f"FeatureGroup-{group.name}", definition=group, online_key=self.keys.data,
+            group.name: FeatureGroup(self, f"FeatureGroup-{group.name}", definition=group,
+                                     online_key=self.keys.data if group.online_store else None,
                                      offline_bucket=self.data if group.offline_store else None,
                                      catalog=self.feature_catalog if group.offline_store else None)
             for group in config.feature_groups

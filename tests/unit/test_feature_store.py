@@ -276,6 +276,15 @@ def test_store_props_without_that_store_are_refused():
         FeatureGroup(stack, "Features", definition=HOT, online_key=keys.data, offline_bucket=bucket)
 
 
+def test_online_key_without_an_online_store_is_refused():
+    stack = make_stack()
+    keys = EstateKeys(stack, "Keys", estate_name="t", classes=[DataClass.DATA])
+    bucket = SecureBucket(stack, "Data", key=keys.data)
+    catalog = CatalogDatabase(stack, "Catalog", database_name="fs", description="d")
+    with pytest.raises(ValueError, match=re.escape("online_key: is given but the definition has no online store")):
+        FeatureGroup(stack, "Features", definition=HISTORY, online_key=keys.data, offline_bucket=bucket, catalog=catalog)
+
+
 def test_bad_definition_is_refused_with_the_construct_path_and_field():
     bad = replace(SPENDING, event_time="updated_at", online_store=OnlineStoreOptions(ttl=TtlDuration(0)))
     with pytest.raises(ValueError) as failure:
