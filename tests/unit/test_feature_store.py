@@ -293,3 +293,39 @@ def test_bad_definition_is_refused_with_the_construct_path_and_field():
     assert message.startswith("Test/Features: invalid FeatureGroup 'customer-spending'")
     assert "definition.event_time: 'updated_at' is not one of the features" in message
     assert "definition.online_store.ttl.value: 0 is out of range" in message
+
+
+def _concrete(value: Any) -> Any:
+    """Replace CloudFormation intrinsics with plausible literal values, so the request can be validated."""
+    if isinstance(value, dict):
+        if "Fn::Join" in value:
+            separator, parts = value["Fn::Join"]
+            return separator.join(str(_concrete(p)) for p in parts)
+        if "Fn::GetAtt" in value:
+            logical_id, _attribute = value["Fn::GetAtt"]
+            return f"arn:aws:iam::{TEST_ACCOUNT}:role/{logical_id}" if "Role" in logical_id else f"arn:aws:kms:{TEST_REGION}:{TEST_ACCOUNT}:key/{logical_id}"
+        if "Ref" in value:
+            return value["Ref"].lower()
+        return {k: _concrete(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_concrete(v) for v in value]
+    return value
+
+
+def _create_feature_group_report(properties: dict[str, Any]) -> str:
+    import botocore.session
+    from botocore.validate import ParamValidator
+
+    shape = botocore.session.get_session().get_service_model("sagemaker").operation_model("CreateFeatureGroup").input_shape
+    return str(ParamValidator().validate(_concrete(properties), shape).generate_report())
+
+
+def test_store_configs_are_valid_create_feature_group_requests(built):
+    # The online/offline store configs are JSON-typed (raw dicts, not checked by the CDK); SageMaker's own
+    # API model (botocore, offline) checks every key, type and minimum of what CloudFormation will pass on.
+    for resource in resources_of_type(built.template, "AWS::SageMaker::FeatureGroup").values():
+        properties = {k: v for k, v in resource["Properties"].items() if k != "Tags"}
+        assert _create_feature_group_report(properties) == "", properties["FeatureGroupName"]
+    broken = dict(_group_resource(built, "customer-spending")["Properties"])
+    broken["OnlineStoreConfig"] = {**broken["OnlineStoreConfig"], "TTLDuration": {"Unit": "Days", "Value": 0}}
+    assert 'Unknown parameter in OnlineStoreConfig: "TTLDuration"' in _create_feature_group_report(broken)
