@@ -60,9 +60,10 @@ class FeatureGroup(Construct):
         self._validate(definition, online_key, offline_bucket, catalog)
         self.definition = definition
         self.feature_group_name = definition.name
-        self.online_key = online_key if definition.online_store is not None else None
-        self.offline_bucket = offline_bucket if definition.offline_store is not None else None
-        self.catalog = catalog if definition.offline_store is not None else None
+        # Validated above: each is given exactly when the definition has that store.
+        self.online_key = online_key
+        self.offline_bucket = offline_bucket
+        self.catalog = catalog
         stack = Stack.of(self)
         self.feature_group_arn = stack.format_arn(service="sagemaker", resource="feature-group", resource_name=definition.name)
         self.role: iam.Role | None = None
