@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 from mlops_estate.config_parsing import ConfigError, Problems, join, parse_dataclass, is_missing
+from mlops_estate.data_lake_config import DataLakeConfig
+from mlops_estate.feature_store_config import FeatureGroupDefinition, check_feature_groups
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 OU_ID = re.compile(r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$")
@@ -211,6 +213,9 @@ class EstateConfig:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     users: tuple[UserConfig, ...] = ()
     models: tuple[ModelConfig, ...] = ()
+    # Feature groups of the ML dev account (feature_store_config.py); data-arrival events (data_lake_config.py).
+    feature_groups: tuple[FeatureGroupDefinition, ...] = ()
+    data_lake: DataLakeConfig = field(default_factory=DataLakeConfig)
 
     def check(self, path: str, problems: Problems) -> None:
         if not ESTATE_NAME.match(self.name):
@@ -227,6 +232,7 @@ class EstateConfig:
             problems.add(azs, "lists a zone twice")
         _duplicates([u.name for u in self.users], join(path, "users"), "user name", problems)
         _duplicates([m.name for m in self.models], join(path, "models"), "model name", problems)
+        check_feature_groups(self.feature_groups, join(path, "feature_groups"), problems)
 
     @property
     def sandbox(self) -> bool:
@@ -273,12 +279,15 @@ def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any]) -> dict[
         last: Any = int(keys[-1]) if isinstance(node, list) and keys[-1].isdigit() else keys[-1]
         current = node[last] if isinstance(node, dict) and last in node else None
         value = raw
-        if isinstance(raw, str) and not isinstance(current, str):
-            # A string setting takes the text as given (account ids stay strings); others parse as JSON.
+        if isinstance(raw, str):
+            # A string setting takes the text as given, so account ids stay strings (a quoted JSON string is
+            # unquoted); other settings parse as JSON.
             try:
-                value = json.loads(raw)
+                parsed = json.loads(raw)
             except json.JSONDecodeError:
-                value = raw
+                parsed = raw
+            if not isinstance(current, str) or isinstance(parsed, str):
+                value = parsed
         node[last] = value
     return result
 

@@ -207,3 +207,8 @@ def test_single_values_override_with_c():
 def test_bad_override_is_validated_like_the_file():
     with pytest.raises(ConfigError, match=re.escape("accounts.prod: '42' is not an AWS account id")):
         load_estate(context_of(**{"estate": default_estate_dict(), "estate.accounts.prod": "42"}))
+
+
+def test_quoted_string_override_is_unquoted():
+    config = load_estate(context_of(**{"estate": default_estate_dict(), "estate.accounts.prod": '"999999999999"'}))
+    assert config.accounts.prod == "999999999999"
