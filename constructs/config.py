@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 from mlops_estate.config_parsing import ConfigError, Problems, join, parse_dataclass, is_missing
+from mlops_estate.governance_config import AuditConfig, BudgetsConfig, GuardrailsConfig
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 OU_ID = re.compile(r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$")
@@ -211,6 +212,9 @@ class EstateConfig:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     users: tuple[UserConfig, ...] = ()
     models: tuple[ModelConfig, ...] = ()
+    guardrails: GuardrailsConfig = field(default_factory=GuardrailsConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
+    budgets: BudgetsConfig = field(default_factory=BudgetsConfig)
 
     def check(self, path: str, problems: Problems) -> None:
         if not ESTATE_NAME.match(self.name):
@@ -227,6 +231,7 @@ class EstateConfig:
             problems.add(azs, "lists a zone twice")
         _duplicates([u.name for u in self.users], join(path, "users"), "user name", problems)
         _duplicates([m.name for m in self.models], join(path, "models"), "model name", problems)
+        self.guardrails.check_models(self.models, join(path, "guardrails"), problems)
 
     @property
     def sandbox(self) -> bool:
