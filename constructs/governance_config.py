@@ -78,7 +78,7 @@ class GuardrailsConfig:
         for i, model in enumerate(models):
             for env, serving in model.serving.items():
                 allowed = self.instance_types.get(env)
-                if serving.mode == "serverless" or allowed is None:
+                if serving.mode == "serverless" or not allowed:  # no list: unrestricted; empty: reported above
                     continue
                 if not any(string_like(serving.instance_type, p) for p in allowed):
                     problems.add(
