@@ -11,6 +11,7 @@ from aws_cdk import App, Aspects, AspectPriority, Stage, Tags
 from constructs import Construct
 
 from mlops_estate.config import EstateConfig, load_estate
+from mlops_estate.cost_tags import TagPlainCfnResources
 from mlops_estate.guardrail_check import GuardrailCheck
 from mlops_estate.guardrails import GuardrailOptions
 from mlops_estate.managed_policies import ManagedPoliciesOnly
@@ -36,11 +37,11 @@ class Estate:
 
 def _stage(scope: Construct, name: str, config: EstateConfig, environment: str) -> Stage:
     stage = Stage(scope, name)
-    tags = Tags.of(stage)
-    tags.add("project", config.tags.project)
-    tags.add("team", config.tags.team)
-    tags.add("cost-center", config.tags.cost_center)
-    tags.add("environment", environment)
+    cost_tags = {"project": config.tags.project, "team": config.tags.team, "cost-center": config.tags.cost_center,
+                 "environment": environment}
+    for key, value in cost_tags.items():
+        Tags.of(stage).add(key, value)
+    Aspects.of(stage).add(TagPlainCfnResources(cost_tags), priority=AspectPriority.MUTATING)
     Aspects.of(stage).add(ManagedPoliciesOnly(), priority=AspectPriority.MUTATING)
     Aspects.of(stage).add(GuardrailCheck(GuardrailOptions.from_config(config)), priority=AspectPriority.READONLY)
     return stage
