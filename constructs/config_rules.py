@@ -7,7 +7,7 @@ as listed in the AWS Config developer guide.
 
 from __future__ import annotations
 
-from aws_cdk import Aws
+from aws_cdk import Aws, CfnElement, Stack
 from aws_cdk import aws_config as config
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -42,12 +42,16 @@ class ConfigRecorder(Construct):
         self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("config.amazonaws.com"),
                              managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWS_ConfigRole")])
         acknowledge(self.role, "AWS_ConfigRole is the policy AWS maintains for the Config recorder; it follows every new resource type.",
-                    "AwsSolutions-IAM4")
+                    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWS_ConfigRole]")
         prefix = "config"
-        self.role.add_to_policy(iam.PolicyStatement(actions=["s3:PutObject"],
-                                                    resources=[self.bucket.bucket.arn_for_objects(f"{prefix}/AWSLogs/{Aws.ACCOUNT_ID}/Config/*")]))
+        delivery = self.bucket.bucket.arn_for_objects(f"{prefix}/AWSLogs/{Aws.ACCOUNT_ID}/Config/*")
+        self.role.add_to_policy(iam.PolicyStatement(actions=["s3:PutObject"], resources=[delivery]))
         self.role.add_to_policy(iam.PolicyStatement(actions=["s3:GetBucketAcl"], resources=[self.bucket.bucket_arn]))
-        key.grant_encrypt(self.role)
+        self.role.add_to_policy(iam.PolicyStatement(actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[key.key_arn]))
+        policy = self.role.node.find_child("DefaultPolicy")
+        acknowledge(policy, "AWS Config names delivered objects by date and id under this account's Config/ prefix; the "
+                    "wildcard covers exactly that prefix of the recorder's own bucket.",
+                    f"AwsSolutions-IAM5[Resource::<{self._logical_id(self.bucket.bucket.node.default_child)}.Arn>/config/AWSLogs/<AWS::AccountId>/Config/*]")
         self.recorder = config.CfnConfigurationRecorder(
             self, "Recorder", role_arn=self.role.role_arn,
             recording_group=config.CfnConfigurationRecorder.RecordingGroupProperty(all_supported=True, include_global_resource_types=False),
@@ -55,6 +59,12 @@ class ConfigRecorder(Construct):
         self.delivery_channel = config.CfnDeliveryChannel(
             self, "DeliveryChannel", s3_bucket_name=self.bucket.bucket_name, s3_key_prefix=prefix, s3_kms_key_arn=key.key_arn,
         )
+
+
+    @staticmethod
+    def _logical_id(element: object) -> str:
+        assert isinstance(element, CfnElement)
+        return str(Stack.of(element).resolve(Stack.of(element).get_logical_id(element)))
 
 
 class SageMakerConfigRules(Construct):

@@ -198,3 +198,21 @@ def test_management_account_has_the_organisation_trail(default_estate):
     template = default_estate.templates["Organization/Guardrails"]
     (trail,) = resources_of_type(template, "AWS::CloudTrail::Trail").values()
     assert trail["Properties"]["IsOrganizationTrail"] is True
+
+
+def test_recorder_passes_every_nag_pack():
+    # The default estate leaves the recorder off, so the gates over it never see one: check it here.
+    from aws_cdk import AspectPriority
+
+    from mlops_estate.encryption import DataClass, EstateKeys
+    from mlops_estate.managed_policies import ManagedPoliciesOnly
+    from mlops_estate.nag import apply_nag_packs
+    from tests.helpers import make_app
+
+    app = make_app()
+    stack = make_stack(app)
+    keys = EstateKeys(stack, "Keys", estate_name="mlops", classes=[DataClass.LOGS])
+    SageMakerConfigRules(stack, "Rules", recorder_key=keys.logs)
+    Aspects.of(app).add(ManagedPoliciesOnly(), priority=AspectPriority.MUTATING)
+    apply_nag_packs(app)
+    app.synth()  # raises on any unacknowledged finding
