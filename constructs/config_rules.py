@@ -49,6 +49,7 @@ class ConfigRecorder(Construct):
         self.role.add_to_policy(iam.PolicyStatement(actions=["s3:GetBucketAcl"], resources=[self.bucket.bucket_arn]))
         self.role.add_to_policy(iam.PolicyStatement(actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[key.key_arn]))
         policy = self.role.node.find_child("DefaultPolicy")
+        assert isinstance(policy, iam.Policy)
         acknowledge(policy, "AWS Config names delivered objects by date and id under this account's Config/ prefix; the "
                     "wildcard covers exactly that prefix of the recorder's own bucket.",
                     f"AwsSolutions-IAM5[Resource::<{self._logical_id(self.bucket.bucket.node.default_child)}.Arn>/config/AWSLogs/<AWS::AccountId>/Config/*]")
