@@ -108,25 +108,13 @@ class OrganizationTrail(Construct):
     @staticmethod
     def _admit_cloudtrail(key: kms.Key, trail_arn: str) -> None:
         # CloudTrail encrypts log files (SSE-KMS) with the key; the encryption context names the trail.
-        account = Stack.of(key).account
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="CloudTrailEncryptsLogs",
-                principals=[iam.ServicePrincipal("cloudtrail.amazonaws.com")],
-                actions=["kms:GenerateDataKey*"],
-                resources=["*"],
-                conditions={
-                    "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": f"arn:{Aws.PARTITION}:cloudtrail:*:{account}:trail/*"},
-                    "StringEquals": {"aws:SourceArn": trail_arn},
-                },
-            )
-        )
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="CloudTrailDescribesKey",
-                principals=[iam.ServicePrincipal("cloudtrail.amazonaws.com")],
-                actions=["kms:DescribeKey"],
-                resources=["*"],
-                conditions={"StringEquals": {"aws:SourceArn": trail_arn}},
-            )
-        )
+        this_trail = {"StringEquals": {"aws:SourceArn": trail_arn}}
+        context = {"kms:EncryptionContext:aws:cloudtrail:arn": f"arn:{Aws.PARTITION}:cloudtrail:*:{Stack.of(key).account}:trail/*"}
+        for sid, action, conditions in (
+            ("CloudTrailEncryptsLogs", "kms:GenerateDataKey*", {"StringLike": context, **this_trail}),
+            ("CloudTrailDescribesKey", "kms:DescribeKey", this_trail),
+        ):
+            key.add_to_resource_policy(iam.PolicyStatement(
+                sid=sid, principals=[iam.ServicePrincipal("cloudtrail.amazonaws.com")], actions=[action],
+                resources=["*"], conditions=conditions,
+            ))
