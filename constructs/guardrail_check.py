@@ -9,7 +9,8 @@ switched off in config is switched off in both places.
 The checks read CloudFormation properties (PascalCase, tokens resolved to intrinsics), which is what
 CloudFormation sends to the SageMaker API on the deploying role's behalf. Pipeline steps are checked
 in the pipeline definition (training, processing and transform steps create jobs the SCP governs);
-a definition held in S3 cannot be read at synth and is skipped.
+a definition held in S3 (or one whose JSON a token replaces as a whole) cannot be read at synth
+and is skipped.
 """
 
 from __future__ import annotations
@@ -179,16 +180,23 @@ CHECKS: dict[type, Callable[[Props], Iterator[Finding]]] = {
 
 
 def _pipeline_definition(node: sagemaker.CfnPipeline) -> Props | None:
-    body = _get(Stack.of(node).resolve(node._render_properties(node._cfn_properties)), "PipelineDefinition", "PipelineDefinitionBody")
-    if isinstance(body, str):
+    """The pipeline definition as JSON, or None when it lives in S3 or cannot be read at synth.
+
+    A body built with tokens resolves to an ``Fn::Join``; the tokens (ARNs, names) sit inside JSON strings,
+    so joining the literal parts around a placeholder gives parseable JSON with every step intact.
+    """
+    props = Stack.of(node).resolve(node._render_properties(node._cfn_properties))
+    body = _get(props, "PipelineDefinition", "PipelineDefinitionBody")
+    if isinstance(body, dict) and isinstance(body.get("Fn::Join"), list):
+        separator, parts = body["Fn::Join"]
+        body = separator.join(p if isinstance(p, str) else "token" for p in parts)
+    if not isinstance(body, str):
+        return None
+    try:
         parsed = json.loads(body)
-        return parsed if isinstance(parsed, dict) else None
-    definition = node.pipeline_definition
-    raw = definition.get("PipelineDefinitionBody") if isinstance(definition, dict) else getattr(definition, "pipeline_definition_body", None)
-    if isinstance(raw, str):  # tokens sit inside JSON strings, so the unresolved text still parses
-        parsed = json.loads(raw)
-        return parsed if isinstance(parsed, dict) else None
-    return None
+    except json.JSONDecodeError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
 
 
 @jsii.implements(IValidation)
@@ -210,7 +218,7 @@ class GuardrailCheck:
         self.enabled = {rule.sid for rule in guardrail_rules(options)}
 
     def visit(self, node: IConstruct) -> None:
-        if type(node) in CHECKS or isinstance(node, sagemaker.CfnPipeline):
+        if isinstance(node, (sagemaker.CfnPipeline, *CHECKS)):
             node.node.add_validation(_ResourceValidation(self, node))
 
     def findings(self, node: IConstruct) -> list[str]:
@@ -224,7 +232,7 @@ class GuardrailCheck:
         else:
             assert isinstance(node, CfnResource)
             props = stack.resolve(node._render_properties(node._cfn_properties))
-            found = list(CHECKS[type(node)](props))
+            found = [f for kind, check in CHECKS.items() if isinstance(node, kind) for f in check(props)]
         found += self._instance_findings(stack.account, props)
         return [f"denied by guardrail SCP statement {sid}: {message}" for sid, message in found if sid in self.enabled]
 

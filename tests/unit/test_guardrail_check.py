@@ -150,3 +150,22 @@ def test_compliant_resources_synthesize():
 
 def test_every_finding_is_reported_at_once(errors):
     assert errors.count("denied by guardrail SCP statement") >= 15
+
+
+def test_a_pipeline_definition_built_with_tokens_is_still_checked():
+    from aws_cdk import aws_iam as iam
+
+    def pipeline(stack):
+        role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+        body = stack.to_json_string({"Version": "2020-12-01", "Steps": [{
+            "Name": "Prep", "Type": "Processing",
+            "Arguments": {"RoleArn": role.role_arn,
+                          "ProcessingResources": {"ClusterConfig": {"InstanceType": "ml.p5.48xlarge", "InstanceCount": 1,
+                                                                    "VolumeSizeInGB": 30, "VolumeKmsKeyId": KEY}}},
+        }]})
+        sm.CfnPipeline(stack, "Pipeline", pipeline_name="p", role_arn=role.role_arn,
+                       pipeline_definition={"PipelineDefinitionBody": body})
+    errors = synth_errors(pipeline)
+    assert "[Test/Pipeline] denied by guardrail SCP statement DenySageMakerWithoutOutputKmsKey: pipeline step 'Prep'" in errors
+    assert f"[Test/Pipeline] denied by guardrail SCP statement DenyInstanceTypesOutsideAllowList{DEV}: instance type 'ml.p5.48xlarge'" in errors
+    assert "DenySageMakerWithoutVolumeKmsKey" not in errors
