@@ -216,3 +216,17 @@ def test_recorder_passes_every_nag_pack():
     Aspects.of(app).add(ManagedPoliciesOnly(), priority=AspectPriority.MUTATING)
     apply_nag_packs(app)
     app.synth()  # raises on any unacknowledged finding
+
+
+def test_estate_synth_fails_on_a_resource_the_scp_would_deny(tmp_path):
+    from aws_cdk import aws_sagemaker as sm
+
+    from mlops_estate.stacks.estate import build_estate, estate_app
+    from tests.helpers import CDK_JSON
+
+    app, config = estate_app(CDK_JSON, outdir=str(tmp_path))
+    estate = build_estate(app, config)
+    sm.CfnEndpointConfig(estate.staging, "Unencrypted", production_variants=[sm.CfnEndpointConfig.ProductionVariantProperty(
+        variant_name="a", model_name="m", instance_type="ml.m5.large", initial_instance_count=1)])
+    with pytest.raises(Exception, match=r"\[Staging/Serving/Unencrypted\] denied by guardrail SCP statement DenySageMakerWithoutVolumeKmsKey"):
+        app.synth()
