@@ -71,3 +71,23 @@ def test_every_taggable_resource_carries_the_cost_tags(default_estate, stack):
             missing.append(f"{logical_id} ({resource['Type']}.{prop}): {wrong}")
     assert checked > 0
     assert missing == [], "resources without the cost allocation tags:\n  " + "\n  ".join(missing)
+
+
+def test_plain_cfn_resources_get_the_tags_and_l1s_are_left_to_cdk():
+    from aws_cdk import Aspects, CfnResource
+    from aws_cdk import aws_iam as iam
+
+    from mlops_estate.cost_tags import TagPlainCfnResources
+    from tests.helpers import make_stack, template_of
+
+    stack = make_stack()
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                                                     "Action": "sts:AssumeRole"}]}
+    CfnResource(stack, "Plain", type="AWS::IAM::Role", properties={"AssumeRolePolicyDocument": trust})
+    CfnResource(stack, "Other", type="AWS::SNS::Topic")
+    iam.CfnRole(stack, "L1", assume_role_policy_document=trust)
+    Aspects.of(stack).add(TagPlainCfnResources({"team": "ml-platform"}))
+    resources = template_of(stack).to_json()["Resources"]
+    assert resources["Plain"]["Properties"]["Tags"] == [{"Key": "team", "Value": "ml-platform"}]
+    assert "Properties" not in resources["Other"] or "Tags" not in resources["Other"].get("Properties", {})
+    assert "Tags" not in resources["L1"]["Properties"]
