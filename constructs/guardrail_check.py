@@ -8,7 +8,7 @@ switched off in config is switched off in both places.
 
 The checks read CloudFormation properties (PascalCase, tokens resolved to intrinsics), which is what
 CloudFormation sends to the SageMaker API on the deploying role's behalf. Pipeline steps are checked
-in the pipeline definition (training, processing and transform steps create jobs the SCP governs);
+in the pipeline definition (training, tuning, processing and transform steps create jobs the SCP governs);
 a definition held in S3 (or one whose JSON a token replaces as a whole) cannot be read at synth
 and is skipped.
 """
@@ -51,7 +51,7 @@ def _is_true(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.lower() == "true")
 
 
-def _job(props: Props, *, volume_key: Any, output_key: Any, network: Any, where: str) -> Iterator[Finding]:
+def _job(*, volume_key: Any, output_key: Any, network: Any, where: str) -> Iterator[Finding]:
     """The KMS, VPC, isolation and encryption rules of one job (training, processing, monitoring)."""
     if volume_key is None:
         yield VOLUME_KMS, f"{where} has no volume KMS key (VolumeKmsKeyId); give the estate's CMK"
@@ -110,7 +110,7 @@ def _model(props: Props) -> Iterator[Finding]:
 
 def _job_definition(output_property: str) -> Callable[[Props], Iterator[Finding]]:
     def check(props: Props) -> Iterator[Finding]:
-        yield from _job(props, volume_key=_get(props, "JobResources", "ClusterConfig", "VolumeKmsKeyId"),
+        yield from _job(volume_key=_get(props, "JobResources", "ClusterConfig", "VolumeKmsKeyId"),
                         output_key=_get(props, output_property, "KmsKeyId"), network=props.get("NetworkConfig"),
                         where="the monitoring job definition")
     return check
@@ -120,7 +120,7 @@ def _monitoring_schedule(props: Props) -> Iterator[Finding]:
     job = _get(props, "MonitoringScheduleConfig", "MonitoringJobDefinition")
     if job is None:
         return  # it names a job definition, which is checked on its own
-    for sid, message in _job(job, volume_key=_get(job, "MonitoringResources", "ClusterConfig", "VolumeKmsKeyId"),
+    for sid, message in _job(volume_key=_get(job, "MonitoringResources", "ClusterConfig", "VolumeKmsKeyId"),
                              output_key=_get(job, "MonitoringOutputConfig", "KmsKeyId"), network=job.get("NetworkConfig"),
                              where="the inline monitoring job"):
         yield sid + INLINE, message
@@ -132,14 +132,16 @@ def _pipeline_steps(steps: list[Any]) -> Iterator[Finding]:
             continue
         name, kind, args = step.get("Name", "?"), step.get("Type"), step.get("Arguments") or {}
         where = f"pipeline step {name!r}"
+        if kind == "Tuning":  # its training jobs are described by TrainingJobDefinition
+            kind, args = "Training", args.get("TrainingJobDefinition") or {}
         if kind == "Training":
-            yield from _job(args, volume_key=_get(args, "ResourceConfig", "VolumeKmsKeyId"),
+            yield from _job(volume_key=_get(args, "ResourceConfig", "VolumeKmsKeyId"),
                             output_key=_get(args, "OutputDataConfig", "KmsKeyId"),
                             network={"VpcConfig": args.get("VpcConfig"), "EnableNetworkIsolation": args.get("EnableNetworkIsolation"),
                                      "EnableInterContainerTrafficEncryption": args.get("EnableInterContainerTrafficEncryption")},
                             where=where)
         elif kind == "Processing":
-            yield from _job(args, volume_key=_get(args, "ProcessingResources", "ClusterConfig", "VolumeKmsKeyId"),
+            yield from _job(volume_key=_get(args, "ProcessingResources", "ClusterConfig", "VolumeKmsKeyId"),
                             output_key=_get(args, "ProcessingOutputConfig", "KmsKeyId"), network=args.get("NetworkConfig"),
                             where=where)
         elif kind == "Transform":

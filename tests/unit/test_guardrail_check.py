@@ -77,6 +77,12 @@ def non_compliant(stack) -> None:
             "Name": "Train", "Type": "Training",
             "Arguments": {"ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
                           "OutputDataConfig": {"S3OutputPath": "s3://b/m"}, "AlgorithmSpecification": {}},
+        }, {
+            "Name": "Tune", "Type": "Tuning",
+            "Arguments": {"HyperParameterTuningJobConfig": {}, "TrainingJobDefinition": {
+                "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 2, "VolumeSizeInGB": 30, "VolumeKmsKeyId": KEY},
+                "OutputDataConfig": {"S3OutputPath": "s3://b/m", "KmsKeyId": KEY}, "VpcConfig": VPC,
+                "EnableNetworkIsolation": True, "EnableInterContainerTrafficEncryption": False}},
         }]})})
 
 
@@ -103,6 +109,7 @@ def errors() -> str:
         ("Test/InlineSchedule", "DenySageMakerWithoutVolumeKmsKeyInlineMonitoring", "the inline monitoring job has no volume KMS key"),
         ("Test/Pipeline", "DenySageMakerWithoutVpcSubnets", "pipeline step 'Train' has no VpcConfig.Subnets"),
         ("Test/Pipeline", "DenySageMakerWithoutInterContainerEncryption", "pipeline step 'Train' does not set EnableInterContainerTrafficEncryption"),
+        ("Test/Pipeline", "DenySageMakerWithoutInterContainerEncryption", "pipeline step 'Tune' does not set EnableInterContainerTrafficEncryption"),
     ],
 )
 def test_non_compliant_resource_fails_synth_naming_path_and_rule(errors, path, sid, detail):
@@ -169,3 +176,8 @@ def test_a_pipeline_definition_built_with_tokens_is_still_checked():
     assert "[Test/Pipeline] denied by guardrail SCP statement DenySageMakerWithoutOutputKmsKey: pipeline step 'Prep'" in errors
     assert f"[Test/Pipeline] denied by guardrail SCP statement DenyInstanceTypesOutsideAllowList{DEV}: instance type 'ml.p5.48xlarge'" in errors
     assert "DenySageMakerWithoutVolumeKmsKey" not in errors
+
+
+def test_a_compliant_setting_is_not_reported(errors):
+    # The tuning step sets everything but inter-container encryption: that is its only finding.
+    assert errors.count("pipeline step 'Tune'") == 1
