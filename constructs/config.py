@@ -19,6 +19,7 @@ from typing import Any, Callable, Literal
 from mlops_estate.config_parsing import ConfigError, Problems, join, parse_dataclass, is_missing
 from mlops_estate.data_lake_config import DataLakeConfig
 from mlops_estate.feature_store_config import FeatureGroupDefinition, check_feature_groups
+from mlops_estate.governance_config import AuditConfig, BudgetsConfig, GuardrailsConfig
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 OU_ID = re.compile(r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$")
@@ -216,6 +217,9 @@ class EstateConfig:
     # Feature groups of the ML dev account (feature_store_config.py); data-arrival events (data_lake_config.py).
     feature_groups: tuple[FeatureGroupDefinition, ...] = ()
     data_lake: DataLakeConfig = field(default_factory=DataLakeConfig)
+    guardrails: GuardrailsConfig = field(default_factory=GuardrailsConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
+    budgets: BudgetsConfig = field(default_factory=BudgetsConfig)
 
     def check(self, path: str, problems: Problems) -> None:
         if not ESTATE_NAME.match(self.name):
@@ -233,6 +237,7 @@ class EstateConfig:
         _duplicates([u.name for u in self.users], join(path, "users"), "user name", problems)
         _duplicates([m.name for m in self.models], join(path, "models"), "model name", problems)
         check_feature_groups(self.feature_groups, join(path, "feature_groups"), problems)
+        self.guardrails.check_models(self.models, join(path, "guardrails"), problems)
 
     @property
     def sandbox(self) -> bool:

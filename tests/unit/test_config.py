@@ -59,7 +59,7 @@ def test_unknown_key_is_an_error_with_a_suggestion():
 def test_unknown_top_level_key_lists_known_keys():
     data = default_estate_dict()
     data["colour"] = "blue"
-    assert only_problem(data).startswith("colour: unknown key; known keys: accounts, availability_zones")
+    assert only_problem(data).startswith("colour: unknown key; known keys: accounts, audit, availability_zones")
 
 
 def test_bad_region_and_zones():
