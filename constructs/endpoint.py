@@ -692,10 +692,13 @@ class ModelEndpoint(Construct):
         """Let a client invoke the endpoint; for async endpoints also upload inputs and read results."""
         actions = ["sagemaker:InvokeEndpointAsync"] if self.mode == "async" else ["sagemaker:InvokeEndpoint"]
         grant = iam.Grant.add_to_principal(grantee=grantee, actions=actions, resource_arns=[self.endpoint_arn])
-        if self.mode == "async" and self.async_bucket is not None and self.async_prefix is not None:
-            self.async_bucket.bucket.grant_put(grantee, f"{self.async_prefix}/input/*")
-            self.async_bucket.grant_read(grantee, f"{self.async_prefix}/output/*")
-            self.async_bucket.grant_read(grantee, f"{self.async_prefix}/failure/*")
+        bucket, prefix = self.async_bucket, self.async_prefix
+        if bucket is not None and prefix is not None:
+            objects = bucket.bucket.arn_for_objects
+            iam.Grant.add_to_principal(grantee=grantee, actions=["s3:PutObject"], resource_arns=[objects(f"{prefix}/input/*")])
+            iam.Grant.add_to_principal(grantee=grantee, actions=["s3:GetObject"],
+                                       resource_arns=[objects(f"{prefix}/output/*"), objects(f"{prefix}/failure/*")])
+            iam.Grant.add_to_principal(grantee=grantee, actions=["kms:GenerateDataKey", "kms:Decrypt"], resource_arns=[bucket.key.key_arn])
         return grant
 
     # ----- metrics -----
