@@ -208,7 +208,7 @@ class ModelConfig:
             problems.add(join(path, "name"), f"{self.name!r} is not a valid model name (lowercase letters, digits, single hyphens, up to 32)")
         self.quality_gate.check_for(self.problem_type, join(path, "quality_gate"), problems)
         prod = self.serving.get("prod")
-        if prod is not None and prod.mode == "realtime" and prod.min_instances < 2:
+        if isinstance(prod, ServingConfig) and prod.mode == "realtime" and prod.min_instances < 2:  # unparsed: reported already
             problems.add(join(path, "serving.prod.min_instances"), f"{prod.min_instances} is below 2; prod real-time endpoints run 2+ instances so SageMaker spreads them over zones")
 
 
