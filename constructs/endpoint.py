@@ -207,7 +207,9 @@ class ModelEndpoint(Construct):
         self.endpoint.node.add_dependency(self.log_group)
 
         self.scalable_targets: dict[str, appscaling.ScalableTarget] = {}
-        if serving.mode != "serverless":
+        if serving.mode == "serverless" and serving.serverless.scales_provisioned_concurrency:
+            self._autoscale_provisioned_concurrency()
+        elif serving.mode != "serverless":
             for variant in self.variants:
                 if not variant.shadow:
                     self._autoscale(variant)
@@ -658,6 +660,27 @@ class ModelEndpoint(Construct):
                     min_capacity=action.min_instances,
                     max_capacity=action.max_instances,
                 )
+
+    def _autoscale_provisioned_concurrency(self) -> None:
+        settings = self.serving.serverless
+        target = appscaling.ScalableTarget(
+            self,
+            "PrimaryProvisionedConcurrency",
+            service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
+            resource_id=f"endpoint/{self.endpoint.attr_endpoint_name}/variant/{PRIMARY_VARIANT}",
+            scalable_dimension="sagemaker:variant:DesiredProvisionedConcurrency",
+            min_capacity=settings.provisioned_concurrency,
+            max_capacity=settings.max_provisioned_concurrency,
+            role=self._scaling_role(),
+        )
+        target.scale_to_track_metric(
+            "Utilization",
+            target_value=settings.provisioned_utilization,
+            predefined_metric=appscaling.PredefinedMetric.SAGEMAKER_VARIANT_PROVISIONED_CONCURRENCY_UTILIZATION,
+            scale_in_cooldown=Duration.seconds(self.serving.scaling.scale_in_cooldown_seconds),
+            scale_out_cooldown=Duration.seconds(self.serving.scaling.scale_out_cooldown_seconds),
+        )
+        self.scalable_targets[PRIMARY_VARIANT] = target
 
     def _scaling_role(self) -> iam.IRole:
         """Application Auto Scaling's service-linked role for SageMaker (created by the service on first use)."""

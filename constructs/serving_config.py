@@ -217,11 +217,22 @@ class DataCaptureConfig:
 
 @dataclass(frozen=True)
 class ServerlessConfig:
-    """Serverless inference: memory per worker (1024-6144 MB in 1 GB steps), concurrency limits."""
+    """Serverless inference: memory per worker (1024-6144 MB in 1 GB steps), concurrency limits.
+
+    ``provisioned_concurrency`` keeps that many workers warm (no cold starts); with
+    ``max_provisioned_concurrency`` above it, Application Auto Scaling moves the warm pool between the
+    two to hold ``provisioned_utilization`` (0-1).
+    """
 
     memory_mb: int = 2048
     max_concurrency: int = 5
     provisioned_concurrency: int = 0
+    max_provisioned_concurrency: int = 0
+    provisioned_utilization: float = 0.7
+
+    @property
+    def scales_provisioned_concurrency(self) -> bool:
+        return 0 < self.provisioned_concurrency < self.max_provisioned_concurrency
 
     def check(self, path: str, problems: Problems) -> None:
         if self.memory_mb not in SERVERLESS_MEMORY:
@@ -232,6 +243,16 @@ class ServerlessConfig:
                 join(path, "provisioned_concurrency"),
                 f"{self.provisioned_concurrency} is out of range; it must lie in [0, max_concurrency {self.max_concurrency}]",
             )
+        if self.max_provisioned_concurrency and not self.provisioned_concurrency <= self.max_provisioned_concurrency <= self.max_concurrency:
+            problems.add(
+                join(path, "max_provisioned_concurrency"),
+                f"{self.max_provisioned_concurrency} is out of range; it must lie in [provisioned_concurrency "
+                f"{self.provisioned_concurrency}, max_concurrency {self.max_concurrency}]",
+            )
+        if self.max_provisioned_concurrency and self.provisioned_concurrency < 1:
+            problems.add(join(path, "provisioned_concurrency"), "must be at least 1 to scale provisioned concurrency")
+        if not 0 < self.provisioned_utilization <= 1:
+            problems.add(join(path, "provisioned_utilization"), f"{self.provisioned_utilization} is out of range; it must lie in (0, 1]")
 
 
 @dataclass(frozen=True)
@@ -264,6 +285,8 @@ class ServingSettings(Protocol):
     def scaling(self) -> ScalingConfig: ...
     @property
     def data_capture(self) -> DataCaptureConfig: ...
+    @property
+    def rollout(self) -> RolloutConfig: ...
 
 
 def validate_serving(serving: ServingSettings, path: str, problems: Problems) -> None:
@@ -317,5 +340,8 @@ def check_serving(serving: ServingSettings, path: str, problems: Problems) -> No
         ]:
             if not is_gpu(instance_type):
                 problems.add(join(path, where), f"{instance_type!r} has no GPU, but scaling.metric is 'gpu'")
+    inf1 = [t for t in [serving.instance_type, *(v.instance_type for v in serving.variants if v.instance_type)] if t.startswith("ml.inf1.")]
+    if inf1 and mode != "serverless" and serving.rollout.strategy != "all_at_once":
+        problems.add(join(path, "rollout.strategy"), f"{serving.rollout.strategy!r} traffic shifting is not available on Inf1 instances ({inf1[0]}); use 'all_at_once'")
     if mode == "async" and serving.scaling.metric != "invocations":
         problems.add(join(path, "scaling.metric"), "async endpoints scale on their backlog; leave metric at 'invocations' (the default)")

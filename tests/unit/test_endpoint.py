@@ -93,7 +93,8 @@ def built() -> dict[str, Any]:
     ))
     serverless = ModelEndpoint(stack, "Sls", props=base.props(
         "team-sls",
-        ServingConfig(mode="serverless", serverless=ServerlessConfig(memory_mb=4096, max_concurrency=12, provisioned_concurrency=3),
+        ServingConfig(mode="serverless", serverless=ServerlessConfig(memory_mb=4096, max_concurrency=12, provisioned_concurrency=3,
+                                                                       max_provisioned_concurrency=8, provisioned_utilization=0.6),
                       rollout=RolloutConfig(strategy="all_at_once", termination_wait_minutes=2, max_execution_minutes=15)),
         data_capture_bucket=None,
     ))
@@ -231,7 +232,13 @@ def test_serverless_variant(built):
     (variant,) = _one(built["json"], "AWS::SageMaker::EndpointConfig", "SlsConfig")["ProductionVariants"]
     assert variant["ServerlessConfig"] == {"MemorySizeInMB": 4096, "MaxConcurrency": 12, "ProvisionedConcurrency": 3}
     assert "InstanceType" not in variant and "InitialInstanceCount" not in variant
-    assert built["sls"].scalable_targets == {}
+    (target,) = _all(built["json"], "AWS::ApplicationAutoScaling::ScalableTarget", "Sls").values()
+    assert target["ScalableDimension"] == "sagemaker:variant:DesiredProvisionedConcurrency"
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (3, 8)
+    (policy,) = _policies(built, "SlsPrimaryProvisionedConcurrency")
+    config = policy["TargetTrackingScalingPolicyConfiguration"]
+    assert config["PredefinedMetricSpecification"] == {"PredefinedMetricType": "SageMakerVariantProvisionedConcurrencyUtilization"}
+    assert config["TargetValue"] == 0.6
     statements = _policy_statements(built["json"], "SlsExecutionRole")
     assert not any(s.get("Sid", "").startswith("Vpc") for s in statements)
 
@@ -509,6 +516,11 @@ def test_canary_size_out_of_range(bad):
 def test_linear_step_out_of_range(bad):
     text = _error(bad, ServingConfig(rollout=RolloutConfig(strategy="linear", size_percent=5)))
     assert "serving.rollout.size_percent: 5 is out of range; a linear step (% of the fleet) must lie in [10, 50]" in text
+
+
+def test_traffic_shifting_unavailable_on_inf1(bad):
+    text = _error(bad, ServingConfig(instance_type="ml.inf1.xlarge"))
+    assert "serving.rollout.strategy: 'canary' traffic shifting is not available on Inf1 instances (ml.inf1.xlarge)" in text
 
 
 def test_deadline_shorter_than_baking(bad):

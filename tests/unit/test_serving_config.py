@@ -76,7 +76,12 @@ def test_serverless_with_data_capture_names_the_path():
 def test_serverless_limits():
     def edit(d):
         _serving(d, 1, "prod")["serverless"] = {"memory_mb": 1500, "max_concurrency": 300, "provisioned_concurrency": 400}
+        _serving(d, 1, "staging")["serverless"] = {"max_concurrency": 10, "max_provisioned_concurrency": 20, "provisioned_utilization": 1.5}
     problems = _problems(edit)
+    staging = "models[1].serving.staging.serverless"
+    assert f"{staging}.max_provisioned_concurrency: 20 is out of range; it must lie in [provisioned_concurrency 0, max_concurrency 10]" in problems
+    assert f"{staging}.provisioned_concurrency: must be at least 1 to scale provisioned concurrency" in problems
+    assert f"{staging}.provisioned_utilization: 1.5 is out of range; it must lie in (0, 1]" in problems
     assert "models[1].serving.prod.serverless.memory_mb: 1500 is not allowed; use one of 1024, 2048, 3072, 4096, 5120, 6144" in problems
     assert any(p.startswith("models[1].serving.prod.serverless.max_concurrency: 300 is out of range") for p in problems)
     assert any(p.startswith("models[1].serving.prod.serverless.provisioned_concurrency: 400 is out of range") for p in problems)
