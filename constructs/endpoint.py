@@ -159,6 +159,9 @@ class ModelEndpoint(Construct):
         self.in_vpc = serving.mode != "serverless"
 
         self.variants = self._variants(props)
+        self._sources: dict[str, ModelSource] = {}
+        self._granted: set[tuple[str | None, str | None, str | None]] = set()
+        self._wildcards: dict[str, str] = {}  # cdk-nag finding id -> reason
         self.log_group = logs.LogGroup(
             self,
             "Logs",
@@ -257,7 +260,7 @@ class ModelEndpoint(Construct):
 
     def _model_for(self, variant: _Variant) -> None:
         source = variant.model
-        reuse = next((name for name, model in self.models.items() if self._sources[name] is source), None) if self.models else None
+        reuse = next((name for name in self.models if self._sources[name] == source), None)
         if reuse is not None:
             self.models[variant.name] = self.models[reuse]
             self._sources[variant.name] = source
@@ -284,8 +287,6 @@ class ModelEndpoint(Construct):
         self._sources[variant.name] = source
         self._grant_artifacts(source)
 
-    _sources: dict[str, ModelSource]
-
     def _allow(self, statement: iam.PolicyStatement, reason: str) -> None:
         """Add a statement to the execution role; acknowledge each wildcard in it (AwsSolutions-IAM5)."""
         self.role.add_to_principal_policy(statement)
@@ -305,9 +306,6 @@ class ModelEndpoint(Construct):
             acknowledge(policy, reason, finding)
 
     def _execution_role(self, props: ModelEndpointProps) -> iam.Role:
-        self._sources = {}
-        self._granted: set[tuple[str | None, str | None, str | None]] = set()
-        self._wildcards: dict[str, str] = {}
         role = iam.Role(
             self,
             "ExecutionRole",
