@@ -87,12 +87,14 @@ class ModelSource:
 
     @property
     def owner_account(self) -> str | None:
+        """The account holding the artifacts: as given, else the package's or the image registry's account."""
         if self.artifact_account is not None:
             return self.artifact_account
-        for value, pattern, group in ((self.model_package_arn, MODEL_PACKAGE_ARN, None), (self.image_uri, ECR_IMAGE, 1)):
-            if value is not None and not Token.is_unresolved(value) and pattern.match(value):
-                return value.split(":")[4] if group is None else pattern.match(value).group(group)  # type: ignore[union-attr]
-        return None
+        arn, image = self.model_package_arn, self.image_uri
+        if arn is not None and not Token.is_unresolved(arn) and MODEL_PACKAGE_ARN.match(arn):
+            return arn.split(":")[4]
+        registry = ECR_IMAGE.match(image) if image is not None and not Token.is_unresolved(image) else None
+        return registry.group(1) if registry else None
 
 
 @dataclass(frozen=True)
