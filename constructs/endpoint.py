@@ -319,7 +319,10 @@ class ModelEndpoint(Construct):
             iam.PolicyStatement(
                 sid="EndpointLogs",
                 actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                resources=[f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:/aws/sagemaker/Endpoints/{props.endpoint_name}:log-stream:*"],
+                resources=[
+                    self.log_group.log_group_arn,
+                    f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:/aws/sagemaker/Endpoints/{props.endpoint_name}:log-stream:*",
+                ],
             ),
             "SageMaker names log streams after variants and instances at run time; only this endpoint's log group.",
         )
