@@ -582,3 +582,17 @@ def test_every_problem_reported_at_once(bad):
     text = _error(bad, ServingConfig(instance_type="x", min_instances=3, max_instances=1,
                                      rollout=RolloutConfig(size_percent=0), serverless=ServerlessConfig(memory_mb=1000)))
     assert "4 problem(s)" in text and text.count("\n  - ") == 4
+
+
+def test_role_writes_only_its_own_log_group(built):
+    logs = _by_sid(_policy_statements(built["json"], "AbExecutionRole"), "EndpointLogs")
+    group, streams = logs["Resource"]
+    assert group["Fn::GetAtt"][0].startswith("AbLogs")
+    assert streams["Fn::Join"][1][-1] == ":log-group:/aws/sagemaker/Endpoints/team-ab:log-stream:*"
+    assert "logs:CreateLogGroup" not in logs["Action"]  # the construct creates it, encrypted and retained
+
+
+def test_artifact_account_comes_from_the_source():
+    assert ModelSource.from_model_package(PACKAGE).owner_account == "222222222222"
+    assert ModelSource.from_image(IMAGE).owner_account == "123456789012"
+    assert ModelSource.from_model_package(PACKAGE, artifact_account="999999999999").owner_account == "999999999999"
