@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 from mlops_estate.config_parsing import ConfigError, Problems, join, parse_dataclass, is_missing
+from mlops_estate.monitoring_config import MonitoringConfig
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 OU_ID = re.compile(r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$")
@@ -176,11 +177,14 @@ class ModelConfig:
     quality_gate: QualityGateConfig
     serving: Mapping[ServingEnv, ServingConfig] = field(default_factory=_default_serving)
     description: str = ""
+    monitoring: MonitoringConfig | None = None
 
     def check(self, path: str, problems: Problems) -> None:
         if not MODEL_NAME.match(self.name):
             problems.add(join(path, "name"), f"{self.name!r} is not a valid model name (lowercase letters, digits, single hyphens, up to 32)")
         self.quality_gate.check_for(self.problem_type, join(path, "quality_gate"), problems)
+        if self.monitoring is not None:
+            self.monitoring.check_for(self.problem_type, self.quality_gate.metric, join(path, "monitoring"), problems)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,782 @@
+"""Model Monitor for one endpoint: data quality, model quality, bias and explainability schedules with alarms.
+
+`ModelMonitor` takes a `MonitoredEndpoint` (a small interface any endpoint construct adapts to) and the
+model's `MonitoringConfig`, and builds per enabled monitor type a job definition (VPC-only, CMK-encrypted
+volumes and outputs, inter-container encryption, network isolation where the analysis allows it) and a
+monitoring schedule; one least-privilege role for all of them; and CloudWatch alarms on the metrics the
+monitors publish and on failed or violating executions, all to an encrypted SNS topic. ``drift_alarm``
+aggregates every drift signal: it is what retraining listens to.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from aws_cdk import Aws, Duration, Stack, Token
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_sns as sns
+from constructs import Construct, IConstruct
+
+from mlops_estate.config import ModelConfig, ServingEnv
+from mlops_estate.encryption import EstateKeys
+from mlops_estate.monitoring_config import (
+    LOWER_IS_BETTER,
+    S3_URI,
+    MonitoringConfig,
+    MonitorType,
+    model_quality_alarm,
+)
+from mlops_estate.nag import acknowledge
+from mlops_estate.network import NetworkPlacement
+from mlops_estate.storage import SecureBucket
+
+# Namespaces the built-in monitors publish to for real-time endpoints (dimensions Endpoint, MonitoringSchedule).
+DATA_METRICS = "aws/sagemaker/Endpoints/data-metrics"
+MODEL_METRICS = "aws/sagemaker/Endpoints/model-metrics"
+MONITOR_NAMESPACES = "aws/sagemaker/Endpoints/*"
+
+# AWS-owned image registries per region (from the SageMaker Python SDK's image_uri_config).
+ANALYZER_ACCOUNTS = {
+    "af-south-1": "875698925577", "ap-east-1": "001633400207", "ap-northeast-1": "574779866223",
+    "ap-northeast-2": "709848358524", "ap-northeast-3": "990339680094", "ap-south-1": "126357580389",
+    "ap-southeast-1": "245545462676", "ap-southeast-2": "563025443158", "ap-southeast-3": "669540362728",
+    "ca-central-1": "536280801234", "eu-central-1": "048819808253", "eu-central-2": "590183933784",
+    "eu-north-1": "895015795356", "eu-south-1": "933208885752", "eu-south-2": "437450045455",
+    "eu-west-1": "468650794304", "eu-west-2": "749857270468", "eu-west-3": "680080141114",
+    "il-central-1": "843974653677", "me-central-1": "588750061953", "me-south-1": "607024016150",
+    "sa-east-1": "539772159869", "us-east-1": "156813124566", "us-east-2": "777275614652",
+    "us-west-1": "890145073186", "us-west-2": "159807026194",
+}
+CLARIFY_ACCOUNTS = {
+    "af-south-1": "811711786498", "ap-east-1": "098760798382", "ap-northeast-1": "377024640650",
+    "ap-northeast-2": "263625296855", "ap-northeast-3": "912233562940", "ap-south-1": "452307495513",
+    "ap-southeast-1": "834264404009", "ap-southeast-2": "007051062584", "ap-southeast-3": "705930551576",
+    "ca-central-1": "675030665977", "eu-central-1": "017069133835", "eu-central-2": "730335477804",
+    "eu-north-1": "763603941244", "eu-south-1": "638885417683", "eu-west-1": "131013547314",
+    "eu-west-2": "440796970383", "eu-west-3": "341593696636", "me-south-1": "835444307964",
+    "sa-east-1": "520018980103", "us-east-1": "205585389593", "us-east-2": "211330385671",
+    "us-west-1": "740489534195", "us-west-2": "306415355426",
+}
+
+ENV_ABBREVIATION: dict[str, str] = {"staging": "stg", "prod": "prd"}
+SUFFIX: dict[MonitorType, str] = {"data_quality": "dq", "model_quality": "mq", "bias": "bias", "explainability": "expl"}
+MONITORING_TYPE: dict[MonitorType, str] = {
+    "data_quality": "DataQuality", "model_quality": "ModelQuality", "bias": "ModelBias", "explainability": "ModelExplainability",
+}
+CONSTRUCT_ID: dict[MonitorType, str] = {
+    "data_quality": "DataQuality", "model_quality": "ModelQuality", "bias": "ModelBias", "explainability": "ModelExplainability",
+}
+SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+INPUT_PATH = "/opt/ml/processing/input/endpoint"
+OUTPUT_PATH = "/opt/ml/processing/output"
+# Environment of every monitoring container: publish the metrics the alarms watch.
+PUBLISH_METRICS = {"publish_cloudwatch_metrics": "Enabled"}
+
+
+@dataclass(frozen=True)
+class MonitoredEndpoint:
+    """What `ModelMonitor` needs to know about an endpoint; `ModelEndpoint` (or any endpoint) adapts to it.
+
+    ``endpoint`` is the construct the monitors depend on (created first); ``data_capture_*`` is where the
+    endpoint captures requests and responses, which every monitor reads.
+    """
+
+    endpoint_name: str
+    environment: ServingEnv
+    data_capture_enabled: bool
+    data_capture_bucket: s3.IBucket
+    data_capture_prefix: str
+    placement: NetworkPlacement
+    keys: EstateKeys
+    endpoint: IConstruct | None = None
+
+    @property
+    def data_capture_uri(self) -> str:
+        return f"s3://{self.data_capture_bucket.bucket_name}/{self.data_capture_prefix.strip('/')}"
+
+    @property
+    def endpoint_arn(self) -> str:
+        return f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}:endpoint/{self.endpoint_name.lower()}"
+
+
+@dataclass(frozen=True)
+class MonitorImages:
+    """Container images of the monitors; by default the AWS-owned images of the stack's region."""
+
+    analyzer: str
+    clarify: str
+
+    @staticmethod
+    def for_region(region: str) -> MonitorImages | None:
+        if region not in ANALYZER_ACCOUNTS or region not in CLARIFY_ACCOUNTS:
+            return None
+        suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+        return MonitorImages(
+            analyzer=f"{ANALYZER_ACCOUNTS[region]}.dkr.ecr.{region}.{suffix}/sagemaker-model-monitor-analyzer",
+            clarify=f"{CLARIFY_ACCOUNTS[region]}.dkr.ecr.{region}.{suffix}/sagemaker-clarify-processing:1.0",
+        )
+
+
+def _object_arn(uri: str) -> str:
+    match = S3_URI.match(uri)
+    assert match is not None, uri  # validated by MonitoringConfig
+    return f"arn:{Aws.PARTITION}:s3:::{match['bucket']}/{match['key']}"
+
+
+def _bucket_arn(uri: str) -> str:
+    match = S3_URI.match(uri)
+    assert match is not None, uri
+    return f"arn:{Aws.PARTITION}:s3:::{match['bucket']}"
+
+
+class ModelMonitor(Construct):
+    """All four Model Monitor types for one endpoint, as the model's ``monitoring`` config enables them.
+
+    Attributes: ``role``, ``topic`` (encrypted SNS), ``reports`` (CMK bucket of monitoring reports),
+    ``job_definition_names`` / ``schedule_names`` (by monitor type), ``drift_alarm`` (composite: any drift,
+    quality drop or constraint violation), ``failure_alarm``, ``alarms`` (every alarm, composite first).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        endpoint: MonitoredEndpoint,
+        model: ModelConfig,
+        estate_name: str,
+        reports: SecureBucket | None = None,
+        images: MonitorImages | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        region = Stack.of(self).region
+        config = self._validate(endpoint, model, estate_name, region, images)
+        self.config = config
+        self.endpoint = endpoint
+        self.model_name = model.name
+        self._model_problem_type: str = model.problem_type
+        self._gate_metric, self._gate_threshold = model.quality_gate.metric, model.quality_gate.threshold
+        self.name_prefix = f"{estate_name}-{model.name}-{ENV_ABBREVIATION[endpoint.environment]}"
+        resolved_images = images or MonitorImages.for_region(region)
+        assert resolved_images is not None  # checked in _validate
+        self.images = resolved_images
+        keys = endpoint.keys
+
+        self.reports = reports or SecureBucket(self, "Reports", key=keys.monitoring)
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),  # type: ignore[arg-type]
+            description=f"Model Monitor jobs of {self.name_prefix} (endpoint {endpoint.endpoint_name})",
+        )
+        self.policy = iam.ManagedPolicy(
+            self, "Policy", roles=[self.role], statements=self._statements(), description=f"Model Monitor jobs of {self.name_prefix}"
+        )
+        self._acknowledge_policy()
+
+        self.job_definition_names: dict[MonitorType, str] = {}
+        self.schedule_names: dict[MonitorType, str] = {}
+        self.job_definitions: dict[MonitorType, Any] = {}
+        self.schedules: dict[MonitorType, sagemaker.CfnMonitoringSchedule] = {}
+        builders = {
+            "data_quality": self._data_quality,
+            "model_quality": self._model_quality,
+            "bias": self._bias,
+            "explainability": self._explainability,
+        }
+        for monitor in config.enabled:
+            name = f"{self.name_prefix}-{SUFFIX[monitor]}"
+            self.job_definition_names[monitor] = name
+            self.schedule_names[monitor] = name
+            definition = builders[monitor](name)
+            definition.node.add_dependency(self.policy)
+            if endpoint.endpoint is not None:
+                definition.node.add_dependency(endpoint.endpoint)
+            self.job_definitions[monitor] = definition
+            self.schedules[monitor] = self._schedule(monitor, name, definition)
+
+        self.topic = self._topic()
+        self.drift_alarms: list[cloudwatch.Alarm] = self._drift_alarms()
+        self.failure_alarm, self.violations_alarm = self._execution_alarms()
+        self.drift_alarm = cloudwatch.CompositeAlarm(
+            self,
+            "DriftAlarm",
+            composite_alarm_name=f"{self.name_prefix}-drift",
+            alarm_description=(
+                f"Model drift on {endpoint.endpoint_name}: a feature drifted, model quality dropped below its threshold, "
+                "or a monitor found constraint violations. Retraining listens to this alarm."
+            ),
+            alarm_rule=cloudwatch.AlarmRule.any_of(
+                *(cloudwatch.AlarmRule.from_alarm(a, cloudwatch.AlarmState.ALARM) for a in [*self.drift_alarms, self.violations_alarm])
+            ),
+        )
+        self.drift_alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
+        self.alarms: list[cloudwatch.IAlarm] = [self.drift_alarm, *self.drift_alarms, self.violations_alarm, self.failure_alarm]
+
+    # ----------------------------------------------------------------------------------------- validation
+    def _validate(
+        self, endpoint: MonitoredEndpoint, model: ModelConfig, estate_name: str, region: str, images: MonitorImages | None
+    ) -> MonitoringConfig:
+        problems: list[str] = []
+        config = model.monitoring
+        if config is None:
+            problems.append(f"model {model.name!r}: has no 'monitoring' config; add one that enables at least one monitor")
+        elif not endpoint.data_capture_enabled:
+            problems.append(
+                f"endpoint.data_capture_enabled: False, but {', '.join(config.enabled)} monitoring reads captured requests; "
+                "enable data capture on the endpoint or remove the monitors"
+            )
+        if not Token.is_unresolved(endpoint.endpoint_name) and not SAGEMAKER_NAME.match(endpoint.endpoint_name):
+            problems.append(f"endpoint.endpoint_name: {endpoint.endpoint_name!r} is not a SageMaker endpoint name (letters, digits, hyphens, up to 63)")
+        if endpoint.environment not in ENV_ABBREVIATION:
+            problems.append(f"endpoint.environment: {endpoint.environment!r} is not one of {sorted(ENV_ABBREVIATION)}")
+        else:
+            name = f"{estate_name}-{model.name}-{ENV_ABBREVIATION[endpoint.environment]}-expl"
+            if not SAGEMAKER_NAME.match(name):
+                problems.append(f"estate_name: {estate_name!r} gives the job/schedule name {name!r}, which SageMaker rejects (letters, digits, hyphens, up to 63)")
+        if images is None and MonitorImages.for_region(region) is None:
+            where = "an environment-agnostic stack" if Token.is_unresolved(region) else f"region {region!r}"
+            problems.append(f"images: no built-in monitor image is known for {where}; pass images=MonitorImages(analyzer=..., clarify=...)")
+        if problems:
+            raise ValueError(f"{self.node.path}: {len(problems)} problem(s):\n" + "\n".join(f"  - {p}" for p in problems))
+        assert config is not None
+        return config
+
+    # ------------------------------------------------------------------------------------------ the role
+    def _statements(self) -> list[iam.PolicyStatement]:
+        config, endpoint, keys = self.config, self.endpoint, self.endpoint.keys
+        baselines: list[str] = []
+        for monitor in config.enabled:
+            section = getattr(config, monitor)
+            baselines.append(section.constraints_uri)
+            for extra in ("statistics_uri", "analysis_config_uri", "shap_baseline_uri"):
+                if getattr(section, extra, ""):
+                    baselines.append(getattr(section, extra))
+        statements = [
+            iam.PolicyStatement(
+                sid="ReadBaselines", actions=["s3:GetObject"], resources=sorted({_object_arn(u) for u in baselines})
+            ),
+            iam.PolicyStatement(
+                sid="ReadDataCapture",
+                actions=["s3:GetObject"],
+                resources=[endpoint.data_capture_bucket.arn_for_objects(f"{endpoint.data_capture_prefix.strip('/')}/*")],
+            ),
+            iam.PolicyStatement(
+                sid="ListDataCapture",
+                actions=["s3:ListBucket"],
+                resources=[endpoint.data_capture_bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{endpoint.data_capture_prefix.strip('/')}/*"]}},
+            ),
+            iam.PolicyStatement(
+                sid="WriteReports",
+                actions=["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"],
+                resources=[self.reports.bucket.arn_for_objects(f"{self.name_prefix}/*")],
+            ),
+            iam.PolicyStatement(
+                sid="ListReports",
+                actions=["s3:ListBucket"],
+                resources=[self.reports.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{self.name_prefix}/*"]}},
+            ),
+            iam.PolicyStatement(
+                sid="MonitoringKey",
+                actions=["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+                resources=[keys.monitoring.key_arn],
+            ),
+            iam.PolicyStatement(
+                sid="MonitoringKeyGrantsForVolumes",
+                actions=["kms:CreateGrant"],
+                resources=[keys.monitoring.key_arn],
+                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            ),
+            iam.PolicyStatement(sid="DecryptDataCapture", actions=["kms:Decrypt", "kms:DescribeKey"], resources=[keys.data.key_arn]),
+            iam.PolicyStatement(
+                sid="PublishMonitorMetrics",
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringLike": {"cloudwatch:namespace": MONITOR_NAMESPACES}},
+            ),
+            iam.PolicyStatement(
+                sid="ProcessingJobLogs",
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                resources=[f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:/aws/sagemaker/ProcessingJobs:*"],
+            ),
+            iam.PolicyStatement(
+                sid="DescribeNetwork",
+                actions=["ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeDhcpOptions"],
+                resources=["*"],
+            ),
+            iam.PolicyStatement(
+                sid="NetworkInterfacesInTheVpc",
+                actions=["ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission"],
+                resources=["*"],
+                conditions={"ArnEquals": {"ec2:Vpc": f"arn:{Aws.PARTITION}:ec2:{Aws.REGION}:{Aws.ACCOUNT_ID}:vpc/{endpoint.placement.vpc.vpc_id}"}},
+            ),
+        ]
+        if config.ground_truth_uri and (config.model_quality or config.bias):
+            match = S3_URI.match(config.ground_truth_uri)
+            assert match is not None
+            prefix = match["key"].strip("/")
+            statements.append(
+                iam.PolicyStatement(sid="ReadGroundTruth", actions=["s3:GetObject"], resources=[f"{_bucket_arn(config.ground_truth_uri)}/{prefix}/*"])
+            )
+            statements.append(
+                iam.PolicyStatement(
+                    sid="ListGroundTruth",
+                    actions=["s3:ListBucket"],
+                    resources=[_bucket_arn(config.ground_truth_uri)],
+                    conditions={"StringLike": {"s3:prefix": [f"{prefix}/*"]}},
+                )
+            )
+        if config.explainability is not None:
+            # Clarify computes SHAP values by calling the monitored endpoint (the analysis config names it).
+            statements.append(
+                iam.PolicyStatement(
+                    sid="ExplainWithTheEndpoint", actions=["sagemaker:InvokeEndpoint", "sagemaker:DescribeEndpoint"], resources=[endpoint.endpoint_arn]
+                )
+            )
+        return statements
+
+    def _acknowledge_policy(self) -> None:
+        acknowledge(
+            self.policy,
+            "cloudwatch:PutMetricData has no resource-level permissions; the statement is limited to the Model Monitor "
+            "namespaces by the cloudwatch:namespace condition. EC2 Describe* calls have no resource-level permissions "
+            "and the network interface calls are limited to this VPC by the ec2:Vpc condition.",
+            "AwsSolutions-IAM5[Resource::*]",
+        )
+        acknowledge(
+            self.policy,
+            "Monitoring executions write new report and log objects under this monitor's own prefix and read captured "
+            "requests and ground truth under the endpoint's prefixes; the object keys are created per run, so they "
+            "cannot be named in advance.",
+            *self._wildcard_resource_ids(),
+        )
+
+    def _wildcard_resource_ids(self) -> list[str]:
+        stack = Stack.of(self)
+        ids = []
+        for statement in self._statements():
+            for resource in statement.resources:
+                if resource == "*" or not resource.endswith("*"):
+                    continue
+                ids.append(f"AwsSolutions-IAM5[Resource::{_nag_text(stack, resource)}]")
+        return sorted(set(ids))
+
+    # ---------------------------------------------------------------------------------- job definitions
+    def _common(self, cls: Any, monitor: MonitorType, *, isolate: bool) -> dict[str, Any]:
+        placement, keys = self.endpoint.placement, self.endpoint.keys
+        return {
+            "job_resources": cls.MonitoringResourcesProperty(
+                cluster_config=cls.ClusterConfigProperty(
+                    instance_count=1,
+                    instance_type=self.config.instance_type,
+                    volume_size_in_gb=self.config.volume_size_gb,
+                    volume_kms_key_id=keys.monitoring.key_arn,
+                )
+            ),
+            "network_config": cls.NetworkConfigProperty(
+                enable_inter_container_traffic_encryption=True,
+                enable_network_isolation=isolate,
+                vpc_config=cls.VpcConfigProperty(security_group_ids=placement.security_group_ids, subnets=list(placement.subnet_ids)),
+            ),
+            "stopping_condition": cls.StoppingConditionProperty(max_runtime_in_seconds=self.config.max_runtime_minutes * 60),
+            "role_arn": self.role.role_arn,
+            "endpoint_name": self.endpoint.endpoint_name,
+            "job_definition_name": self.job_definition_names[monitor],
+        }
+
+    def _output(self, cls: Any, monitor: MonitorType) -> Any:
+        return cls.MonitoringOutputConfigProperty(
+            kms_key_id=self.endpoint.keys.monitoring.key_arn,
+            monitoring_outputs=[
+                cls.MonitoringOutputProperty(
+                    s3_output=cls.S3OutputProperty(
+                        local_path=OUTPUT_PATH, s3_uri=self.report_uri(monitor), s3_upload_mode="EndOfJob"
+                    )
+                )
+            ],
+        )
+
+    def report_uri(self, monitor: MonitorType) -> str:
+        """Where the executions of one monitor type write their reports (constraint violations, statistics)."""
+        return self.reports.s3_uri(f"{self.name_prefix}/{SUFFIX[monitor]}")
+
+    def _data_quality(self, name: str) -> sagemaker.CfnDataQualityJobDefinition:
+        cls = sagemaker.CfnDataQualityJobDefinition
+        section = self.config.data_quality
+        assert section is not None
+        return cls(
+            self,
+            "DataQualityJobDefinition",
+            data_quality_app_specification=cls.DataQualityAppSpecificationProperty(image_uri=self.images.analyzer, environment=PUBLISH_METRICS),
+            data_quality_baseline_config=cls.DataQualityBaselineConfigProperty(
+                constraints_resource=cls.ConstraintsResourceProperty(s3_uri=section.constraints_uri),
+                statistics_resource=cls.StatisticsResourceProperty(s3_uri=section.statistics_uri),
+            ),
+            data_quality_job_input=cls.DataQualityJobInputProperty(
+                endpoint_input=cls.EndpointInputProperty(
+                    endpoint_name=self.endpoint.endpoint_name, local_path=INPUT_PATH, s3_data_distribution_type="FullyReplicated", s3_input_mode="File"
+                )
+            ),
+            data_quality_job_output_config=self._output(cls, "data_quality"),
+            **self._common(cls, "data_quality", isolate=True),
+        )
+
+    def _model_quality(self, name: str) -> sagemaker.CfnModelQualityJobDefinition:
+        cls = sagemaker.CfnModelQualityJobDefinition
+        section = self.config.model_quality
+        assert section is not None
+        return cls(
+            self,
+            "ModelQualityJobDefinition",
+            model_quality_app_specification=cls.ModelQualityAppSpecificationProperty(
+                image_uri=self.images.analyzer, problem_type=self._model_problem_type, environment=PUBLISH_METRICS
+            ),
+            model_quality_baseline_config=cls.ModelQualityBaselineConfigProperty(
+                constraints_resource=cls.ConstraintsResourceProperty(s3_uri=section.constraints_uri)
+            ),
+            model_quality_job_input=cls.ModelQualityJobInputProperty(
+                endpoint_input=cls.EndpointInputProperty(
+                    endpoint_name=self.endpoint.endpoint_name,
+                    local_path=INPUT_PATH,
+                    s3_data_distribution_type="FullyReplicated",
+                    s3_input_mode="File",
+                    inference_attribute=section.inference_attribute or None,
+                    probability_attribute=section.probability_attribute or None,
+                    probability_threshold_attribute=section.probability_threshold,
+                    start_time_offset=self.config.ground_truth_start_offset,
+                    end_time_offset=self.config.ground_truth_end_offset,
+                ),
+                ground_truth_s3_input=cls.MonitoringGroundTruthS3InputProperty(s3_uri=self.config.ground_truth_uri),
+            ),
+            model_quality_job_output_config=self._output(cls, "model_quality"),
+            **self._common(cls, "model_quality", isolate=True),
+        )
+
+    def _bias(self, name: str) -> sagemaker.CfnModelBiasJobDefinition:
+        cls = sagemaker.CfnModelBiasJobDefinition
+        section = self.config.bias
+        assert section is not None
+        return cls(
+            self,
+            "ModelBiasJobDefinition",
+            model_bias_app_specification=cls.ModelBiasAppSpecificationProperty(
+                image_uri=self.images.clarify, config_uri=section.analysis_config_uri, environment=PUBLISH_METRICS
+            ),
+            model_bias_baseline_config=cls.ModelBiasBaselineConfigProperty(
+                constraints_resource=cls.ConstraintsResourceProperty(s3_uri=section.constraints_uri)
+            ),
+            model_bias_job_input=cls.ModelBiasJobInputProperty(
+                endpoint_input=cls.EndpointInputProperty(
+                    endpoint_name=self.endpoint.endpoint_name,
+                    local_path=INPUT_PATH,
+                    s3_data_distribution_type="FullyReplicated",
+                    s3_input_mode="File",
+                    inference_attribute=section.inference_attribute or None,
+                    probability_attribute=section.probability_attribute or None,
+                    probability_threshold_attribute=section.probability_threshold,
+                    start_time_offset=self.config.ground_truth_start_offset,
+                    end_time_offset=self.config.ground_truth_end_offset,
+                ),
+                ground_truth_s3_input=cls.MonitoringGroundTruthS3InputProperty(s3_uri=self.config.ground_truth_uri),
+            ),
+            model_bias_job_output_config=self._output(cls, "bias"),
+            **self._common(cls, "bias", isolate=True),
+        )
+
+    def _explainability(self, name: str) -> sagemaker.CfnModelExplainabilityJobDefinition:
+        cls = sagemaker.CfnModelExplainabilityJobDefinition
+        section = self.config.explainability
+        assert section is not None
+        return cls(
+            self,
+            "ModelExplainabilityJobDefinition",
+            model_explainability_app_specification=cls.ModelExplainabilityAppSpecificationProperty(
+                image_uri=self.images.clarify, config_uri=section.analysis_config_uri, environment=PUBLISH_METRICS
+            ),
+            model_explainability_baseline_config=cls.ModelExplainabilityBaselineConfigProperty(
+                constraints_resource=cls.ConstraintsResourceProperty(s3_uri=section.constraints_uri)
+            ),
+            model_explainability_job_input=cls.ModelExplainabilityJobInputProperty(
+                endpoint_input=cls.EndpointInputProperty(
+                    endpoint_name=self.endpoint.endpoint_name, local_path=INPUT_PATH, s3_data_distribution_type="FullyReplicated", s3_input_mode="File"
+                )
+            ),
+            model_explainability_job_output_config=self._output(cls, "explainability"),
+            # Clarify computes SHAP values by invoking the endpoint through the VPC's SageMaker runtime endpoint,
+            # so this job cannot be network-isolated; it stays VPC-only with encrypted inter-container traffic.
+            **self._common(cls, "explainability", isolate=False),
+        )
+
+    def _schedule(self, monitor: MonitorType, name: str, definition: Any) -> sagemaker.CfnMonitoringSchedule:
+        section = getattr(self.config, monitor)
+        schedule = sagemaker.CfnMonitoringSchedule(
+            self,
+            f"{CONSTRUCT_ID[monitor]}Schedule",
+            monitoring_schedule_name=name,
+            endpoint_name=self.endpoint.endpoint_name,
+            monitoring_schedule_config=sagemaker.CfnMonitoringSchedule.MonitoringScheduleConfigProperty(
+                monitoring_job_definition_name=name,
+                monitoring_type=MONITORING_TYPE[monitor],
+                schedule_config=sagemaker.CfnMonitoringSchedule.ScheduleConfigProperty(schedule_expression=section.schedule),
+            ),
+        )
+        schedule.node.add_dependency(definition)
+        if self.endpoint.endpoint is not None:
+            schedule.node.add_dependency(self.endpoint.endpoint)
+        return schedule
+
+    # -------------------------------------------------------------------------------------------- alarms
+    def _topic(self) -> sns.Topic:
+        topic = sns.Topic(
+            self,
+            "Alarms",
+            master_key=self.endpoint.keys.monitoring,
+            enforce_ssl=True,
+            display_name=f"Model Monitor alarms of {self.name_prefix}",
+        )
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsOfThisAccount",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+            )
+        )
+        return topic
+
+    def _period(self, monitor: MonitorType) -> Duration:
+        return Duration.hours(self.config.schedule_of(monitor).interval_hours)
+
+    def metric_feature_drift(self, feature: str) -> cloudwatch.Metric:
+        """The drift distance of one feature from its baseline distribution (data quality monitor)."""
+        return cloudwatch.Metric(
+            namespace=DATA_METRICS,
+            metric_name=f"feature_baseline_drift_{feature}",
+            dimensions_map={"Endpoint": self.endpoint.endpoint_name, "MonitoringSchedule": self.schedule_names["data_quality"]},
+            statistic="Maximum",
+            period=self._period("data_quality"),
+        )
+
+    def metric_model_quality(self, metric: str) -> cloudwatch.Metric:
+        """One model quality metric (auc, f1, rmse, ...) as the model quality monitor publishes it."""
+        return cloudwatch.Metric(
+            namespace=MODEL_METRICS,
+            metric_name=metric,
+            dimensions_map={"Endpoint": self.endpoint.endpoint_name, "MonitoringSchedule": self.schedule_names["model_quality"]},
+            statistic="Average",
+            period=self._period("model_quality"),
+        )
+
+    def _drift_alarms(self) -> list[cloudwatch.Alarm]:
+        alarms: list[cloudwatch.Alarm] = []
+        config = self.config
+        if config.data_quality is not None:
+            for feature in config.data_quality.drift_features:
+                alarm = self.metric_feature_drift(feature).create_alarm(
+                    self,
+                    f"FeatureDrift{_pascal(feature)}",
+                    alarm_name=f"{self.name_prefix}-drift-{feature}",
+                    alarm_description=(
+                        f"Feature {feature!r} of {self.endpoint.endpoint_name} drifted from its training baseline "
+                        f"(distance > {config.data_quality.drift_threshold})."
+                    ),
+                    threshold=config.data_quality.drift_threshold,
+                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                    evaluation_periods=1,
+                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                )
+                alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
+                alarms.append(alarm)
+        if config.model_quality is not None:
+            metric, threshold = self.model_quality_target
+            lower_is_better = metric in LOWER_IS_BETTER
+            alarm = self.metric_model_quality(metric).create_alarm(
+                self,
+                "ModelQualityAlarm",
+                alarm_name=f"{self.name_prefix}-quality-{metric}",
+                alarm_description=(
+                    f"Model quality of {self.endpoint.endpoint_name}: {metric} is "
+                    f"{'above' if lower_is_better else 'below'} {threshold} against ground truth."
+                ),
+                threshold=threshold,
+                comparison_operator=(
+                    cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD if lower_is_better else cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
+                ),
+                evaluation_periods=1,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
+            alarms.append(alarm)
+        return alarms
+
+    def _execution_rule(self, id: str, description: str, detail: dict[str, Any], headline: str) -> events.Rule:
+        rule = events.Rule(
+            self,
+            id,
+            description=description,
+            event_pattern=events.EventPattern(
+                source=["aws.sagemaker"],
+                detail_type=["SageMaker Processing Job State Change"],
+                detail={"RoleArn": [self.role.role_arn], **detail},
+            ),
+        )
+        rule.add_target(
+            targets.SnsTopic(
+                self.topic,
+                message=events.RuleTargetInput.from_text(
+                    f"{headline} ({self.endpoint.endpoint_name}): job {events.EventField.from_path('$.detail.ProcessingJobName')} "
+                    f"status {events.EventField.from_path('$.detail.ProcessingJobStatus')}: "
+                    f"{events.EventField.from_path('$.detail.ExitMessage')} {events.EventField.from_path('$.detail.FailureReason')}"
+                ),
+            )
+        )
+        return rule
+
+    def _execution_alarms(self) -> tuple[cloudwatch.Alarm, cloudwatch.Alarm]:
+        failed = self._execution_rule(
+            "FailedExecutions",
+            f"Model Monitor executions of {self.name_prefix} that failed or were stopped",
+            {"ProcessingJobStatus": ["Failed", "Stopped"]},
+            "Model Monitor execution failed",
+        )
+        violations = self._execution_rule(
+            "ViolationExecutions",
+            f"Model Monitor executions of {self.name_prefix} that found constraint violations",
+            {"ProcessingJobStatus": ["Completed"], "ExitMessage": [{"prefix": "CompletedWithViolations"}]},
+            "Model Monitor found constraint violations",
+        )
+        self.failed_executions_rule, self.violation_executions_rule = failed, violations
+        failure_alarm = self._rule_alarm(
+            "FailedExecutionsAlarm", failed, "failed",
+            f"A Model Monitor execution of {self.endpoint.endpoint_name} failed or was stopped: the endpoint is not being "
+            "monitored. Read the job's FailureReason (in the SNS message) and its logs in /aws/sagemaker/ProcessingJobs.",
+        )
+        violations_alarm = self._rule_alarm(
+            "ViolationsAlarm", violations, "violations",
+            f"A Model Monitor execution of {self.endpoint.endpoint_name} completed with constraint violations (data quality, "
+            "model quality, bias or feature attribution drift). constraint_violations.json in the reports bucket lists them.",
+        )
+        return failure_alarm, violations_alarm
+
+    def _rule_alarm(self, id: str, rule: events.Rule, suffix: str, description: str) -> cloudwatch.Alarm:
+        alarm = cloudwatch.Metric(
+            namespace="AWS/Events",
+            metric_name="TriggeredRules",
+            dimensions_map={"RuleName": rule.rule_name},
+            statistic="Sum",
+            period=Duration.hours(1),
+        ).create_alarm(
+            self,
+            id,
+            alarm_name=f"{self.name_prefix}-{suffix}",
+            alarm_description=description,
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
+        return alarm
+
+    def metric_failed_executions(self) -> cloudwatch.Metric:
+        """Failed or stopped monitoring executions per hour (the EventBridge rule's trigger count)."""
+        return cloudwatch.Metric(
+            namespace="AWS/Events", metric_name="TriggeredRules", dimensions_map={"RuleName": self.failed_executions_rule.rule_name},
+            statistic="Sum", period=Duration.hours(1),
+        )
+
+    # -------------------------------------------------------------------------------- analysis configs
+    @property
+    def bias_analysis_config(self) -> dict[str, Any] | None:
+        """The Clarify analysis config for bias monitoring, rendered from config: upload it to ``analysis_config_uri``."""
+        section = self.config.bias
+        if section is None:
+            return None
+        config: dict[str, Any] = {
+            "version": "1.0",
+            "dataset_type": "text/csv",
+            "headers": [self.config.label, *self.config.features],
+            "label": self.config.label,
+            "label_values_or_threshold": [_number_or_text(v) for v in section.label_values],
+            "facet": [
+                {"name_or_index": f.name, **({"value_or_threshold": [_number_or_text(v) for v in f.values]} if f.values else {})}
+                for f in section.facets
+            ],
+            "methods": {"post_training_bias": {"methods": list(section.metrics)}},
+        }
+        if section.probability_threshold is not None:
+            config["probability_threshold"] = section.probability_threshold
+        return config
+
+    @property
+    def explainability_analysis_config(self) -> dict[str, Any] | None:
+        """The Clarify analysis config for SHAP monitoring, rendered from config: upload it to ``analysis_config_uri``."""
+        section = self.config.explainability
+        if section is None:
+            return None
+        return {
+            "version": "1.0",
+            "dataset_type": "text/csv",
+            "headers": list(self.config.features),
+            "methods": {
+                "shap": {"baseline": section.shap_baseline_uri, "num_samples": section.num_samples, "agg_method": "mean_abs", "use_logit": False, "save_local_shap_values": False}
+            },
+            "predictor": {"endpoint_name": self.endpoint.endpoint_name, "content_type": "text/csv", "accept_type": "text/csv"},
+        }
+
+    @property
+    def model_quality_target(self) -> tuple[str, float]:
+        """The model quality metric the alarm watches and its threshold (the quality gate unless overridden)."""
+        assert self.config.model_quality is not None
+        return model_quality_alarm(self._model_problem_type, self.config.model_quality, self._gate_metric, self._gate_threshold)
+
+    def grant_read_reports(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let a role read the monitoring reports (constraint violations, statistics) of this monitor."""
+        return self.reports.grant_read(grantee, f"{self.name_prefix}/*")
+
+
+def _pascal(text: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", text) if part)
+
+
+def _number_or_text(value: str) -> int | float | str:
+    try:
+        return int(value)
+    except ValueError:
+        try:
+            return float(value)
+        except ValueError:
+            return value
+
+
+def _nag_text(stack: Stack, value: str) -> str:
+    """A resource string as cdk-nag prints it in a finding id (tokens become <LogicalId.Attr> or <AWS::Param>)."""
+    resolved = stack.resolve(value)
+    return _render(resolved)
+
+
+def _render(node: Any) -> str:
+    if isinstance(node, str):
+        return node
+    if isinstance(node, dict):
+        if "Fn::Join" in node:
+            sep, parts = node["Fn::Join"]
+            return str(sep).join(_render(p) for p in parts)
+        if "Ref" in node:
+            return f"<{node['Ref']}>"
+        if "Fn::GetAtt" in node:
+            logical, attr = node["Fn::GetAtt"]
+            return f"<{logical}.{attr}>"
+    return json.dumps(node)
