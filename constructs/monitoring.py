@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +24,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct, IConstruct
@@ -87,7 +90,8 @@ class MonitoredEndpoint:
     """What `ModelMonitor` needs to know about an endpoint; `ModelEndpoint` (or any endpoint) adapts to it.
 
     ``endpoint`` is the construct the monitors depend on (created first); ``data_capture_*`` is where the
-    endpoint captures requests and responses, which every monitor reads.
+    endpoint captures requests and responses, which every monitor reads; ``model_name`` is the SageMaker
+    model behind the endpoint (explainability monitoring runs it on a temporary shadow endpoint).
     """
 
     endpoint_name: str
@@ -98,14 +102,12 @@ class MonitoredEndpoint:
     placement: NetworkPlacement
     keys: EstateKeys
     endpoint: IConstruct | None = None
+    model_name: str | None = None
 
     @property
     def data_capture_uri(self) -> str:
         return f"s3://{self.data_capture_bucket.bucket_name}/{self.data_capture_prefix.strip('/')}"
 
-    @property
-    def endpoint_arn(self) -> str:
-        return f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}:endpoint/{self.endpoint_name.lower()}"
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,24 @@ class ModelMonitor(Construct):
         keys = endpoint.keys
 
         self.reports = reports or SecureBucket(self, "Reports", key=keys.monitoring)
+        # Clarify analysis configs: rendered from config and shipped as file assets unless config names its own.
+        self.analysis_config_uris: dict[MonitorType, str] = {}
+        self._analysis_config_arns: list[str] = []
+        rendered: list[tuple[MonitorType, dict[str, Any] | None]] = [
+            ("bias", self.bias_analysis_config),
+            ("explainability", self.explainability_analysis_config),
+        ]
+        for monitor, document in rendered:
+            section = getattr(config, monitor)
+            if section is None or document is None:
+                continue
+            if section.analysis_config_uri:
+                self.analysis_config_uris[monitor] = section.analysis_config_uri
+                self._analysis_config_arns.append(_object_arn(section.analysis_config_uri))
+            else:
+                asset = self._ship(monitor, document)
+                self.analysis_config_uris[monitor] = asset.s3_object_url
+                self._analysis_config_arns.append(f"arn:{Aws.PARTITION}:s3:::{asset.s3_bucket_name}/{asset.s3_object_key}")
         self.role = iam.Role(
             self,
             "Role",
@@ -197,7 +217,7 @@ class ModelMonitor(Construct):
             name = f"{self.name_prefix}-{SUFFIX[monitor]}"
             self.job_definition_names[monitor] = name
             self.schedule_names[monitor] = name
-            definition = builders[monitor](name)
+            definition = builders[monitor]()
             definition.node.add_dependency(self.policy)
             if endpoint.endpoint is not None:
                 definition.node.add_dependency(endpoint.endpoint)
@@ -235,6 +255,11 @@ class ModelMonitor(Construct):
                 f"endpoint.data_capture_enabled: False, but {', '.join(config.enabled)} monitoring reads captured requests; "
                 "enable data capture on the endpoint or remove the monitors"
             )
+        if config is not None and config.explainability is not None and not endpoint.model_name:
+            problems.append(
+                "endpoint.model_name: explainability monitoring runs the endpoint's model on a shadow endpoint; "
+                "give the SageMaker model name (or remove the explainability monitor)"
+            )
         if not Token.is_unresolved(endpoint.endpoint_name) and not SAGEMAKER_NAME.match(endpoint.endpoint_name):
             problems.append(f"endpoint.endpoint_name: {endpoint.endpoint_name!r} is not a SageMaker endpoint name (letters, digits, hyphens, up to 63)")
         if endpoint.environment not in ENV_ABBREVIATION:
@@ -258,12 +283,17 @@ class ModelMonitor(Construct):
         for monitor in config.enabled:
             section = getattr(config, monitor)
             baselines.append(section.constraints_uri)
-            for extra in ("statistics_uri", "analysis_config_uri", "shap_baseline_uri"):
+            for extra in ("statistics_uri", "shap_baseline_uri"):
                 if getattr(section, extra, ""):
                     baselines.append(getattr(section, extra))
         statements = [
             iam.PolicyStatement(
                 sid="ReadBaselines", actions=["s3:GetObject"], resources=sorted({_object_arn(u) for u in baselines})
+            ),
+            *(
+                [iam.PolicyStatement(sid="ReadAnalysisConfigs", actions=["s3:GetObject"], resources=self._analysis_config_arns)]
+                if self._analysis_config_arns
+                else []
             ),
             iam.PolicyStatement(
                 sid="ReadDataCapture",
@@ -337,12 +367,22 @@ class ModelMonitor(Construct):
                     conditions={"StringLike": {"s3:prefix": [f"{prefix}/*"]}},
                 )
             )
-        if config.explainability is not None:
-            # Clarify computes SHAP values by calling the monitored endpoint (the analysis config names it).
+        if config.explainability is not None and endpoint.model_name:
+            # Clarify computes SHAP values on a temporary shadow endpoint (sm-clarify-*) of the endpoint's model.
+            arn = f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}"
             statements.append(
                 iam.PolicyStatement(
-                    sid="ExplainWithTheEndpoint", actions=["sagemaker:InvokeEndpoint", "sagemaker:DescribeEndpoint"], resources=[endpoint.endpoint_arn]
+                    sid="ClarifyShadowEndpoint",
+                    actions=[
+                        "sagemaker:CreateEndpointConfig", "sagemaker:CreateEndpoint", "sagemaker:DescribeEndpoint",
+                        "sagemaker:DescribeEndpointConfig", "sagemaker:InvokeEndpoint", "sagemaker:DeleteEndpoint",
+                        "sagemaker:DeleteEndpointConfig",
+                    ],
+                    resources=[f"{arn}:endpoint/sm-clarify-*", f"{arn}:endpoint-config/sm-clarify-*"],
                 )
+            )
+            statements.append(
+                iam.PolicyStatement(sid="DescribeTheModel", actions=["sagemaker:DescribeModel"], resources=[f"{arn}:model/{endpoint.model_name.lower()}"])
             )
         return statements
 
@@ -358,7 +398,7 @@ class ModelMonitor(Construct):
             self.policy,
             "Monitoring executions write new report and log objects under this monitor's own prefix and read captured "
             "requests and ground truth under the endpoint's prefixes; the object keys are created per run, so they "
-            "cannot be named in advance.",
+            "cannot be named in advance. Clarify names its temporary shadow endpoints sm-clarify-<random>.",
             *self._wildcard_resource_ids(),
         )
 
@@ -411,7 +451,7 @@ class ModelMonitor(Construct):
         """Where the executions of one monitor type write their reports (constraint violations, statistics)."""
         return self.reports.s3_uri(f"{self.name_prefix}/{SUFFIX[monitor]}")
 
-    def _data_quality(self, name: str) -> sagemaker.CfnDataQualityJobDefinition:
+    def _data_quality(self) -> sagemaker.CfnDataQualityJobDefinition:
         cls = sagemaker.CfnDataQualityJobDefinition
         section = self.config.data_quality
         assert section is not None
@@ -432,7 +472,7 @@ class ModelMonitor(Construct):
             **self._common(cls, "data_quality", isolate=True),
         )
 
-    def _model_quality(self, name: str) -> sagemaker.CfnModelQualityJobDefinition:
+    def _model_quality(self) -> sagemaker.CfnModelQualityJobDefinition:
         cls = sagemaker.CfnModelQualityJobDefinition
         section = self.config.model_quality
         assert section is not None
@@ -463,7 +503,7 @@ class ModelMonitor(Construct):
             **self._common(cls, "model_quality", isolate=True),
         )
 
-    def _bias(self, name: str) -> sagemaker.CfnModelBiasJobDefinition:
+    def _bias(self) -> sagemaker.CfnModelBiasJobDefinition:
         cls = sagemaker.CfnModelBiasJobDefinition
         section = self.config.bias
         assert section is not None
@@ -471,7 +511,7 @@ class ModelMonitor(Construct):
             self,
             "ModelBiasJobDefinition",
             model_bias_app_specification=cls.ModelBiasAppSpecificationProperty(
-                image_uri=self.images.clarify, config_uri=section.analysis_config_uri, environment=PUBLISH_METRICS
+                image_uri=self.images.clarify, config_uri=self.analysis_config_uris["bias"], environment=PUBLISH_METRICS
             ),
             model_bias_baseline_config=cls.ModelBiasBaselineConfigProperty(
                 constraints_resource=cls.ConstraintsResourceProperty(s3_uri=section.constraints_uri)
@@ -494,7 +534,7 @@ class ModelMonitor(Construct):
             **self._common(cls, "bias", isolate=True),
         )
 
-    def _explainability(self, name: str) -> sagemaker.CfnModelExplainabilityJobDefinition:
+    def _explainability(self) -> sagemaker.CfnModelExplainabilityJobDefinition:
         cls = sagemaker.CfnModelExplainabilityJobDefinition
         section = self.config.explainability
         assert section is not None
@@ -502,18 +542,22 @@ class ModelMonitor(Construct):
             self,
             "ModelExplainabilityJobDefinition",
             model_explainability_app_specification=cls.ModelExplainabilityAppSpecificationProperty(
-                image_uri=self.images.clarify, config_uri=section.analysis_config_uri, environment=PUBLISH_METRICS
+                image_uri=self.images.clarify, config_uri=self.analysis_config_uris["explainability"], environment=PUBLISH_METRICS
             ),
             model_explainability_baseline_config=cls.ModelExplainabilityBaselineConfigProperty(
                 constraints_resource=cls.ConstraintsResourceProperty(s3_uri=section.constraints_uri)
             ),
             model_explainability_job_input=cls.ModelExplainabilityJobInputProperty(
                 endpoint_input=cls.EndpointInputProperty(
-                    endpoint_name=self.endpoint.endpoint_name, local_path=INPUT_PATH, s3_data_distribution_type="FullyReplicated", s3_input_mode="File"
+                    endpoint_name=self.endpoint.endpoint_name,
+                    local_path=INPUT_PATH,
+                    s3_data_distribution_type="FullyReplicated",
+                    s3_input_mode="File",
+                    probability_attribute=section.probability_attribute or None,
                 )
             ),
             model_explainability_job_output_config=self._output(cls, "explainability"),
-            # Clarify computes SHAP values by invoking the endpoint through the VPC's SageMaker runtime endpoint,
+            # Clarify creates and calls a shadow endpoint through the VPC's SageMaker API and runtime endpoints,
             # so this job cannot be network-isolated; it stays VPC-only with encrypted inter-container traffic.
             **self._common(cls, "explainability", isolate=False),
         )
@@ -700,41 +744,50 @@ class ModelMonitor(Construct):
     # -------------------------------------------------------------------------------- analysis configs
     @property
     def bias_analysis_config(self) -> dict[str, Any] | None:
-        """The Clarify analysis config for bias monitoring, rendered from config: upload it to ``analysis_config_uri``."""
+        """The Clarify analysis config of bias monitoring, rendered from config (headers, label, facets)."""
         section = self.config.bias
         if section is None:
             return None
-        config: dict[str, Any] = {
+        return {
             "version": "1.0",
-            "dataset_type": "text/csv",
-            "headers": [self.config.label, *self.config.features],
+            "headers": [*self.config.features, self.config.label],
             "label": self.config.label,
             "label_values_or_threshold": [_number_or_text(v) for v in section.label_values],
             "facet": [
                 {"name_or_index": f.name, **({"value_or_threshold": [_number_or_text(v) for v in f.values]} if f.values else {})}
                 for f in section.facets
             ],
-            "methods": {"post_training_bias": {"methods": list(section.metrics)}},
         }
-        if section.probability_threshold is not None:
-            config["probability_threshold"] = section.probability_threshold
-        return config
 
     @property
     def explainability_analysis_config(self) -> dict[str, Any] | None:
-        """The Clarify analysis config for SHAP monitoring, rendered from config: upload it to ``analysis_config_uri``."""
+        """The Clarify analysis config of feature attribution monitoring, rendered from config (SHAP baseline, model)."""
         section = self.config.explainability
         if section is None:
             return None
         return {
             "version": "1.0",
-            "dataset_type": "text/csv",
             "headers": list(self.config.features),
             "methods": {
-                "shap": {"baseline": section.shap_baseline_uri, "num_samples": section.num_samples, "agg_method": "mean_abs", "use_logit": False, "save_local_shap_values": False}
+                "shap": {"baseline": section.shap_baseline_uri, "num_samples": section.num_samples, "agg_method": section.agg_method}
             },
-            "predictor": {"endpoint_name": self.endpoint.endpoint_name, "content_type": "text/csv", "accept_type": "text/csv"},
+            "predictor": {
+                "model_name": self.endpoint.model_name,
+                "instance_type": section.shadow_instance_type,
+                "initial_instance_count": 1,
+                "content_type": "text/csv",
+                "accept_type": "text/csv",
+            },
         }
+
+    def _ship(self, monitor: MonitorType, document: dict[str, Any]) -> s3_assets.Asset:
+        """Write an analysis config next to the synthesis and ship it as a file asset (uploaded by cdk deploy)."""
+        if any(Token.is_unresolved(v) for v in _strings(document)):
+            raise ValueError(f"{self.node.path}: the {monitor} analysis config must not contain unresolved tokens; pass concrete names")
+        folder = Path(tempfile.mkdtemp(prefix="mlops-monitor-"))
+        path = folder / f"{SUFFIX[monitor]}-analysis-config.json"
+        path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        return s3_assets.Asset(self, f"{CONSTRUCT_ID[monitor]}AnalysisConfig", path=str(path))
 
     @property
     def model_quality_target(self) -> tuple[str, float]:
@@ -745,6 +798,16 @@ class ModelMonitor(Construct):
     def grant_read_reports(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let a role read the monitoring reports (constraint violations, statistics) of this monitor."""
         return self.reports.grant_read(grantee, f"{self.name_prefix}/*")
+
+
+def _strings(node: Any) -> list[str]:
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict):
+        return [s for v in node.values() for s in _strings(v)]
+    if isinstance(node, list):
+        return [s for v in node for s in _strings(v)]
+    return []
 
 
 def _pascal(text: str) -> str:

@@ -48,8 +48,6 @@ LOWER_IS_BETTER = frozenset({"mae", "mse", "rmse", "false_positive_rate", "false
 GATE_TO_MONITOR_METRIC = {
     "MulticlassClassification": {"f1": "weighted_f1", "precision": "weighted_precision", "recall": "weighted_recall"},
 }
-# Clarify post-training bias metrics (short names) a bias alarm/constraint may name.
-BIAS_METRICS = frozenset({"DPPL", "DI", "DCAcc", "DCR", "RD", "DAR", "DRR", "AD", "TE", "FT", "CDDPL", "CI", "DPL", "KL", "JS", "LP", "TVD", "KS"})
 
 
 @dataclass(frozen=True)
@@ -178,23 +176,24 @@ class FacetConfig:
 class BiasMonitorConfig:
     """Bias drift (SageMaker Clarify): post-training bias metrics per facet against the baseline's constraints.
 
-    ``analysis_config_uri`` is where the Clarify analysis config lives (`ModelMonitor.bias_analysis_config`
-    renders it from this section); ``facets``, ``label_values`` and ``metrics`` shape it.
+    ``facets`` (sensitive attributes and the group values measured against) and ``label_values`` (the
+    positive outcome) make up the Clarify analysis config that `ModelMonitor` renders and ships with the
+    stack; give ``analysis_config_uri`` only to use a config of your own instead.
     """
 
     constraints_uri: str
-    analysis_config_uri: str
     facets: tuple[FacetConfig, ...] = ()
     label_values: tuple[str, ...] = ("1",)
-    metrics: tuple[str, ...] = ("DPPL", "DI")
     inference_attribute: str = ""
     probability_attribute: str = ""
     probability_threshold: float | None = None
+    analysis_config_uri: str = ""
     schedule: str = DAILY
 
     def check(self, path: str, problems: Problems) -> None:
         _s3_uri(join(path, "constraints_uri"), self.constraints_uri, problems, what="constraints.json")
-        _s3_uri(join(path, "analysis_config_uri"), self.analysis_config_uri, problems, what="analysis_config.json")
+        if self.analysis_config_uri:
+            _s3_uri(join(path, "analysis_config_uri"), self.analysis_config_uri, problems, what="analysis_config.json")
         _schedule(join(path, "schedule"), self.schedule, problems)
         if not self.facets:
             problems.add(join(path, "facets"), "bias monitoring needs at least one facet (a sensitive attribute such as age or gender)")
@@ -203,33 +202,38 @@ class BiasMonitorConfig:
             problems.add(join(path, "facets"), "lists a facet twice")
         if not self.label_values:
             problems.add(join(path, "label_values"), "name the label value(s) that count as the positive outcome")
-        unknown = sorted(set(self.metrics) - BIAS_METRICS)
-        if unknown or not self.metrics:
-            problems.add(join(path, "metrics"), f"{list(self.metrics)} must be non-empty Clarify bias metrics from {', '.join(sorted(BIAS_METRICS))}")
         if self.probability_threshold is not None and not 0.0 < self.probability_threshold < 1.0:
             problems.add(join(path, "probability_threshold"), f"{self.probability_threshold} must lie in (0, 1)")
 
 
 @dataclass(frozen=True)
 class ExplainabilityMonitorConfig:
-    """Feature attribution drift (SageMaker Clarify SHAP): global SHAP values against the baseline's ranking.
+    """Feature attribution drift (SageMaker Clarify Kernel SHAP): global SHAP values against the baseline's ranking.
 
-    ``shap_baseline_uri`` is the SHAP baseline dataset (rows of typical feature values, CSV without header).
+    ``shap_baseline_uri`` is the SHAP baseline (background) dataset: CSV rows of feature values only.
+    Clarify computes SHAP values on a temporary shadow endpoint of the endpoint's model
+    (``shadow_instance_type``). Give ``analysis_config_uri`` only to use a config of your own.
     """
 
     constraints_uri: str
-    analysis_config_uri: str
     shap_baseline_uri: str
     num_samples: int = 100
+    agg_method: Literal["mean_abs", "median", "mean_sq"] = "mean_abs"
+    probability_attribute: str = ""
+    shadow_instance_type: str = "ml.m5.xlarge"
+    analysis_config_uri: str = ""
     schedule: str = DAILY
 
     def check(self, path: str, problems: Problems) -> None:
         _s3_uri(join(path, "constraints_uri"), self.constraints_uri, problems, what="constraints.json")
-        _s3_uri(join(path, "analysis_config_uri"), self.analysis_config_uri, problems, what="analysis_config.json")
+        if self.analysis_config_uri:
+            _s3_uri(join(path, "analysis_config_uri"), self.analysis_config_uri, problems, what="analysis_config.json")
         _s3_uri(join(path, "shap_baseline_uri"), self.shap_baseline_uri, problems, what="baseline.csv")
         _schedule(join(path, "schedule"), self.schedule, problems)
         if not 1 <= self.num_samples <= 10_000:
             problems.add(join(path, "num_samples"), f"{self.num_samples} is out of range; use 1-10000 SHAP samples")
+        if not INSTANCE_TYPE.match(self.shadow_instance_type):
+            problems.add(join(path, "shadow_instance_type"), f"{self.shadow_instance_type!r} is not a SageMaker instance type like ml.m5.xlarge")
 
 
 @dataclass(frozen=True)
