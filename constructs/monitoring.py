@@ -79,6 +79,10 @@ CONSTRUCT_ID: dict[MonitorType, str] = {
     "data_quality": "DataQuality", "model_quality": "ModelQuality", "bias": "ModelBias", "explainability": "ModelExplainability",
 }
 SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+
+
+def _sagemaker_name(name: str) -> bool:
+    return len(name) <= 63 and SAGEMAKER_NAME.match(name) is not None
 INPUT_PATH = "/opt/ml/processing/input/endpoint"
 OUTPUT_PATH = "/opt/ml/processing/output"
 # Environment of every monitoring container: publish the metrics the alarms watch.
@@ -260,13 +264,13 @@ class ModelMonitor(Construct):
                 "endpoint.model_name: explainability monitoring runs the endpoint's model on a shadow endpoint; "
                 "give the SageMaker model name (or remove the explainability monitor)"
             )
-        if not Token.is_unresolved(endpoint.endpoint_name) and not SAGEMAKER_NAME.match(endpoint.endpoint_name):
+        if not Token.is_unresolved(endpoint.endpoint_name) and not _sagemaker_name(endpoint.endpoint_name):
             problems.append(f"endpoint.endpoint_name: {endpoint.endpoint_name!r} is not a SageMaker endpoint name (letters, digits, hyphens, up to 63)")
         if endpoint.environment not in ENV_ABBREVIATION:
             problems.append(f"endpoint.environment: {endpoint.environment!r} is not one of {sorted(ENV_ABBREVIATION)}")
         else:
             name = f"{estate_name}-{model.name}-{ENV_ABBREVIATION[endpoint.environment]}-expl"
-            if not SAGEMAKER_NAME.match(name):
+            if not _sagemaker_name(name):
                 problems.append(f"estate_name: {estate_name!r} gives the job/schedule name {name!r}, which SageMaker rejects (letters, digits, hyphens, up to 63)")
         if images is None and MonitorImages.for_region(region) is None:
             where = "an environment-agnostic stack" if Token.is_unresolved(region) else f"region {region!r}"
