@@ -202,10 +202,11 @@ class ModelMonitor(Construct):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),  # type: ignore[arg-type]
             description=f"Model Monitor jobs of {self.name_prefix} (endpoint {endpoint.endpoint_name})",
         )
+        statements = self._statements()
         self.policy = iam.ManagedPolicy(
-            self, "Policy", roles=[self.role], statements=self._statements(), description=f"Model Monitor jobs of {self.name_prefix}"
+            self, "Policy", roles=[self.role], statements=statements, description=f"Model Monitor jobs of {self.name_prefix}"
         )
-        self._acknowledge_policy()
+        self._acknowledge_policy(statements)
 
         self.job_definition_names: dict[MonitorType, str] = {}
         self.schedule_names: dict[MonitorType, str] = {}
@@ -390,7 +391,7 @@ class ModelMonitor(Construct):
             )
         return statements
 
-    def _acknowledge_policy(self) -> None:
+    def _acknowledge_policy(self, statements: list[iam.PolicyStatement]) -> None:
         acknowledge(
             self.policy,
             "cloudwatch:PutMetricData has no resource-level permissions; the statement is limited to the Model Monitor "
@@ -403,13 +404,14 @@ class ModelMonitor(Construct):
             "Monitoring executions write new report and log objects under this monitor's own prefix and read captured "
             "requests and ground truth under the endpoint's prefixes; the object keys are created per run, so they "
             "cannot be named in advance. Clarify names its temporary shadow endpoints sm-clarify-<random>.",
-            *self._wildcard_resource_ids(),
+            *self._wildcard_resource_ids(statements),
         )
 
-    def _wildcard_resource_ids(self) -> list[str]:
+    def _wildcard_resource_ids(self, statements: list[iam.PolicyStatement]) -> list[str]:
+        """cdk-nag's finding id for each statement resource that ends in a wildcard (prefixes, sm-clarify-*)."""
         stack = Stack.of(self)
         ids = []
-        for statement in self._statements():
+        for statement in statements:
             for resource in statement.resources:
                 if resource == "*" or not resource.endswith("*"):
                     continue

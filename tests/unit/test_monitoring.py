@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from aws_cdk import App, AspectPriority, Aspects, Environment, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 from cfnlint.api import ManualArgs, lint
 
@@ -302,7 +303,7 @@ def test_nag_packs_found_nothing_on_the_monitor(built):
 
 
 def test_the_gate_needs_each_acknowledgement(monkeypatch, tmp_path):
-    monkeypatch.setattr(ModelMonitor, "_acknowledge_policy", lambda self: None)
+    monkeypatch.setattr(ModelMonitor, "_acknowledge_policy", lambda self, statements: None)
     app = App(context={**cdk_context(), "@aws-cdk/core:validateAgainstDefaultRules": False}, outdir=str(tmp_path))
     stack = make_stack(app)
     Aspects.of(app).add(ManagedPoliciesOnly(), priority=AspectPriority.MUTATING)
@@ -333,6 +334,17 @@ def test_metric_helpers_point_at_the_published_metrics(built):
         "aws/sagemaker/Endpoints/model-metrics", "f1", "mlops-churn-stg-mq",
     )
     assert built.monitor.model_quality_target == ("auc", 0.75)
+
+
+def test_grant_read_reports_is_limited_to_this_monitors_prefix():
+    stack = make_stack()
+    monitor = ModelMonitor(stack, "Monitor", endpoint=_endpoint(stack), model=_churn(), estate_name="mlops")
+    reader = iam.Role(stack, "Reader", assumed_by=iam.AccountRootPrincipal())
+    monitor.grant_read_reports(reader)
+    template = make_template(stack)
+    (policy,) = resources_of_type(template, "AWS::IAM::Policy").values()
+    resources = json.dumps([s["Resource"] for s in policy["Properties"]["PolicyDocument"]["Statement"]])
+    assert "/mlops-churn-stg/*" in resources and "MonitorReportsBucket" in resources
 
 
 def test_a_regression_model_alarms_when_its_error_rises():
