@@ -15,9 +15,9 @@ import re
 import tempfile
 from pathlib import Path
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from aws_cdk import Aws, Duration, Stack, Token
+from aws_cdk import Aws, CfnResource, Duration, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_events as events
@@ -79,6 +79,9 @@ CONSTRUCT_ID: dict[MonitorType, str] = {
     "data_quality": "DataQuality", "model_quality": "ModelQuality", "bias": "ModelBias", "explainability": "ModelExplainability",
 }
 SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+
+
+JobDefinition = TypeVar("JobDefinition", bound=CfnResource)
 
 
 def _sagemaker_name(name: str) -> bool:
@@ -453,119 +456,101 @@ class ModelMonitor(Construct):
             ],
         )
 
+    def _endpoint_input(self, cls: Any, section: Any = None, *, labelled: bool = False) -> Any:
+        """Where a job reads the captured data; ``section``'s prediction attributes and, when ``labelled``
+        (model quality and bias merge ground truth), the analysis window."""
+        extra: dict[str, Any] = {}
+        for attribute, key in (
+            ("inference_attribute", "inference_attribute"),
+            ("probability_attribute", "probability_attribute"),
+            ("probability_threshold", "probability_threshold_attribute"),
+        ):
+            value = getattr(section, attribute, None)
+            if value not in (None, ""):
+                extra[key] = value
+        if labelled:
+            extra.update(start_time_offset=self.config.ground_truth_start_offset, end_time_offset=self.config.ground_truth_end_offset)
+        return cls.EndpointInputProperty(
+            endpoint_name=self.endpoint.endpoint_name, local_path=INPUT_PATH, s3_data_distribution_type="FullyReplicated", s3_input_mode="File", **extra
+        )
+
+    def _ground_truth(self, cls: Any) -> Any:
+        return cls.MonitoringGroundTruthS3InputProperty(s3_uri=self.config.ground_truth_uri)
+
     def report_uri(self, monitor: MonitorType) -> str:
         """Where the executions of one monitor type write their reports (constraint violations, statistics)."""
         return self.reports.s3_uri(f"{self.name_prefix}/{SUFFIX[monitor]}")
+
+    def _job_definition(
+        self, monitor: MonitorType, cls: type[JobDefinition], prefix: str, *, app: Any, baseline: Any, job_input: Any, isolate: bool = True
+    ) -> JobDefinition:
+        """One job definition: the type's own app specification, baseline and input, plus what all four share."""
+        return cls(
+            self,
+            f"{CONSTRUCT_ID[monitor]}JobDefinition",
+            **{
+                f"{prefix}_app_specification": app,
+                f"{prefix}_baseline_config": baseline,
+                f"{prefix}_job_input": job_input,
+                f"{prefix}_job_output_config": self._output(cls, monitor),
+            },
+            **self._common(cls, monitor, isolate=isolate),
+        )
 
     def _data_quality(self) -> sagemaker.CfnDataQualityJobDefinition:
         cls = sagemaker.CfnDataQualityJobDefinition
         section = self.config.data_quality
         assert section is not None
-        return cls(
-            self,
-            "DataQualityJobDefinition",
-            data_quality_app_specification=cls.DataQualityAppSpecificationProperty(image_uri=self.images.analyzer, environment=PUBLISH_METRICS),
-            data_quality_baseline_config=cls.DataQualityBaselineConfigProperty(
+        return self._job_definition(
+            "data_quality", cls, "data_quality",
+            app=cls.DataQualityAppSpecificationProperty(image_uri=self.images.analyzer, environment=PUBLISH_METRICS),
+            baseline=cls.DataQualityBaselineConfigProperty(
                 constraints_resource=cls.ConstraintsResourceProperty(s3_uri=section.constraints_uri),
                 statistics_resource=cls.StatisticsResourceProperty(s3_uri=section.statistics_uri),
             ),
-            data_quality_job_input=cls.DataQualityJobInputProperty(
-                endpoint_input=cls.EndpointInputProperty(
-                    endpoint_name=self.endpoint.endpoint_name, local_path=INPUT_PATH, s3_data_distribution_type="FullyReplicated", s3_input_mode="File"
-                )
-            ),
-            data_quality_job_output_config=self._output(cls, "data_quality"),
-            **self._common(cls, "data_quality", isolate=True),
+            job_input=cls.DataQualityJobInputProperty(endpoint_input=self._endpoint_input(cls)),
         )
 
     def _model_quality(self) -> sagemaker.CfnModelQualityJobDefinition:
         cls = sagemaker.CfnModelQualityJobDefinition
         section = self.config.model_quality
         assert section is not None
-        return cls(
-            self,
-            "ModelQualityJobDefinition",
-            model_quality_app_specification=cls.ModelQualityAppSpecificationProperty(
-                image_uri=self.images.analyzer, problem_type=self._model_problem_type, environment=PUBLISH_METRICS
+        return self._job_definition(
+            "model_quality", cls, "model_quality",
+            app=cls.ModelQualityAppSpecificationProperty(image_uri=self.images.analyzer, problem_type=self._model_problem_type, environment=PUBLISH_METRICS),
+            baseline=cls.ModelQualityBaselineConfigProperty(constraints_resource=cls.ConstraintsResourceProperty(s3_uri=section.constraints_uri)),
+            job_input=cls.ModelQualityJobInputProperty(
+                endpoint_input=self._endpoint_input(cls, section, labelled=True), ground_truth_s3_input=self._ground_truth(cls)
             ),
-            model_quality_baseline_config=cls.ModelQualityBaselineConfigProperty(
-                constraints_resource=cls.ConstraintsResourceProperty(s3_uri=section.constraints_uri)
-            ),
-            model_quality_job_input=cls.ModelQualityJobInputProperty(
-                endpoint_input=cls.EndpointInputProperty(
-                    endpoint_name=self.endpoint.endpoint_name,
-                    local_path=INPUT_PATH,
-                    s3_data_distribution_type="FullyReplicated",
-                    s3_input_mode="File",
-                    inference_attribute=section.inference_attribute or None,
-                    probability_attribute=section.probability_attribute or None,
-                    probability_threshold_attribute=section.probability_threshold,
-                    start_time_offset=self.config.ground_truth_start_offset,
-                    end_time_offset=self.config.ground_truth_end_offset,
-                ),
-                ground_truth_s3_input=cls.MonitoringGroundTruthS3InputProperty(s3_uri=self.config.ground_truth_uri),
-            ),
-            model_quality_job_output_config=self._output(cls, "model_quality"),
-            **self._common(cls, "model_quality", isolate=True),
         )
 
     def _bias(self) -> sagemaker.CfnModelBiasJobDefinition:
         cls = sagemaker.CfnModelBiasJobDefinition
         section = self.config.bias
         assert section is not None
-        return cls(
-            self,
-            "ModelBiasJobDefinition",
-            model_bias_app_specification=cls.ModelBiasAppSpecificationProperty(
-                image_uri=self.images.clarify, config_uri=self.analysis_config_uris["bias"], environment=PUBLISH_METRICS
+        return self._job_definition(
+            "bias", cls, "model_bias",
+            app=cls.ModelBiasAppSpecificationProperty(image_uri=self.images.clarify, config_uri=self.analysis_config_uris["bias"], environment=PUBLISH_METRICS),
+            baseline=cls.ModelBiasBaselineConfigProperty(constraints_resource=cls.ConstraintsResourceProperty(s3_uri=section.constraints_uri)),
+            job_input=cls.ModelBiasJobInputProperty(
+                endpoint_input=self._endpoint_input(cls, section, labelled=True), ground_truth_s3_input=self._ground_truth(cls)
             ),
-            model_bias_baseline_config=cls.ModelBiasBaselineConfigProperty(
-                constraints_resource=cls.ConstraintsResourceProperty(s3_uri=section.constraints_uri)
-            ),
-            model_bias_job_input=cls.ModelBiasJobInputProperty(
-                endpoint_input=cls.EndpointInputProperty(
-                    endpoint_name=self.endpoint.endpoint_name,
-                    local_path=INPUT_PATH,
-                    s3_data_distribution_type="FullyReplicated",
-                    s3_input_mode="File",
-                    inference_attribute=section.inference_attribute or None,
-                    probability_attribute=section.probability_attribute or None,
-                    probability_threshold_attribute=section.probability_threshold,
-                    start_time_offset=self.config.ground_truth_start_offset,
-                    end_time_offset=self.config.ground_truth_end_offset,
-                ),
-                ground_truth_s3_input=cls.MonitoringGroundTruthS3InputProperty(s3_uri=self.config.ground_truth_uri),
-            ),
-            model_bias_job_output_config=self._output(cls, "bias"),
-            **self._common(cls, "bias", isolate=True),
         )
 
     def _explainability(self) -> sagemaker.CfnModelExplainabilityJobDefinition:
         cls = sagemaker.CfnModelExplainabilityJobDefinition
         section = self.config.explainability
         assert section is not None
-        return cls(
-            self,
-            "ModelExplainabilityJobDefinition",
-            model_explainability_app_specification=cls.ModelExplainabilityAppSpecificationProperty(
+        return self._job_definition(
+            "explainability", cls, "model_explainability",
+            app=cls.ModelExplainabilityAppSpecificationProperty(
                 image_uri=self.images.clarify, config_uri=self.analysis_config_uris["explainability"], environment=PUBLISH_METRICS
             ),
-            model_explainability_baseline_config=cls.ModelExplainabilityBaselineConfigProperty(
-                constraints_resource=cls.ConstraintsResourceProperty(s3_uri=section.constraints_uri)
-            ),
-            model_explainability_job_input=cls.ModelExplainabilityJobInputProperty(
-                endpoint_input=cls.EndpointInputProperty(
-                    endpoint_name=self.endpoint.endpoint_name,
-                    local_path=INPUT_PATH,
-                    s3_data_distribution_type="FullyReplicated",
-                    s3_input_mode="File",
-                    probability_attribute=section.probability_attribute or None,
-                )
-            ),
-            model_explainability_job_output_config=self._output(cls, "explainability"),
+            baseline=cls.ModelExplainabilityBaselineConfigProperty(constraints_resource=cls.ConstraintsResourceProperty(s3_uri=section.constraints_uri)),
+            job_input=cls.ModelExplainabilityJobInputProperty(endpoint_input=self._endpoint_input(cls, section)),
             # Clarify creates and calls a shadow endpoint through the VPC's SageMaker API and runtime endpoints,
             # so this job cannot be network-isolated; it stays VPC-only with encrypted inter-container traffic.
-            **self._common(cls, "explainability", isolate=False),
+            isolate=False,
         )
 
     def _schedule(self, monitor: MonitorType, name: str, definition: Any) -> sagemaker.CfnMonitoringSchedule:

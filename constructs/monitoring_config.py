@@ -88,6 +88,19 @@ def _s3_uri(path: str, value: str, problems: Problems, *, what: str) -> None:
         problems.add(path, f"{value!r} is not an S3 URI like s3://bucket/prefix/{what}")
 
 
+def _baselines_and_schedule(path: str, section: object, problems: Problems) -> None:
+    """What every monitor section shares: its baseline constraints, an optional Clarify config, its schedule."""
+    _s3_uri(join(path, "constraints_uri"), getattr(section, "constraints_uri"), problems, what="constraints.json")
+    if getattr(section, "analysis_config_uri", ""):
+        _s3_uri(join(path, "analysis_config_uri"), getattr(section, "analysis_config_uri"), problems, what="analysis_config.json")
+    _schedule(join(path, "schedule"), getattr(section, "schedule"), problems)
+
+
+def _probability_threshold(path: str, value: float | None, problems: Problems) -> None:
+    if value is not None and not 0.0 < value < 1.0:
+        problems.add(join(path, "probability_threshold"), f"{value} must lie in (0, 1)")
+
+
 def _features(path: str, names: tuple[str, ...], problems: Problems) -> None:
     for i, name in enumerate(names):
         if not FEATURE_NAME.match(name):
@@ -111,9 +124,8 @@ class DataQualityMonitorConfig:
     schedule: str = HOURLY
 
     def check(self, path: str, problems: Problems) -> None:
-        _s3_uri(join(path, "constraints_uri"), self.constraints_uri, problems, what="constraints.json")
+        _baselines_and_schedule(path, self, problems)
         _s3_uri(join(path, "statistics_uri"), self.statistics_uri, problems, what="statistics.json")
-        _schedule(join(path, "schedule"), self.schedule, problems)
         if not self.drift_features:
             problems.add(join(path, "drift_features"), "name at least one feature whose drift should raise the drift alarm")
         _features(join(path, "drift_features"), self.drift_features, problems)
@@ -138,10 +150,8 @@ class ModelQualityMonitorConfig:
     schedule: str = DAILY
 
     def check(self, path: str, problems: Problems) -> None:
-        _s3_uri(join(path, "constraints_uri"), self.constraints_uri, problems, what="constraints.json")
-        _schedule(join(path, "schedule"), self.schedule, problems)
-        if self.probability_threshold is not None and not 0.0 < self.probability_threshold < 1.0:
-            problems.add(join(path, "probability_threshold"), f"{self.probability_threshold} must lie in (0, 1)")
+        _baselines_and_schedule(path, self, problems)
+        _probability_threshold(path, self.probability_threshold, problems)
 
     def check_for(self, problem_type: str, path: str, problems: Problems) -> None:
         if problem_type == "BinaryClassification":
@@ -191,10 +201,8 @@ class BiasMonitorConfig:
     schedule: str = DAILY
 
     def check(self, path: str, problems: Problems) -> None:
-        _s3_uri(join(path, "constraints_uri"), self.constraints_uri, problems, what="constraints.json")
-        if self.analysis_config_uri:
-            _s3_uri(join(path, "analysis_config_uri"), self.analysis_config_uri, problems, what="analysis_config.json")
-        _schedule(join(path, "schedule"), self.schedule, problems)
+        _baselines_and_schedule(path, self, problems)
+        _probability_threshold(path, self.probability_threshold, problems)
         if not self.facets:
             problems.add(join(path, "facets"), "bias monitoring needs at least one facet (a sensitive attribute such as age or gender)")
         names = [f.name for f in self.facets]
@@ -202,8 +210,6 @@ class BiasMonitorConfig:
             problems.add(join(path, "facets"), "lists a facet twice")
         if not self.label_values:
             problems.add(join(path, "label_values"), "name the label value(s) that count as the positive outcome")
-        if self.probability_threshold is not None and not 0.0 < self.probability_threshold < 1.0:
-            problems.add(join(path, "probability_threshold"), f"{self.probability_threshold} must lie in (0, 1)")
 
 
 @dataclass(frozen=True)
@@ -225,11 +231,8 @@ class ExplainabilityMonitorConfig:
     schedule: str = DAILY
 
     def check(self, path: str, problems: Problems) -> None:
-        _s3_uri(join(path, "constraints_uri"), self.constraints_uri, problems, what="constraints.json")
-        if self.analysis_config_uri:
-            _s3_uri(join(path, "analysis_config_uri"), self.analysis_config_uri, problems, what="analysis_config.json")
+        _baselines_and_schedule(path, self, problems)
         _s3_uri(join(path, "shap_baseline_uri"), self.shap_baseline_uri, problems, what="baseline.csv")
-        _schedule(join(path, "schedule"), self.schedule, problems)
         if not 1 <= self.num_samples <= 10_000:
             problems.add(join(path, "num_samples"), f"{self.num_samples} is out of range; use 1-10000 SHAP samples")
         if not INSTANCE_TYPE.match(self.shadow_instance_type):
