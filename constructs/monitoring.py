@@ -128,10 +128,9 @@ class MonitorImages:
     def for_region(region: str) -> MonitorImages | None:
         if region not in ANALYZER_ACCOUNTS or region not in CLARIFY_ACCOUNTS:
             return None
-        suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
         return MonitorImages(
-            analyzer=f"{ANALYZER_ACCOUNTS[region]}.dkr.ecr.{region}.{suffix}/sagemaker-model-monitor-analyzer",
-            clarify=f"{CLARIFY_ACCOUNTS[region]}.dkr.ecr.{region}.{suffix}/sagemaker-clarify-processing:1.0",
+            analyzer=f"{ANALYZER_ACCOUNTS[region]}.dkr.ecr.{region}.amazonaws.com/sagemaker-model-monitor-analyzer",
+            clarify=f"{CLARIFY_ACCOUNTS[region]}.dkr.ecr.{region}.amazonaws.com/sagemaker-clarify-processing:1.0",
         )
 
 

@@ -290,6 +290,10 @@ class MonitoringConfig:
                 problems.add(join(path, name), f"{value!r} is not a negative ISO 8601 offset like -PT1H or -P1D")
         if (self.bias is not None or self.explainability is not None) and not self.features:
             problems.add(join(path, "features"), "bias and explainability monitoring need the feature column names (in request order)")
+        if self.data_quality is not None and self.features:
+            for i, feature in enumerate(self.data_quality.drift_features):
+                if feature not in self.features:
+                    problems.add(join(join(join(path, "data_quality"), "drift_features"), i), f"{feature!r} is not one of features {list(self.features)}")
         if self.bias is not None:
             for i, facet in enumerate(self.bias.facets):
                 if self.features and facet.name not in self.features:

@@ -79,6 +79,11 @@ def test_facet_must_be_one_of_the_features():
     assert any(re.match(r"models\[0\]\.monitoring\.bias\.facets\[0\]: facet 'gender' is not one of features", p) for p in problems), problems
 
 
+def test_drift_features_must_be_features():
+    problems = _problems(_with_monitoring(lambda m: m["data_quality"].update(drift_features=["tenure_months", "shoe_size"])))
+    assert any(p.startswith("models[0].monitoring.data_quality.drift_features[1]: 'shoe_size' is not one of features") for p in problems), problems
+
+
 def test_binary_model_quality_needs_a_prediction_attribute():
     def edit(m):
         m["model_quality"].pop("probability_attribute")
