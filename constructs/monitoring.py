@@ -774,10 +774,11 @@ class ModelMonitor(Construct):
         """Write an analysis config next to the synthesis and ship it as a file asset (uploaded by cdk deploy)."""
         if any(Token.is_unresolved(v) for v in _strings(document)):
             raise ValueError(f"{self.node.path}: the {monitor} analysis config must not contain unresolved tokens; pass concrete names")
-        folder = Path(tempfile.mkdtemp(prefix="mlops-monitor-"))
-        path = folder / f"{SUFFIX[monitor]}-analysis-config.json"
-        path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        return s3_assets.Asset(self, f"{CONSTRUCT_ID[monitor]}AnalysisConfig", path=str(path))
+        with tempfile.TemporaryDirectory(prefix="mlops-monitor-") as folder:
+            path = Path(folder) / f"{SUFFIX[monitor]}-analysis-config.json"
+            path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+            # The asset is staged (copied into the cloud assembly) right here, so the temporary file can go.
+            return s3_assets.Asset(self, f"{CONSTRUCT_ID[monitor]}AnalysisConfig", path=str(path))
 
     @property
     def model_quality_target(self) -> tuple[str, float]:

@@ -412,3 +412,13 @@ def test_a_region_without_known_images_needs_explicit_images():
     job = resources_of_type(make_template(other), "AWS::SageMaker::ModelBiasJobDefinition")
     assert [j["Properties"]["ModelBiasAppSpecification"]["ImageUri"] for j in job.values()] == [images.clarify]
     assert monitor.images == images
+
+
+def test_shipped_analysis_configs_are_deterministic(built):
+    # Same config, fresh app: the asset (and so the ConfigUri CloudFormation sees) must not change between synths.
+    stack = make_stack()
+    again = ModelMonitor(stack, "Monitor", endpoint=_endpoint(stack), model=_churn(), estate_name="mlops")
+    resolved = {k: stack.resolve(v) for k, v in again.analysis_config_uris.items()}
+    first = {k: Stack.of(built.monitor).resolve(v) for k, v in built.monitor.analysis_config_uris.items()}
+    assert resolved == first and set(first) == {"bias", "explainability"}
+    assert all(str(uri).endswith(".json") for uri in first.values())
