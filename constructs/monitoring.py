@@ -115,6 +115,12 @@ class MonitoredEndpoint:
     def data_capture_uri(self) -> str:
         return f"s3://{self.data_capture_bucket.bucket_name}/{self.data_capture_prefix.strip('/')}"
 
+    @property
+    def data_capture_keys(self) -> str:
+        """The object key pattern of everything the endpoint captures (the whole bucket without a prefix)."""
+        prefix = self.data_capture_prefix.strip("/")
+        return f"{prefix}/*" if prefix else "*"
+
 
 
 @dataclass(frozen=True)
@@ -305,13 +311,13 @@ class ModelMonitor(Construct):
             iam.PolicyStatement(
                 sid="ReadDataCapture",
                 actions=["s3:GetObject"],
-                resources=[endpoint.data_capture_bucket.arn_for_objects(f"{endpoint.data_capture_prefix.strip('/')}/*")],
+                resources=[endpoint.data_capture_bucket.arn_for_objects(endpoint.data_capture_keys)],
             ),
             iam.PolicyStatement(
                 sid="ListDataCapture",
                 actions=["s3:ListBucket"],
                 resources=[endpoint.data_capture_bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{endpoint.data_capture_prefix.strip('/')}/*"]}},
+                conditions={"StringLike": {"s3:prefix": [endpoint.data_capture_keys]}},
             ),
             iam.PolicyStatement(
                 sid="WriteReports",

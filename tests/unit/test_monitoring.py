@@ -422,3 +422,11 @@ def test_shipped_analysis_configs_are_deterministic(built):
     first = {k: Stack.of(built.monitor).resolve(v) for k, v in built.monitor.analysis_config_uris.items()}
     assert resolved == first and set(first) == {"bias", "explainability"}
     assert all(str(uri).endswith(".json") for uri in first.values())
+
+
+def test_capture_prefix_scopes_the_capture_read():
+    stack = make_stack()
+    endpoint = _endpoint(stack)
+    assert endpoint.data_capture_keys == "churn/*"
+    assert dataclasses.replace(endpoint, data_capture_prefix="/capture/churn/").data_capture_keys == "capture/churn/*"
+    assert dataclasses.replace(endpoint, data_capture_prefix="").data_capture_keys == "*"
