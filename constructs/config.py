@@ -31,6 +31,7 @@ from mlops_estate.serving_config import (
     VariantConfig,
     check_serving,
 )
+from mlops_estate.monitoring_config import MonitoringConfig
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 OU_ID = re.compile(r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$")
@@ -205,6 +206,7 @@ class ModelConfig:
     quality_gate: QualityGateConfig
     serving: Mapping[ServingEnv, ServingConfig] = field(default_factory=_default_serving)
     description: str = ""
+    monitoring: MonitoringConfig | None = None
 
     def check(self, path: str, problems: Problems) -> None:
         if not MODEL_NAME.match(self.name):
@@ -213,6 +215,8 @@ class ModelConfig:
         prod = self.serving.get("prod")
         if isinstance(prod, ServingConfig) and prod.mode == "realtime" and prod.min_instances < 2:  # unparsed: reported already
             problems.add(join(path, "serving.prod.min_instances"), f"{prod.min_instances} is below 2; prod real-time endpoints run 2+ instances so SageMaker spreads them over zones")
+        if self.monitoring is not None:
+            self.monitoring.check_for(self.problem_type, self.quality_gate.metric, join(path, "monitoring"), problems)
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,7 @@ def _is_true(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.lower() == "true")
 
 
-def _job(*, volume_key: Any, output_key: Any, network: Any, where: str) -> Iterator[Finding]:
+def _job(*, volume_key: Any, output_key: Any, network: Any, where: str, isolation: bool = True) -> Iterator[Finding]:
     """The KMS, VPC, isolation and encryption rules of one job (training, processing, monitoring)."""
     if volume_key is None:
         yield VOLUME_KMS, f"{where} has no volume KMS key (VolumeKmsKeyId); give the estate's CMK"
@@ -62,7 +62,7 @@ def _job(*, volume_key: Any, output_key: Any, network: Any, where: str) -> Itera
         yield SUBNETS, f"{where} has no VpcConfig.Subnets; place it with NetworkPlacement.subnet_ids"
     if not _get(vpc, "SecurityGroupIds"):
         yield SECURITY_GROUPS, f"{where} has no VpcConfig.SecurityGroupIds; use NetworkPlacement.security_group_ids"
-    if not _is_true(_get(network, "EnableNetworkIsolation")):
+    if isolation and not _is_true(_get(network, "EnableNetworkIsolation")):
         yield ISOLATION, f"{where} does not set EnableNetworkIsolation to true"
     if not _is_true(_get(network, "EnableInterContainerTrafficEncryption")):
         yield ICE, f"{where} does not set EnableInterContainerTrafficEncryption to true"
@@ -108,11 +108,11 @@ def _model(props: Props) -> Iterator[Finding]:
         yield "DenyModelWithoutNetworkIsolation", "the model does not set EnableNetworkIsolation to true"
 
 
-def _job_definition(output_property: str) -> Callable[[Props], Iterator[Finding]]:
+def _job_definition(output_property: str, isolation: bool = True) -> Callable[[Props], Iterator[Finding]]:
     def check(props: Props) -> Iterator[Finding]:
         yield from _job(volume_key=_get(props, "JobResources", "ClusterConfig", "VolumeKmsKeyId"),
                         output_key=_get(props, output_property, "KmsKeyId"), network=props.get("NetworkConfig"),
-                        where="the monitoring job definition")
+                        where="the monitoring job definition", isolation=isolation)
     return check
 
 
@@ -176,7 +176,8 @@ CHECKS: dict[type, Callable[[Props], Iterator[Finding]]] = {
     sagemaker.CfnDataQualityJobDefinition: _job_definition("DataQualityJobOutputConfig"),
     sagemaker.CfnModelQualityJobDefinition: _job_definition("ModelQualityJobOutputConfig"),
     sagemaker.CfnModelBiasJobDefinition: _job_definition("ModelBiasJobOutputConfig"),
-    sagemaker.CfnModelExplainabilityJobDefinition: _job_definition("ModelExplainabilityJobOutputConfig"),
+    # Explainability runs the model on a Clarify shadow endpoint, which an isolated container cannot create.
+    sagemaker.CfnModelExplainabilityJobDefinition: _job_definition("ModelExplainabilityJobOutputConfig", isolation=False),
     sagemaker.CfnMonitoringSchedule: _monitoring_schedule,
 }
 

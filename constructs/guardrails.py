@@ -60,7 +60,10 @@ VOLUME_KMS_ACTIONS = (
 )
 OUTPUT_KMS_ACTIONS = TRAINING_AND_PROCESSING + AUTOML + MONITORING_JOB_DEFINITIONS + _sm("CreateTransformJob", "CreateLabelingJob")
 VPC_ACTIONS = TRAINING_AND_PROCESSING + AUTOML + MONITORING_JOB_DEFINITIONS + _sm("CreateNotebookInstance", "CreateDomain", "CreateCluster")
-NETWORK_ISOLATION_ACTIONS = TRAINING_AND_PROCESSING + MONITORING_JOB_DEFINITIONS
+# Not explainability: its Clarify job creates a shadow endpoint of the model, which needs the SageMaker API.
+NETWORK_ISOLATION_ACTIONS = TRAINING_AND_PROCESSING + tuple(
+    a for a in MONITORING_JOB_DEFINITIONS if a != "sagemaker:CreateModelExplainabilityJobDefinition"
+)
 ICE_ACTIONS = TRAINING_AND_PROCESSING + AUTOML + MONITORING_JOB_DEFINITIONS
 FEATURE_GROUP_ACTIONS = _sm("CreateFeatureGroup")
 MODEL_ACTIONS = _sm("CreateModel")

@@ -9,6 +9,7 @@ from constructs import Construct
 from mlops_estate.config import EstateConfig, ModelConfig, ServingEnv
 from mlops_estate.encryption import DataClass, EstateKeys
 from mlops_estate.endpoint import MODEL_PACKAGE_ARN, ModelEndpoint, ModelEndpointProps, ModelSource, pascal
+from mlops_estate.monitoring import ModelMonitor, MonitoredEndpoint
 from mlops_estate.network import PrivateNetwork
 from mlops_estate.stacks.base import EstateStack
 from mlops_estate.storage import SecureBucket
@@ -56,6 +57,20 @@ class ServingStack(EstateStack):
                     async_bucket=self.async_inference,
                     alarm_topic=self.alarm_topic,
                 ),
+            )
+
+        monitored = [m for m, _ in served if m.monitoring is not None]
+        # One CMK bucket for every monitor's reports (constraint violations, statistics) in this account.
+        self.monitoring_reports = SecureBucket(self, "MonitoringReports", key=self.keys.monitoring) if monitored else None
+        self.monitors: dict[str, ModelMonitor] = {}
+        for model in monitored:
+            self.monitors[model.name] = ModelMonitor(
+                self,
+                f"{pascal(model.name)}Monitor",
+                endpoint=MonitoredEndpoint.of(self.endpoints[model.name], environment),
+                model=model,
+                estate_name=config.name,
+                reports=self.monitoring_reports,
             )
 
     def _package(self, config: EstateConfig, model: ModelConfig, variant: str | None = None) -> ModelSource:
