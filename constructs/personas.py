@@ -170,6 +170,15 @@ class Personas(Construct):
                   for st in domain.sharing_statements()],
                 (
                     iam.PolicyStatement(
+                        sid="SpaceVolumesWithTheStudioKey",
+                        actions=["kms:CreateGrant"],
+                        resources=[domain.key.key_arn],
+                        conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+                    ),
+                    None,
+                ),
+                (
+                    iam.PolicyStatement(
                         actions=["sagemaker:ListApps", "sagemaker:ListSpaces", "sagemaker:ListUserProfiles",
                                  "sagemaker:ListDomains", "sagemaker:ListTags"],
                         resources=["*"],
