@@ -92,7 +92,8 @@ def parse(tp: Any, value: Any, path: str, problems: Problems) -> Any:
             problems.add(path, f"expected a list, got {type(value).__name__}")
             return _MISSING
         items = [parse(item_tp, v, join(path, i), problems) for i, v in enumerate(value)]
-        return tuple(items)
+        # A bad item is already reported; the list is then missing, so no check() sees a placeholder.
+        return _MISSING if any(item is _MISSING for item in items) else tuple(items)
     if origin in (dict, collections.abc.Mapping):
         key_tp, val_tp = get_args(tp)
         if not isinstance(value, dict):
