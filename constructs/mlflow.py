@@ -9,7 +9,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from mlops_estate.config_parsing import Problems
+from mlops_estate.config_parsing import ConfigError, Problems
 from mlops_estate.nag import acknowledge, acknowledge_wildcards
 from mlops_estate.storage import SecureBucket
 from mlops_estate.workspace_config import MlflowConfig
@@ -131,7 +131,7 @@ class MlflowTrackingServer(Construct):
             problems.add("artifact_prefix", f"{artifact_prefix!r} is not an S3 key prefix like 'mlflow' (no leading or trailing '/')")
         settings.check("settings", problems)
         if problems:
-            raise ValueError(f"{self.node.path}: {len(problems.items)} problem(s):\n  - " + "\n  - ".join(problems.items))
+            raise ConfigError(self.node.path, problems.items)
 
     def grant_access(self, role: iam.IRole, *, read_only: bool = False) -> iam.ManagedPolicy:
         """Let ``role`` call the tracking server (MLflow API and UI) and use its artifact store.

@@ -38,6 +38,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from mlops_estate.config import Persona, UserConfig
+from mlops_estate.config_parsing import ConfigError
 from mlops_estate.nag import acknowledge_wildcards
 from mlops_estate.network import NetworkPlacement
 from mlops_estate.storage import SecureBucket
@@ -214,7 +215,7 @@ class Personas(Construct):
             if u.persona not in self.roles
         ]
         if problems:
-            raise ValueError(f"{self.node.path}: {len(problems)} problem(s):\n  - " + "\n  - ".join(problems))
+            raise ConfigError(self.node.path, problems)
         return domain.add_user_profiles({u.name: self.roles[u.persona] for u in users})
 
     # ---------------------------------------------------------------------------------------- activities
@@ -387,7 +388,6 @@ class Personas(Construct):
                     actions=["cloudwatch:PutMetricData", "ecr:GetAuthorizationToken", "ec2:DescribeNetworkInterfaces",
                              "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeDhcpOptions"],
                     resources=["*"],
-                    conditions=None,
                 ),
                 "PutMetricData, GetAuthorizationToken and EC2 Describe actions support no resource-level permissions.",
             ),
@@ -414,7 +414,6 @@ class Personas(Construct):
                 iam.PolicyStatement(
                     actions=["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey*"],
                     resources=[k.key_arn for k in self.resources.job_keys],
-                    conditions=None,
                 ),
                 "GenerateDataKey* covers the plain and WithoutPlaintext variants EBS volume encryption uses; scoped to the job keys.",
             ),

@@ -11,7 +11,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from mlops_estate.config_parsing import Problems
+from mlops_estate.config_parsing import ConfigError, Problems
 from mlops_estate.network import NetworkPlacement
 from mlops_estate.storage import SecureBucket
 from mlops_estate.workspace_config import IDLE_MINUTES, StudioConfig
@@ -123,7 +123,7 @@ class StudioDomain(Construct):
         settings.check("settings", setting_problems)
         problems += setting_problems.items
         if problems:
-            raise ValueError(f"{self.node.path}: {len(problems)} problem(s):\n  - " + "\n  - ".join(problems))
+            raise ConfigError(self.node.path, problems)
 
     @property
     def domain_id(self) -> str:
@@ -168,7 +168,7 @@ class StudioDomain(Construct):
         problems = [f"user name {n!r} is not a valid Studio user profile name ({NAME_RULE})" for n in users if not STUDIO_NAME.match(n)]
         problems += [f"user name {n!r} already has a profile in this domain" for n in users if n in self.user_profiles]
         if problems:
-            raise ValueError(f"{self.node.path}: {len(problems)} problem(s):\n  - " + "\n  - ".join(problems))
+            raise ConfigError(self.node.path, problems)
         return {name: self.add_user_profile(name, execution_role=role) for name, role in users.items()}
 
     def add_user_profile(self, user_name: str, *, execution_role: iam.IRole) -> sagemaker.CfnUserProfile:

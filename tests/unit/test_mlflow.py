@@ -17,11 +17,6 @@ def ws() -> Workspace:
     return workspace()
 
 
-def _id(ws: Workspace, construct) -> str:
-    node = getattr(construct.node, "default_child", None) or construct
-    return str(ws.stack.resolve(node.logical_id))
-
-
 def _server(ws: Workspace, server: MlflowTrackingServer) -> dict:
     return ws.resources[str(ws.stack.resolve(server.cfn.logical_id))]
 
@@ -33,24 +28,24 @@ def test_server_takes_size_version_registration_and_window_from_settings(ws):
     assert props["MlflowVersion"] == "2.16.2"
     assert props["AutomaticModelRegistration"] is True
     assert props["WeeklyMaintenanceWindowStart"] == "Tue:04:30"
-    assert props["RoleArn"] == {"Fn::GetAtt": [_id(ws, ws.mlflow.role), "Arn"]}
+    assert props["RoleArn"] == {"Fn::GetAtt": [ws.id_of(ws.mlflow.role), "Arn"]}
     assert _server(ws, ws.mlflow_no_registration)["Properties"]["AutomaticModelRegistration"] is False
 
 
 def test_artifacts_go_to_the_cmk_bucket_under_the_mlflow_prefix(ws):
     props = _server(ws, ws.mlflow)["Properties"]
-    assert props["ArtifactStoreUri"] == {"Fn::Join": ["", ["s3://", {"Ref": _id(ws, ws.artifacts.bucket)}, "/mlflow/"]]}
-    bucket = ws.resources[_id(ws, ws.artifacts.bucket)]["Properties"]
+    assert props["ArtifactStoreUri"] == {"Fn::Join": ["", ["s3://", {"Ref": ws.id_of(ws.artifacts.bucket)}, "/mlflow/"]]}
+    bucket = ws.resources[ws.id_of(ws.artifacts.bucket)]["Properties"]
     encryption = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
-    assert encryption["KMSMasterKeyID"] == {"Fn::GetAtt": [_id(ws, ws.keys.models), "Arn"]}
+    assert encryption["KMSMasterKeyID"] == {"Fn::GetAtt": [ws.id_of(ws.keys.models), "Arn"]}
 
 
 def _role_statements(ws: Workspace, server: MlflowTrackingServer) -> list[dict]:
-    return statements(ws.resources[_id(ws, server.role_policy)])
+    return statements(ws.resources[ws.id_of(server.role_policy)])
 
 
 def test_role_uses_only_its_prefix_its_key_and_the_estate_registry(ws):
-    role = ws.resources[_id(ws, ws.mlflow.role)]["Properties"]
+    role = ws.resources[ws.id_of(ws.mlflow.role)]["Properties"]
     (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "sagemaker.amazonaws.com"}
     assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
@@ -69,11 +64,11 @@ def test_role_uses_only_its_prefix_its_key_and_the_estate_registry(ws):
 
 
 def test_server_waits_for_its_role_policy(ws):
-    assert _id(ws, ws.mlflow.role_policy) in _server(ws, ws.mlflow)["DependsOn"]
+    assert ws.id_of(ws.mlflow.role_policy) in _server(ws, ws.mlflow)["DependsOn"]
 
 
 def _access(ws: Workspace, persona: str) -> dict:
-    role_ref = {"Ref": _id(ws, ws.personas.role(persona))}
+    role_ref = {"Ref": ws.id_of(ws.personas.role(persona))}
     (policy,) = [p for k, p in ws.of_type("AWS::IAM::ManagedPolicy").items()
                  if k.startswith("MlflowAccess") and role_ref in p["Properties"]["Roles"]]
     return policy

@@ -17,13 +17,8 @@ def ws() -> Workspace:
     return workspace()
 
 
-def _id(ws: Workspace, construct) -> str:
-    node = getattr(construct.node, "default_child", None) or construct
-    return str(ws.stack.resolve(node.logical_id))
-
-
 def _policies_of(ws: Workspace, persona: str) -> dict[str, dict]:
-    role_ref = {"Ref": _id(ws, ws.personas.role(persona))}
+    role_ref = {"Ref": ws.id_of(ws.personas.role(persona))}
     # Without the estate's ManagedPoliciesOnly aspect a role's own DefaultPolicy is still inline.
     policies = {**ws.of_type("AWS::IAM::ManagedPolicy"), **ws.of_type("AWS::IAM::Policy")}
     return {k: v for k, v in policies.items() if role_ref in v["Properties"].get("Roles", [])}
@@ -35,7 +30,7 @@ def _allowed(ws: Workspace, persona: str) -> list[tuple[str, dict]]:
 
 def test_roles_are_assumed_only_by_sagemaker_of_this_account_and_bounded(ws):
     for persona in PERSONAS:
-        role = ws.resources[_id(ws, ws.personas.role(persona))]["Properties"]
+        role = ws.resources[ws.id_of(ws.personas.role(persona))]["Properties"]
         (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
         assert statement["Principal"] == {"Service": "sagemaker.amazonaws.com"}
         assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
@@ -46,9 +41,9 @@ def test_roles_are_assumed_only_by_sagemaker_of_this_account_and_bounded(ws):
 def test_activity_policies_are_attached_as_the_table_says(ws):
     table = dict(ACTIVITIES, Studio=PERSONAS)
     for activity, personas in table.items():
-        policy = ws.resources[_id(ws, ws.personas.policies[activity])]
+        policy = ws.resources[ws.id_of(ws.personas.policies[activity])]
         attached = sorted(r["Ref"] for r in policy["Properties"]["Roles"])
-        assert attached == sorted(_id(ws, ws.personas.role(p)) for p in personas), activity
+        assert attached == sorted(ws.id_of(ws.personas.role(p)) for p in personas), activity
 
 
 def test_no_role_exceeds_the_managed_policy_quota(ws):
@@ -57,31 +52,31 @@ def test_no_role_exceeds_the_managed_policy_quota(ws):
 
 
 def test_jobs_must_run_in_the_estate_vpc_with_estate_keys(ws):
-    (create,) = [s for s in statements(ws.resources[_id(ws, ws.personas.policies["RunWorkloads"])])
+    (create,) = [s for s in statements(ws.resources[ws.id_of(ws.personas.policies["RunWorkloads"])])
                  if s.get("Sid") == "JobsOnlyInTheEstateVpcWithEstateKeys"]
     assert sorted(create["Action"]) == ["sagemaker:CreateHyperParameterTuningJob", "sagemaker:CreateProcessingJob", "sagemaker:CreateTrainingJob"]
     conditions = create["Condition"]
     assert conditions["Null"] == {"sagemaker:VpcSubnets": "false", "sagemaker:VpcSecurityGroupIds": "false"}
     assert conditions["ForAllValues:StringEquals"]["sagemaker:VpcSubnets"] == [ws.stack.resolve(s) for s in ws.network.placement.subnet_ids]
     keys = conditions["StringEquals"]["sagemaker:VolumeKmsKey"]
-    assert {"Fn::GetAtt": [_id(ws, ws.keys.data), "Arn"]} in keys and {"Ref": _id(ws, ws.keys.models)} in keys
-    assert {"Fn::GetAtt": [_id(ws, ws.keys.studio), "Arn"]} not in keys
+    assert {"Fn::GetAtt": [ws.id_of(ws.keys.data), "Arn"]} in keys and {"Ref": ws.id_of(ws.keys.models)} in keys
+    assert {"Fn::GetAtt": [ws.id_of(ws.keys.studio), "Arn"]} not in keys
 
 
 def test_sagemaker_resources_are_scoped_to_the_estate_prefix(ws):
     for activity in ("ReadAssets", "BuildAssets", "Administer"):
-        for statement in statements(ws.resources[_id(ws, ws.personas.policies[activity])]):
+        for statement in statements(ws.resources[ws.id_of(ws.personas.policies[activity])]):
             for resource in as_list(statement["Resource"]):
                 if isinstance(resource, str) and any(t in resource for t in (":pipeline/", ":model-package", ":feature-group/")):
                     assert f"/{ESTATE}-*" in resource, resource
-    build = ws.resources[_id(ws, ws.personas.policies["BuildAssets"])]
+    build = ws.resources[ws.id_of(ws.personas.policies["BuildAssets"])]
     resources = [r for s in statements(build) for r in as_list(s["Resource"])]
     assert f"arn:aws:sagemaker:eu-west-1:{REGISTRY_ACCOUNT}:model-package-group/{ESTATE}-*" in resources
     assert f"arn:aws:sagemaker:eu-west-1:123456789012:pipeline/{ESTATE}-*" in resources
 
 
 def test_only_the_mlops_admin_can_approve_models(ws):
-    (update,) = [s for s in statements(ws.resources[_id(ws, ws.personas.policies["BuildAssets"])]) if s.get("Sid") == "UpdateModelsButNeverApprove"]
+    (update,) = [s for s in statements(ws.resources[ws.id_of(ws.personas.policies["BuildAssets"])]) if s.get("Sid") == "UpdateModelsButNeverApprove"]
     assert update["Condition"] == {"StringNotEquals": {"sagemaker:ModelApprovalStatus": "Approved"}}
     for persona in PERSONAS:
         unconditional = [s for a, s in _allowed(ws, persona) if a == "sagemaker:UpdateModelPackage" and "Condition" not in s]
@@ -107,7 +102,7 @@ def test_the_auditor_reads_metadata_but_never_data_and_changes_nothing(ws):
 
 
 def test_data_scientists_read_data_but_write_only_artifacts(ws):
-    data_arn = {"Fn::GetAtt": [_id(ws, ws.data.bucket), "Arn"]}
+    data_arn = {"Fn::GetAtt": [ws.id_of(ws.data.bucket), "Arn"]}
     writes = [s for a, s in _allowed(ws, "data_scientist") if a == "s3:PutObject"]
     for statement in writes:
         for resource in as_list(statement["Resource"]):
@@ -117,7 +112,7 @@ def test_data_scientists_read_data_but_write_only_artifacts(ws):
 
 
 def test_sign_in_policy_opens_only_the_profile_named_by_the_session_tag(ws):
-    policy = ws.resources[_id(ws, ws.personas.sign_in_policy)]
+    policy = ws.resources[ws.id_of(ws.personas.sign_in_policy)]
     assert policy["Properties"]["ManagedPolicyName"] == f"{ESTATE}-studio-sign-in"
     assert "Roles" not in policy["Properties"]
     presign = statements(policy)[0]
@@ -131,7 +126,7 @@ def test_only_job_running_personas_may_pass_their_own_role(ws):
         if persona == "auditor":
             assert passes == []
         else:
-            assert [s["Resource"] for s in passes] == [{"Fn::GetAtt": [_id(ws, ws.personas.role(persona)), "Arn"]}]
+            assert [s["Resource"] for s in passes] == [{"Fn::GetAtt": [ws.id_of(ws.personas.role(persona)), "Arn"]}]
             assert passes[0]["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
 
 

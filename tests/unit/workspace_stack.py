@@ -45,8 +45,10 @@ class Workspace:
     def resources(self) -> dict[str, dict[str, Any]]:
         return self.template.to_json()["Resources"]  # type: ignore[no-any-return]
 
-    def logical_id(self, construct: Any) -> str:
-        return str(self.stack.resolve(construct.logical_id if hasattr(construct, "logical_id") else construct.node.default_child.logical_id))
+    def id_of(self, construct: Any) -> str:
+        """The logical id of an L1, or of an L2's default child."""
+        node = getattr(construct.node, "default_child", None) or construct
+        return str(self.stack.resolve(node.logical_id))
 
     def of_type(self, type_name: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.resources.items() if v["Type"] == type_name}
