@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 
 from aws_cdk import ArnFormat, Aws, CfnOutput, Names, Stack
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from mlops_estate.config_parsing import ConfigError, Problems
 from mlops_estate.nag import acknowledge, acknowledge_wildcards
+from mlops_estate.network import PrivateNetwork
 from mlops_estate.storage import SecureBucket
 from mlops_estate.workspace_config import MlflowConfig
 
@@ -30,6 +32,10 @@ class MlflowTrackingServer(Construct):
     `MlflowConfig`. ``tracking_server_arn`` is what ``mlflow.set_tracking_uri`` takes (with the
     ``sagemaker-mlflow`` plugin installed); it is also a stack output. ``grant_access(role)`` lets a role use
     the server (``read_only`` for auditors).
+
+    With ``network``, the MLflow PrivateLink endpoint (``aws.sagemaker.<region>.experiments``) is added to that
+    VPC, behind its endpoint security group, with an endpoint policy that reaches this tracking server only:
+    VPC-only Studio apps and jobs have no other way to the server, and no way to another account's.
     """
 
     def __init__(
@@ -43,6 +49,7 @@ class MlflowTrackingServer(Construct):
         settings: MlflowConfig = MlflowConfig(),
         artifact_prefix: str = "mlflow",
         export_name: str | None = None,
+        network: PrivateNetwork | None = None,
     ) -> None:
         super().__init__(scope, id)
         self._validate(tracking_server_name, registry_prefix, artifact_prefix, settings)
@@ -113,6 +120,25 @@ class MlflowTrackingServer(Construct):
         self.cfn.node.add_dependency(self.role_policy)
         self.tracking_server_name = tracking_server_name
         self.tracking_server_arn = self.cfn.attr_tracking_server_arn
+        self.vpc_endpoint: ec2.InterfaceVpcEndpoint | None = None
+        if network is not None:
+            self.vpc_endpoint = network.vpc.add_interface_endpoint(
+                "MlflowExperiments",
+                service=ec2.InterfaceVpcEndpointAwsService.SAGEMAKER_EXPERIMENTS,
+                subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+                security_groups=[network.endpoint_security_group],
+                private_dns_enabled=True,
+                open=False,
+            )
+            self.vpc_endpoint.add_to_policy(
+                iam.PolicyStatement(
+                    sid="ThisTrackingServerOnly",
+                    principals=[iam.AnyPrincipal()],
+                    actions=["sagemaker-mlflow:*"],
+                    resources=[self.tracking_server_arn],
+                    conditions={"StringEquals": {"aws:PrincipalAccount": Aws.ACCOUNT_ID}},
+                )
+            )
         self.output = CfnOutput(
             self,
             "TrackingServerArn",

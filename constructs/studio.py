@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import Aws, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
@@ -29,7 +29,8 @@ class StudioDomain(Construct):
     Defaults for every user and shared space: the workload security group, JupyterLab and Code Editor with
     idle shutdown (``settings.idle_timeout_minutes``, users may raise it to ``max_idle_timeout_minutes``),
     EBS space storage sizes, the Studio web portal (Studio Classic hidden), notebook sharing to a
-    CMK-encrypted `SecureBucket`, Docker access off. The domain is retained when the stack is deleted, and
+    CMK-encrypted `SecureBucket`, Docker access off, and the user profile name as the source identity of
+    every execution-role session (CloudTrail names the person, not just the persona role). The domain is retained when the stack is deleted, and
     deleting the domain keeps the home EFS (SageMaker's DeleteDomain default; CloudFormation has no
     RetentionPolicy property to set).
     """
@@ -82,6 +83,8 @@ class StudioDomain(Construct):
             tag_propagation="ENABLED",
             domain_settings=sagemaker.CfnDomain.DomainSettingsProperty(
                 security_group_ids=security_groups,
+                # Role sessions carry the user profile name as source identity: CloudTrail names the person.
+                execution_role_identity_config="USER_PROFILE_NAME",
                 docker_settings=sagemaker.CfnDomain.DockerSettingsProperty(enable_docker_access="DISABLED"),
             ),
             default_user_settings=sagemaker.CfnDomain.UserSettingsProperty(
@@ -110,6 +113,8 @@ class StudioDomain(Construct):
         )
         self.cfn.apply_removal_policy(RemovalPolicy.RETAIN)
         self.user_profiles: dict[str, sagemaker.CfnUserProfile] = {}
+        self._source_identity_roles: set[str] = set()
+        self._allow_source_identity(execution_role)
 
     def _validate(self, domain_name: str, placement: NetworkPlacement, settings: StudioConfig) -> None:
         problems: list[str] = []
@@ -124,6 +129,22 @@ class StudioDomain(Construct):
         problems += setting_problems.items
         if problems:
             raise ConfigError(self.node.path, problems)
+
+    def _allow_source_identity(self, role: iam.IRole) -> None:
+        """SageMaker sets the user profile name as source identity when it assumes an execution role of this
+        domain, which the role's trust policy must allow. Roles defined here are updated; an imported role's
+        trust policy must already allow ``sts:SetSourceIdentity`` for ``sagemaker.amazonaws.com``."""
+        if not isinstance(role, iam.Role) or role.node.path in self._source_identity_roles:
+            return
+        self._source_identity_roles.add(role.node.path)
+        assert role.assume_role_policy is not None
+        role.assume_role_policy.add_statements(
+            iam.PolicyStatement(
+                actions=["sts:SetSourceIdentity"],
+                principals=[iam.ServicePrincipal("sagemaker.amazonaws.com")],
+                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+            )
+        )
 
     @property
     def domain_id(self) -> str:
@@ -177,6 +198,7 @@ class StudioDomain(Construct):
             raise ValueError(f"{self.node.path}: user name {user_name!r} is not a valid Studio user profile name ({NAME_RULE})")
         if user_name in self.user_profiles:
             raise ValueError(f"{self.node.path}: user name {user_name!r} already has a profile in this domain")
+        self._allow_source_identity(execution_role)
         profile = sagemaker.CfnUserProfile(
             self,
             f"User-{user_name}",

@@ -41,6 +41,7 @@ class MlDevStack(EstateStack):
         self.personas.add_user_profiles(self.studio, config.users)
         self.mlflow = MlflowTrackingServer(self, "Mlflow", tracking_server_name=f"{config.name}-mlflow",
                                            artifact_bucket=self.artifacts, registry_prefix=config.name,
-                                           settings=workspace.mlflow, export_name=f"{config.name}-mlflow-tracking-server-arn")
+                                           settings=workspace.mlflow, network=self.network,
+                                           export_name=f"{config.name}-mlflow-tracking-server-arn")
         for persona, role in self.personas.roles.items():
             self.mlflow.grant_access(role, read_only=persona == "auditor")

@@ -111,3 +111,15 @@ def test_bad_props_are_all_reported_at_once():
     assert "artifact_prefix: '/mlflow/' is not an S3 key prefix" in text
     assert "settings.version: 'latest' is not an MLflow version like 3.0 or 2.16.2" in text
     assert re.search(r"settings.maintenance_window: 'Sunday 3am' is not a weekly UTC window start like Sun:03:00", text)
+
+
+def test_vpc_endpoint_reaches_only_this_tracking_server(ws):
+    assert ws.mlflow.vpc_endpoint is not None and ws.mlflow_no_registration.vpc_endpoint is None
+    props = ws.resources[ws.id_of(ws.mlflow.vpc_endpoint)]["Properties"]
+    assert props["ServiceName"] == "aws.sagemaker.eu-west-1.experiments"
+    assert props["PrivateDnsEnabled"] is True
+    assert props["SecurityGroupIds"] == [ws.stack.resolve(ws.network.endpoint_security_group.security_group_id)]
+    (statement,) = props["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "sagemaker-mlflow:*"
+    assert statement["Resource"] == ws.stack.resolve(ws.mlflow.tracking_server_arn)
+    assert statement["Condition"] == {"StringEquals": {"aws:PrincipalAccount": {"Ref": "AWS::AccountId"}}}

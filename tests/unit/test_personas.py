@@ -31,9 +31,12 @@ def _allowed(ws: Workspace, persona: str) -> list[tuple[str, dict]]:
 def test_roles_are_assumed_only_by_sagemaker_of_this_account_and_bounded(ws):
     for persona in PERSONAS:
         role = ws.resources[ws.id_of(ws.personas.role(persona))]["Properties"]
-        (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
-        assert statement["Principal"] == {"Service": "sagemaker.amazonaws.com"}
-        assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+        trust = role["AssumeRolePolicyDocument"]["Statement"]
+        # AssumeRole, and SetSourceIdentity for the Studio domain's user-profile source identity.
+        assert sorted(s["Action"] for s in trust) == ["sts:AssumeRole", "sts:SetSourceIdentity"]
+        for statement in trust:
+            assert statement["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+            assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
         assert role["PermissionsBoundary"] == BOUNDARY_ARN
         assert "ManagedPolicyArns" not in role, "no AWS managed policies (e.g. AmazonSageMakerFullAccess)"
 

@@ -43,6 +43,7 @@ def test_domain_is_vpc_only_in_the_private_subnets_with_the_workload_group(ws):
     assert props["DefaultUserSettings"]["SecurityGroups"] == [group]
     assert props["DefaultSpaceSettings"]["SecurityGroups"] == [group]
     assert props["DomainSettings"]["DockerSettings"] == {"EnableDockerAccess": "DISABLED"}
+    assert props["DomainSettings"]["ExecutionRoleIdentityConfig"] == "USER_PROFILE_NAME"
 
 
 def test_domain_storage_uses_the_studio_key_and_is_retained(ws):
@@ -92,6 +93,12 @@ def test_one_user_profile_per_user_with_the_persona_role(ws):
         role_id = ws.stack.resolve(ws.personas.role(user.persona).node.default_child.logical_id)
         assert profiles[user.name]["UserSettings"]["ExecutionRole"] == {"Fn::GetAtt": [role_id, "Arn"]}
         assert profiles[user.name]["DomainId"] == {"Fn::GetAtt": [ws.stack.resolve(ws.studio.cfn.logical_id), "DomainId"]}
+
+
+def test_execution_roles_trust_sagemaker_to_set_the_source_identity_once(ws):
+    for persona in ("data_scientist", "auditor"):  # the domain default and a profile-only role
+        trust = ws.resources[ws.id_of(ws.personas.role(persona))]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        assert [s["Action"] for s in trust].count("sts:SetSourceIdentity") == 1
 
 
 def test_grant_sharing_gives_exactly_the_sharing_prefix_and_key():

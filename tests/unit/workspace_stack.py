@@ -79,7 +79,7 @@ def workspace() -> Workspace:
     personas.use_domain(studio)
     personas.add_user_profiles(studio, USERS)
     mlflow = MlflowTrackingServer(stack, "Mlflow", tracking_server_name=f"{ESTATE}-mlflow", artifact_bucket=artifacts,
-                                  registry_prefix=ESTATE, export_name=f"{ESTATE}-mlflow-arn",
+                                  registry_prefix=ESTATE, export_name=f"{ESTATE}-mlflow-arn", network=network,
                                   settings=MlflowConfig(size="Medium", version="2.16.2", maintenance_window="Tue:04:30"))
     for persona, role in personas.roles.items():
         mlflow.grant_access(role, read_only=persona == "auditor")
