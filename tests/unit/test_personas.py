@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from mlops_estate.config import UserConfig
-from mlops_estate.personas import ACTIVITIES, PERSONAS, SIGN_IN_TAG
+from mlops_estate.personas import ACTIVITIES, PERSONAS, SIGN_IN_TAG, PersonaResources, Personas
 from mlops_estate.studio import StudioDomain
 from tests.helpers import make_stack
 from tests.unit.workspace_stack import BOUNDARY_ARN, ESTATE, REGISTRY_ACCOUNT, Workspace, as_list, new_workspace_parts, statements, workspace
@@ -144,3 +144,16 @@ def test_unknown_persona_is_rejected():
     with pytest.raises(ValueError, match=r"users\[1\].persona: 'wizard' is not a persona; choose one of data_scientist"):
         personas.add_user_profiles(domain, users)
     assert domain.user_profiles == {}
+
+
+def test_sandbox_registry_in_this_account_is_named_once():
+    stack = make_stack()
+    _, network, data, artifacts, _ = new_workspace_parts(stack)
+    personas = Personas(stack, "Sandbox", resources=PersonaResources(
+        estate_name="sb", data_bucket=data, artifacts_bucket=artifacts, placement=network.placement,
+        job_keys=(data.key,), registry_account=stack.account))
+    document = stack.resolve(personas.policies["Administer"].document.to_json())
+    assert document["Statement"][0]["Resource"] == [
+        "arn:aws:sagemaker:eu-west-1:123456789012:model-package-group/sb-*",
+        "arn:aws:sagemaker:eu-west-1:123456789012:model-package/sb-*/*",
+    ]
