@@ -35,7 +35,8 @@ class MlflowTrackingServer(Construct):
 
     With ``network``, the MLflow PrivateLink endpoint (``aws.sagemaker.<region>.experiments``) is added to that
     VPC, behind its endpoint security group, with an endpoint policy that reaches this tracking server only:
-    VPC-only Studio apps and jobs have no other way to the server, and no way to another account's.
+    VPC-only Studio apps and jobs have no other way to the server, and no way to another account's. A VPC you
+    bring with `PrivateNetwork.from_existing` needs that endpoint already.
     """
 
     def __init__(
