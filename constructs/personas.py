@@ -316,10 +316,10 @@ class Personas(Construct):
             (iam.PolicyStatement(actions=["kms:Decrypt", "kms:DescribeKey"], resources=[data.key.key_arn]), None),
             (
                 iam.PolicyStatement(
-                    actions=["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"],
+                    actions=["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"],
                     resources=[artifacts.key.key_arn],
                 ),
-                "ReEncrypt*/GenerateDataKey* name the KMS variants S3 uses for SSE-KMS; scoped to the artifact key.",
+                None,
             ),
         ]
 
@@ -412,10 +412,20 @@ class Personas(Construct):
             ),
             (
                 iam.PolicyStatement(
-                    actions=["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey*"],
+                    actions=["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey",
+                             "kms:GenerateDataKeyWithoutPlaintext"],
                     resources=[k.key_arn for k in self.resources.job_keys],
                 ),
-                "GenerateDataKey* covers the plain and WithoutPlaintext variants EBS volume encryption uses; scoped to the job keys.",
+                None,
+            ),
+            (
+                iam.PolicyStatement(
+                    sid="JobVolumesWithTheJobKeys",
+                    actions=["kms:CreateGrant"],
+                    resources=[k.key_arn for k in self.resources.job_keys],
+                    conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+                ),
+                None,
             ),
         ]
 
