@@ -44,3 +44,29 @@ def test_persona_roles_hold_only_managed_policies_within_the_quota(default_estat
         attached = [p for p in resources_of_type(template, "AWS::IAM::ManagedPolicy").values()
                     if {"Ref": role} in p["Properties"].get("Roles", [])]
         assert 0 < len(attached) <= 9, role
+
+
+def test_workspace_settings_reach_the_ml_dev_stack():
+    from aws_cdk import Stage
+    from aws_cdk.assertions import Template
+
+    from mlops_estate.config import EstateConfig
+    from mlops_estate.stacks.ml_dev import MlDevStack
+    from tests.helpers import default_estate_dict, make_app
+
+    data = default_estate_dict()
+    boundary = "arn:aws:iam::444444444444:policy/ml-developer-boundary"
+    data["workspace"] = {"permissions_boundary_arn": boundary,
+                         "studio": {"idle_timeout_minutes": 60, "max_idle_timeout_minutes": 60},
+                         "mlflow": {"automatic_model_registration": False, "size": "Large"}}
+    stack = MlDevStack(Stage(make_app(), "MlDev"), "Workspace", config=EstateConfig.from_dict(data, "test"))
+    template = Template.from_stack(stack).to_json()
+    roles = {k: v for k, v in resources_of_type(template, "AWS::IAM::Role").items() if k.startswith("Personas")}
+    assert len(roles) == 4
+    assert all(r["Properties"]["PermissionsBoundary"] == boundary for r in roles.values())
+    (server,) = resources_of_type(template, "AWS::SageMaker::MlflowTrackingServer").values()
+    assert server["Properties"]["AutomaticModelRegistration"] is False
+    assert server["Properties"]["TrackingServerSize"] == "Large"
+    (domain,) = resources_of_type(template, "AWS::SageMaker::Domain").values()
+    idle = domain["Properties"]["DefaultUserSettings"]["JupyterLabAppSettings"]["AppLifecycleManagement"]["IdleSettings"]
+    assert (idle["IdleTimeoutInMinutes"], idle["MaxIdleTimeoutInMinutes"]) == (60, 60)
