@@ -30,9 +30,10 @@ class StudioDomain(Construct):
     idle shutdown (``settings.idle_timeout_minutes``, users may raise it to ``max_idle_timeout_minutes``),
     EBS space storage sizes, the Studio web portal (Studio Classic hidden), notebook sharing to a
     CMK-encrypted `SecureBucket`, Docker access off, and the user profile name as the source identity of
-    every execution-role session (CloudTrail names the person, not just the persona role). The domain is retained when the stack is deleted, and
-    deleting the domain keeps the home EFS (SageMaker's DeleteDomain default; CloudFormation has no
-    RetentionPolicy property to set).
+    every execution-role session (CloudTrail names the person, not just the persona role).
+
+    The domain is retained when the stack is deleted, and deleting the domain keeps the home EFS
+    (SageMaker's DeleteDomain default; CloudFormation has no RetentionPolicy property to set).
     """
 
     def __init__(

@@ -93,6 +93,9 @@ def test_one_user_profile_per_user_with_the_persona_role(ws):
         role_id = ws.stack.resolve(ws.personas.role(user.persona).node.default_child.logical_id)
         assert profiles[user.name]["UserSettings"]["ExecutionRole"] == {"Fn::GetAtt": [role_id, "Arn"]}
         assert profiles[user.name]["DomainId"] == {"Fn::GetAtt": [ws.stack.resolve(ws.studio.cfn.logical_id), "DomainId"]}
+    arn = ws.stack.resolve(ws.studio.user_profile_arn("ana"))
+    assert arn["Fn::Join"][1][0] == "arn:aws:sagemaker:eu-west-1:123456789012:user-profile/"
+    assert arn["Fn::Join"][1][-1] == "/ana"
 
 
 def test_execution_roles_trust_sagemaker_to_set_the_source_identity_once(ws):
