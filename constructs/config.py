@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 from mlops_estate.config_parsing import ConfigError, Problems, join, parse_dataclass, is_missing
+from mlops_estate.data_lake_config import DataLakeConfig
+from mlops_estate.feature_store_config import FeatureGroupDefinition, check_feature_groups
+from mlops_estate.governance_config import AuditConfig, BudgetsConfig, GuardrailsConfig
 from mlops_estate.workspace_config import WorkspaceConfig
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
@@ -212,6 +215,13 @@ class EstateConfig:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     users: tuple[UserConfig, ...] = ()
     models: tuple[ModelConfig, ...] = ()
+    # Feature groups of the ML dev account (feature_store_config.py); data-arrival events (data_lake_config.py).
+    feature_groups: tuple[FeatureGroupDefinition, ...] = ()
+    data_lake: DataLakeConfig = field(default_factory=DataLakeConfig)
+    guardrails: GuardrailsConfig = field(default_factory=GuardrailsConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
+    budgets: BudgetsConfig = field(default_factory=BudgetsConfig)
+    # Studio, persona roles and MLflow of the ML dev account (workspace_config.py).
     workspace: WorkspaceConfig = field(default_factory=WorkspaceConfig)
 
     def check(self, path: str, problems: Problems) -> None:
@@ -229,6 +239,8 @@ class EstateConfig:
             problems.add(azs, "lists a zone twice")
         _duplicates([u.name for u in self.users], join(path, "users"), "user name", problems)
         _duplicates([m.name for m in self.models], join(path, "models"), "model name", problems)
+        check_feature_groups(self.feature_groups, join(path, "feature_groups"), problems)
+        self.guardrails.check_models(self.models, join(path, "guardrails"), problems)
 
     @property
     def sandbox(self) -> bool:
@@ -257,17 +269,12 @@ def _duplicates(names: list[str], path: str, what: str, problems: Problems) -> N
 def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
     """Apply ``estate.a.b=value`` style overrides (from ``cdk synth -c estate.region=eu-west-1``).
 
-    Values that parse as JSON are used as JSON (numbers, lists, objects), anything else as a string.
+    Where the setting is a string the value is taken as given; elsewhere values that parse as JSON are used
+    as JSON (numbers, lists, objects, booleans), anything else as a string.
     List items are addressed by index: ``estate.models.0.name``.
     """
     result: dict[str, Any] = json.loads(json.dumps(data))
     for dotted, raw in sorted(overrides.items()):
-        value = raw
-        if isinstance(raw, str):
-            try:
-                value = json.loads(raw)
-            except json.JSONDecodeError:
-                value = raw
         keys = dotted.split(".")
         node: Any = result
         for i, key in enumerate(keys[:-1]):
@@ -278,6 +285,17 @@ def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any]) -> dict[
                 where = ".".join(keys[: i + 1])
                 raise ConfigError("-c overrides", [f"estate.{dotted}: cannot override, {where!r} does not exist"]) from exc
         last: Any = int(keys[-1]) if isinstance(node, list) and keys[-1].isdigit() else keys[-1]
+        current = node[last] if isinstance(node, dict) and last in node else None
+        value = raw
+        if isinstance(raw, str):
+            # A string setting takes the text as given, so account ids stay strings (a quoted JSON string is
+            # unquoted); other settings parse as JSON.
+            try:
+                parsed = json.loads(raw)
+            except json.JSONDecodeError:
+                parsed = raw
+            if not isinstance(current, str) or isinstance(parsed, str):
+                value = parsed
         node[last] = value
     return result
 

@@ -72,6 +72,8 @@ class PersonaResources:
     job_keys: tuple[kms.IKey, ...]
     # The account of the shared model registry and ECR repositories (None: this account only).
     registry_account: str | None = None
+    # Feature groups of the estate named without the estate prefix (e.g. from config.feature_groups).
+    feature_groups: tuple[str, ...] = ()
 
 
 def _camel(persona: str) -> str:
@@ -256,7 +258,8 @@ class Personas(Construct):
         return arns
 
     def _feature_groups(self) -> list[str]:
-        return [self._sm_arn("feature-group", f"{self.prefix}-*")]
+        names = [f"{self.prefix}-*", *sorted(set(self.resources.feature_groups))]
+        return [self._sm_arn("feature-group", name) for name in names]
 
     def _jobs(self, *types: str) -> list[str]:
         return [self._sm_arn(t, "*") for t in types or JOB_TYPES]

@@ -11,7 +11,11 @@ from aws_cdk import App, Aspects, AspectPriority, Stage, Tags
 from constructs import Construct
 
 from mlops_estate.config import EstateConfig, load_estate
+from mlops_estate.cost_tags import TagPlainCfnResources
+from mlops_estate.guardrail_check import GuardrailCheck
+from mlops_estate.guardrails import GuardrailOptions
 from mlops_estate.managed_policies import ManagedPoliciesOnly
+from mlops_estate.stacks.base import GOVERNED_ROLES, add_account_governance
 from mlops_estate.stacks.data_lake import DataLakeStack
 from mlops_estate.stacks.ml_dev import MlDevStack
 from mlops_estate.stacks.organization import OrganizationStack
@@ -33,18 +37,19 @@ class Estate:
 
 def _stage(scope: Construct, name: str, config: EstateConfig, environment: str) -> Stage:
     stage = Stage(scope, name)
-    tags = Tags.of(stage)
-    tags.add("project", config.tags.project)
-    tags.add("team", config.tags.team)
-    tags.add("cost-center", config.tags.cost_center)
-    tags.add("environment", environment)
+    cost_tags = {"project": config.tags.project, "team": config.tags.team, "cost-center": config.tags.cost_center,
+                 "environment": environment}
+    for key, value in cost_tags.items():
+        Tags.of(stage).add(key, value)
+    Aspects.of(stage).add(TagPlainCfnResources(cost_tags), priority=AspectPriority.MUTATING)
     Aspects.of(stage).add(ManagedPoliciesOnly(), priority=AspectPriority.MUTATING)
+    Aspects.of(stage).add(GuardrailCheck(GuardrailOptions.from_config(config)), priority=AspectPriority.READONLY)
     return stage
 
 
 def build_estate(scope: Construct, config: EstateConfig) -> Estate:
     """Compose every account's stacks from one validated config."""
-    return Estate(
+    estate = Estate(
         organization=OrganizationStack(_stage(scope, "Organization", config, "management"), "Guardrails", config=config),
         shared_services=SharedServicesStack(_stage(scope, "SharedServices", config, "shared"), "Registry", config=config),
         data_lake=DataLakeStack(_stage(scope, "DataLake", config, "data"), "DataLake", config=config),
@@ -52,6 +57,10 @@ def build_estate(scope: Construct, config: EstateConfig) -> Estate:
         staging=ServingStack(_stage(scope, "Staging", config, "staging"), "Serving", config=config, environment="staging"),
         prod=ServingStack(_stage(scope, "Prod", config, "prod"), "Serving", config=config, environment="prod"),
     )
+    for role in GOVERNED_ROLES:
+        stack = getattr(estate, role)
+        add_account_governance(stack, role, stack.keys.logs)
+    return estate
 
 
 def estate_app(cdk_json: Path, *, outdir: str | None = None, context: dict[str, Any] | None = None) -> tuple[App, EstateConfig]:

@@ -1,13 +1,18 @@
-"""The ML dev (build) account: private network, the data and artifact stores of model building, and the
-ML workspace (Studio with persona user profiles, managed MLflow)."""
+"""The ML dev (build) account: private network, the data and artifact stores of model building, the feature
+store, the event bus that data-arrival events arrive on, and the ML workspace (Studio with persona user
+profiles, managed MLflow)."""
 
 from __future__ import annotations
 
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from mlops_estate.catalog import CatalogDatabase, catalog_name
 from mlops_estate.config import EstateConfig
 from mlops_estate.encryption import EstateKeys
+from mlops_estate.event_bus import EstateEventBus, estate_bus_name
+from mlops_estate.event_forwarding import OBJECT_CREATED
+from mlops_estate.feature_store import FeatureGroup
 from mlops_estate.mlflow import MlflowTrackingServer
 from mlops_estate.network import PrivateNetwork
 from mlops_estate.personas import PersonaResources, Personas
@@ -25,6 +30,20 @@ class MlDevStack(EstateStack):
                                       availability_zones=config.availability_zones, logs_key=self.keys.logs)
         self.artifacts = SecureBucket(self, "Artifacts", key=self.keys.models)
         self.data = SecureBucket(self, "Data", key=self.keys.data)
+        self.event_bus = EstateEventBus(self, "EventBus", event_bus_name=estate_bus_name(config.name, "ml_dev"),
+                                        description=f"{config.name} estate: events for model building",
+                                        key=self.keys.monitoring)
+        self.event_bus.allow_put_events_from([config.accounts.data_lake], "DataLakeObjectCreated",
+                                             sources=["aws.s3"], detail_types=[OBJECT_CREATED])
+        self.feature_catalog = CatalogDatabase(self, "FeatureCatalog", database_name=catalog_name(config.name, "feature_store"),
+                                               description=f"{config.name} estate: Feature Store offline store tables")
+        self.feature_groups = {
+            group.name: FeatureGroup(self, f"FeatureGroup-{group.name}", definition=group,
+                                     online_key=self.keys.data if group.online_store else None,
+                                     offline_bucket=self.data if group.offline_store else None,
+                                     catalog=self.feature_catalog if group.offline_store else None)
+            for group in config.feature_groups
+        }
 
         workspace = config.workspace
         boundary = (iam.ManagedPolicy.from_managed_policy_arn(self, "PersonaBoundary", workspace.permissions_boundary_arn)
@@ -32,7 +51,7 @@ class MlDevStack(EstateStack):
         self.personas = Personas(self, "Personas", permissions_boundary=boundary, resources=PersonaResources(
             estate_name=config.name, data_bucket=self.data, artifacts_bucket=self.artifacts,
             placement=self.network.placement, job_keys=(self.keys.data, self.keys.models),
-            registry_account=config.accounts.shared_services,
+            registry_account=config.accounts.shared_services, feature_groups=tuple(self.feature_groups),
         ))
         self.studio = StudioDomain(self, "Studio", domain_name=f"{config.name}-studio", placement=self.network.placement,
                                    key=self.keys.studio, execution_role=self.personas.role("data_scientist"),

@@ -9,7 +9,7 @@ from mlops_estate.config import UserConfig
 from mlops_estate.personas import ACTIVITIES, PERSONAS, SIGN_IN_TAG, PersonaResources, Personas
 from mlops_estate.studio import StudioDomain
 from tests.helpers import make_stack
-from tests.unit.workspace_stack import BOUNDARY_ARN, ESTATE, REGISTRY_ACCOUNT, Workspace, as_list, new_workspace_parts, statements, workspace
+from tests.unit.workspace_stack import BOUNDARY_ARN, ESTATE, FEATURE_GROUP, REGISTRY_ACCOUNT, Workspace, as_list, new_workspace_parts, statements, workspace
 
 
 @pytest.fixture(scope="module")
@@ -71,11 +71,12 @@ def test_sagemaker_resources_are_scoped_to_the_estate_prefix(ws):
         for statement in statements(ws.resources[ws.id_of(ws.personas.policies[activity])]):
             for resource in as_list(statement["Resource"]):
                 if isinstance(resource, str) and any(t in resource for t in (":pipeline/", ":model-package", ":feature-group/")):
-                    assert f"/{ESTATE}-*" in resource, resource
+                    assert f"/{ESTATE}-*" in resource or resource.endswith(f":feature-group/{FEATURE_GROUP}"), resource
     build = ws.resources[ws.id_of(ws.personas.policies["BuildAssets"])]
     resources = [r for s in statements(build) for r in as_list(s["Resource"])]
     assert f"arn:aws:sagemaker:eu-west-1:{REGISTRY_ACCOUNT}:model-package-group/{ESTATE}-*" in resources
     assert f"arn:aws:sagemaker:eu-west-1:123456789012:pipeline/{ESTATE}-*" in resources
+    assert f"arn:aws:sagemaker:eu-west-1:123456789012:feature-group/{FEATURE_GROUP}" in resources
 
 
 def test_only_the_mlops_admin_can_approve_models(ws):

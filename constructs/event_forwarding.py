@@ -1,0 +1,70 @@
+"""Forward S3 ``Object Created`` events under a key prefix to another account's event bus."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from mlops_estate.data_lake_config import s3_key_prefix_problem
+from mlops_estate.dead_letter_queue import DeadLetterQueue
+from mlops_estate.storage import SecureBucket
+
+OBJECT_CREATED = "Object Created"
+
+
+class ObjectCreatedForwarder(Construct):
+    """A rule on this account's default bus that matches ``Object Created`` events of ``buckets`` (which must
+    have EventBridge notifications on) under ``prefix`` and puts them on ``target_bus``.
+
+    The rule acts through its own role, allowed ``events:PutEvents`` on exactly that bus ARN; events that
+    cannot be delivered after EventBridge's retries land in a CMK-encrypted dead-letter queue.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        buckets: Sequence[SecureBucket],
+        prefix: str,
+        target_bus: events.IEventBus,
+        dead_letter_key: kms.IKey,
+        description: str = "",
+    ) -> None:
+        super().__init__(scope, id)
+        problems = []
+        if not buckets:
+            problems.append("buckets is empty; name at least one bucket whose new objects are forwarded")
+        prefix_problem = s3_key_prefix_problem(prefix)
+        if prefix_problem:
+            problems.append(f"prefix {prefix_problem}")
+        if problems:
+            raise ValueError(f"{self.node.path}: " + "; ".join(problems))
+        self.prefix = prefix
+        self.dead_letter_queue = DeadLetterQueue(self, "DeadLetters", key=dead_letter_key)
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
+            description=f"Puts data-arrival events on {target_bus.event_bus_name}",
+        )
+        self.rule = events.Rule(
+            self,
+            "Rule",
+            description=description or f"Forward Object Created under {prefix} to {target_bus.event_bus_name}",
+            event_pattern=events.EventPattern(
+                source=["aws.s3"],
+                detail_type=[OBJECT_CREATED],
+                detail={
+                    "bucket": {"name": [b.bucket_name for b in buckets]},
+                    "object": {"key": [{"prefix": prefix}]},
+                },
+            ),
+        )
+        # The EventBus target grants the role events:PutEvents on the target bus's ARN, nothing else.
+        self.rule.add_target(targets.EventBus(target_bus, role=self.role, dead_letter_queue=self.dead_letter_queue.queue))

@@ -1,0 +1,102 @@
+"""EstateEventBus: a named, CMK-encrypted bus whose policy admits only the accounts named, by id."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from aws_cdk import aws_kms as kms
+
+from mlops_estate.event_bus import EstateEventBus, estate_bus_name
+from mlops_estate.nag import apply_nag_packs
+from tests.helpers import TEST_ACCOUNT, TEST_REGION, make_app, make_stack, resources_of_type
+
+LAKE = "333333333333"
+SHARED = "222222222222"
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    app = make_app()
+    stack = make_stack(app)
+    key = kms.Key(stack, "Key", enable_key_rotation=True)
+    bus = EstateEventBus(stack, "Bus", event_bus_name="test-ml-dev", description="events for model building", key=key)
+    bus.allow_put_events_from([LAKE], "DataLake", sources=["aws.s3"], detail_types=["Object Created"])
+    bus.allow_put_events_from([SHARED, TEST_ACCOUNT], "Shared")
+    bus.allow_put_events_from([TEST_ACCOUNT], "ThisAccountOnly")  # sandbox: nothing to add
+    apply_nag_packs(app)
+    return app.synth().get_stack_by_name(stack.stack_name).template  # type: ignore[no-any-return]
+
+
+def _only(template: dict[str, Any], type_name: str) -> tuple[str, dict[str, Any]]:
+    (item,) = resources_of_type(template, type_name).items()
+    return item
+
+
+def test_bus_has_its_name_cmk_and_dead_letter_queue(template):
+    _, bus = _only(template, "AWS::Events::EventBus")
+    key_id, _ = _only(template, "AWS::KMS::Key")
+    queue_id, queue = _only(template, "AWS::SQS::Queue")
+    assert bus["Properties"]["Name"] == "test-ml-dev"
+    assert bus["Properties"]["KmsKeyIdentifier"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert bus["Properties"]["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
+    assert queue["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+
+
+def test_dead_letter_queue_admits_only_this_bus(template):
+    bus_id, _ = _only(template, "AWS::Events::EventBus")
+    _, policy = _only(template, "AWS::SQS::QueuePolicy")
+    (allow,) = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "events.amazonaws.com"}
+    assert allow["Action"] == "sqs:SendMessage"
+    assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [bus_id, "Arn"]}}}
+
+
+def test_bus_policy_admits_exactly_the_named_accounts(template):
+    bus_id, _ = _only(template, "AWS::Events::EventBus")
+    statements = {p["Properties"]["Statement"]["Sid"]: p["Properties"]["Statement"] for p in resources_of_type(template, "AWS::Events::EventBusPolicy").values()}
+    assert set(statements) == {"cdk-DataLake", "cdk-Shared"}  # nothing for a statement naming only this account
+    lake = statements["cdk-DataLake"]
+    assert lake["Principal"] == {"AWS": f"arn:aws:iam::{LAKE}:root"}
+    assert lake["Action"] == "events:PutEvents"
+    assert lake["Resource"] == {"Fn::GetAtt": [bus_id, "Arn"]}
+    assert lake["Condition"] == {"StringEquals": {"events:source": ["aws.s3"], "events:detail-type": ["Object Created"]}}
+    shared = statements["cdk-Shared"]
+    assert shared["Principal"] == {"AWS": f"arn:aws:iam::{SHARED}:root"}
+    assert "Condition" not in shared
+
+
+def test_bus_name_is_derived_from_the_estate():
+    assert estate_bus_name("mlops", "ml_dev") == "mlops-ml-dev"
+
+
+def test_from_name_addresses_another_accounts_bus_without_lookup():
+    stack = make_stack()
+    bus = EstateEventBus.from_name(stack, "Remote", account=LAKE, event_bus_name="mlops-ml-dev")
+    assert stack.resolve(bus.event_bus_arn) == f"arn:aws:events:{TEST_REGION}:{LAKE}:event-bus/mlops-ml-dev"
+
+
+def test_no_key_means_no_dead_letter_queue():
+    stack = make_stack()
+    bus = EstateEventBus(stack, "Bus", event_bus_name="plain", description="d")
+    assert bus.dead_letter_queue is None
+
+
+@pytest.mark.parametrize("name", ["default", "has space", ""])
+def test_invalid_bus_name(name):
+    with pytest.raises(ValueError, match=re.escape(f"Test/Bus: event_bus_name {name!r} is not a valid custom bus name")):
+        EstateEventBus(make_stack(), "Bus", event_bus_name=name, description="d")
+
+
+def test_allow_put_events_from_rejects_bad_input_all_at_once():
+    bus = EstateEventBus(make_stack(), "Bus", event_bus_name="b", description="d")
+    bus.allow_put_events_from([LAKE], "Lake")
+    with pytest.raises(ValueError) as failure:
+        bus.allow_put_events_from(["12345"], "Lake")
+    message = str(failure.value)
+    assert message.startswith("Test/Bus: allow_put_events_from:")
+    assert "sid 'Lake' is already used on this bus" in message
+    assert "account_ids ['12345'] are not AWS account ids" in message
+    with pytest.raises(ValueError, match="sid 'data-lake' must be 1-64 letters and digits; account_ids is empty"):
+        bus.allow_put_events_from([], "data-lake")
