@@ -20,6 +20,17 @@ from mlops_estate.config_parsing import ConfigError, Problems, join, parse_datac
 from mlops_estate.data_lake_config import DataLakeConfig
 from mlops_estate.feature_store_config import FeatureGroupDefinition, check_feature_groups
 from mlops_estate.governance_config import AuditConfig, BudgetsConfig, GuardrailsConfig
+from mlops_estate.serving_config import (
+    INSTANCE_TYPE,
+    AlarmsConfig,
+    AsyncInferenceConfig,
+    DataCaptureConfig,
+    RolloutConfig,
+    ScalingConfig,
+    ServerlessConfig,
+    VariantConfig,
+    check_serving,
+)
 from mlops_estate.workspace_config import WorkspaceConfig
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
@@ -31,7 +42,6 @@ ESTATE_NAME = re.compile(r"^[a-z][a-z0-9-]{1,19}$")
 # SageMaker resource names: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$; we keep room for suffixes.
 MODEL_NAME = re.compile(r"^[a-z0-9](-*[a-z0-9]){0,31}$")
 USER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
-INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+[a-z0-9-]*\.(?:[0-9]*x?large|medium|small|xlarge|[0-9]+xlarge)$")
 TAG_VALUE = re.compile(r"^[\w .:/=+\-@]{1,256}$")
 
 Role = Literal["shared_services", "data_lake", "ml_dev", "staging", "prod"]
@@ -148,12 +158,25 @@ class QualityGateConfig:
 
 @dataclass(frozen=True)
 class ServingConfig:
-    """How one environment serves a model."""
+    """How one environment serves a model (the settings are described in `mlops_estate.serving_config`).
+
+    The primary variant serves the approved model package with ``weight``; ``variants`` add A/B
+    variants and ``shadow`` a shadow variant, each serving its own model package.
+    """
 
     mode: ServingMode = "realtime"
     instance_type: str = "ml.m5.large"
     min_instances: int = 1
     max_instances: int = 2
+    weight: float = 1.0
+    variants: tuple[VariantConfig, ...] = ()
+    shadow: VariantConfig | None = None
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
+    alarms: AlarmsConfig = field(default_factory=AlarmsConfig)
+    scaling: ScalingConfig = field(default_factory=ScalingConfig)
+    data_capture: DataCaptureConfig = field(default_factory=DataCaptureConfig)
+    serverless: ServerlessConfig = field(default_factory=ServerlessConfig)
+    async_inference: AsyncInferenceConfig = field(default_factory=AsyncInferenceConfig)
 
     def check(self, path: str, problems: Problems) -> None:
         if not INSTANCE_TYPE.match(self.instance_type):
@@ -165,6 +188,9 @@ class ServingConfig:
             problems.add(join(path, "max_instances"), f"{self.max_instances} is below min_instances {self.min_instances}")
         if self.max_instances > 100:
             problems.add(join(path, "max_instances"), f"{self.max_instances} is above 100 (raise the quota and this limit together)")
+        if self.weight < 0:
+            problems.add(join(path, "weight"), f"{self.weight} is negative; weights are >= 0")
+        check_serving(self, path, problems)
 
 
 def _default_serving() -> Mapping[ServingEnv, ServingConfig]:
@@ -185,6 +211,9 @@ class ModelConfig:
         if not MODEL_NAME.match(self.name):
             problems.add(join(path, "name"), f"{self.name!r} is not a valid model name (lowercase letters, digits, single hyphens, up to 32)")
         self.quality_gate.check_for(self.problem_type, join(path, "quality_gate"), problems)
+        prod = self.serving.get("prod")
+        if isinstance(prod, ServingConfig) and prod.mode == "realtime" and prod.min_instances < 2:  # unparsed: reported already
+            problems.add(join(path, "serving.prod.min_instances"), f"{prod.min_instances} is below 2; prod real-time endpoints run 2+ instances so SageMaker spreads them over zones")
 
 
 @dataclass(frozen=True)
