@@ -32,6 +32,7 @@ from mlops_estate.serving_config import (
     check_serving,
 )
 from mlops_estate.monitoring_config import MonitoringConfig
+from mlops_estate.workspace_config import WorkspaceConfig
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 OU_ID = re.compile(r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$")
@@ -253,6 +254,8 @@ class EstateConfig:
     guardrails: GuardrailsConfig = field(default_factory=GuardrailsConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
     budgets: BudgetsConfig = field(default_factory=BudgetsConfig)
+    # Studio, persona roles and MLflow of the ML dev account (workspace_config.py).
+    workspace: WorkspaceConfig = field(default_factory=WorkspaceConfig)
 
     def check(self, path: str, problems: Problems) -> None:
         if not ESTATE_NAME.match(self.name):

@@ -1,8 +1,10 @@
 """The ML dev (build) account: private network, the data and artifact stores of model building, the feature
-store, and the event bus that data-arrival events arrive on."""
+store, the event bus that data-arrival events arrive on, and the ML workspace (Studio with persona user
+profiles, managed MLflow)."""
 
 from __future__ import annotations
 
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from mlops_estate.catalog import CatalogDatabase, catalog_name
@@ -11,9 +13,12 @@ from mlops_estate.encryption import EstateKeys
 from mlops_estate.event_bus import EstateEventBus, estate_bus_name
 from mlops_estate.event_forwarding import OBJECT_CREATED
 from mlops_estate.feature_store import FeatureGroup
+from mlops_estate.mlflow import MlflowTrackingServer
 from mlops_estate.network import PrivateNetwork
+from mlops_estate.personas import PersonaResources, Personas
 from mlops_estate.stacks.base import EstateStack
 from mlops_estate.storage import SecureBucket
+from mlops_estate.studio import StudioDomain
 
 
 class MlDevStack(EstateStack):
@@ -39,3 +44,23 @@ class MlDevStack(EstateStack):
                                      catalog=self.feature_catalog if group.offline_store else None)
             for group in config.feature_groups
         }
+
+        workspace = config.workspace
+        boundary = (iam.ManagedPolicy.from_managed_policy_arn(self, "PersonaBoundary", workspace.permissions_boundary_arn)
+                    if workspace.permissions_boundary_arn else None)
+        self.personas = Personas(self, "Personas", permissions_boundary=boundary, resources=PersonaResources(
+            estate_name=config.name, data_bucket=self.data, artifacts_bucket=self.artifacts,
+            placement=self.network.placement, job_keys=(self.keys.data, self.keys.models),
+            registry_account=config.accounts.shared_services, feature_groups=tuple(self.feature_groups),
+        ))
+        self.studio = StudioDomain(self, "Studio", domain_name=f"{config.name}-studio", placement=self.network.placement,
+                                   key=self.keys.studio, execution_role=self.personas.role("data_scientist"),
+                                   settings=workspace.studio)
+        self.personas.use_domain(self.studio)
+        self.personas.add_user_profiles(self.studio, config.users)
+        self.mlflow = MlflowTrackingServer(self, "Mlflow", tracking_server_name=f"{config.name}-mlflow",
+                                           artifact_bucket=self.artifacts, registry_prefix=config.name,
+                                           settings=workspace.mlflow, network=self.network,
+                                           export_name=f"{config.name}-mlflow-tracking-server-arn")
+        for persona, role in self.personas.roles.items():
+            self.mlflow.grant_access(role, read_only=persona == "auditor")
