@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 from mlops_estate.config_parsing import ConfigError, Problems, join, parse_dataclass, is_missing
+from mlops_estate.model_build_config import BuildConfig, GovernanceConfig
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 OU_ID = re.compile(r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$")
@@ -176,6 +177,8 @@ class ModelConfig:
     quality_gate: QualityGateConfig
     serving: Mapping[ServingEnv, ServingConfig] = field(default_factory=_default_serving)
     description: str = ""
+    build: BuildConfig = field(default_factory=BuildConfig)
+    governance: GovernanceConfig = field(default_factory=GovernanceConfig)
 
     def check(self, path: str, problems: Problems) -> None:
         if not MODEL_NAME.match(self.name):

@@ -7,6 +7,8 @@ from constructs import Construct
 from mlops_estate.config import EstateConfig
 from mlops_estate.encryption import EstateKeys
 from mlops_estate.network import PrivateNetwork
+from mlops_estate.pipeline.reference import ModelBuildPipelines
+from mlops_estate.registry import registry_location
 from mlops_estate.stacks.base import EstateStack
 from mlops_estate.storage import SecureBucket
 
@@ -20,3 +22,10 @@ class MlDevStack(EstateStack):
                                       availability_zones=config.availability_zones, logs_key=self.keys.logs)
         self.artifacts = SecureBucket(self, "Artifacts", key=self.keys.models)
         self.data = SecureBucket(self, "Data", key=self.keys.data)
+        registry = registry_location(config)
+        self.pipelines = {
+            model.name: ModelBuildPipelines(self, f"Pipelines-{model.name}", estate_name=config.name, region=config.region,
+                                            model=model, placement=self.network.placement, key=self.keys.models,
+                                            artifacts=self.artifacts, data=self.data, registry=registry)
+            for model in config.models
+        }
