@@ -92,6 +92,8 @@ def parse(tp: Any, value: Any, path: str, problems: Problems) -> Any:
             problems.add(path, f"expected a list, got {type(value).__name__}")
             return _MISSING
         items = [parse(item_tp, v, join(path, i), problems) for i, v in enumerate(value)]
+        if any(item is _MISSING for item in items):
+            return _MISSING  # reported already; never hand a half-parsed list to a check()
         return tuple(items)
     if origin in (dict, collections.abc.Mapping):
         key_tp, val_tp = get_args(tp)

@@ -183,7 +183,7 @@ class TrainingPipeline(Construct):
             if not m:
                 raise ValueError(f"{self.node.path}: step {step.name!r} image {image!r} is not an ECR image URI")
             account, region, repo = m.groups()
-            repos[image] = f"arn:{Aws.PARTITION}:ecr:{region}:{account}:repository/{repo}"
+            repos[image] = f"arn:{Stack.of(self).partition}:ecr:{region}:{account}:repository/{repo}"
         return repos
 
     def _grant_job_role(self, stack: Stack, images: Mapping[str, str]) -> None:
