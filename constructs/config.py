@@ -18,6 +18,7 @@ from typing import Any, Callable, Literal
 
 from mlops_estate.config_parsing import ConfigError, Problems, join, parse_dataclass, is_missing
 from mlops_estate.model_build_config import BuildConfig, GovernanceConfig
+from mlops_estate.pipeline.patterns import INSTANCE_TYPE
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 OU_ID = re.compile(r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$")
@@ -28,7 +29,6 @@ ESTATE_NAME = re.compile(r"^[a-z][a-z0-9-]{1,19}$")
 # SageMaker resource names: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$; we keep room for suffixes.
 MODEL_NAME = re.compile(r"^[a-z0-9](-*[a-z0-9]){0,31}$")
 USER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
-INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+[a-z0-9-]*\.(?:[0-9]*x?large|medium|small|xlarge|[0-9]+xlarge)$")
 TAG_VALUE = re.compile(r"^[\w .:/=+\-@]{1,256}$")
 
 Role = Literal["shared_services", "data_lake", "ml_dev", "staging", "prod"]

@@ -11,16 +11,11 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from mlops_estate.config_parsing import Problems, join
+from mlops_estate.pipeline.patterns import ECR_IMAGE, INSTANCE_TYPE, SCHEDULE
 
 RiskRating = Literal["High", "Medium", "Low", "Unknown"]
 
-ECR_IMAGE = re.compile(
-    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/(?P<repository>[a-z0-9][a-z0-9._/-]{1,255})"
-    r"(?::[\w][\w.-]{0,127}|@sha256:[0-9a-f]{64})$"
-)
 S3_SCRIPT = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S+\.py$")
-SCHEDULE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(\S+( \S+){5}\))$")
-INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+[a-z0-9-]*\.(?:[0-9]*x?large|medium|small|xlarge|[0-9]+xlarge)$")
 HYPERPARAMETER = re.compile(r"^[A-Za-z0-9_.:-]{1,256}$")
 # SageMaker's limits: a training job runs at most 28 days.
 MAX_RUNTIME_MINUTES = 28 * 24 * 60
@@ -68,7 +63,7 @@ class BuildConfig:
             if value is not None and not S3_SCRIPT.match(value):
                 problems.add(join(path, name), f"{value!r} is not the S3 URI of a Python script (s3://bucket/path/script.py)")
         if self.schedule is not None and not SCHEDULE.match(self.schedule):
-            problems.add(join(path, "schedule"), f"{self.schedule!r} is not a schedule expression like 'cron(0 3 ? * MON *)' or 'rate(7 days)'")
+            problems.add(join(path, "schedule"), f"{self.schedule!r} is not a schedule expression like 'cron(0 3 ? * MON *)', 'rate(7 days)' or 'at(2026-01-01T03:00:00)'")
         for key, value in self.hyperparameters.items():
             if not HYPERPARAMETER.match(key) or not value:
                 problems.add(join(join(path, "hyperparameters"), key), f"{key!r}={value!r}: names are 1-256 of [A-Za-z0-9_.:-], values non-empty")

@@ -17,6 +17,8 @@ Where things come from and go:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
@@ -121,17 +123,19 @@ def quality_condition(model: ModelConfig, evaluate: ProcessingStep, report: Prop
     return ConditionGreaterThanOrEqualTo(metric, threshold)
 
 
-def training_definition(
-    model: ModelConfig,
-    jobs: JobEnvironment,
-    *,
-    pipeline_name: str,
-    region: str,
-    artifacts_bucket: str,
-    data_bucket: str,
-    registry: RegistryLocation,
-) -> PipelineDefinition:
+@dataclass(frozen=True)
+class BuildLocations:
+    """Where a model's reference pipelines run and keep things (bucket names may be CDK tokens)."""
+
+    region: str
+    artifacts_bucket: str
+    data_bucket: str
+    registry: RegistryLocation
+
+
+def training_definition(model: ModelConfig, jobs: JobEnvironment, *, pipeline_name: str, where: BuildLocations) -> PipelineDefinition:
     """preprocess -> train -> evaluate -> quality gate -> register (PendingManualApproval) | fail."""
+    region, artifacts_bucket, data_bucket, registry = where.region, where.artifacts_bucket, where.data_bucket, where.registry
     build = model.build
     if model.problem_type == "MulticlassClassification" and not build.training_image and "num_class" not in build.hyperparameters:
         raise ValueError(f"model {model.name}: the built-in XGBoost multiclass objective needs build.hyperparameters.num_class")
@@ -238,16 +242,9 @@ def training_definition(
     )
 
 
-def batch_definition(
-    model: ModelConfig,
-    jobs: JobEnvironment,
-    *,
-    pipeline_name: str,
-    region: str,
-    artifacts_bucket: str,
-    data_bucket: str,
-) -> PipelineDefinition:
+def batch_definition(model: ModelConfig, jobs: JobEnvironment, *, pipeline_name: str, where: BuildLocations) -> PipelineDefinition:
     """create model (from an approved version's artifact) -> batch transform."""
+    region, artifacts_bucket, data_bucket = where.region, where.artifacts_bucket, where.data_bucket
     image = model_image(model, region)
     model_data = ParameterString("ModelDataUrl", description="ModelDataUrl of the approved model package version to score with")
     batch_input = ParameterString("BatchInputUrl", f"s3://{data_bucket}/{model.name}/batch/input/", "S3 prefix of the records to score")
@@ -300,15 +297,13 @@ class ModelBuildPipelines(Construct):
                 CrossAccountStore(registry.artifacts_bucket_name, f"{ARTIFACTS_PREFIX}/{model.name}", registry.account, registry.region),
             ),
         )
+        where = BuildLocations(region, artifacts.bucket_name, data.bucket_name, registry)
         build_name = f"{estate_name}-{model.name}-build"
         self.training = TrainingPipeline(
             self,
             "Build",
             pipeline_name=build_name,
-            definition=lambda jobs: training_definition(
-                model, jobs, pipeline_name=build_name, region=region, artifacts_bucket=artifacts.bucket_name,
-                data_bucket=data.bucket_name, registry=registry,
-            ),
+            definition=lambda jobs: training_definition(model, jobs, pipeline_name=build_name, where=where),
             placement=placement,
             storage=storage,
             schedule=PipelineSchedule(model.build.schedule) if model.build.schedule else None,
@@ -321,10 +316,7 @@ class ModelBuildPipelines(Construct):
                 self,
                 "Batch",
                 pipeline_name=batch_name,
-                definition=lambda jobs: batch_definition(
-                    model, jobs, pipeline_name=batch_name, region=region, artifacts_bucket=artifacts.bucket_name,
-                    data_bucket=data.bucket_name,
-                ),
+                definition=lambda jobs: batch_definition(model, jobs, pipeline_name=batch_name, where=where),
                 placement=placement,
                 storage=storage,
                 description=f"Scores batches of records with an approved {model.name} model",

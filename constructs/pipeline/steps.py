@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, Unpack
 
 from mlops_estate.pipeline.conditions import Condition
 from mlops_estate.pipeline.expressions import (
@@ -156,6 +156,21 @@ class CacheConfig:
         return {"Enabled": self.enabled, "ExpireAfter": self.expire_after}
 
 
+class StepOptions(TypedDict, total=False):
+    """What every step may take besides its own fields."""
+
+    depends_on: Sequence[Step | str]
+    display_name: str | None
+    description: str
+
+
+class JobStepOptions(StepOptions, total=False):
+    """What every job step may take besides its own fields: retries (default: `DEFAULT_JOB_RETRY`) and caching."""
+
+    retry_policies: Sequence[RetryPolicy]
+    cache: CacheConfig | None
+
+
 class Step:
     """The common part of every step: name, explicit dependencies, display name and description."""
 
@@ -227,11 +242,9 @@ class JobStep(Step):
         job: JobEnvironment,
         retry_policies: Sequence[RetryPolicy] = (DEFAULT_JOB_RETRY,),
         cache: CacheConfig | None = None,
-        depends_on: Sequence[Step | str] = (),
-        display_name: str | None = None,
-        description: str = "",
+        **options: Unpack[StepOptions],
     ) -> None:
-        super().__init__(name, depends_on=depends_on, display_name=display_name, description=description)
+        super().__init__(name, **options)
         self.job = job
         self.retry_policies = list(retry_policies)
         self.cache = cache
@@ -315,14 +328,9 @@ class ProcessingStep(JobStep):
         environment: Mapping[str, Value] | None = None,
         max_runtime_seconds: Value = 3600,
         output_kms_key_id: str | None = None,
-        retry_policies: Sequence[RetryPolicy] = (DEFAULT_JOB_RETRY,),
-        cache: CacheConfig | None = None,
-        depends_on: Sequence[Step | str] = (),
-        display_name: str | None = None,
-        description: str = "",
+        **options: Unpack[JobStepOptions],
     ) -> None:
-        super().__init__(name, job=job, retry_policies=retry_policies, cache=cache, depends_on=depends_on,
-                         display_name=display_name, description=description)
+        super().__init__(name, job=job, **options)
         c = self._checks
         c.value("image_uri", image_uri, STRING)
         c.value("instance_type", instance_type, STRING)
@@ -554,14 +562,9 @@ class TrainingStep(JobStep):
         max_runtime_seconds: int = 3600,
         metric_definitions: Sequence[MetricDefinition] = (),
         output_kms_key_id: str | None = None,
-        retry_policies: Sequence[RetryPolicy] = (DEFAULT_JOB_RETRY,),
-        cache: CacheConfig | None = None,
-        depends_on: Sequence[Step | str] = (),
-        display_name: str | None = None,
-        description: str = "",
+        **options: Unpack[JobStepOptions],
     ) -> None:
-        super().__init__(name, job=job, retry_policies=retry_policies, cache=cache, depends_on=depends_on,
-                         display_name=display_name, description=description)
+        super().__init__(name, job=job, **options)
         self.training = _TrainingJob(
             self._checks, job=job, image_uri=image_uri, instance_type=instance_type, instance_count=instance_count,
             volume_size_gb=volume_size_gb, inputs=inputs, output_path=output_path, max_runtime_seconds=max_runtime_seconds,
@@ -637,14 +640,9 @@ class TuningStep(JobStep):
         volume_size_gb: Value = 30,
         max_runtime_seconds: int = 3600,
         output_kms_key_id: str | None = None,
-        retry_policies: Sequence[RetryPolicy] = (DEFAULT_JOB_RETRY,),
-        cache: CacheConfig | None = None,
-        depends_on: Sequence[Step | str] = (),
-        display_name: str | None = None,
-        description: str = "",
+        **options: Unpack[JobStepOptions],
     ) -> None:
-        super().__init__(name, job=job, retry_policies=retry_policies, cache=cache, depends_on=depends_on,
-                         display_name=display_name, description=description)
+        super().__init__(name, job=job, **options)
         c = self._checks
         self.training = _TrainingJob(
             c, job=job, image_uri=image_uri, instance_type=instance_type, instance_count=instance_count,
@@ -722,11 +720,9 @@ class CreateModelStep(Step):
         model_data: Value,
         environment: Mapping[str, Value] | None = None,
         retry_policies: Sequence[RetryPolicy] = (),
-        depends_on: Sequence[Step | str] = (),
-        display_name: str | None = None,
-        description: str = "",
+        **options: Unpack[StepOptions],
     ) -> None:
-        super().__init__(name, depends_on=depends_on, display_name=display_name, description=description)
+        super().__init__(name, **options)
         self._checks.value("image_uri", image_uri, STRING)
         self._checks.s3("model_data", model_data)
         for env_key, env_value in (environment or {}).items():
@@ -819,11 +815,9 @@ class RegisterModelStep(Step):
         model_metrics: ModelMetrics | None = None,
         package_description: str = "",
         retry_policies: Sequence[RetryPolicy] = (),
-        depends_on: Sequence[Step | str] = (),
-        display_name: str | None = None,
-        description: str = "",
+        **options: Unpack[StepOptions],
     ) -> None:
-        super().__init__(name, depends_on=depends_on, display_name=display_name, description=description)
+        super().__init__(name, **options)
         c = self._checks
         if not model_package_group:
             c.add("model_package_group is required (a group name, or its ARN for a group in another account)")
@@ -898,14 +892,9 @@ class TransformStep(JobStep):
         assemble_with: Literal["None", "Line"] = "Line",
         batch_strategy: Literal["MultiRecord", "SingleRecord"] = "MultiRecord",
         max_payload_mb: int = 6,
-        retry_policies: Sequence[RetryPolicy] = (DEFAULT_JOB_RETRY,),
-        cache: CacheConfig | None = None,
-        depends_on: Sequence[Step | str] = (),
-        display_name: str | None = None,
-        description: str = "",
+        **options: Unpack[JobStepOptions],
     ) -> None:
-        super().__init__(name, job=job, retry_policies=retry_policies, cache=cache, depends_on=depends_on,
-                         display_name=display_name, description=description)
+        super().__init__(name, job=job, **options)
         c = self._checks
         c.value("model_name", model_name, STRING)
         c.value("instance_type", instance_type, STRING)
@@ -1061,9 +1050,8 @@ class FailStep(Step):
 
     type_name = "Fail"
 
-    def __init__(self, name: str, *, error_message: Value, depends_on: Sequence[Step | str] = (),
-                 display_name: str | None = None, description: str = "") -> None:
-        super().__init__(name, depends_on=depends_on, display_name=display_name, description=description)
+    def __init__(self, name: str, *, error_message: Value, **options: Unpack[StepOptions]) -> None:
+        super().__init__(name, **options)
         self._checks.value("error_message", error_message, STRING)
         self.error_message = error_message
         self._done()
@@ -1084,11 +1072,9 @@ class ConditionStep(Step):
         conditions: Sequence[Condition],
         if_steps: Sequence[Step] = (),
         else_steps: Sequence[Step] = (),
-        depends_on: Sequence[Step | str] = (),
-        display_name: str | None = None,
-        description: str = "",
+        **options: Unpack[StepOptions],
     ) -> None:
-        super().__init__(name, depends_on=depends_on, display_name=display_name, description=description)
+        super().__init__(name, **options)
         if not conditions:
             self._checks.add("conditions: at least one condition is required")
         if not if_steps and not else_steps:

@@ -31,11 +31,10 @@ from constructs import Construct
 from mlops_estate.nag import acknowledge
 from mlops_estate.network import NetworkPlacement
 from mlops_estate.pipeline.definition import PipelineDefinition
+from mlops_estate.pipeline.patterns import ECR_IMAGE, SCHEDULE
 from mlops_estate.pipeline.steps import JobEnvironment, RegisterModelStep, Step
 
 PIPELINE_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$")
-ECR_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com/([a-z0-9][a-z0-9._/-]*)(?::[\w][\w.-]*|@sha256:[0-9a-f]{64})$")
-SCHEDULE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(\S+( \S+){5}\)|at\(\S+\))$")
 METRIC_NAMESPACE = "AWS/Sagemaker/ModelBuildingPipeline"
 
 # Step type -> (ARN resource type, create action, the other actions on the job) for the pipeline role.
@@ -182,7 +181,7 @@ class TrainingPipeline(Construct):
             m = ECR_IMAGE.match(image)
             if not m:
                 raise ValueError(f"{self.node.path}: step {step.name!r} image {image!r} is not an ECR image URI")
-            account, region, repo = m.groups()
+            account, region, repo = m.group("account", "region", "repository")
             repos[image] = f"arn:{Stack.of(self).partition}:ecr:{region}:{account}:repository/{repo}"
         return repos
 
