@@ -308,6 +308,12 @@ class TrainingPipeline(Construct):
             wildcard_ids.append(f"AwsSolutions-IAM5[Resource::{_nag_name(stack, packages)}]")
 
         self.job_role.grant_pass_role(role)
+        # Whoever calls Create*Job with a VolumeKmsKeyId must let SageMaker create a grant on the key for the volumes.
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["kms:CreateGrant", "kms:DescribeKey"],
+            resources=[self.storage.key.key_arn],
+            conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+        ))
         # Property files (JsonGet) are read by the pipeline role itself, from wherever the outputs went.
         for bucket in self.storage.buckets:
             bucket.grant_read(role)

@@ -151,6 +151,13 @@ def test_pass_role_only_to_its_job_role(built):
     assert passes[0]["Resource"] == {"Fn::GetAtt": [built.logical_id(built.full.job_role), "Arn"]}
 
 
+def test_pipeline_role_may_grant_the_volume_key_to_aws_services_only(built):
+    grants = [s for s in built.policy_of("FullPipelineRole") if "kms:CreateGrant" in s["Action"]]
+    assert len(grants) == 1
+    assert grants[0]["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+    assert grants[0]["Resource"] == built.stack.resolve(built.full.storage.key.key_arn)
+
+
 def test_register_only_into_the_named_group(built):
     statements = [s for s in built.policy_of("FullPipelineRole") if "sagemaker:CreateModelPackage" in s["Action"]]
     assert [s["Resource"] for s in statements] == ["arn:aws:sagemaker:eu-west-1:222222222222:model-package/team-churn/*"]
