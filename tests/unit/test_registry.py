@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from aws_cdk import Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 
 from mlops_estate.registry import ModelRegistry, registry_location
@@ -29,7 +30,8 @@ def _registry(stack: Stack, *, build: str = BUILD, consumers: list[str] | None =
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
     stack = make_stack()
-    _registry(stack)
+    registry = _registry(stack)
+    registry.grant_read(iam.Role(stack, "Reader", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com")), "churn")
     return template_of(stack).to_json()
 
 
@@ -105,3 +107,11 @@ def test_bad_accounts_are_rejected_with_every_problem():
     assert "Test/Registry" in text
     assert "build_account: '12345' is not an AWS account id" in text
     assert "consumer_accounts: 'abc' is not an AWS account id" in text
+
+
+def test_grant_read_covers_one_models_group_and_versions(template):
+    (policy,) = [p for k, p in resources_of_type(template, "AWS::IAM::Policy").items() if k.startswith("Reader")]
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == ["sagemaker:DescribeModelPackage", "sagemaker:DescribeModelPackageGroup", "sagemaker:ListModelPackages"]
+    resources = ["".join(p if isinstance(p, str) else "?" for p in r["Fn::Join"][1]) for r in statement["Resource"]]
+    assert [r.split(":", 5)[-1] for r in resources] == ["model-package-group/mlops-churn", "model-package/mlops-churn/*"]
