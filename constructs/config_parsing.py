@@ -92,9 +92,7 @@ def parse(tp: Any, value: Any, path: str, problems: Problems) -> Any:
             problems.add(path, f"expected a list, got {type(value).__name__}")
             return _MISSING
         items = [parse(item_tp, v, join(path, i), problems) for i, v in enumerate(value)]
-        if any(item is _MISSING for item in items):
-            return _MISSING  # reported already; never hand a half-parsed list to a check()
-        return tuple(items)
+        return _MISSING if any(i is _MISSING for i in items) else tuple(items)
     if origin in (dict, collections.abc.Mapping):
         key_tp, val_tp = get_args(tp)
         if not isinstance(value, dict):
@@ -103,6 +101,8 @@ def parse(tp: Any, value: Any, path: str, problems: Problems) -> Any:
         out = {}
         for k, v in value.items():
             out[parse(key_tp, k, join(path, str(k)), problems)] = parse(val_tp, v, join(path, str(k)), problems)
+        if _MISSING in out or any(v is _MISSING for v in out.values()):
+            return _MISSING
         return types.MappingProxyType(out)
     if dataclasses.is_dataclass(tp):
         return parse_dataclass(tp, value, path, problems)  # type: ignore[arg-type]
