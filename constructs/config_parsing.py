@@ -92,7 +92,8 @@ def parse(tp: Any, value: Any, path: str, problems: Problems) -> Any:
             problems.add(path, f"expected a list, got {type(value).__name__}")
             return _MISSING
         items = [parse(item_tp, v, join(path, i), problems) for i, v in enumerate(value)]
-        return _MISSING if any(i is _MISSING for i in items) else tuple(items)
+        # One bad item makes the list missing too, so checks across items never see a half-parsed list.
+        return _MISSING if any(item is _MISSING for item in items) else tuple(items)
     if origin in (dict, collections.abc.Mapping):
         key_tp, val_tp = get_args(tp)
         if not isinstance(value, dict):
