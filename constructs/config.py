@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal
 
-from mlops_estate.config_parsing import ConfigError, Problems, join, parse_dataclass, is_missing
+# Per-model build and governance settings (model_build_config.py); patterns shared with the pipelines.
 from mlops_estate.model_build_config import BuildConfig, GovernanceConfig
 from mlops_estate.pipeline.patterns import INSTANCE_TYPE
+
+from mlops_estate.config_parsing import ConfigError, Problems, join, parse_dataclass, is_missing
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 OU_ID = re.compile(r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$")
