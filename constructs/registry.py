@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Aws, RemovalPolicy, Stack
+from aws_cdk import Aws, RemovalPolicy, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
@@ -104,6 +104,9 @@ class ModelRegistry(Construct):
             for a in accounts:
                 if not (len(a) == 12 and a.isdigit()):
                     problems.append(f"{label}: {a!r} is not an AWS account id (12 digits)")
+        if not Token.is_unresolved(own) and own != location.account:
+            problems.append(f"location.account {location.account!r} is not this stack's account {own!r}; "
+                            "the registry must live where the build account registers to")
         if not consumer_accounts:
             problems.append("consumer_accounts: name at least one account that deploys approved models")
         names = [m.name for m in models]

@@ -339,7 +339,9 @@ class ProcessingStep(JobStep):
         c.positive("max_runtime_seconds", max_runtime_seconds, 1, 777600)
         self.inputs = list(inputs)
         self.entrypoint = list(entrypoint)
-        if code is not None:
+        if code is not None and entrypoint:
+            c.add("give code (the script to run with python3) or an entrypoint, not both")
+        elif code is not None:
             if not (S3_URI.match(code) or code.startswith("${Token")) or not code.endswith(".py"):
                 c.add(f"code: {code!r} must be the S3 URI of a Python script (s3://bucket/path/script.py)")
             else:

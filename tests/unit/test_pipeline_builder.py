@@ -317,6 +317,8 @@ def test_every_problem_of_a_step_is_reported_at_once():
         ProcessingStep("bad name!", job=JOBS, image_uri=IMAGE, instance_type=3, code="not-s3.py",  # type: ignore[arg-type]
                        cache=CacheConfig("30 days"), retry_policies=[RetryPolicy(("Nope",), max_attempts=50)])
     text = str(failure.value)
+    with pytest.raises(StepError, match="give code .* or an entrypoint, not both"):
+        ProcessingStep("Both", job=JOBS, image_uri=IMAGE, instance_type="ml.m5.large", code=f"{BUCKET}/p.py", entrypoint=["python3"])
     for expected in ("name 'bad name!' is invalid", "instance_type: 3 is Integer; expected String", "code: 'not-s3.py'",
                      "expire_after '30 days' is not an ISO 8601 duration", "exception type 'Nope' is not allowed",
                      "max_attempts 50 must lie in [1, 20]"):

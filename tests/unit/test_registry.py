@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -20,6 +21,7 @@ CONSUMERS = ["555555555555", "666666666666"]
 
 def _registry(stack: Stack, *, build: str = BUILD, consumers: list[str] | None = None) -> ModelRegistry:
     config = default_config()
+    config = dataclasses.replace(config, accounts=dataclasses.replace(config.accounts, shared_services=stack.account))
     key = kms.Key(stack, "Key")
     artifacts = SecureBucket(stack, "Artifacts", key=key, bucket_name=registry_location(config).artifacts_bucket_name)
     return ModelRegistry(stack, "Registry", location=registry_location(config), models=config.models, artifacts=artifacts,
@@ -115,3 +117,13 @@ def test_grant_read_covers_one_models_group_and_versions(template):
     assert statement["Action"] == ["sagemaker:DescribeModelPackage", "sagemaker:DescribeModelPackageGroup", "sagemaker:ListModelPackages"]
     resources = ["".join(p if isinstance(p, str) else "?" for p in r["Fn::Join"][1]) for r in statement["Resource"]]
     assert [r.split(":", 5)[-1] for r in resources] == ["model-package-group/mlops-churn", "model-package/mlops-churn/*"]
+
+
+def test_registry_must_live_in_its_locations_account():
+    stack = make_stack()
+    config = default_config()  # shared services is 222222222222, the test stack is 123456789012
+    key = kms.Key(stack, "Key")
+    with pytest.raises(ValueError, match=re.escape("location.account '222222222222' is not this stack's account '123456789012'")):
+        ModelRegistry(stack, "Registry", location=registry_location(config), models=config.models,
+                      artifacts=SecureBucket(stack, "Artifacts", key=key), card_key=key, build_account="444444444444",
+                      consumer_accounts=["555555555555"], default_owner="team")
