@@ -29,6 +29,7 @@ class BuildConfig:
     ``xgboost_version`` in the estate's region is used. ``preprocess_script`` / ``evaluate_script`` are S3
     URIs of the scripts; by default they are read from ``code/<model>/preprocess.py`` and
     ``code/<model>/evaluate.py`` in the ML dev artifacts bucket, where your CI uploads them.
+    ``schedule`` starts the build pipeline, with ``schedule_parameters`` as pipeline parameter values.
     """
 
     training_image: str | None = None
@@ -42,6 +43,7 @@ class BuildConfig:
     preprocess_script: str | None = None
     evaluate_script: str | None = None
     schedule: str | None = None
+    schedule_parameters: Mapping[str, str] = field(default_factory=dict)
     batch_inference: bool = False
     batch_instance_type: str = "ml.m5.large"
 
@@ -64,6 +66,8 @@ class BuildConfig:
                 problems.add(join(path, name), f"{value!r} is not the S3 URI of a Python script (s3://bucket/path/script.py)")
         if self.schedule is not None and not SCHEDULE.match(self.schedule):
             problems.add(join(path, "schedule"), f"{self.schedule!r} is not a schedule expression like 'cron(0 3 ? * MON *)', 'rate(7 days)' or 'at(2026-01-01T03:00:00)'")
+        if self.schedule_parameters and self.schedule is None:
+            problems.add(join(path, "schedule_parameters"), "given without a schedule; set build.schedule too")
         for key, value in self.hyperparameters.items():
             if not HYPERPARAMETER.match(key) or not value:
                 problems.add(join(join(path, "hyperparameters"), key), f"{key!r}={value!r}: names are 1-256 of [A-Za-z0-9_.:-], values non-empty")

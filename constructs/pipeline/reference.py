@@ -306,7 +306,7 @@ class ModelBuildPipelines(Construct):
             definition=lambda jobs: training_definition(model, jobs, pipeline_name=build_name, where=where),
             placement=placement,
             storage=storage,
-            schedule=PipelineSchedule(model.build.schedule) if model.build.schedule else None,
+            schedule=PipelineSchedule(model.build.schedule, model.build.schedule_parameters) if model.build.schedule else None,
             description=f"Builds, evaluates and registers the {model.name} model",
         )
         self.batch: TrainingPipeline | None = None

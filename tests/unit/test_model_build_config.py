@@ -50,6 +50,7 @@ def test_defaults_and_the_default_estate():
         ({"training_instance_type": "m5.large"}, "models[0].build.training_instance_type: 'm5.large' is not a SageMaker instance type"),
         ({"max_runtime_minutes": 0}, "models[0].build.max_runtime_minutes: 0 must lie in [1, 40320]"),
         ({"xgboost_version": "0.9"}, "models[0].build.xgboost_version: '0.9' is not allowed; expected one of '1.5-1', '1.7-1'"),
+        ({"schedule_parameters": {"MetricThreshold": "0.9"}}, "models[0].build.schedule_parameters: given without a schedule"),
         ({"spott": True}, "models[0].build.spott: unknown key; did you mean 'spot'?"),
     ],
 )

@@ -36,7 +36,8 @@ def _pipelines(stack: Any, model: ModelConfig, id: str = "Ranker") -> ModelBuild
 @pytest.fixture(scope="module")
 def custom() -> tuple[ModelBuildPipelines, dict[str, Any]]:
     stack = make_stack()
-    pipelines = _pipelines(stack, _model(training_image=CUSTOM, spot=False, batch_inference=True))
+    pipelines = _pipelines(stack, _model(training_image=CUSTOM, spot=False, batch_inference=True, schedule="rate(7 days)",
+                                         schedule_parameters={"MetricThreshold": "0.95"}))
     return pipelines, template_of(stack).to_json()
 
 
@@ -73,3 +74,11 @@ def test_builtin_multiclass_needs_num_class():
     ok = _pipelines(make_stack(), _model(hyperparameters={"num_class": "4"}))
     train = ok.training.definition.to_dict()["Steps"][1]["Arguments"]
     assert train["HyperParameters"]["objective"] == "multi:softprob" and train["HyperParameters"]["num_class"] == "4"
+
+
+def test_schedule_passes_the_configured_parameters(custom):
+    _, template = custom
+    (schedule,) = resources_of_type(template, "AWS::Scheduler::Schedule").values()
+    assert schedule["Properties"]["ScheduleExpression"] == "rate(7 days)"
+    assert schedule["Properties"]["Target"]["SageMakerPipelineParameters"] == {
+        "PipelineParameterList": [{"Name": "MetricThreshold", "Value": "0.95"}]}
