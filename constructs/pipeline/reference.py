@@ -8,6 +8,8 @@ Where things come from and go:
   XGBoost image ships Python with pandas, scikit-learn and xgboost).
 - **Scripts**: ``build.preprocess_script`` / ``build.evaluate_script`` S3 URIs, by default
   ``s3://<ML dev artifacts bucket>/code/<model>/preprocess.py`` and ``.../evaluate.py``, uploaded by your CI.
+  Reference versions ship with the library (`reference_script`): stdlib-only CSV splitting, and evaluation
+  of a built-in XGBoost model with every metric of the problem type.
   ``evaluate.py`` writes ``evaluation.json`` as ``{"metrics": {"<metric>": {"value": <number>}}}``.
 - **Data**: the ``InputDataUrl`` parameter, by default ``s3://<ML dev data bucket>/<model>/input/``.
 - **Intermediate data** (splits, checkpoints) stays in the ML dev artifacts bucket under ``pipelines/``.
@@ -18,6 +20,7 @@ Where things come from and go:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from aws_cdk import aws_kms as kms
 from constructs import Construct
@@ -97,6 +100,18 @@ DEFAULT_HYPERPARAMETERS: dict[str, dict[str, str]] = {
                    "subsample": "0.8"},
 }
 EVALUATION_FILE = "evaluation.json"
+
+
+SCRIPTS = Path(__file__).resolve().parent / "scripts"
+
+
+def reference_script(name: str) -> Path:
+    """A reference script shipped with the library (``preprocess.py`` or ``evaluate.py``): upload it to the
+    pipeline's script location, or start your own from it."""
+    path = SCRIPTS / name
+    if not path.is_file():
+        raise ValueError(f"no reference script {name!r}; shipped: {', '.join(sorted(p.name for p in SCRIPTS.glob('*.py')))}")
+    return path
 
 
 def xgboost_image(region: str, version: str) -> str:
