@@ -102,9 +102,8 @@ def parse(tp: Any, value: Any, path: str, problems: Problems) -> Any:
         out = {}
         for k, v in value.items():
             out[parse(key_tp, k, join(path, str(k)), problems)] = parse(val_tp, v, join(path, str(k)), problems)
-        if _MISSING in out or any(v is _MISSING for v in out.values()):
-            return _MISSING
-        return types.MappingProxyType(out)
+        # Bad entries were reported; keep the good ones so their own checks still run.
+        return types.MappingProxyType({k: v for k, v in out.items() if k is not _MISSING and v is not _MISSING})
     if dataclasses.is_dataclass(tp):
         return parse_dataclass(tp, value, path, problems)  # type: ignore[arg-type]
     if tp is bool:
