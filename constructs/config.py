@@ -16,6 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal
 
+# Per-model build and governance settings (model_build_config.py); patterns shared with the pipelines.
+from mlops_estate.model_build_config import BuildConfig, GovernanceConfig
+from mlops_estate.pipeline.patterns import INSTANCE_TYPE
+
 from mlops_estate.config_parsing import ConfigError, Problems, join, parse_dataclass, is_missing
 from mlops_estate.data_lake_config import DataLakeConfig
 from mlops_estate.feature_store_config import FeatureGroupDefinition, check_feature_groups
@@ -208,6 +212,8 @@ class ModelConfig:
     serving: Mapping[ServingEnv, ServingConfig] = field(default_factory=_default_serving)
     description: str = ""
     monitoring: MonitoringConfig | None = None
+    build: BuildConfig = field(default_factory=BuildConfig)
+    governance: GovernanceConfig = field(default_factory=GovernanceConfig)
 
     def check(self, path: str, problems: Problems) -> None:
         if not MODEL_NAME.match(self.name):

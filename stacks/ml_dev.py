@@ -16,6 +16,8 @@ from mlops_estate.feature_store import FeatureGroup
 from mlops_estate.mlflow import MlflowTrackingServer
 from mlops_estate.network import PrivateNetwork
 from mlops_estate.personas import PersonaResources, Personas
+from mlops_estate.pipeline.reference import ModelBuildPipelines
+from mlops_estate.registry import registry_location
 from mlops_estate.stacks.base import EstateStack
 from mlops_estate.storage import SecureBucket
 from mlops_estate.studio import StudioDomain
@@ -64,3 +66,10 @@ class MlDevStack(EstateStack):
                                            export_name=f"{config.name}-mlflow-tracking-server-arn")
         for persona, role in self.personas.roles.items():
             self.mlflow.grant_access(role, read_only=persona == "auditor")
+        registry = registry_location(config)
+        self.pipelines = {
+            model.name: ModelBuildPipelines(self, f"Pipelines-{model.name}", estate_name=config.name, region=config.region,
+                                            model=model, placement=self.network.placement, key=self.keys.models,
+                                            artifacts=self.artifacts, data=self.data, registry=registry)
+            for model in config.models
+        }
