@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 from mlops_estate.config_parsing import ConfigError, Problems, join, parse_dataclass, is_missing
+from mlops_estate.retraining_config import PromotionConfig, RetrainingConfig
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 OU_ID = re.compile(r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$")
@@ -176,6 +177,7 @@ class ModelConfig:
     quality_gate: QualityGateConfig
     serving: Mapping[ServingEnv, ServingConfig] = field(default_factory=_default_serving)
     description: str = ""
+    retraining: RetrainingConfig = field(default_factory=RetrainingConfig)
 
     def check(self, path: str, problems: Problems) -> None:
         if not MODEL_NAME.match(self.name):
@@ -211,6 +213,7 @@ class EstateConfig:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     users: tuple[UserConfig, ...] = ()
     models: tuple[ModelConfig, ...] = ()
+    promotion: PromotionConfig = field(default_factory=PromotionConfig)
 
     def check(self, path: str, problems: Problems) -> None:
         if not ESTATE_NAME.match(self.name):

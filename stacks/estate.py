@@ -10,8 +10,9 @@ from typing import Any
 from aws_cdk import App, Aspects, AspectPriority, Stage, Tags
 from constructs import Construct
 
-from mlops_estate.config import EstateConfig, load_estate
+from mlops_estate.config import EstateConfig, ServingEnv, load_estate
 from mlops_estate.managed_policies import ManagedPoliciesOnly
+from mlops_estate.promotion import DeployTarget
 from mlops_estate.stacks.data_lake import DataLakeStack
 from mlops_estate.stacks.ml_dev import MlDevStack
 from mlops_estate.stacks.organization import OrganizationStack
@@ -44,13 +45,21 @@ def _stage(scope: Construct, name: str, config: EstateConfig, environment: str) 
 
 def build_estate(scope: Construct, config: EstateConfig) -> Estate:
     """Compose every account's stacks from one validated config."""
+    organization = OrganizationStack(_stage(scope, "Organization", config, "management"), "Guardrails", config=config)
+    shared_stage = _stage(scope, "SharedServices", config, "shared")
+    data_lake = DataLakeStack(_stage(scope, "DataLake", config, "data"), "DataLake", config=config)
+    ml_dev = MlDevStack(_stage(scope, "MlDev", config, "dev"), "Workspace", config=config)
+    staging = ServingStack(_stage(scope, "Staging", config, "staging"), "Serving", config=config, environment="staging")
+    prod = ServingStack(_stage(scope, "Prod", config, "prod"), "Serving", config=config, environment="prod")
+    # The promotion pipeline deploys the serving stacks' templates from the synthesized cloud assembly.
+    targets: dict[ServingEnv, DeployTarget] = {"staging": DeployTarget.of_stack(staging), "prod": DeployTarget.of_stack(prod)}
     return Estate(
-        organization=OrganizationStack(_stage(scope, "Organization", config, "management"), "Guardrails", config=config),
-        shared_services=SharedServicesStack(_stage(scope, "SharedServices", config, "shared"), "Registry", config=config),
-        data_lake=DataLakeStack(_stage(scope, "DataLake", config, "data"), "DataLake", config=config),
-        ml_dev=MlDevStack(_stage(scope, "MlDev", config, "dev"), "Workspace", config=config),
-        staging=ServingStack(_stage(scope, "Staging", config, "staging"), "Serving", config=config, environment="staging"),
-        prod=ServingStack(_stage(scope, "Prod", config, "prod"), "Serving", config=config, environment="prod"),
+        organization=organization,
+        shared_services=SharedServicesStack(shared_stage, "Registry", config=config, promotion_targets=targets),
+        data_lake=data_lake,
+        ml_dev=ml_dev,
+        staging=staging,
+        prod=prod,
     )
 
 

@@ -2,22 +2,63 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from aws_cdk import aws_events as events
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from mlops_estate.config import EstateConfig
+from mlops_estate.config import EstateConfig, ServingEnv
 from mlops_estate.encryption import DataClass, EstateKeys
+from mlops_estate.event_bus import EstateEventBus
+from mlops_estate.promotion import DeployTarget, PromotionPipeline, PromotionTrigger
+from mlops_estate.retraining_config import bus_name, model_package_group_name, model_package_parameter, promotion_pipeline_name
 from mlops_estate.stacks.base import EstateStack
 from mlops_estate.storage import SecureBucket
 
+PROMOTE_OUTSIDE_VPC = (
+    "Shared services runs no workload network; promote_model only calls the CodePipeline and SNS APIs over TLS "
+    "with its least-privilege role, handles no data, and its VPC would need endpoints for just these two calls."
+)
+
 
 class SharedServicesStack(EstateStack):
-    def __init__(self, scope: Construct, id: str, *, config: EstateConfig) -> None:
+    def __init__(self, scope: Construct, id: str, *, config: EstateConfig,
+                 promotion_targets: Mapping[ServingEnv, DeployTarget]) -> None:
         super().__init__(scope, id, config=config, account=config.accounts.shared_services,
                          description="model registry, artifacts and promotion (shared services account)")
         accounts = config.accounts
-        self.keys = EstateKeys(self, "Keys", estate_name=config.name, classes=[DataClass.MODELS, DataClass.LOGS])
+        self.keys = EstateKeys(self, "Keys", estate_name=config.name,
+                               classes=[DataClass.MODELS, DataClass.MONITORING, DataClass.LOGS])
         self.artifacts = SecureBucket(self, "Artifacts", key=self.keys.models)
         # The build account writes registered artifacts; staging and prod read them to deploy.
         self.keys.allow_account(DataClass.MODELS, [accounts.ml_dev], write=True)
         self.keys.allow_account(DataClass.MODELS, [accounts.staging, accounts.prod])
         self.artifacts.allow_account_read([accounts.staging, accounts.prod])
+
+        # Promotion: approved model -> staging -> manual approval -> prod, one pipeline per model.
+        self.event_bus = EstateEventBus(self, "EstateBus", bus_name=bus_name(config.name, "shared_services"),
+                                        sender_accounts=[accounts.ml_dev, accounts.staging, accounts.prod])
+        self.approvals = sns.Topic(self, "Approvals", master_key=self.keys.monitoring, enforce_ssl=True,
+                                   display_name=f"{config.name} model approvals")
+        for email in config.promotion.approver_emails:
+            self.approvals.add_subscription(subscriptions.EmailSubscription(email))
+        self.promotion_source = SecureBucket(self, "PromotionSource", key=self.keys.models)
+        self.promotion_artifacts = SecureBucket(self, "PromotionArtifacts", key=self.keys.models)
+        self.promotion_pipelines = {
+            model_package_group_name(config.name, m.name): PromotionPipeline(
+                self, f"Promote-{m.name}", pipeline_name=promotion_pipeline_name(config.name, m.name),
+                source_bucket=self.promotion_source.bucket, source_key=config.promotion.source_key,
+                artifact_bucket=self.promotion_artifacts.bucket, parameter_name=model_package_parameter(m.name),
+                staging=promotion_targets["staging"], prod=promotion_targets["prod"], approval_topic=self.approvals,
+                bootstrap_qualifier=config.promotion.bootstrap_qualifier,
+            )
+            for m in config.models
+        }
+        if self.promotion_pipelines:
+            PromotionTrigger(
+                self, "PromotionTrigger", pipelines=self.promotion_pipelines, approval_topic=self.approvals,
+                event_buses=[events.EventBus.from_event_bus_name(self, "DefaultBus", "default"), self.event_bus.bus],
+                queue_key=self.keys.monitoring, logs_key=self.keys.logs, outside_vpc_reason=PROMOTE_OUTSIDE_VPC,
+            )
