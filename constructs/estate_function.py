@@ -8,7 +8,6 @@ from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -113,13 +112,7 @@ class EstateFunction(Construct):
                 resources=[self.log_group.log_group_arn],
             )
         )
-        vpc_args: dict[str, object] = {}
         if placement is not None:
-            vpc_args = dict(
-                vpc=placement.vpc,
-                vpc_subnets=ec2.SubnetSelection(subnet_filters=[ec2.SubnetFilter.by_ids(list(placement.subnet_ids))]),
-                security_groups=[placement.security_group],
-            )
             # What AWSLambdaVPCAccessExecutionRole grants, without the managed policy.
             self.role.add_to_principal_policy(
                 iam.PolicyStatement(
@@ -148,13 +141,18 @@ class EstateFunction(Construct):
             max_event_age=max_event_age,
             log_group=self.log_group,
             environment=dict(environment or {}),
-            **vpc_args,  # type: ignore[arg-type]
         )
         # CDK makes the function depend on its role explicitly; the GetAtt on the role already does (W3005).
         cfn_function, cfn_role = self.function.node.default_child, self.role.node.default_child
         assert isinstance(cfn_function, lambda_.CfnFunction) and isinstance(cfn_role, iam.CfnRole)
         drop_redundant_dependency(cfn_function, cfn_role)
+        # Lambda checks the role's permissions (logs, network interfaces) when the function is created.
+        self.function.node.add_dependency(self.role.node.find_child("DefaultPolicy"))
         if placement is not None:
+            # Placed by ids (the L2 subnet selection would need route tables an imported VPC does not have).
+            cfn_function.vpc_config = lambda_.CfnFunction.VpcConfigProperty(
+                subnet_ids=list(placement.subnet_ids), security_group_ids=placement.security_group_ids
+            )
             acknowledge(
                 self.role,
                 "Lambda manages the network interfaces of its VPC-bound function itself; EC2 network interface "
