@@ -228,8 +228,9 @@ class EstateConfig:
                 problems.add(join(azs, i), f"{az!r} is not a zone of region {self.region!r} (like {self.region}a)")
         if len(set(self.availability_zones)) != len(self.availability_zones):
             problems.add(azs, "lists a zone twice")
-        _duplicates([u.name for u in self.users], join(path, "users"), "user name", problems)
-        _duplicates([m.name for m in self.models], join(path, "models"), "model name", problems)
+        # Items that failed to parse are MISSING (their problems are already reported).
+        _duplicates([u.name for u in self.users if not is_missing(u)], join(path, "users"), "user name", problems)
+        _duplicates([m.name for m in self.models if not is_missing(m)], join(path, "models"), "model name", problems)
 
     @property
     def sandbox(self) -> bool:
