@@ -1,0 +1,105 @@
+"""The default estate's retraining and promotion wiring, across accounts, from the synthesized templates."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from tests.handlers.events import (
+    PROD, REGION, STAGING, alarm_state_change, load_handler, matches, model_package_state_change, object_created,
+)
+from tests.helpers import resources_of_type
+
+ML_DEV_BUS = "arn:aws:events:eu-west-1:444444444444:event-bus/mlops-ml-dev"
+MODELS = ("churn", "spend-forecast", "fraud-batch")
+
+
+def _rules(template: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r["Properties"] for r in resources_of_type(template, "AWS::Events::Rule").values()]
+
+
+def _functions(template: dict[str, Any], variable: str) -> list[dict[str, Any]]:
+    return [f["Properties"] for f in resources_of_type(template, "AWS::Lambda::Function").values()
+            if variable in f["Properties"].get("Environment", {}).get("Variables", {})]
+
+
+def test_ml_dev_retrains_each_model_from_its_estate_bus(default_estate: Any) -> None:
+    template = default_estate.templates["MlDev/Workspace"]
+    rules = _rules(template)
+    assert {r["EventBusName"] for r in rules} == {"mlops-ml-dev"}
+    assert len(rules) == 8  # drift + violations for three models, data arrival for two (fraud-batch opts out)
+    functions = _functions(template, "PIPELINE_NAME")
+    assert sorted(f["Environment"]["Variables"]["PIPELINE_NAME"] for f in functions) == sorted(f"mlops-{m}-build" for m in MODELS)
+    assert all("VpcConfig" in f and f["Runtime"] == "python3.14" for f in functions)
+
+
+def _forwarder_patterns(default_estate: Any, stack: str) -> list[dict[str, Any]]:
+    rules = _rules(default_estate.templates[stack])
+    assert all(r["Targets"][0]["Arn"] == ML_DEV_BUS for r in rules)
+    return [r["EventPattern"] for r in rules]
+
+
+@pytest.mark.parametrize(("stack", "account", "other"), [("Staging/Serving", STAGING, PROD), ("Prod/Serving", PROD, STAGING)])
+def test_serving_accounts_forward_their_own_drift_alarms_only(default_estate: Any, stack: str, account: str, other: str) -> None:
+    env = stack.split("/")[0].lower()
+    patterns = _forwarder_patterns(default_estate, stack)
+    assert len(patterns) == 2
+    assert any(matches(p, alarm_state_change(alarm=f"mlops-churn-{env}-drift", account=account)) for p in patterns)
+    assert not any(matches(p, alarm_state_change(alarm=f"mlops-churn-{env}-drift", account=other)) for p in patterns)
+    assert not any(matches(p, alarm_state_change(alarm=f"mlops-churn-{env}-drift", account=account, state="OK")) for p in patterns)
+
+
+def test_a_staging_drift_alarm_reaches_and_starts_the_churn_pipeline(default_estate: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    event = alarm_state_change(alarm="mlops-churn-staging-drift", account=STAGING)
+    assert any(matches(p, event) for p in _forwarder_patterns(default_estate, "Staging/Serving"))
+    ml_dev = default_estate.templates["MlDev/Workspace"]
+    matching = [r for r in _rules(ml_dev) if matches(r["EventPattern"], event)]
+    assert len(matching) == 1  # only churn's drift rule on the ML dev bus
+    [churn] = [f for f in _functions(ml_dev, "PIPELINE_NAME") if f["Environment"]["Variables"]["PIPELINE_NAME"] == "mlops-churn-build"]
+    for key, value in {**churn["Environment"]["Variables"], "AWS_DEFAULT_REGION": REGION,
+                       "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(key, value)
+    with mock_aws():
+        sagemaker = boto3.client("sagemaker", region_name=REGION)
+        sagemaker.create_pipeline(PipelineName="mlops-churn-build", RoleArn="arn:aws:iam::444444444444:role/p",
+                                  PipelineDefinition=json.dumps({"Version": "2020-12-01", "Steps": []}))
+        result = load_handler("start_retraining").handler({"Records": [{"messageId": "m1", "body": json.dumps(event)}]})
+        assert result["started"] is True
+        assert len(sagemaker.list_pipeline_executions(PipelineName="mlops-churn-build")["PipelineExecutionSummaries"]) == 1
+
+
+def test_data_arrival_reaches_only_the_models_reading_that_prefix(default_estate: Any) -> None:
+    rules = _rules(default_estate.templates["MlDev/Workspace"])
+    assert len([r for r in rules if matches(r["EventPattern"], object_created(key="churn/daily/2026/p.parquet"))]) == 1
+    assert len([r for r in rules if matches(r["EventPattern"], object_created(key="fraud-batch/p.parquet"))]) == 0
+
+
+def test_shared_services_promotes_every_model(default_estate: Any) -> None:
+    template = default_estate.templates["SharedServices/Registry"]
+    pipelines = sorted(p["Properties"]["Name"] for p in resources_of_type(template, "AWS::CodePipeline::Pipeline").values())
+    assert pipelines == sorted(f"mlops-{m}-promotion" for m in MODELS)
+    [fn] = _functions(template, "PIPELINES")
+    assert json.loads(fn["Environment"]["Variables"]["PIPELINES"]) == {f"mlops-{m}": f"mlops-{m}-promotion" for m in MODELS}
+    rules = _rules(template)
+    assert sorted(r.get("EventBusName", "default") for r in rules) == ["default", "mlops-shared-services"]
+    assert all(matches(r["EventPattern"], model_package_state_change("Approved", group="mlops-fraud-batch")) for r in rules)
+    [policy] = resources_of_type(template, "AWS::Events::EventBusPolicy").values()
+    principals = [json.dumps(p) for p in policy["Properties"]["Statement"]["Principal"]["AWS"]]
+    assert sorted(next(a for a in ("444444444444", STAGING, PROD) if f":iam::{a}:root" in p) for p in principals) == [
+        "444444444444", STAGING, PROD]
+    [subscription] = resources_of_type(template, "AWS::SNS::Subscription").values()
+    assert subscription["Properties"]["Endpoint"] == "ml-approvers@example.com"
+
+
+def test_promotion_deploys_the_estates_own_serving_templates(default_estate: Any) -> None:
+    template = default_estate.templates["SharedServices/Registry"]
+    stages = next(iter(resources_of_type(template, "AWS::CodePipeline::Pipeline").values()))["Properties"]["Stages"]
+    staging = stages[1]["Actions"][0]["Configuration"]
+    staging_stack = default_estate.estate.staging
+    assert staging["StackName"] == staging_stack.stack_name
+    assert staging["TemplatePath"] == f"CloudAssembly::assembly-Staging/{staging_stack.template_file}"
+    assert (default_estate.outdir / "assembly-Staging" / staging_stack.template_file).is_file()
