@@ -85,7 +85,9 @@ def test_shared_services_promotes_every_model(default_estate: Any) -> None:
     [fn] = _functions(template, "PIPELINES")
     assert json.loads(fn["Environment"]["Variables"]["PIPELINES"]) == {f"mlops-{m}": f"mlops-{m}-promotion" for m in MODELS}
     rules = _rules(template)
-    assert sorted(r.get("EventBusName", "default") for r in rules) == ["default", "mlops-shared-services"]
+    [bus_id] = resources_of_type(template, "AWS::Events::EventBus")
+    buses = [json.dumps(r.get("EventBusName", "default")) for r in rules]
+    assert sorted(buses) == sorted(['"default"', json.dumps({"Ref": bus_id})])
     assert all(matches(r["EventPattern"], model_package_state_change("Approved", group="mlops-fraud-batch")) for r in rules)
     [policy] = resources_of_type(template, "AWS::Events::EventBusPolicy").values()
     principals = [json.dumps(p) for p in policy["Properties"]["Statement"]["Principal"]["AWS"]]
