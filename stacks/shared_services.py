@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from aws_cdk import CfnOutput
 from aws_cdk import aws_events as events
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -45,6 +46,8 @@ class SharedServicesStack(EstateStack):
         for email in config.promotion.approver_emails:
             self.approvals.add_subscription(subscriptions.EmailSubscription(email))
         self.promotion_source = SecureBucket(self, "PromotionSource", key=self.keys.models)
+        CfnOutput(self, "PromotionSourceBucket", value=self.promotion_source.bucket_name,
+                  description=f"CI uploads the zipped, asset-published cloud assembly here as {config.promotion.source_key}")
         self.promotion_artifacts = SecureBucket(self, "PromotionArtifacts", key=self.keys.models)
         self.promotion_pipelines = {
             model_package_group_name(config.name, m.name): PromotionPipeline(
