@@ -12,11 +12,11 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from mlops_estate.dependencies import drop_redundant_dependency
 from mlops_estate.nag import acknowledge
+from mlops_estate.queues import dead_letter_queue
 from mlops_estate.network import NetworkPlacement
 
 ASSET_EXCLUDES = ["__pycache__", "*.pyc", "*.pyo"]
@@ -84,21 +84,7 @@ class EstateFunction(Construct):
             raise ValueError(f"{self.node.path}: " + "; ".join(problems))
         source = handler_source(handler)
 
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetters",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=queue_key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        acknowledge(
-            self.dead_letter_queue,
-            "This queue is itself the dead-letter queue of the function (and of its event sources); a dead-letter "
-            "queue of a dead-letter queue would only move the same messages again.",
-            "AwsSolutions-SQS3",
-        )
+        self.dead_letter_queue = dead_letter_queue(self, "DeadLetters", key=queue_key, of="the function and its event sources")
         self.log_group = logs.LogGroup(
             self, "Logs", encryption_key=logs_key, retention=log_retention, removal_policy=RemovalPolicy.RETAIN
         )

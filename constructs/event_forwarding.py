@@ -5,14 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from mlops_estate.nag import acknowledge
+from mlops_estate.queues import dead_letter_queue
 from mlops_estate.retraining import to_event_pattern
 
 
@@ -36,21 +34,7 @@ class EventForwarder(Construct):
         bad = [name for name, p in patterns.items() if not p.get("source") or not p.get("detail-type")]
         if bad:
             raise ValueError(f"{self.node.path}: patterns {bad} lack 'source' or 'detail-type'; forward only precise patterns")
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "Undelivered",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=queue_key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        acknowledge(
-            self.dead_letter_queue,
-            "This queue is the dead-letter queue of the forwarding rules; a dead-letter queue of a dead-letter "
-            "queue would only move the same events again.",
-            "AwsSolutions-SQS3",
-        )
+        self.dead_letter_queue = dead_letter_queue(self, "Undelivered", key=queue_key, of="the forwarding rules")
         target_bus = events.EventBus.from_event_bus_arn(self, "TargetBus", target_bus_arn)
         self.rules = {
             name: events.Rule(

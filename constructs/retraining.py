@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -29,6 +29,7 @@ from constructs import Construct
 from mlops_estate.config import EstateConfig, ModelConfig, ServingEnv
 from mlops_estate.estate_function import EstateFunction
 from mlops_estate.network import NetworkPlacement
+from mlops_estate.queues import encrypted_queue
 from mlops_estate.retraining_config import PARTITION, drift_alarm_name, monitoring_schedule_prefix
 
 SERVING_ENVS: tuple[ServingEnv, ...] = ("staging", "prod")
@@ -190,16 +191,12 @@ class RetrainingTrigger(Construct):
             )
         )
         # Between the rules and the function: absorbs bursts, batches them, and keeps what fails.
-        self.queue = sqs.Queue(
+        self.queue = encrypted_queue(
             self,
             "Buffer",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=queue_key,
-            enforce_ssl=True,
+            key=queue_key,
             visibility_timeout=Duration.seconds(6 * int(timeout.to_seconds()) + int(batching_window.to_seconds())),
-            retention_period=Duration.days(4),
             dead_letter_queue=sqs.DeadLetterQueue(queue=self.handler.dead_letter_queue, max_receive_count=max_receive_count),
-            removal_policy=RemovalPolicy.RETAIN,
         )
         self.handler.function.add_event_source(
             sources.SqsEventSource(
