@@ -98,6 +98,12 @@ class EstateFunction(Construct):
                 resources=[self.log_group.log_group_arn],
             )
         )
+        # Lambda sends failed asynchronous events to the dead-letter queue with this role: it needs the queue's key.
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="EncryptDeadLetters", actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[queue_key.key_arn]
+            )
+        )
         if placement is not None:
             # What AWSLambdaVPCAccessExecutionRole grants, without the managed policy.
             self.role.add_to_principal_policy(

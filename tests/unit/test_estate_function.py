@@ -63,6 +63,10 @@ def test_baseline_and_tunables(synthesized: tuple[dict[str, Any], Path]) -> None
     assert logs["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
     assert "Fn::GetAtt" in logs["Resource"]  # its own log group, not logs:*
     assert not any("ec2:" in json.dumps(s["Action"]) for s in policies)  # outside a VPC: no network interfaces
+    dead_letters = next(s for s in policies if s.get("Sid") == "EncryptDeadLetters")
+    assert sorted(dead_letters["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]  # a CMK-encrypted DLQ needs the key
+    [monitoring_key] = [k for k in resources_of_type(template, "AWS::KMS::Key") if k.startswith("KeysMonitoring")]
+    assert dead_letters["Resource"] == {"Fn::GetAtt": [monitoring_key, "Arn"]}
 
 
 @pytest.mark.parametrize(
