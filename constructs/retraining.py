@@ -4,10 +4,12 @@ Events land on the ML dev account's estate bus (forwarded from staging/prod and 
 kind of trigger sends them to a CMK-encrypted SQS buffer queue; the `start_retraining` function reads it in
 batches of up to 1,000 messages with a batching window, at a reserved concurrency of 1. So a burst (say
 1,000 objects created within a few minutes) reaches the function as one or a few batches, handled one at a
-time, and every batch starts at most one execution; the handler's cool-down (skip while an execution runs
-or within ``cooldown`` of the last start) collapses the rest. The execution's ClientRequestToken is derived
-from the triggering event ids, so redelivered events start nothing new. Malformed events are reported as
-batch item failures and move to the dead-letter queue after ``max_receive_count`` receives.
+time, so two cool-down decisions never race; every batch starts at most one execution, and the handler's
+cool-down (skip while an execution runs or within ``cooldown`` of the last start) collapses the rest. The
+event source's maximum concurrency is 2 (its minimum), so a batch throttled by the reserved concurrency is
+rare; it returns to the queue after the visibility timeout and is retried. The execution's ClientRequestToken
+is derived from the triggering event ids, so redelivered events start nothing new. Malformed events are
+reported as batch item failures and move to the dead-letter queue after ``max_receive_count`` receives.
 """
 
 from __future__ import annotations
@@ -204,6 +206,8 @@ class RetrainingTrigger(Construct):
                 batch_size=MAX_BATCH,
                 max_batching_window=batching_window,
                 report_batch_item_failures=True,
+                # The minimum; with reserved concurrency 1 it keeps throttled (re-queued) batches rare.
+                max_concurrency=2,
             )
         )
         self.rules: list[events.Rule] = []

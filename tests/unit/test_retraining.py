@@ -74,6 +74,7 @@ def test_buffer_queue_batches_bursts_into_one_invocation(template: dict[str, Any
     mapping = one(template, "AWS::Lambda::EventSourceMapping")
     assert mapping["BatchSize"] == 1000 and mapping["MaximumBatchingWindowInSeconds"] == 300
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": 2}
     queues = resources_of_type(template, "AWS::SQS::Queue")
     buffer = next(q["Properties"] for q in queues.values() if "RedrivePolicy" in q["Properties"])
     assert buffer["RedrivePolicy"]["maxReceiveCount"] == 10
