@@ -173,13 +173,14 @@ class PromotionPipeline(Construct):
     def _acknowledge_artifact_grants(self, artifact_bucket: s3.IBucket) -> None:
         """CodePipeline's own roles get CDK's artifact-store grants: object-level wildcards on this pipeline's
         artifact bucket and its key, nothing else. Acknowledged on exactly those roles' policies."""
-        bucket_id = Stack.of(self).resolve(artifact_bucket.bucket_arn)["Fn::GetAtt"][0]
+        arn = Stack.of(self).resolve(artifact_bucket.bucket_arn)
+        bucket = f"<{arn['Fn::GetAtt'][0]}.Arn>" if isinstance(arn, dict) and "Fn::GetAtt" in arn else str(arn)
         s3_ids = [f"AwsSolutions-IAM5[Action::s3:{a}]" for a in ("Abort*", "DeleteObject*", "GetBucket*", "GetObject*", "List*")]
-        s3_ids.append(f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/*]")
+        s3_ids.append(f"AwsSolutions-IAM5[Resource::{bucket}/*]")
         kms_ids = ["AwsSolutions-IAM5[Action::kms:GenerateDataKey*]", "AwsSolutions-IAM5[Action::kms:ReEncrypt*]"]
         reason = (
-            "CodePipeline reads and writes its own artifacts: object-level actions on any object key of this "
-            "pipeline's dedicated artifact bucket, and data keys of that bucket's CMK; nothing beyond them."
+            "CodePipeline reads and writes its own artifacts: object-level actions on any object key of the "
+            "promotion artifact bucket (which holds nothing else), and data keys of that bucket's CMK."
         )
         for node in self.pipeline.node.find_all():
             if not isinstance(node, iam.Policy):
