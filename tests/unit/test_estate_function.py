@@ -31,14 +31,18 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any
     # Bytecode next to the handler (as tests and local runs leave it) must not reach the asset.
     cache = ROOT / "lambda" / "promote_model" / "__pycache__"
     cache.mkdir(exist_ok=True)
-    (cache / "stale.cpython-311.pyc").write_bytes(b"\0")
+    stale = cache / "stale.cpython-311.pyc"
+    stale.write_bytes(b"\0")
     outdir = tmp_path_factory.mktemp("fn")
     app_out = App(context=cdk_context(), outdir=str(outdir))
     stack = make_stack(app_out)
     keys = EstateKeys(stack, "Keys", estate_name="mlops", classes=[DataClass.MONITORING, DataClass.LOGS])
     EstateFunction(stack, "Fn", handler="promote_model", description="test", queue_key=keys.monitoring, logs_key=keys.logs,
                    outside_vpc_reason=REASON, reserved_concurrency=2, retry_attempts=1, max_event_age=Duration.minutes(30))
-    assembly = app_out.synth()
+    try:
+        assembly = app_out.synth()
+    finally:
+        stale.unlink()
     template = json.loads(Path(assembly.get_stack_artifact(stack.artifact_id).template_full_path).read_text())
     return template, outdir
 
