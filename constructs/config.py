@@ -16,7 +16,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal
 
+# Per-model build and governance settings (model_build_config.py); patterns shared with the pipelines.
+from mlops_estate.model_build_config import BuildConfig, GovernanceConfig
+from mlops_estate.pipeline.patterns import INSTANCE_TYPE
+
 from mlops_estate.config_parsing import ConfigError, Problems, join, parse_dataclass, is_missing
+from mlops_estate.data_lake_config import DataLakeConfig
+from mlops_estate.feature_store_config import FeatureGroupDefinition, check_feature_groups
+from mlops_estate.governance_config import AuditConfig, BudgetsConfig, GuardrailsConfig
+from mlops_estate.serving_config import (
+    INSTANCE_TYPE,
+    AlarmsConfig,
+    AsyncInferenceConfig,
+    DataCaptureConfig,
+    RolloutConfig,
+    ScalingConfig,
+    ServerlessConfig,
+    VariantConfig,
+    check_serving,
+)
+from mlops_estate.monitoring_config import MonitoringConfig
+from mlops_estate.workspace_config import WorkspaceConfig
 from mlops_estate.retraining_config import PromotionConfig, RetrainingConfig
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
@@ -28,7 +48,6 @@ ESTATE_NAME = re.compile(r"^[a-z][a-z0-9-]{1,19}$")
 # SageMaker resource names: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$; we keep room for suffixes.
 MODEL_NAME = re.compile(r"^[a-z0-9](-*[a-z0-9]){0,31}$")
 USER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
-INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+[a-z0-9-]*\.(?:[0-9]*x?large|medium|small|xlarge|[0-9]+xlarge)$")
 TAG_VALUE = re.compile(r"^[\w .:/=+\-@]{1,256}$")
 
 Role = Literal["shared_services", "data_lake", "ml_dev", "staging", "prod"]
@@ -145,12 +164,25 @@ class QualityGateConfig:
 
 @dataclass(frozen=True)
 class ServingConfig:
-    """How one environment serves a model."""
+    """How one environment serves a model (the settings are described in `mlops_estate.serving_config`).
+
+    The primary variant serves the approved model package with ``weight``; ``variants`` add A/B
+    variants and ``shadow`` a shadow variant, each serving its own model package.
+    """
 
     mode: ServingMode = "realtime"
     instance_type: str = "ml.m5.large"
     min_instances: int = 1
     max_instances: int = 2
+    weight: float = 1.0
+    variants: tuple[VariantConfig, ...] = ()
+    shadow: VariantConfig | None = None
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
+    alarms: AlarmsConfig = field(default_factory=AlarmsConfig)
+    scaling: ScalingConfig = field(default_factory=ScalingConfig)
+    data_capture: DataCaptureConfig = field(default_factory=DataCaptureConfig)
+    serverless: ServerlessConfig = field(default_factory=ServerlessConfig)
+    async_inference: AsyncInferenceConfig = field(default_factory=AsyncInferenceConfig)
 
     def check(self, path: str, problems: Problems) -> None:
         if not INSTANCE_TYPE.match(self.instance_type):
@@ -162,6 +194,9 @@ class ServingConfig:
             problems.add(join(path, "max_instances"), f"{self.max_instances} is below min_instances {self.min_instances}")
         if self.max_instances > 100:
             problems.add(join(path, "max_instances"), f"{self.max_instances} is above 100 (raise the quota and this limit together)")
+        if self.weight < 0:
+            problems.add(join(path, "weight"), f"{self.weight} is negative; weights are >= 0")
+        check_serving(self, path, problems)
 
 
 def _default_serving() -> Mapping[ServingEnv, ServingConfig]:
@@ -177,12 +212,20 @@ class ModelConfig:
     quality_gate: QualityGateConfig
     serving: Mapping[ServingEnv, ServingConfig] = field(default_factory=_default_serving)
     description: str = ""
+    monitoring: MonitoringConfig | None = None
+    build: BuildConfig = field(default_factory=BuildConfig)
+    governance: GovernanceConfig = field(default_factory=GovernanceConfig)
     retraining: RetrainingConfig = field(default_factory=RetrainingConfig)
 
     def check(self, path: str, problems: Problems) -> None:
         if not MODEL_NAME.match(self.name):
             problems.add(join(path, "name"), f"{self.name!r} is not a valid model name (lowercase letters, digits, single hyphens, up to 32)")
         self.quality_gate.check_for(self.problem_type, join(path, "quality_gate"), problems)
+        prod = self.serving.get("prod")
+        if isinstance(prod, ServingConfig) and prod.mode == "realtime" and prod.min_instances < 2:  # unparsed: reported already
+            problems.add(join(path, "serving.prod.min_instances"), f"{prod.min_instances} is below 2; prod real-time endpoints run 2+ instances so SageMaker spreads them over zones")
+        if self.monitoring is not None:
+            self.monitoring.check_for(self.problem_type, self.quality_gate.metric, join(path, "monitoring"), problems)
 
 
 @dataclass(frozen=True)
@@ -213,6 +256,14 @@ class EstateConfig:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     users: tuple[UserConfig, ...] = ()
     models: tuple[ModelConfig, ...] = ()
+    # Feature groups of the ML dev account (feature_store_config.py); data-arrival events (data_lake_config.py).
+    feature_groups: tuple[FeatureGroupDefinition, ...] = ()
+    data_lake: DataLakeConfig = field(default_factory=DataLakeConfig)
+    guardrails: GuardrailsConfig = field(default_factory=GuardrailsConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
+    budgets: BudgetsConfig = field(default_factory=BudgetsConfig)
+    # Studio, persona roles and MLflow of the ML dev account (workspace_config.py).
+    workspace: WorkspaceConfig = field(default_factory=WorkspaceConfig)
     promotion: PromotionConfig = field(default_factory=PromotionConfig)
 
     def check(self, path: str, problems: Problems) -> None:
@@ -231,6 +282,8 @@ class EstateConfig:
         # Items that failed to parse are MISSING (their problems are already reported).
         _duplicates([u.name for u in self.users if not is_missing(u)], join(path, "users"), "user name", problems)
         _duplicates([m.name for m in self.models if not is_missing(m)], join(path, "models"), "model name", problems)
+        check_feature_groups(self.feature_groups, join(path, "feature_groups"), problems)
+        self.guardrails.check_models(self.models, join(path, "guardrails"), problems)
 
     @property
     def sandbox(self) -> bool:
@@ -259,17 +312,12 @@ def _duplicates(names: list[str], path: str, what: str, problems: Problems) -> N
 def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
     """Apply ``estate.a.b=value`` style overrides (from ``cdk synth -c estate.region=eu-west-1``).
 
-    Values that parse as JSON are used as JSON (numbers, lists, objects), anything else as a string.
+    Where the setting is a string the value is taken as given; elsewhere values that parse as JSON are used
+    as JSON (numbers, lists, objects, booleans), anything else as a string.
     List items are addressed by index: ``estate.models.0.name``.
     """
     result: dict[str, Any] = json.loads(json.dumps(data))
     for dotted, raw in sorted(overrides.items()):
-        value = raw
-        if isinstance(raw, str):
-            try:
-                value = json.loads(raw)
-            except json.JSONDecodeError:
-                value = raw
         keys = dotted.split(".")
         node: Any = result
         for i, key in enumerate(keys[:-1]):
@@ -280,6 +328,17 @@ def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any]) -> dict[
                 where = ".".join(keys[: i + 1])
                 raise ConfigError("-c overrides", [f"estate.{dotted}: cannot override, {where!r} does not exist"]) from exc
         last: Any = int(keys[-1]) if isinstance(node, list) and keys[-1].isdigit() else keys[-1]
+        current = node[last] if isinstance(node, dict) and last in node else None
+        value = raw
+        if isinstance(raw, str):
+            # A string setting takes the text as given, so account ids stay strings (a quoted JSON string is
+            # unquoted); other settings parse as JSON.
+            try:
+                parsed = json.loads(raw)
+            except json.JSONDecodeError:
+                parsed = raw
+            if not isinstance(current, str) or isinstance(parsed, str):
+                value = parsed
         node[last] = value
     return result
 

@@ -92,7 +92,8 @@ def parse(tp: Any, value: Any, path: str, problems: Problems) -> Any:
             problems.add(path, f"expected a list, got {type(value).__name__}")
             return _MISSING
         items = [parse(item_tp, v, join(path, i), problems) for i, v in enumerate(value)]
-        return tuple(items)
+        # One bad item makes the list missing too, so checks across items never see a half-parsed list.
+        return _MISSING if any(item is _MISSING for item in items) else tuple(items)
     if origin in (dict, collections.abc.Mapping):
         key_tp, val_tp = get_args(tp)
         if not isinstance(value, dict):
@@ -101,7 +102,8 @@ def parse(tp: Any, value: Any, path: str, problems: Problems) -> Any:
         out = {}
         for k, v in value.items():
             out[parse(key_tp, k, join(path, str(k)), problems)] = parse(val_tp, v, join(path, str(k)), problems)
-        return types.MappingProxyType(out)
+        # Bad entries were reported; keep the good ones so their own checks still run.
+        return types.MappingProxyType({k: v for k, v in out.items() if k is not _MISSING and v is not _MISSING})
     if dataclasses.is_dataclass(tp):
         return parse_dataclass(tp, value, path, problems)  # type: ignore[arg-type]
     if tp is bool:

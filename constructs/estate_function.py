@@ -14,9 +14,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from mlops_estate.dead_letter_queue import DeadLetterQueue
 from mlops_estate.dependencies import drop_redundant_dependency
 from mlops_estate.nag import acknowledge
-from mlops_estate.queues import dead_letter_queue
 from mlops_estate.network import NetworkPlacement
 
 ASSET_EXCLUDES = ["__pycache__", "*.pyc", "*.pyo"]
@@ -84,7 +84,8 @@ class EstateFunction(Construct):
             raise ValueError(f"{self.node.path}: " + "; ".join(problems))
         source = handler_source(handler)
 
-        self.dead_letter_queue = dead_letter_queue(self, "DeadLetters", key=queue_key, of="the function and its event sources")
+        self.dead_letters = DeadLetterQueue(self, "DeadLetters", key=queue_key, of="the function and its event sources")
+        self.dead_letter_queue = self.dead_letters.queue
         self.log_group = logs.LogGroup(
             self, "Logs", encryption_key=logs_key, retention=log_retention, removal_policy=RemovalPolicy.RETAIN
         )

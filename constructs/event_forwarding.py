@@ -1,53 +1,113 @@
-"""Forward matching events of an account's default bus to an estate bus in another account."""
+"""Forward events of this account's default bus to another account's estate bus: S3 ``Object Created`` under a
+key prefix (data arrival), or any precise patterns (drift alarms, monitoring violations)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from mlops_estate.queues import dead_letter_queue
-from mlops_estate.retraining import to_event_pattern
+from mlops_estate.data_lake_config import s3_key_prefix_problem
+from mlops_estate.dead_letter_queue import DeadLetterQueue
+from mlops_estate.storage import SecureBucket
+
+OBJECT_CREATED = "Object Created"
 
 
-class EventForwarder(Construct):
-    """One rule per named pattern on the default bus (where AWS services publish), each sending its events
-    to ``target_bus_arn``; events that cannot be delivered after bounded retries land in a CMK-encrypted
-    dead-letter queue."""
+class ObjectCreatedForwarder(Construct):
+    """A rule on this account's default bus that matches ``Object Created`` events of ``buckets`` (which must
+    have EventBridge notifications on) under ``prefix`` and puts them on ``target_bus``.
+
+    The rule acts through its own role, allowed ``events:PutEvents`` on exactly that bus ARN; events that
+    cannot be delivered after EventBridge's retries land in a CMK-encrypted dead-letter queue.
+    """
 
     def __init__(
         self,
         scope: Construct,
         id: str,
         *,
-        target_bus_arn: str,
-        patterns: Mapping[str, Mapping[str, Any]],
-        queue_key: kms.IKey,
+        buckets: Sequence[SecureBucket],
+        prefix: str,
+        target_bus: events.IEventBus,
+        dead_letter_key: kms.IKey,
+        description: str = "",
     ) -> None:
         super().__init__(scope, id)
+        problems = []
+        if not buckets:
+            problems.append("buckets is empty; name at least one bucket whose new objects are forwarded")
+        prefix_problem = s3_key_prefix_problem(prefix)
+        if prefix_problem:
+            problems.append(f"prefix {prefix_problem}")
+        if problems:
+            raise ValueError(f"{self.node.path}: " + "; ".join(problems))
+        self.prefix = prefix
+        self.dead_letter_queue = DeadLetterQueue(self, "DeadLetters", key=dead_letter_key)
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
+            description=f"Puts data-arrival events on {target_bus.event_bus_name}",
+        )
+        self.rule = events.Rule(
+            self,
+            "Rule",
+            description=description or f"Forward Object Created under {prefix} to {target_bus.event_bus_name}",
+            event_pattern=events.EventPattern(
+                source=["aws.s3"],
+                detail_type=[OBJECT_CREATED],
+                detail={
+                    "bucket": {"name": [b.bucket_name for b in buckets]},
+                    "object": {"key": [{"prefix": prefix}]},
+                },
+            ),
+        )
+        # The EventBus target grants the role events:PutEvents on the target bus's ARN, nothing else.
+        self.rule.add_target(targets.EventBus(target_bus, role=self.role, dead_letter_queue=self.dead_letter_queue.queue))
+
+
+class EventForwarder(Construct):
+    """Rules on this account's default bus (where AWS services publish), one per named pattern, that put
+    matching events on ``target_bus`` in another account: e.g. a serving account's drift alarms and
+    monitoring violations to the build account.
+
+    Patterns must be precise (``source`` and ``detail-type`` at least). All rules act through one role,
+    allowed ``events:PutEvents`` on exactly the target bus; undeliverable events land in a CMK-encrypted
+    dead-letter queue.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        target_bus: events.IEventBus,
+        patterns: Mapping[str, events.EventPattern],
+        dead_letter_key: kms.IKey,
+    ) -> None:
+        super().__init__(scope, id)
+        problems = []
         if not patterns:
-            raise ValueError(f"{self.node.path}: patterns is empty; give at least one name -> EventBridge pattern")
-        bad = [name for name, p in patterns.items() if not p.get("source") or not p.get("detail-type")]
-        if bad:
-            raise ValueError(f"{self.node.path}: patterns {bad} lack 'source' or 'detail-type'; forward only precise patterns")
-        self.dead_letter_queue = dead_letter_queue(self, "Undelivered", key=queue_key, of="the forwarding rules")
-        target_bus = events.EventBus.from_event_bus_arn(self, "TargetBus", target_bus_arn)
-        self.rules = {
-            name: events.Rule(
-                self,
-                name,
-                description=f"Forward {name} events to {target_bus_arn}",
-                event_pattern=to_event_pattern(pattern),
-                targets=[
-                    targets.EventBus(
-                        target_bus,
-                        dead_letter_queue=self.dead_letter_queue,
-                    )
-                ],
-            )
-            for name, pattern in patterns.items()
-        }
+            problems.append("patterns is empty; give at least one name -> EventPattern")
+        imprecise = sorted(name for name, p in patterns.items() if not p.source or not p.detail_type)
+        if imprecise:
+            problems.append(f"patterns {imprecise} lack source or detail_type; forward only precise patterns")
+        if problems:
+            raise ValueError(f"{self.node.path}: " + "; ".join(problems))
+        self.dead_letter_queue = DeadLetterQueue(self, "DeadLetters", key=dead_letter_key)
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
+            description=f"Puts forwarded events on {target_bus.event_bus_name}",
+        )
+        self.rules: dict[str, events.Rule] = {}
+        for name, pattern in patterns.items():
+            rule = events.Rule(self, name, description=f"Forward {name} to {target_bus.event_bus_name}", event_pattern=pattern)
+            rule.add_target(targets.EventBus(target_bus, role=self.role, dead_letter_queue=self.dead_letter_queue.queue))
+            self.rules[name] = rule

@@ -3,9 +3,11 @@
 `PromotionPipeline` is a CodePipeline V2 pipeline in the shared services account with one pipeline variable,
 the model package ARN. Its source is the estate's synthesized cloud assembly, zipped and uploaded (assets
 already published) by CI to a versioned S3 source bucket; the source never starts the pipeline by itself.
-It deploys the serving stack's template to staging with the ARN as a stack parameter, waits for a manual
-approval, then deploys prod the same way, so endpoints change only through CloudFormation (with the
-blue/green rollout the serving stacks define). The actions assume the CDK bootstrap roles of the serving
+In staging it deploys the model's ApprovedModelStack with the ARN as its only parameter (writing it to SSM
+Parameter Store), then the serving stack without parameter overrides (its model-package parameters read
+every model's approved ARN from SSM, so promoting one model never resets another: see approved_model.py);
+it waits for a manual approval, then deploys prod the same way. Endpoints change only through
+CloudFormation (with the blue/green rollout the serving stacks define). The actions assume the CDK bootstrap roles of the serving
 accounts, which must be bootstrapped with ``--trust <shared services account>``.
 
 `PromotionTrigger` runs the `promote_model` function on SageMaker Model Package State Change events of the
@@ -35,20 +37,21 @@ from constructs import Construct
 from mlops_estate.dependencies import drop_redundant_dependency
 from mlops_estate.estate_function import EstateFunction
 from mlops_estate.nag import acknowledge
+from mlops_estate.approved_model import PARAMETER_NAME as APPROVED_PARAMETER
 from mlops_estate.retraining import to_event_pattern
 
 VARIABLE_NAME = "ModelPackageArn"
+MODEL_PACKAGE_STATE_CHANGE = "SageMaker Model Package State Change"
 APPROVAL_STATUSES = ("Approved", "PendingManualApproval", "Rejected")
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 PIPELINE_NAME = re.compile(r"^[A-Za-z0-9.@\-_]{1,100}$")
-PARAMETER = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,254}$")
 
 
 def model_package_state_pattern(group_names: Sequence[str]) -> dict[str, Any]:
     """State changes (to any approval status) of model packages in exactly these groups."""
     return {
         "source": ["aws.sagemaker"],
-        "detail-type": ["SageMaker Model Package State Change"],
+        "detail-type": [MODEL_PACKAGE_STATE_CHANGE],
         "detail": {"ModelPackageGroupName": sorted(set(group_names)), "ModelApprovalStatus": list(APPROVAL_STATUSES)},
     }
 
@@ -69,6 +72,14 @@ class DeployTarget:
         return cls(account=stack.account, stack_name=stack.stack_name, template_path=f"{folder}{stack.template_file}")
 
 
+@dataclass(frozen=True)
+class PromotionTarget:
+    """What promotion deploys in one serving account: the model's ApprovedModelStack, then the serving stack."""
+
+    approved: DeployTarget
+    serving: DeployTarget
+
+
 class PromotionPipeline(Construct):
     """One model's promotion pipeline (see the module docstring)."""
 
@@ -81,9 +92,8 @@ class PromotionPipeline(Construct):
         source_bucket: s3.IBucket,
         source_key: str,
         artifact_bucket: s3.IBucket,
-        parameter_name: str,
-        staging: DeployTarget,
-        prod: DeployTarget,
+        staging: PromotionTarget,
+        prod: PromotionTarget,
         approval_topic: sns.ITopic,
         bootstrap_qualifier: str = "hnb659fds",
     ) -> None:
@@ -91,13 +101,14 @@ class PromotionPipeline(Construct):
         problems = []
         if not PIPELINE_NAME.match(pipeline_name):
             problems.append(f"pipeline_name {pipeline_name!r} is not a CodePipeline name (1-100 of A-Z a-z 0-9 . @ - _)")
-        if not PARAMETER.match(parameter_name):
-            problems.append(f"parameter_name {parameter_name!r} is not a CloudFormation parameter name (alphanumeric)")
-        for env, target in (("staging", staging), ("prod", prod)):
-            if not ACCOUNT_ID.match(target.account):
-                problems.append(f"{env}.account {target.account!r} is not an AWS account id (exactly 12 digits)")
-            if not target.template_path.endswith(".template.json"):
-                problems.append(f"{env}.template_path {target.template_path!r} is not a synthesized template (*.template.json)")
+        for env, pair in (("staging", staging), ("prod", prod)):
+            if pair.approved.account != pair.serving.account:
+                problems.append(f"{env}: approved ({pair.approved.account}) and serving ({pair.serving.account}) stacks are in different accounts")
+            for part, target in (("approved", pair.approved), ("serving", pair.serving)):
+                if not ACCOUNT_ID.match(target.account):
+                    problems.append(f"{env}.{part}.account {target.account!r} is not an AWS account id (exactly 12 digits)")
+                if not target.template_path.endswith(".template.json"):
+                    problems.append(f"{env}.{part}.template_path {target.template_path!r} is not a synthesized template (*.template.json)")
         if artifact_bucket.encryption_key is None:
             problems.append("artifact_bucket has no KMS key; cross-account deploy actions need a CMK-encrypted artifact bucket")
         if problems:
@@ -109,23 +120,39 @@ class PromotionPipeline(Construct):
         assembly = codepipeline.Artifact("CloudAssembly")
         region = Stack.of(self).region
 
-        def deploy(env: str, target: DeployTarget) -> actions.CloudFormationCreateUpdateStackAction:
-            def role(kind: str) -> iam.IRole:
-                name = f"cdk-{bootstrap_qualifier}-{kind}-role-{target.account}-{region}"
-                arn = f"arn:{Stack.of(self).partition}:iam::{target.account}:role/{name}"
-                return iam.Role.from_role_arn(self, f"{env.capitalize()}{kind.title().replace('-', '')}Role", arn, mutable=False)
+        roles: dict[str, iam.IRole] = {}
 
+        def role(env: str, account: str, kind: str) -> iam.IRole:
+            id = f"{env.capitalize()}{kind.title().replace('-', '')}Role"
+            if id in roles:
+                return roles[id]
+            name = f"cdk-{bootstrap_qualifier}-{kind}-role-{account}-{region}"
+            arn = f"arn:{Stack.of(self).partition}:iam::{account}:role/{name}"
+            roles[id] = iam.Role.from_role_arn(self, id, arn, mutable=False)
+            return roles[id]
+
+        def deploy(env: str, target: DeployTarget, name: str, run_order: int,
+                   overrides: Mapping[str, Any] | None) -> actions.CloudFormationCreateUpdateStackAction:
             return actions.CloudFormationCreateUpdateStackAction(
-                action_name=f"Deploy{env.capitalize()}",
+                action_name=f"{name}{env.capitalize()}",
                 stack_name=target.stack_name,
                 template_path=assembly.at_path(target.template_path),
                 admin_permissions=False,
-                parameter_overrides={parameter_name: self.variable.reference()},
+                parameter_overrides=overrides,
                 cfn_capabilities=[CfnCapabilities.NAMED_IAM, CfnCapabilities.AUTO_EXPAND],
-                role=role("deploy"),
-                deployment_role=role("cfn-exec"),
+                role=role(env, target.account, "deploy"),
+                deployment_role=role(env, target.account, "cfn-exec"),
                 account=target.account,
+                run_order=run_order,
             )
+
+        def release(env: str, pair: PromotionTarget) -> list[codepipeline.IAction]:
+            return [
+                # The approved stack's only parameter: nothing else it owns can fall back to a default.
+                deploy(env, pair.approved, "Release", 1, {APPROVED_PARAMETER: self.variable.reference()}),
+                # No overrides: every model-package parameter defaults to its SSM parameter, read at deploy time.
+                deploy(env, pair.serving, "Deploy", 2, None),
+            ]
 
         self.pipeline = codepipeline.Pipeline(
             self,
@@ -149,19 +176,19 @@ class PromotionPipeline(Construct):
                         )
                     ],
                 ),
-                codepipeline.StageProps(stage_name="Staging", actions=[deploy("staging", staging)]),
+                codepipeline.StageProps(stage_name="Staging", actions=release("staging", staging)),
                 codepipeline.StageProps(
                     stage_name="ApproveProd",
                     actions=[
                         actions.ManualApprovalAction(
                             action_name="ApproveProd",
                             notification_topic=approval_topic,
-                            additional_information=f"Deployed {self.variable.reference()} to staging ({staging.stack_name}). "
+                            additional_information=f"Deployed {self.variable.reference()} to staging ({staging.serving.stack_name}). "
                             "Approve to deploy it to prod.",
                         )
                     ],
                 ),
-                codepipeline.StageProps(stage_name="Prod", actions=[deploy("prod", prod)]),
+                codepipeline.StageProps(stage_name="Prod", actions=release("prod", prod)),
             ],
         )
 

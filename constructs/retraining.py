@@ -19,7 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -31,9 +32,11 @@ from constructs import Construct
 from mlops_estate.config import EstateConfig, ModelConfig, ServingEnv
 from mlops_estate.estate_function import EstateFunction
 from mlops_estate.network import NetworkPlacement
-from mlops_estate.queues import encrypted_queue
-from mlops_estate.retraining_config import PARTITION, drift_alarm_name, monitoring_schedule_prefix
+from mlops_estate.monitoring import ENV_ABBREVIATION, SUFFIX, ModelMonitor
+from mlops_estate.retraining_config import PARTITION
 
+ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
+PROCESSING_JOB_STATE_CHANGE = "SageMaker Processing Job State Change"
 SERVING_ENVS: tuple[ServingEnv, ...] = ("staging", "prod")
 
 PIPELINE_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$")
@@ -60,7 +63,7 @@ class DriftAlarmTrigger:
     def pattern(self) -> dict[str, Any]:
         return {
             "source": ["aws.cloudwatch"],
-            "detail-type": ["CloudWatch Alarm State Change"],
+            "detail-type": [ALARM_STATE_CHANGE],
             "account": sorted(set(self.accounts)),
             "detail": {"alarmName": sorted(set(self.alarm_names)), "state": {"value": ["ALARM"]}},
         }
@@ -70,18 +73,18 @@ class DriftAlarmTrigger:
 class MonitoringViolationTrigger:
     """A Model Monitor execution (a processing job of one of the model's schedules) completed with violations."""
 
-    schedule_arn_prefixes: Sequence[str]
+    schedule_arns: Sequence[str]
     accounts: Sequence[str]
 
     def pattern(self) -> dict[str, Any]:
         return {
             "source": ["aws.sagemaker"],
-            "detail-type": ["SageMaker Processing Job State Change"],
+            "detail-type": [PROCESSING_JOB_STATE_CHANGE],
             "account": sorted(set(self.accounts)),
             "detail": {
                 "ProcessingJobStatus": ["Completed"],
                 "ExitMessage": [{"prefix": "CompletedWithViolations"}],
-                "MonitoringScheduleArn": [{"prefix": p} for p in sorted(set(self.schedule_arn_prefixes))],
+                "MonitoringScheduleArn": sorted(set(self.schedule_arns)),
             },
         }
 
@@ -104,41 +107,82 @@ class DataArrivalTrigger:
 Trigger = DriftAlarmTrigger | MonitoringViolationTrigger | DataArrivalTrigger
 
 
-def _schedule_arn_prefix(config: EstateConfig, model: str, env: ServingEnv) -> str:
+def monitored_envs(model: ModelConfig) -> list[ServingEnv]:
+    """The serving environments where ``model`` has a ModelMonitor (and so drift alarms and schedules)."""
+    if model.monitoring is None or not model.monitoring.enabled:
+        return []
+    return [env for env in SERVING_ENVS if env in model.serving]
+
+
+def drift_alarm_name(estate: str, model: str, env: ServingEnv) -> str:
+    """The name of ModelMonitor's composite ``drift_alarm`` (any drift, quality drop or violation)."""
+    return f"{estate}-{model}-{ENV_ABBREVIATION[env]}-drift"
+
+
+def monitoring_schedule_arns(config: EstateConfig, model: ModelConfig, env: ServingEnv) -> list[str]:
+    """The ARNs of ModelMonitor's schedules of ``model`` in ``env`` (SageMaker lowercases names in ARNs)."""
+    assert model.monitoring is not None
     account = config.accounts.of(env)
-    return f"arn:{PARTITION}:sagemaker:{config.region}:{account}:monitoring-schedule/{monitoring_schedule_prefix(config.name, model, env)}"
+    return [
+        f"arn:{PARTITION}:sagemaker:{config.region}:{account}:monitoring-schedule/"
+        f"{config.name}-{model.name}-{ENV_ABBREVIATION[env]}-{SUFFIX[monitor]}".lower()
+        for monitor in model.monitoring.enabled
+    ]
+
+
+def data_prefix(config: EstateConfig, model: ModelConfig) -> str:
+    """The S3 key prefix of the model's new data in the data lake: ``retraining.data_prefix`` or
+    ``<data_lake.arrival_prefix><model>/`` (the data lake forwards only objects under its arrival prefix)."""
+    configured = model.retraining.data_prefix
+    return configured if configured is not None else f"{config.data_lake.arrival_prefix}{model.name}/"
 
 
 def retraining_triggers(config: EstateConfig, model: ModelConfig) -> list[Trigger]:
-    """The triggers ``model.retraining`` asks for, with names and accounts derived from the estate config."""
+    """The triggers ``model.retraining`` asks for, with names and accounts derived from the estate config.
+    Drift and violations apply only where the model is monitored."""
     settings = model.retraining
-    serving_accounts = [config.accounts.of(env) for env in SERVING_ENVS]
+    envs = monitored_envs(model)
+    accounts = [config.accounts.of(env) for env in envs]
     triggers: list[Trigger] = []
-    if settings.on_drift:
-        names = [drift_alarm_name(config.name, model.name, env) for env in SERVING_ENVS]
-        triggers.append(DriftAlarmTrigger(alarm_names=names, accounts=serving_accounts))
-    if settings.on_violations:
-        prefixes = [_schedule_arn_prefix(config, model.name, env) for env in SERVING_ENVS]
-        triggers.append(MonitoringViolationTrigger(schedule_arn_prefixes=prefixes, accounts=serving_accounts))
+    if settings.on_drift and envs:
+        names = [drift_alarm_name(config.name, model.name, env) for env in envs]
+        triggers.append(DriftAlarmTrigger(alarm_names=names, accounts=accounts))
+    if settings.on_violations and envs:
+        arns = [arn for env in envs for arn in monitoring_schedule_arns(config, model, env)]
+        triggers.append(MonitoringViolationTrigger(schedule_arns=arns, accounts=accounts))
     if settings.on_data_arrival:
-        prefix = settings.data_prefix if settings.data_prefix is not None else f"{model.name}/"
-        triggers.append(DataArrivalTrigger(accounts=[config.accounts.data_lake], key_prefix=prefix))
+        triggers.append(DataArrivalTrigger(accounts=[config.accounts.data_lake], key_prefix=data_prefix(config, model)))
     return triggers
 
 
-def forwarded_retraining_patterns(config: EstateConfig, env: ServingEnv) -> dict[str, dict[str, Any]]:
-    """What a serving account forwards to the build account: its drift alarms and monitoring violations."""
+def forwarded_retraining_patterns(config: EstateConfig, env: ServingEnv, monitors: Mapping[str, ModelMonitor]) -> dict[str, events.EventPattern]:
+    """What a serving account forwards to the build account: the state changes to ALARM of the real composite
+    drift alarms of ``monitors`` (by model name) and their schedules' executions that found violations, for
+    the models whose retraining asks for them."""
     account = config.accounts.of(env)
-    out: dict[str, dict[str, Any]] = {}
-    drift = [m.name for m in config.models if m.retraining.on_drift]
+    by_name = {m.name: m for m in config.models}
+    out: dict[str, events.EventPattern] = {}
+    drift = [monitor for name, monitor in sorted(monitors.items()) if by_name[name].retraining.on_drift]
     if drift:
-        names = [drift_alarm_name(config.name, m, env) for m in drift]
-        out["DriftAlarms"] = DriftAlarmTrigger(alarm_names=names, accounts=[account]).pattern()
-    violations = [m.name for m in config.models if m.retraining.on_violations]
+        names = [_literal_alarm_name(monitor) for monitor in drift]
+        out["DriftAlarms"] = to_event_pattern(DriftAlarmTrigger(alarm_names=names, accounts=[account]).pattern())
+    violations = [monitor for name, monitor in sorted(monitors.items()) if by_name[name].retraining.on_violations]
     if violations:
-        prefixes = [_schedule_arn_prefix(config, m, env) for m in violations]
-        out["MonitoringViolations"] = MonitoringViolationTrigger(schedule_arn_prefixes=prefixes, accounts=[account]).pattern()
+        stack = Stack.of(violations[0])
+        arns = [
+            stack.format_arn(service="sagemaker", resource="monitoring-schedule", resource_name=schedule.lower(),
+                             partition=PARTITION, region=config.region, account=account)
+            for monitor in violations for schedule in monitor.schedule_names.values()
+        ]
+        out["MonitoringViolations"] = to_event_pattern(MonitoringViolationTrigger(schedule_arns=arns, accounts=[account]).pattern())
     return out
+
+
+def _literal_alarm_name(monitor: ModelMonitor) -> str:
+    """The physical name of the monitor's composite drift alarm (event patterns need it as a literal)."""
+    cfn = monitor.drift_alarm.node.default_child
+    assert isinstance(cfn, cloudwatch.CfnCompositeAlarm) and isinstance(cfn.alarm_name, str)
+    return cfn.alarm_name
 
 
 class RetrainingTrigger(Construct):
@@ -193,10 +237,14 @@ class RetrainingTrigger(Construct):
             )
         )
         # Between the rules and the function: absorbs bursts, batches them, and keeps what fails.
-        self.queue = encrypted_queue(
+        self.queue = sqs.Queue(
             self,
             "Buffer",
-            key=queue_key,
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=queue_key,
+            enforce_ssl=True,
+            retention_period=Duration.days(4),
+            removal_policy=RemovalPolicy.RETAIN,
             visibility_timeout=Duration.seconds(6 * int(timeout.to_seconds()) + int(batching_window.to_seconds())),
             dead_letter_queue=sqs.DeadLetterQueue(queue=self.handler.dead_letter_queue, max_receive_count=max_receive_count),
         )

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from mlops_estate.config_parsing import Problems, join
 
-if TYPE_CHECKING:
-    from mlops_estate.config import EstateConfig, Role
 
 # Event patterns and cross-account ARNs must be literal strings; the estate targets the standard partition.
 PARTITION = "aws"
@@ -21,42 +18,8 @@ S3_PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()/=-]*$")
 PARAMETER = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,255}$")
 
 
-def pipeline_name(estate: str, model: str) -> str:
-    """The model-building SageMaker pipeline in the ML dev account."""
-    return f"{estate}-{model}-build"
-
-
-def model_package_group_name(estate: str, model: str) -> str:
-    """The model's package group in the shared registry."""
-    return f"{estate}-{model}"
-
-
-def drift_alarm_name(estate: str, model: str, env: str) -> str:
-    return f"{estate}-{model}-{env}-drift"
-
-
-def monitoring_schedule_prefix(estate: str, model: str, env: str) -> str:
-    """Every Model Monitor schedule of a model in one serving environment starts with this."""
-    return f"{estate}-{model}-{env}-"
-
-
 def promotion_pipeline_name(estate: str, model: str) -> str:
     return f"{estate}-{model}-promotion"
-
-
-def bus_name(estate: str, role: str) -> str:
-    """The estate's custom bus in an account role: ``mlops-ml-dev``, ``mlops-shared-services``."""
-    return f"{estate}-{role.replace('_', '-')}"
-
-
-def estate_bus_arn(config: EstateConfig, role: Role) -> str:
-    """The ARN other accounts send to: the estate bus of ``role``'s account."""
-    return f"arn:{PARTITION}:events:{config.region}:{config.accounts.of(role)}:event-bus/{bus_name(config.name, role)}"
-
-
-def model_package_parameter(model: str) -> str:
-    """The serving stacks' CloudFormation parameter carrying a model's approved package ARN: churn -> ChurnModelPackageArn."""
-    return "".join(part.capitalize() for part in model.split("-")) + "ModelPackageArn"
 
 
 @dataclass(frozen=True)
@@ -66,10 +29,10 @@ class RetrainingConfig:
     on_drift: bool = True  # a drift alarm in staging or prod goes to ALARM
     on_violations: bool = True  # a Model Monitor execution completes with violations
     on_data_arrival: bool = True  # objects are created in the data lake under data_prefix
-    data_prefix: str | None = None  # S3 key prefix of the model's data; default "<model>/"
+    data_prefix: str | None = None  # S3 key prefix of the model's data; default "<data_lake.arrival_prefix><model>/"
     cooldown_minutes: int = 360  # no new execution within this long after the last start
     batching_window_seconds: int = 300  # collect a burst of events this long into one decision
-    input_parameter: str = "InputDataUri"  # the pipeline parameter that receives the new data's S3 URI
+    input_parameter: str = "InputDataUrl"  # the build pipeline's parameter that receives the new data's S3 URI
 
     def check(self, path: str, problems: Problems) -> None:
         if not 0 <= self.cooldown_minutes <= 10080:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, FeatureFlags, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -13,6 +13,8 @@ from constructs import Construct
 from mlops_estate.nag import acknowledge
 
 ACCESS_LOGS_ID = "AccessLogsBucket"
+# Without it CDK grants log delivery through a bucket ACL, which needs ACLs enabled on the log bucket.
+POLICY_LOG_DELIVERY_FLAG = "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy"
 
 REPLICATION_REASON = (
     "Cross-region replication is a disaster-recovery choice of the adopting organisation (it needs a second "
@@ -27,6 +29,11 @@ def access_logs_bucket(scope: Construct) -> s3.Bucket:
     the one place without a CMK; it holds request logs, never data.
     """
     stack = Stack.of(scope)
+    if not FeatureFlags.of(stack).is_enabled(POLICY_LOG_DELIVERY_FLAG):
+        raise ValueError(
+            f"{scope.node.path}: SecureBucket needs the feature flag {POLICY_LOG_DELIVERY_FLAG}=true in your app's "
+            "context (cdk.json), so access logs are delivered through a bucket policy and ACLs stay disabled"
+        )
     existing = stack.node.try_find_child(ACCESS_LOGS_ID)
     if existing is not None:
         return existing  # type: ignore[return-value]

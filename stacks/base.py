@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from aws_cdk import Environment, Stack
+from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from mlops_estate.budgets import AccountBudget
 from mlops_estate.config import EstateConfig
+from mlops_estate.config_rules import SageMakerConfigRules
+from mlops_estate.governance_config import GovernedRole
+
+# Accounts that run SageMaker workloads: they get the AWS Config SageMaker rules.
+ML_ROLES: tuple[GovernedRole, ...] = ("ml_dev", "staging", "prod")
+GOVERNED_ROLES: tuple[GovernedRole, ...] = ("shared_services", "data_lake", "ml_dev", "staging", "prod")
 
 
 class EstateStack(Stack):
@@ -25,3 +33,17 @@ class EstateStack(Stack):
         )
         self.node.set_context(f"availability-zones:account={account}:region={config.region}", list(config.availability_zones))
         self.config = config
+
+
+def add_account_governance(stack: EstateStack, role: GovernedRole, key: kms.Key) -> None:
+    """This account's share of estate governance: the AWS Config SageMaker rules (ML accounts) and its
+    monthly budget (when ``budgets.monthly_limits_usd`` names the role), alerting through ``key``."""
+    config = stack.config
+    if config.audit.config_rules and role in ML_ROLES:
+        SageMakerConfigRules(stack, "SageMakerConfigRules", recorder_key=key if config.audit.config_recorder else None,
+                             model_rules=config.guardrails.models_in_vpc)
+    limit = config.budgets.monthly_limits_usd.get(role)
+    if limit is not None:
+        AccountBudget(stack, "Budget", budget_name=f"{config.name}-{role.replace('_', '-')}-monthly", limit_usd=limit, key=key,
+                      thresholds_percent=config.budgets.alert_thresholds_percent, forecast_alert=config.budgets.forecast_alert,
+                      notify_emails=config.budgets.notify_emails)

@@ -1,11 +1,13 @@
-"""The management account: organisation-wide guardrails for the ML accounts."""
+"""The management account: organisation-wide guardrails for the ML accounts, and the organisation trail."""
 
 from __future__ import annotations
 
 from constructs import Construct
 
+from mlops_estate.audit import OrganizationTrail
 from mlops_estate.config import EstateConfig
 from mlops_estate.encryption import DataClass, EstateKeys
+from mlops_estate.guardrails import GuardrailOptions, SageMakerGuardrails
 from mlops_estate.stacks.base import EstateStack
 
 
@@ -14,3 +16,8 @@ class OrganizationStack(EstateStack):
         super().__init__(scope, id, config=config, account=config.organization.management_account,
                          description="organisation guardrails and audit (management account)")
         self.keys = EstateKeys(self, "Keys", estate_name=config.name, classes=[DataClass.LOGS])
+        self.guardrails = SageMakerGuardrails(self, "SageMakerGuardrails", options=GuardrailOptions.from_config(config),
+                                              target_ids=config.organization.ml_ou_ids)
+        if config.audit.organization_trail:
+            self.trail = OrganizationTrail(self, "AuditTrail", estate_name=config.name, key=self.keys.logs,
+                                           log_retention_days=config.audit.log_retention_days)

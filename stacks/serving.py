@@ -1,17 +1,28 @@
-"""A serving account (staging or prod): private network and the data-capture store of its endpoints."""
+"""A serving account (staging or prod): private network, the data-capture store and the endpoints."""
 
 from __future__ import annotations
 
+from aws_cdk import CfnParameter
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from mlops_estate.config import EstateConfig, ServingEnv
+from mlops_estate.config import EstateConfig, ModelConfig, ServingEnv
 from mlops_estate.encryption import DataClass, EstateKeys
+from mlops_estate.approved_model import approved_arn_parameter_name
+from mlops_estate.endpoint import ModelEndpoint, ModelEndpointProps, ModelSource, pascal
+from mlops_estate.event_bus import EstateEventBus, estate_bus_name
 from mlops_estate.event_forwarding import EventForwarder
+from mlops_estate.monitoring import ModelMonitor, MonitoredEndpoint
 from mlops_estate.retraining import forwarded_retraining_patterns
-from mlops_estate.retraining_config import estate_bus_arn
 from mlops_estate.network import PrivateNetwork
 from mlops_estate.stacks.base import EstateStack
 from mlops_estate.storage import SecureBucket
+
+
+def placeholder_model_package_arn(config: EstateConfig, model: ModelConfig) -> str:
+    """Version 1 of the model's package group in the shared registry: lets `cdk synth` work before any
+    model is approved. Promotion writes the approved ARN to SSM (ApprovedModelStack) before deploying."""
+    return f"arn:aws:sagemaker:{config.region}:{config.accounts.shared_services}:model-package/{config.name}-{model.name}/1"
 
 
 class ServingStack(EstateStack):
@@ -26,8 +37,68 @@ class ServingStack(EstateStack):
         self.network = PrivateNetwork(self, "Network", cidr=cidr, availability_zones=config.availability_zones,
                                       logs_key=self.keys.logs)
         self.data_capture = SecureBucket(self, "DataCapture", key=self.keys.data)
-        # Drift alarms and monitoring violations of this environment go to the build account, which retrains.
-        patterns = forwarded_retraining_patterns(config, environment)
+        served = [(m, m.serving[environment]) for m in config.models if environment in m.serving]
+        self.async_inference = (
+            SecureBucket(self, "AsyncInference", key=self.keys.data) if any(s.mode == "async" for _, s in served) else None
+        )
+        self.alarm_topic = sns.Topic(self, "EndpointAlarms", master_key=self.keys.monitoring, enforce_ssl=True,
+                                     display_name=f"{config.name} {environment} endpoint alarms")
+        self.model_package_parameters: dict[str, CfnParameter] = {}
+        self.model_package_placeholders: dict[str, str] = {}
+        self.endpoints: dict[str, ModelEndpoint] = {}
+        for model, serving in served:
+            names = [v.name for v in serving.variants] + ([serving.shadow.name] if serving.shadow else [])
+            self.endpoints[model.name] = ModelEndpoint(
+                self,
+                f"{pascal(model.name)}Endpoint",
+                props=ModelEndpointProps(
+                    endpoint_name=f"{config.name}-{environment}-{model.name}",
+                    model=self._package(config, model),
+                    variant_models={name: self._package(config, model, name) for name in names},
+                    placement=self.network.placement,
+                    keys=self.keys,
+                    serving=serving,
+                    data_capture_bucket=self.data_capture,
+                    async_bucket=self.async_inference,
+                    alarm_topic=self.alarm_topic,
+                ),
+            )
+
+        monitored = [m for m, _ in served if m.monitoring is not None]
+        # One CMK bucket for every monitor's reports (constraint violations, statistics) in this account.
+        self.monitoring_reports = SecureBucket(self, "MonitoringReports", key=self.keys.monitoring) if monitored else None
+        self.monitors: dict[str, ModelMonitor] = {}
+        for model in monitored:
+            self.monitors[model.name] = ModelMonitor(
+                self,
+                f"{pascal(model.name)}Monitor",
+                endpoint=MonitoredEndpoint.of(self.endpoints[model.name], environment),
+                model=model,
+                estate_name=config.name,
+                reports=self.monitoring_reports,
+            )
+
+        # The real drift alarms and violating executions of these monitors go to the build account, which retrains.
+        patterns = forwarded_retraining_patterns(config, environment, self.monitors)
+        self.retraining_events = None
         if patterns:
-            EventForwarder(self, "RetrainingEvents", target_bus_arn=estate_bus_arn(config, "ml_dev"),
-                           patterns=patterns, queue_key=self.keys.monitoring)
+            ml_dev_bus = EstateEventBus.from_name(self, "MlDevBus", account=config.accounts.ml_dev,
+                                                  event_bus_name=estate_bus_name(config.name, "ml_dev"))
+            self.retraining_events = EventForwarder(self, "RetrainingEvents", target_bus=ml_dev_bus, patterns=patterns,
+                                                    dead_letter_key=self.keys.monitoring)
+
+    def _package(self, config: EstateConfig, model: ModelConfig, variant: str | None = None) -> ModelSource:
+        """A deploy-time parameter ``<Model>[<Variant>]ModelPackageArn`` with the approved package's ARN, read from
+        SSM at every deployment (see approved_model.py: promoting one model cannot reset the others)."""
+        name = f"{pascal(model.name)}{pascal(variant) if variant else ''}ModelPackageArn"
+        parameter = CfnParameter(
+            self,
+            name,
+            type="AWS::SSM::Parameter::Value<String>",
+            default=approved_arn_parameter_name(config.name, name),
+            description=f"SSM parameter holding the approved model package ARN for {model.name}"
+                        f"{f' variant {variant}' if variant else ''} (written by promotion or ApprovedModelStack)",
+        )
+        self.model_package_parameters[name] = parameter
+        self.model_package_placeholders[name] = placeholder_model_package_arn(config, model)
+        return ModelSource.from_model_package(parameter.value_as_string, artifact_account=config.accounts.shared_services)

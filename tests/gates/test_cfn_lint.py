@@ -20,6 +20,8 @@ IGNORED = {
 EXPECTED_ON_CDK_RESOURCES = {
     # CDK's provider for restrict_default_security_group adds a DependsOn that a GetAtt already implies.
     ("W3005", "CustomVpcRestrictDefaultSGCustomResourceProvider"),
+    # Same for CDK's BucketDeployment handler (writes deploy-time Clarify analysis configs).
+    ("W3005", "CustomCDKBucketDeployment"),
 }
 
 

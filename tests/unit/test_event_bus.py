@@ -1,74 +1,102 @@
-"""EstateEventBus and EventForwarder: who may put events, where forwarded events go, what is rejected."""
+"""EstateEventBus: a named, CMK-encrypted bus whose policy admits only the accounts named, by id."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
+from aws_cdk import aws_kms as kms
 
-from mlops_estate.encryption import DataClass, EstateKeys
-from mlops_estate.event_bus import EstateEventBus
-from mlops_estate.event_forwarding import EventForwarder
-from mlops_estate.retraining import DriftAlarmTrigger
-from tests.handlers.events import PROD, STAGING, alarm_state_change, matches
-from tests.helpers import TEST_ACCOUNT, make_stack, resources_of_type, template_of
+from mlops_estate.event_bus import EstateEventBus, estate_bus_name
+from mlops_estate.nag import apply_nag_packs
+from tests.helpers import TEST_ACCOUNT, TEST_REGION, make_app, make_stack, resources_of_type
 
-ML_DEV_BUS = "arn:aws:events:eu-west-1:444444444444:event-bus/mlops-ml-dev"
+LAKE = "333333333333"
+SHARED = "222222222222"
 
 
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
+    app = make_app()
+    stack = make_stack(app)
+    key = kms.Key(stack, "Key", enable_key_rotation=True)
+    bus = EstateEventBus(stack, "Bus", event_bus_name="test-ml-dev", description="events for model building", key=key)
+    bus.allow_put_events_from([LAKE], "DataLake", sources=["aws.s3"], detail_types=["Object Created"])
+    bus.allow_put_events_from([SHARED, TEST_ACCOUNT], "Shared")
+    bus.allow_put_events_from([TEST_ACCOUNT], "ThisAccountOnly")  # sandbox: nothing to add
+    apply_nag_packs(app)
+    return app.synth().get_stack_by_name(stack.stack_name).template  # type: ignore[no-any-return]
+
+
+def _only(template: dict[str, Any], type_name: str) -> tuple[str, dict[str, Any]]:
+    (item,) = resources_of_type(template, type_name).items()
+    return item
+
+
+def test_bus_has_its_name_cmk_and_dead_letter_queue(template):
+    _, bus = _only(template, "AWS::Events::EventBus")
+    key_id, _ = _only(template, "AWS::KMS::Key")
+    queue_id, queue = _only(template, "AWS::SQS::Queue")
+    assert bus["Properties"]["Name"] == "test-ml-dev"
+    assert bus["Properties"]["KmsKeyIdentifier"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert bus["Properties"]["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
+    assert queue["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+
+
+def test_dead_letter_queue_admits_only_this_bus(template):
+    bus_id, _ = _only(template, "AWS::Events::EventBus")
+    _, policy = _only(template, "AWS::SQS::QueuePolicy")
+    (allow,) = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "events.amazonaws.com"}
+    assert allow["Action"] == "sqs:SendMessage"
+    assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [bus_id, "Arn"]}}}
+
+
+def test_bus_policy_admits_exactly_the_named_accounts(template):
+    bus_id, _ = _only(template, "AWS::Events::EventBus")
+    statements = {p["Properties"]["Statement"]["Sid"]: p["Properties"]["Statement"] for p in resources_of_type(template, "AWS::Events::EventBusPolicy").values()}
+    assert set(statements) == {"cdk-DataLake", "cdk-Shared"}  # nothing for a statement naming only this account
+    lake = statements["cdk-DataLake"]
+    assert lake["Principal"] == {"AWS": f"arn:aws:iam::{LAKE}:root"}
+    assert lake["Action"] == "events:PutEvents"
+    assert lake["Resource"] == {"Fn::GetAtt": [bus_id, "Arn"]}
+    assert lake["Condition"] == {"StringEquals": {"events:source": ["aws.s3"], "events:detail-type": ["Object Created"]}}
+    shared = statements["cdk-Shared"]
+    assert shared["Principal"] == {"AWS": f"arn:aws:iam::{SHARED}:root"}
+    assert "Condition" not in shared
+
+
+def test_bus_name_is_derived_from_the_estate():
+    assert estate_bus_name("mlops", "ml_dev") == "mlops-ml-dev"
+
+
+def test_from_name_addresses_another_accounts_bus_without_lookup():
     stack = make_stack()
-    EstateEventBus(stack, "Bus", bus_name="mlops-shared-services", sender_accounts=[STAGING, PROD, TEST_ACCOUNT, STAGING])
-    keys = EstateKeys(stack, "Keys", estate_name="mlops", classes=[DataClass.MONITORING])
-    EventForwarder(stack, "Forward", target_bus_arn=ML_DEV_BUS, queue_key=keys.monitoring,
-                   patterns={"DriftAlarms": DriftAlarmTrigger(alarm_names=["mlops-churn-staging-drift"], accounts=[STAGING]).pattern()})
-    return template_of(stack).to_json()
+    bus = EstateEventBus.from_name(stack, "Remote", account=LAKE, event_bus_name="mlops-ml-dev")
+    assert stack.resolve(bus.event_bus_arn) == f"arn:aws:events:{TEST_REGION}:{LAKE}:event-bus/mlops-ml-dev"
 
 
-def test_bus_admits_exactly_the_other_estate_accounts(template: dict[str, Any]) -> None:
-    [bus] = resources_of_type(template, "AWS::Events::EventBus").values()
-    assert bus["Properties"]["Name"] == "mlops-shared-services"
-    [policy] = resources_of_type(template, "AWS::Events::EventBusPolicy").values()
-    statement = policy["Properties"]["Statement"]
-    assert statement["Action"] == "events:PutEvents"
-    assert sorted(statement["Principal"]["AWS"]) == [f"arn:aws:iam::{a}:root" for a in (STAGING, PROD)]
-
-
-def test_forwarder_sends_to_the_bus_arn_with_a_dead_letter_queue(template: dict[str, Any]) -> None:
-    [rule] = resources_of_type(template, "AWS::Events::Rule").values()
-    props = rule["Properties"]
-    assert "EventBusName" not in props  # the default bus, where AWS services publish
-    [target] = props["Targets"]
-    assert target["Arn"] == ML_DEV_BUS and "RoleArn" in target and "Arn" in target["DeadLetterConfig"]
-    assert matches(props["EventPattern"], alarm_state_change())
-    assert not matches(props["EventPattern"], alarm_state_change(state="OK"))
-    assert not matches(props["EventPattern"], alarm_state_change(alarm="mlops-churn-prod-drift", account=PROD))
-    roles = [p["Properties"]["PolicyDocument"]["Statement"] for p in resources_of_type(template, "AWS::IAM::Policy").values()]
-    assert [{"Action": "events:PutEvents", "Effect": "Allow", "Resource": ML_DEV_BUS}] in roles
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [
-        ({"bus_name": "default", "sender_accounts": []}, "bus_name 'default' is not a custom bus name"),
-        ({"bus_name": "bad/name", "sender_accounts": []}, "bus_name 'bad/name' is not a custom bus name"),
-        ({"bus_name": "mlops-x", "sender_accounts": ["12345"]}, r"sender_accounts \['12345'\] are not AWS account ids"),
-    ],
-    ids=["default", "bad-name", "bad-account"],
-)
-def test_bad_bus_props(kwargs: dict[str, Any], message: str) -> None:
-    with pytest.raises(ValueError, match="^Test/Bus: " + message):
-        EstateEventBus(make_stack(), "Bus", **kwargs)
-
-
-@pytest.mark.parametrize(
-    ("patterns", "message"),
-    [({}, "patterns is empty"), ({"All": {"source": ["aws.s3"]}}, r"patterns \['All'\] lack 'source' or 'detail-type'")],
-    ids=["empty", "imprecise"],
-)
-def test_bad_forwarder_props(patterns: dict[str, Any], message: str) -> None:
+def test_no_key_means_no_dead_letter_queue():
     stack = make_stack()
-    keys = EstateKeys(stack, "Keys", estate_name="mlops", classes=[DataClass.MONITORING])
-    with pytest.raises(ValueError, match="^Test/Forward: " + message):
-        EventForwarder(stack, "Forward", target_bus_arn=ML_DEV_BUS, patterns=patterns, queue_key=keys.monitoring)
+    bus = EstateEventBus(stack, "Bus", event_bus_name="plain", description="d")
+    assert bus.dead_letter_queue is None
+
+
+@pytest.mark.parametrize("name", ["default", "has space", ""])
+def test_invalid_bus_name(name):
+    with pytest.raises(ValueError, match=re.escape(f"Test/Bus: event_bus_name {name!r} is not a valid custom bus name")):
+        EstateEventBus(make_stack(), "Bus", event_bus_name=name, description="d")
+
+
+def test_allow_put_events_from_rejects_bad_input_all_at_once():
+    bus = EstateEventBus(make_stack(), "Bus", event_bus_name="b", description="d")
+    bus.allow_put_events_from([LAKE], "Lake")
+    with pytest.raises(ValueError) as failure:
+        bus.allow_put_events_from(["12345"], "Lake")
+    message = str(failure.value)
+    assert message.startswith("Test/Bus: allow_put_events_from:")
+    assert "sid 'Lake' is already used on this bus" in message
+    assert "account_ids ['12345'] are not AWS account ids" in message
+    with pytest.raises(ValueError, match="sid 'data-lake' must be 1-64 letters and digits; account_ids is empty"):
+        bus.allow_put_events_from([], "data-lake")

@@ -1,0 +1,88 @@
+"""Per-model settings for building (the reference pipelines) and governing (the registry's model card) a model.
+
+They hang on `ModelConfig` as ``build`` and ``governance``; both have defaults, so a model needs neither.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from mlops_estate.config_parsing import Problems, join
+from mlops_estate.pipeline.patterns import ECR_IMAGE, INSTANCE_TYPE, SCHEDULE
+
+RiskRating = Literal["High", "Medium", "Low", "Unknown"]
+
+S3_SCRIPT = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S+\.py$")
+HYPERPARAMETER = re.compile(r"^[A-Za-z0-9_.:-]{1,256}$")
+# SageMaker's limits: a training job runs at most 28 days.
+MAX_RUNTIME_MINUTES = 28 * 24 * 60
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """How the reference pipelines of a model train and score it (in the ML dev account).
+
+    ``training_image`` is an ECR image URI of your own algorithm; without it the built-in XGBoost image of
+    ``xgboost_version`` in the estate's region is used. ``preprocess_script`` / ``evaluate_script`` are S3
+    URIs of the scripts; by default they are read from ``code/<model>/preprocess.py`` and
+    ``code/<model>/evaluate.py`` in the ML dev artifacts bucket, where your CI uploads them.
+    ``schedule`` starts the build pipeline, with ``schedule_parameters`` as pipeline parameter values.
+    """
+
+    training_image: str | None = None
+    xgboost_version: Literal["1.5-1", "1.7-1"] = "1.7-1"
+    training_instance_type: str = "ml.m5.xlarge"
+    processing_instance_type: str = "ml.m5.large"
+    max_runtime_minutes: int = 120
+    max_wait_minutes: int = 240
+    spot: bool = True
+    hyperparameters: Mapping[str, str] = field(default_factory=dict)
+    preprocess_script: str | None = None
+    evaluate_script: str | None = None
+    schedule: str | None = None
+    schedule_parameters: Mapping[str, str] = field(default_factory=dict)
+    batch_inference: bool = False
+    batch_instance_type: str = "ml.m5.large"
+
+    def check(self, path: str, problems: Problems) -> None:
+        if self.training_image is not None and not ECR_IMAGE.match(self.training_image):
+            problems.add(join(path, "training_image"),
+                         f"{self.training_image!r} is not an ECR image URI like 123456789012.dkr.ecr.eu-west-1.amazonaws.com/repo:tag")
+        for name in ("training_instance_type", "processing_instance_type", "batch_instance_type"):
+            value = getattr(self, name)
+            if not INSTANCE_TYPE.match(value):
+                problems.add(join(path, name), f"{value!r} is not a SageMaker instance type like ml.m5.large")
+        if not 1 <= self.max_runtime_minutes <= MAX_RUNTIME_MINUTES:
+            problems.add(join(path, "max_runtime_minutes"), f"{self.max_runtime_minutes} must lie in [1, {MAX_RUNTIME_MINUTES}]")
+        if self.spot and self.max_wait_minutes < self.max_runtime_minutes:
+            problems.add(join(path, "max_wait_minutes"),
+                         f"{self.max_wait_minutes} is below max_runtime_minutes {self.max_runtime_minutes}; spot jobs must be allowed to wait at least as long as they run")
+        for name in ("preprocess_script", "evaluate_script"):
+            value = getattr(self, name)
+            if value is not None and not S3_SCRIPT.match(value):
+                problems.add(join(path, name), f"{value!r} is not the S3 URI of a Python script (s3://bucket/path/script.py)")
+        if self.schedule is not None and not SCHEDULE.match(self.schedule):
+            problems.add(join(path, "schedule"), f"{self.schedule!r} is not a schedule expression like 'cron(0 3 ? * MON *)', 'rate(7 days)' or 'at(2026-01-01T03:00:00)'")
+        if self.schedule_parameters and self.schedule is None:
+            problems.add(join(path, "schedule_parameters"), "given without a schedule; set build.schedule too")
+        for key, value in self.hyperparameters.items():
+            if not HYPERPARAMETER.match(key) or not value:
+                problems.add(join(join(path, "hyperparameters"), key), f"{key!r}={value!r}: names are 1-256 of [A-Za-z0-9_.:-], values non-empty")
+
+
+@dataclass(frozen=True)
+class GovernanceConfig:
+    """What the model card of a model says: why it exists, how risky it is, who answers for it."""
+
+    intended_use: str = ""
+    risk_rating: RiskRating = "Unknown"
+    owner: str = ""
+
+    def check(self, path: str, problems: Problems) -> None:
+        if len(self.intended_use) > 2048:
+            problems.add(join(path, "intended_use"), f"is {len(self.intended_use)} characters; a model card allows 2048")
+        if len(self.owner) > 1024:
+            problems.add(join(path, "owner"), f"is {len(self.owner)} characters; a model card allows 1024")

@@ -1,0 +1,76 @@
+"""SageMaker model building pipelines without the SageMaker SDK: a typed definition builder and the
+`TrainingPipeline` construct that deploys a definition with a least-privilege role.
+
+Import the builder from here::
+
+    from mlops_estate.pipeline import PipelineDefinition, ParameterFloat, ProcessingStep, TrainingStep, ...
+"""
+
+from mlops_estate.pipeline.conditions import (
+    Condition,
+    ConditionEquals,
+    ConditionGreaterThan,
+    ConditionGreaterThanOrEqualTo,
+    ConditionIn,
+    ConditionLessThan,
+    ConditionLessThanOrEqualTo,
+    ConditionNot,
+    ConditionNotEquals,
+    ConditionOr,
+)
+from mlops_estate.pipeline.definition import PipelineDefinition, PipelineDefinitionError
+from mlops_estate.pipeline.expressions import (
+    ExecutionVariables,
+    Expression,
+    Join,
+    JsonGet,
+    Parameter,
+    ParameterBoolean,
+    ParameterFloat,
+    ParameterInteger,
+    ParameterString,
+    Property,
+    PropertyFile,
+    Value,
+)
+from mlops_estate.pipeline.steps import (
+    DEFAULT_JOB_RETRY,
+    CacheConfig,
+    CategoricalRange,
+    ClarifyCheckStep,
+    ConditionStep,
+    ContinuousRange,
+    CreateModelStep,
+    FailStep,
+    IntegerRange,
+    JobEnvironment,
+    MetricDefinition,
+    MetricsSource,
+    ModelMetrics,
+    ProcessingInput,
+    ProcessingOutput,
+    ProcessingStep,
+    QualityCheckStep,
+    RegisterModelStep,
+    RetryPolicy,
+    SpotTraining,
+    Step,
+    StepError,
+    TrainingInput,
+    TrainingStep,
+    TransformStep,
+    TuningObjective,
+    TuningStep,
+)
+
+__all__ = [
+    "CacheConfig", "CategoricalRange", "ClarifyCheckStep", "Condition", "ConditionEquals", "ConditionGreaterThan",
+    "ConditionGreaterThanOrEqualTo", "ConditionIn", "ConditionLessThan", "ConditionLessThanOrEqualTo", "ConditionNot",
+    "ConditionNotEquals", "ConditionOr", "ConditionStep", "ContinuousRange", "CreateModelStep", "DEFAULT_JOB_RETRY",
+    "ExecutionVariables", "Expression", "FailStep", "IntegerRange", "JobEnvironment", "Join", "JsonGet",
+    "MetricDefinition", "MetricsSource", "ModelMetrics", "Parameter", "ParameterBoolean", "ParameterFloat",
+    "ParameterInteger", "ParameterString", "PipelineDefinition", "PipelineDefinitionError", "ProcessingInput",
+    "ProcessingOutput", "ProcessingStep", "Property", "PropertyFile", "QualityCheckStep", "RegisterModelStep",
+    "RetryPolicy", "SpotTraining", "Step", "StepError", "TrainingInput", "TrainingStep", "TransformStep",
+    "TuningObjective", "TuningStep", "Value",
+]

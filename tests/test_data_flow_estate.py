@@ -1,0 +1,77 @@
+"""The default estate end to end: the data lake announces new curated data on the ML dev bus, which admits
+only the data lake account, and the ML dev account carries the configured feature group."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.helpers import default_config, resources_of_type
+
+LAKE = "DataLake/DataLake"
+DEV = "MlDev/Workspace"
+
+
+def _one(template: dict[str, Any], type_name: str) -> tuple[str, dict[str, Any]]:
+    (item,) = resources_of_type(template, type_name).items()
+    return item
+
+
+def test_data_lake_has_its_glue_database(default_estate):
+    _, database = _one(default_estate.templates[LAKE], "AWS::Glue::Database")
+    assert database["Properties"]["DatabaseInput"]["Name"] == "mlops_data_lake"
+    assert database["DeletionPolicy"] == "Retain"
+
+
+def test_object_created_under_the_prefix_goes_to_the_ml_dev_bus(default_estate):
+    config = default_config()
+    lake = default_estate.templates[LAKE]
+    _, rule = _one(lake, "AWS::Events::Rule")
+    pattern = rule["Properties"]["EventPattern"]
+    assert pattern["detail-type"] == ["Object Created"]
+    assert pattern["detail"]["object"] == {"key": [{"prefix": config.data_lake.arrival_prefix}]}
+    curated = default_estate.estate.data_lake.curated.bucket.node.default_child
+    assert pattern["detail"]["bucket"] == {"name": [{"Ref": default_estate.estate.data_lake.resolve(curated.logical_id)}]}
+    (target,) = rule["Properties"]["Targets"]
+    _, bus = _one(default_estate.templates[DEV], "AWS::Events::EventBus")
+    assert target["Arn"] == f"arn:aws:events:{config.region}:{config.accounts.ml_dev}:event-bus/{bus['Properties']['Name']}"
+    assert bus["Properties"]["Name"] == "mlops-ml-dev"
+    assert "DeadLetterConfig" in target and "RoleArn" in target
+
+
+def test_ml_dev_bus_admits_only_the_data_lake_account(default_estate):
+    config = default_config()
+    (policy,) = resources_of_type(default_estate.templates[DEV], "AWS::Events::EventBusPolicy").values()
+    statement = policy["Properties"]["Statement"]
+    assert statement["Principal"] == {"AWS": f"arn:aws:iam::{config.accounts.data_lake}:root"}
+    assert statement["Action"] == "events:PutEvents"
+    assert statement["Condition"]["StringEquals"]["events:source"] == ["aws.s3"]
+
+
+def test_ml_dev_carries_customer_spending_features(default_estate):
+    dev = default_estate.templates[DEV]
+    _, group = _one(dev, "AWS::SageMaker::FeatureGroup")
+    props = group["Properties"]
+    assert props["FeatureGroupName"] == "customer-spending-features"
+    assert [f["FeatureName"] for f in props["FeatureDefinitions"]] == [
+        "customer_id", "avg_spend_30d", "transaction_count_7d", "days_since_last_purchase", "event_time",
+    ]
+    stack = default_estate.estate.ml_dev
+    data_key = stack.resolve(stack.keys.data.key_arn)
+    assert props["OnlineStoreConfig"]["SecurityConfig"]["KmsKeyId"] == data_key
+    assert props["OfflineStoreConfig"]["S3StorageConfig"]["KmsKeyId"] == data_key
+    assert props["OfflineStoreConfig"]["DataCatalogConfig"]["Database"] == "mlops_feature_store"
+    assert props["OfflineStoreConfig"]["S3StorageConfig"]["S3Uri"] == stack.resolve(stack.data.s3_uri("feature-store/customer-spending-features"))
+    assert group["DeletionPolicy"] == "Retain"
+    assert set(stack.feature_groups) == {"customer-spending-features"}
+
+
+def test_sandbox_mode_needs_no_bus_policy(tmp_path):
+    # One account for every role: the rule still forwards (through its role's IAM), the bus admits nobody else.
+    from tests.conftest import synthesize_estate
+
+    # -c values are read as JSON, so an account id must be a quoted JSON string.
+    same = {f"estate.accounts.{role}": '"123456789012"' for role in ("shared_services", "data_lake", "ml_dev", "staging", "prod")}
+    sandbox = synthesize_estate(tmp_path, context={**same, "estate.organization.management_account": '"123456789012"'})
+    assert not resources_of_type(sandbox.templates[DEV], "AWS::Events::EventBusPolicy")
+    _, rule = _one(sandbox.templates[LAKE], "AWS::Events::Rule")
+    assert rule["Properties"]["Targets"][0]["Arn"] == "arn:aws:events:eu-west-1:123456789012:event-bus/mlops-ml-dev"

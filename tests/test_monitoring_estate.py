@@ -1,0 +1,46 @@
+"""Model Monitor wired for every monitored model in staging and prod of the default estate."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import resources_of_type
+
+JOB_TYPES = (
+    "AWS::SageMaker::DataQualityJobDefinition",
+    "AWS::SageMaker::ModelQualityJobDefinition",
+    "AWS::SageMaker::ModelBiasJobDefinition",
+    "AWS::SageMaker::ModelExplainabilityJobDefinition",
+)
+
+
+@pytest.mark.parametrize("stack", ["Staging/Serving", "Prod/Serving"])
+def test_all_four_monitors_with_schedules_on_churn(default_estate, stack):
+    template = default_estate.templates[stack]
+    for job_type in JOB_TYPES:
+        jobs = resources_of_type(template, job_type)
+        assert len(jobs) == 1, job_type
+        (job,) = jobs.values()
+        assert "JobDefinitionName" in job["Properties"]
+        assert any("Endpoint" in d for d in job.get("DependsOn", [])), "monitors start after the endpoint exists"
+    schedules = resources_of_type(template, "AWS::SageMaker::MonitoringSchedule")
+    assert len(schedules) == 4
+    names = sorted(s["Properties"]["MonitoringScheduleName"] for s in schedules.values())
+    env = "stg" if stack.startswith("Staging") else "prd"
+    assert names == sorted(f"mlops-churn-{env}-{suffix}" for suffix in ("dq", "mq", "bias", "expl"))
+
+
+def test_explainability_config_is_written_at_deploy_time_into_the_reports_bucket(default_estate):
+    template = default_estate.templates["Prod/Serving"]
+    (job,) = resources_of_type(template, "AWS::SageMaker::ModelExplainabilityJobDefinition").values()
+    config_uri = job["Properties"]["ModelExplainabilityAppSpecification"]["ConfigUri"]
+    assert "MonitoringReportsBucket" in str(config_uri)
+    deployments = resources_of_type(template, "Custom::CDKBucketDeployment")
+    assert len(deployments) == 1
+    assert any(d.startswith("ChurnMonitorModelExplainabilityAnalysisConfigDeploymentCustomResource") for d in job["DependsOn"])
+
+
+def test_monitors_expose_drift_alarms(default_estate):
+    monitor = default_estate.estate.prod.monitors["churn"]
+    assert monitor.drift_alarm is not None
+    assert len(monitor.alarms) >= 3

@@ -1,0 +1,232 @@
+"""Audit and cost governance: the organisation trail, AWS Config rules, budgets, their config, and their place
+in the default estate."""
+
+from __future__ import annotations
+
+import pytest
+from aws_cdk import Aspects
+from aws_cdk import aws_kms as kms
+
+from mlops_estate.audit import OrganizationTrail
+from mlops_estate.budgets import AccountBudget
+from mlops_estate.config import ConfigError, EstateConfig
+from mlops_estate.config_rules import SAGEMAKER_RULES, SageMakerConfigRules
+from mlops_estate.guardrail_check import GuardrailCheck
+from tests.helpers import default_estate_dict, make_stack, resources_of_type, template_of
+
+
+@pytest.fixture(scope="module")
+def governance_template():
+    stack = make_stack()
+    key = kms.Key(stack, "Key", enable_key_rotation=True)
+    OrganizationTrail(stack, "Trail", estate_name="mlops", key=key, log_retention_days=400)
+    SageMakerConfigRules(stack, "Rules", recorder_key=key, model_rules=True)
+    AccountBudget(stack, "Budget", budget_name="mlops-ml-dev-monthly", limit_usd=3000, key=key,
+                  thresholds_percent=(50, 90), notify_emails=["finops@example.com"])
+    return template_of(stack).to_json()
+
+
+def _one(template, type_name):
+    (resource,) = resources_of_type(template, type_name).values()
+    return resource["Properties"]
+
+
+def test_trail_is_organisation_wide_validated_encrypted_and_logged(governance_template):
+    trail = _one(governance_template, "AWS::CloudTrail::Trail")
+    assert trail["TrailName"] == "mlops-organization-trail"
+    assert trail["IsOrganizationTrail"] is True
+    assert trail["IsMultiRegionTrail"] is True
+    assert trail["EnableLogFileValidation"] is True
+    assert "KMSKeyId" in trail and "CloudWatchLogsLogGroupArn" in trail and "CloudWatchLogsRoleArn" in trail
+
+
+def test_trail_log_group_is_encrypted_retained_with_retention(governance_template):
+    groups = resources_of_type(governance_template, "AWS::Logs::LogGroup")
+    (group,) = [g for k, g in groups.items() if k.startswith("TrailLogs")]
+    assert group["Properties"]["RetentionInDays"] == 400
+    assert "KmsKeyId" in group["Properties"]
+    assert group["DeletionPolicy"] == "Retain"
+
+
+def test_trail_bucket_admits_member_accounts_of_this_trail_only(governance_template):
+    policies = resources_of_type(governance_template, "AWS::S3::BucketPolicy")
+    statements = [s for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    (org,) = [s for s in statements if s.get("Sid") == "OrganizationTrailWrite"]
+    assert org["Principal"] == {"Service": "cloudtrail.amazonaws.com"}
+    assert "aws:SourceArn" in org["Condition"]["StringEquals"]
+
+
+def test_key_admits_cloudtrail_for_this_trail(governance_template):
+    key = _one(governance_template, "AWS::KMS::Key")
+    sids = {s.get("Sid") for s in key["KeyPolicy"]["Statement"]}
+    assert {"CloudTrailEncryptsLogs", "CloudTrailDescribesKey", "BudgetsPublishEncrypted"} <= sids
+
+
+def test_config_rules_are_the_managed_sagemaker_rules(governance_template):
+    rules = resources_of_type(governance_template, "AWS::Config::ConfigRule")
+    identifiers = sorted(r["Properties"]["Source"]["SourceIdentifier"] for r in rules.values())
+    assert identifiers == sorted([*SAGEMAKER_RULES.values(), "SAGEMAKER_MODEL_IN_VPC", "SAGEMAKER_MODEL_ISOLATION_ENABLED"])
+    assert all(r["Properties"]["Source"]["Owner"] == "AWS" for r in rules.values())
+    assert all(r.get("DependsOn") for r in rules.values())  # evaluated only once the recorder exists
+
+
+def test_recorder_delivers_encrypted(governance_template):
+    recorder = _one(governance_template, "AWS::Config::ConfigurationRecorder")
+    assert recorder["RecordingGroup"]["AllSupported"] is True
+    channel = _one(governance_template, "AWS::Config::DeliveryChannel")
+    assert "S3KmsKeyArn" in channel
+
+
+def test_without_recorder_key_no_recorder_is_made():
+    stack = make_stack()
+    SageMakerConfigRules(stack, "Rules")
+    template = template_of(stack).to_json()
+    assert resources_of_type(template, "AWS::Config::ConfigurationRecorder") == {}
+    assert len(resources_of_type(template, "AWS::Config::ConfigRule")) == len(SAGEMAKER_RULES)
+
+
+def test_budget_alerts_at_each_threshold_and_forecast(governance_template):
+    budget = _one(governance_template, "AWS::Budgets::Budget")
+    assert budget["Budget"]["BudgetName"] == "mlops-ml-dev-monthly"
+    assert budget["Budget"]["BudgetLimit"] == {"Amount": 3000, "Unit": "USD"}
+    notes = [(n["Notification"]["NotificationType"], n["Notification"]["Threshold"]) for n in budget["NotificationsWithSubscribers"]]
+    assert notes == [("ACTUAL", 50), ("ACTUAL", 90), ("FORECASTED", 100)]
+    assert all(n["Subscribers"][0]["SubscriptionType"] == "SNS" for n in budget["NotificationsWithSubscribers"])
+
+
+def test_budget_topic_is_encrypted_and_only_budgets_of_this_account_publish(governance_template):
+    topic = _one(governance_template, "AWS::SNS::Topic")
+    assert "KmsMasterKeyId" in topic
+    policy = _one(governance_template, "AWS::SNS::TopicPolicy")
+    (publish,) = [s for s in policy["PolicyDocument"]["Statement"] if s.get("Sid") == "BudgetsOfThisAccountPublish"]
+    assert publish["Principal"] == {"Service": "budgets.amazonaws.com"}
+    assert "aws:SourceAccount" in publish["Condition"]["StringEquals"]
+    assert _one(governance_template, "AWS::SNS::Subscription")["Endpoint"] == "finops@example.com"
+
+
+def test_budget_bad_input_is_reported_at_once():
+    stack = make_stack()
+    key = kms.Key(stack, "Key")
+    with pytest.raises(ValueError, match=r"Test/B: limit_usd must be positive, got 0; thresholds_percent 0 is outside"):
+        AccountBudget(stack, "B", budget_name="b", limit_usd=0, key=key, thresholds_percent=(0,))
+
+
+def test_trail_rejects_an_unsupported_retention():
+    stack = make_stack()
+    with pytest.raises(ValueError, match=r"Test/T: log_retention_days 42 is not a CloudWatch Logs retention"):
+        OrganizationTrail(stack, "T", estate_name="mlops", key=kms.Key(stack, "K"), log_retention_days=42)
+
+
+# --- config ----------------------------------------------------------------------------------------
+
+def _problems(edit) -> list[str]:
+    data = default_estate_dict()
+    edit(data)
+    with pytest.raises(ConfigError) as failure:
+        EstateConfig.from_dict(data, "test")
+    return failure.value.problems
+
+
+def test_config_rejects_bad_instance_patterns_and_role_names():
+    def edit(d):
+        d["guardrails"]["instance_types"]["ml_dev"] = ["m5.large"]
+        d["guardrails"]["instance_types"]["staging"] = []
+        d["guardrails"]["exempt_role_names"] = ["no spaces"]
+    assert _problems(edit) == [
+        "guardrails.instance_types.ml_dev[0]: 'm5.large' is not an instance type or pattern like ml.m5.large or ml.m5.*",
+        "guardrails.instance_types.staging: is empty; list at least one instance type, or remove the role to leave it unrestricted",
+        "guardrails.exempt_role_names[0]: 'no spaces' is not an IAM role name (1-64 of letters, digits and +=,.@_-)",
+    ]
+
+
+def test_config_rejects_a_serving_instance_off_the_allow_list():
+    def edit(d):
+        d["models"][0]["serving"]["prod"]["instance_type"] = "ml.p4d.24xlarge"
+    (problem,) = _problems(edit)
+    assert problem.startswith("models[0].serving.prod.instance_type: 'ml.p4d.24xlarge' is not on the prod allow-list")
+
+
+def test_config_rejects_bad_audit_and_budget_values():
+    def edit(d):
+        d["audit"]["log_retention_days"] = 42
+        d["budgets"]["monthly_limits_usd"]["prod"] = -1
+        d["budgets"]["alert_thresholds_percent"] = [80, 80]
+        d["budgets"]["notify_emails"] = ["finops"]
+        d["budgets"]["monthly_limits_usd"]["sandbox"] = 1
+    problems = _problems(edit)
+    assert any(p.startswith("audit.log_retention_days: 42 is not a CloudWatch Logs retention") for p in problems)
+    assert "budgets.monthly_limits_usd.prod: -1.0 must be a positive amount in USD" in problems
+    assert "budgets.alert_thresholds_percent: lists a threshold twice" in problems
+    assert "budgets.notify_emails[0]: 'finops' is not an email address" in problems
+    assert any(p.startswith("budgets.monthly_limits_usd.sandbox: 'sandbox' is not allowed") for p in problems)
+
+
+def test_config_governance_is_optional():
+    data = default_estate_dict()
+    for key in ("guardrails", "audit", "budgets"):
+        data.pop(key)
+    config = EstateConfig.from_dict(data, "test")
+    assert config.guardrails.require_kms and config.audit.organization_trail and not config.audit.config_recorder
+    assert dict(config.budgets.monthly_limits_usd) == {}
+
+
+# --- the default estate ----------------------------------------------------------------------------
+
+def test_every_stage_runs_the_guardrail_check(default_estate):
+    for stack in [default_estate.estate.organization, default_estate.estate.ml_dev, default_estate.estate.prod]:
+        assert any(isinstance(a, GuardrailCheck) for a in Aspects.of(stack.node.scope).all)
+
+
+@pytest.mark.parametrize("stack", ["MlDev/Workspace", "Staging/Serving", "Prod/Serving"])
+def test_ml_accounts_have_sagemaker_config_rules(default_estate, stack):
+    rules = resources_of_type(default_estate.templates[stack], "AWS::Config::ConfigRule")
+    assert sorted(r["Properties"]["Source"]["SourceIdentifier"] for r in rules.values()) == sorted(SAGEMAKER_RULES.values())
+
+
+@pytest.mark.parametrize(("stack", "name", "limit"), [
+    ("SharedServices/Registry", "mlops-shared-services-monthly", 500), ("DataLake/DataLake", "mlops-data-lake-monthly", 800),
+    ("MlDev/Workspace", "mlops-ml-dev-monthly", 3000), ("Staging/Serving", "mlops-staging-monthly", 1500),
+    ("Prod/Serving", "mlops-prod-monthly", 6000),
+])
+def test_every_account_has_its_budget(default_estate, stack, name, limit):
+    (budget,) = resources_of_type(default_estate.templates[stack], "AWS::Budgets::Budget").values()
+    assert budget["Properties"]["Budget"]["BudgetName"] == name
+    assert budget["Properties"]["Budget"]["BudgetLimit"]["Amount"] == limit
+
+
+def test_management_account_has_the_organisation_trail(default_estate):
+    template = default_estate.templates["Organization/Guardrails"]
+    (trail,) = resources_of_type(template, "AWS::CloudTrail::Trail").values()
+    assert trail["Properties"]["IsOrganizationTrail"] is True
+
+
+def test_recorder_passes_every_nag_pack():
+    # The default estate leaves the recorder off, so the gates over it never see one: check it here.
+    from aws_cdk import AspectPriority
+
+    from mlops_estate.encryption import DataClass, EstateKeys
+    from mlops_estate.managed_policies import ManagedPoliciesOnly
+    from mlops_estate.nag import apply_nag_packs
+    from tests.helpers import make_app
+
+    app = make_app()
+    stack = make_stack(app)
+    keys = EstateKeys(stack, "Keys", estate_name="mlops", classes=[DataClass.LOGS])
+    SageMakerConfigRules(stack, "Rules", recorder_key=keys.logs)
+    Aspects.of(app).add(ManagedPoliciesOnly(), priority=AspectPriority.MUTATING)
+    apply_nag_packs(app)
+    app.synth()  # raises on any unacknowledged finding
+
+
+def test_estate_synth_fails_on_a_resource_the_scp_would_deny(tmp_path):
+    from aws_cdk import aws_sagemaker as sm
+
+    from mlops_estate.stacks.estate import build_estate, estate_app
+    from tests.helpers import CDK_JSON
+
+    app, config = estate_app(CDK_JSON, outdir=str(tmp_path))
+    estate = build_estate(app, config)
+    sm.CfnEndpointConfig(estate.staging, "Unencrypted", production_variants=[sm.CfnEndpointConfig.ProductionVariantProperty(
+        variant_name="a", model_name="m", instance_type="ml.m5.large", initial_instance_count=1)])
+    with pytest.raises(Exception, match=r"\[Staging/Serving/Unencrypted\] denied by guardrail SCP statement DenySageMakerWithoutVolumeKmsKey"):
+        app.synth()

@@ -1,0 +1,183 @@
+"""The synth-time mirror of the guardrail SCP: non-compliant SageMaker resources fail synth, naming path and Sid."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+from aws_cdk import Aspects
+from aws_cdk import aws_sagemaker as sm
+
+from mlops_estate.governance_config import GuardrailsConfig
+from mlops_estate.guardrail_check import GuardrailCheck
+from mlops_estate.guardrails import GuardrailOptions
+from tests.helpers import default_config, make_app, make_stack
+
+DEV = "444444444444"
+KEY = "arn:aws:kms:eu-west-1:444444444444:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+VPC = {"SecurityGroupIds": ["sg-0123456789abcdef0"], "Subnets": ["subnet-0123456789abcdef0"]}
+
+
+def options(**rules: object) -> GuardrailOptions:
+    base = GuardrailOptions.from_config(default_config())
+    return replace(base, rules=replace(base.rules, **rules)) if rules else base
+
+
+def variant(instance_type: str = "ml.m5.large") -> sm.CfnEndpointConfig.ProductionVariantProperty:
+    return sm.CfnEndpointConfig.ProductionVariantProperty(variant_name="a", model_name="m", instance_type=instance_type,
+                                                          initial_instance_count=1)
+
+
+def monitoring_job(**network: object) -> dict[str, object]:
+    return dict(
+        job_resources={"clusterConfig": {"instanceCount": 1, "instanceType": "ml.m5.large", "volumeSizeInGb": 20}},
+        role_arn="arn:aws:iam::444444444444:role/monitor",
+        network_config=network or None,
+    )
+
+
+def synth_errors(build, opts: GuardrailOptions | None = None) -> str:
+    app = make_app()
+    stack = make_stack(app, account=DEV)
+    build(stack)
+    Aspects.of(stack).add(GuardrailCheck(opts or options()))
+    try:
+        app.synth()
+    except Exception as error:  # jsii surfaces the CDK validation error as a RuntimeError
+        return str(error)
+    return ""
+
+
+def non_compliant(stack) -> None:
+    sm.CfnEndpointConfig(stack, "EndpointConfig", production_variants=[variant("ml.p4d.24xlarge")])
+    sm.CfnNotebookInstance(stack, "Notebook", instance_type="ml.t3.medium", role_arn="arn:aws:iam::444444444444:role/n")
+    sm.CfnDomain(stack, "Domain", auth_mode="IAM", domain_name="d", vpc_id="vpc-0123456789abcdef0", subnet_ids=["subnet-0123456789abcdef0"],
+                 default_user_settings=sm.CfnDomain.UserSettingsProperty(execution_role="arn:aws:iam::444444444444:role/s"))
+    sm.CfnFeatureGroup(stack, "Features", feature_group_name="f", record_identifier_feature_name="id", event_time_feature_name="t",
+                       feature_definitions=[sm.CfnFeatureGroup.FeatureDefinitionProperty(feature_name="id", feature_type="String")],
+                       online_store_config={"EnableOnlineStore": True})
+    sm.CfnDataQualityJobDefinition(
+        stack, "DataQuality",
+        data_quality_app_specification={"imageUri": "i"},
+        data_quality_job_input={"endpointInput": {"endpointName": "e", "localPath": "/opt/ml/processing/input"}},
+        data_quality_job_output_config={"monitoringOutputs": [{"s3Output": {"localPath": "/o", "s3Uri": "s3://b/o"}}]},
+        **monitoring_job(),
+    )
+    sm.CfnMonitoringSchedule(stack, "InlineSchedule", monitoring_schedule_name="s", monitoring_schedule_config={
+        "monitoringJobDefinition": {
+            "monitoringAppSpecification": {"imageUri": "i"},
+            "monitoringInputs": [{"endpointInput": {"endpointName": "e", "localPath": "/i"}}],
+            "monitoringOutputConfig": {"monitoringOutputs": [{"s3Output": {"localPath": "/o", "s3Uri": "s3://b/o"}}]},
+            "monitoringResources": {"clusterConfig": {"instanceCount": 1, "instanceType": "ml.m5.large", "volumeSizeInGb": 20}},
+            "roleArn": "arn:aws:iam::444444444444:role/monitor",
+        }})
+    sm.CfnPipeline(stack, "Pipeline", pipeline_name="p", role_arn="arn:aws:iam::444444444444:role/p", pipeline_definition={
+        "PipelineDefinitionBody": json.dumps({"Version": "2020-12-01", "Steps": [{
+            "Name": "Train", "Type": "Training",
+            "Arguments": {"ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
+                          "OutputDataConfig": {"S3OutputPath": "s3://b/m"}, "AlgorithmSpecification": {}},
+        }, {
+            "Name": "Tune", "Type": "Tuning",
+            "Arguments": {"HyperParameterTuningJobConfig": {}, "TrainingJobDefinition": {
+                "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 2, "VolumeSizeInGB": 30, "VolumeKmsKeyId": KEY},
+                "OutputDataConfig": {"S3OutputPath": "s3://b/m", "KmsKeyId": KEY}, "VpcConfig": VPC,
+                "EnableNetworkIsolation": True, "EnableInterContainerTrafficEncryption": False}},
+        }]})})
+
+
+@pytest.fixture(scope="module")
+def errors() -> str:
+    return synth_errors(non_compliant)
+
+
+@pytest.mark.parametrize(
+    ("path", "sid", "detail"),
+    [
+        ("Test/EndpointConfig", "DenySageMakerWithoutVolumeKmsKey", "the endpoint config has no KmsKeyId"),
+        ("Test/EndpointConfig", f"DenyInstanceTypesOutsideAllowList{DEV}", "instance type 'ml.p4d.24xlarge' is not on the allow-list"),
+        ("Test/Notebook", "DenyNotebookRootAccess", "RootAccess must be 'Disabled'"),
+        ("Test/Notebook", "DenyNotebookDirectInternet", "DirectInternetAccess must be 'Disabled'"),
+        ("Test/Notebook", "DenySageMakerWithoutVpcSubnets", "the notebook instance has no SubnetId"),
+        ("Test/Notebook", "DenySageMakerWithoutVolumeKmsKey", "the notebook instance has no KmsKeyId"),
+        ("Test/Domain", "DenyStudioDomainWithInternet", "AppNetworkAccessType must be 'VpcOnly'"),
+        ("Test/Domain", "DenySageMakerWithoutVolumeKmsKey", "the Studio domain has no KmsKeyId"),
+        ("Test/Features", "DenyFeatureGroupWithoutKmsKey", "the online store has no SecurityConfig.KmsKeyId"),
+        ("Test/DataQuality", "DenySageMakerWithoutVpcSubnets", "the monitoring job definition has no VpcConfig.Subnets"),
+        ("Test/DataQuality", "DenySageMakerWithoutNetworkIsolation", "the monitoring job definition does not set EnableNetworkIsolation"),
+        ("Test/DataQuality", "DenySageMakerWithoutOutputKmsKey", "the monitoring job definition has no output KMS key"),
+        ("Test/InlineSchedule", "DenySageMakerWithoutVolumeKmsKeyInlineMonitoring", "the inline monitoring job has no volume KMS key"),
+        ("Test/Pipeline", "DenySageMakerWithoutVpcSubnets", "pipeline step 'Train' has no VpcConfig.Subnets"),
+        ("Test/Pipeline", "DenySageMakerWithoutInterContainerEncryption", "pipeline step 'Train' does not set EnableInterContainerTrafficEncryption"),
+        ("Test/Pipeline", "DenySageMakerWithoutInterContainerEncryption", "pipeline step 'Tune' does not set EnableInterContainerTrafficEncryption"),
+    ],
+)
+def test_non_compliant_resource_fails_synth_naming_path_and_rule(errors, path, sid, detail):
+    assert f"[{path}] denied by guardrail SCP statement {sid}: {detail}" in errors
+
+
+def test_a_model_is_checked_only_when_models_must_be_in_a_vpc():
+    def model(stack):
+        sm.CfnModel(stack, "Model", execution_role_arn="arn:aws:iam::444444444444:role/m",
+                    primary_container=sm.CfnModel.ContainerDefinitionProperty(image="i"))
+    assert synth_errors(model) == ""
+    errors = synth_errors(model, options(models_in_vpc=True))
+    assert "[Test/Model] denied by guardrail SCP statement DenyModelWithoutVpc" in errors
+    assert "[Test/Model] denied by guardrail SCP statement DenyModelWithoutNetworkIsolation" in errors
+
+
+def test_a_rule_switched_off_in_config_is_not_checked():
+    def notebook(stack):
+        sm.CfnNotebookInstance(stack, "Notebook", instance_type="ml.t3.medium", role_arn="arn:aws:iam::444444444444:role/n",
+                               kms_key_id=KEY, subnet_id="subnet-0123456789abcdef0", security_group_ids=["sg-0123456789abcdef0"])
+    assert "DenyNotebookRootAccess" in synth_errors(notebook)
+    assert synth_errors(notebook, options(notebook_lockdown=False)) == ""
+
+
+def test_compliant_resources_synthesize():
+    def compliant(stack):
+        sm.CfnEndpointConfig(stack, "EndpointConfig", production_variants=[variant("ml.m5.large")], kms_key_id=KEY)
+        sm.CfnNotebookInstance(stack, "Notebook", instance_type="ml.t3.medium", role_arn="arn:aws:iam::444444444444:role/n",
+                               kms_key_id=KEY, subnet_id="subnet-0123456789abcdef0", security_group_ids=["sg-0123456789abcdef0"], root_access="Disabled",
+                               direct_internet_access="Disabled")
+        sm.CfnDataQualityJobDefinition(
+            stack, "DataQuality",
+            data_quality_app_specification={"imageUri": "i"},
+            data_quality_job_input={"endpointInput": {"endpointName": "e", "localPath": "/opt/ml/processing/input"}},
+            data_quality_job_output_config={"kmsKeyId": KEY, "monitoringOutputs": [{"s3Output": {"localPath": "/o", "s3Uri": "s3://b/o"}}]},
+            job_resources={"clusterConfig": {"instanceCount": 1, "instanceType": "ml.m5.large", "volumeSizeInGb": 20, "volumeKmsKeyId": KEY}},
+            role_arn="arn:aws:iam::444444444444:role/monitor",
+            network_config={"enableNetworkIsolation": True, "enableInterContainerTrafficEncryption": True,
+                            "vpcConfig": {"securityGroupIds": ["sg-0123456789abcdef0"], "subnets": ["subnet-0123456789abcdef0"]}},
+        )
+        sm.CfnMonitoringSchedule(stack, "NamedSchedule", monitoring_schedule_name="s", monitoring_schedule_config={
+            "monitoringJobDefinitionName": "dq", "monitoringType": "DataQuality"})
+    assert synth_errors(compliant) == ""
+
+
+def test_every_finding_is_reported_at_once(errors):
+    assert errors.count("denied by guardrail SCP statement") >= 15
+
+
+def test_a_pipeline_definition_built_with_tokens_is_still_checked():
+    from aws_cdk import aws_iam as iam
+
+    def pipeline(stack):
+        role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+        body = stack.to_json_string({"Version": "2020-12-01", "Steps": [{
+            "Name": "Prep", "Type": "Processing",
+            "Arguments": {"RoleArn": role.role_arn,
+                          "ProcessingResources": {"ClusterConfig": {"InstanceType": "ml.p5.48xlarge", "InstanceCount": 1,
+                                                                    "VolumeSizeInGB": 30, "VolumeKmsKeyId": KEY}}},
+        }]})
+        sm.CfnPipeline(stack, "Pipeline", pipeline_name="p", role_arn=role.role_arn,
+                       pipeline_definition={"PipelineDefinitionBody": body})
+    errors = synth_errors(pipeline)
+    assert "[Test/Pipeline] denied by guardrail SCP statement DenySageMakerWithoutOutputKmsKey: pipeline step 'Prep'" in errors
+    assert f"[Test/Pipeline] denied by guardrail SCP statement DenyInstanceTypesOutsideAllowList{DEV}: instance type 'ml.p5.48xlarge'" in errors
+    assert "DenySageMakerWithoutVolumeKmsKey" not in errors
+
+
+def test_a_compliant_setting_is_not_reported(errors):
+    # The tuning step sets everything but inter-container encryption: that is its only finding.
+    assert errors.count("pipeline step 'Tune'") == 1

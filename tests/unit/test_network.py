@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from mlops_estate.encryption import DataClass, EstateKeys
+from mlops_estate.network import DEFAULT_INTERFACE_ENDPOINTS, PrivateNetwork
+from tests.helpers import TEST_AZS, make_stack
+
+
+@pytest.fixture(scope="module")
+def network_template() -> Template:
+    stack = make_stack()
+    keys = EstateKeys(stack, "Keys", estate_name="acme", classes=[DataClass.LOGS])
+    PrivateNetwork(stack, "Network", cidr="10.40.0.0/16", availability_zones=TEST_AZS, logs_key=keys.logs)
+    return Template.from_stack(stack)
+
+
+def test_isolated_subnets_only_no_internet(network_template):
+    network_template.resource_count_is("AWS::EC2::Subnet", 2)
+    network_template.resource_count_is("AWS::EC2::InternetGateway", 0)
+    network_template.resource_count_is("AWS::EC2::NatGateway", 0)
+    for subnet in network_template.find_resources("AWS::EC2::Subnet").values():
+        assert subnet["Properties"]["MapPublicIpOnLaunch"] is False
+    azs = sorted(s["Properties"]["AvailabilityZone"] for s in network_template.find_resources("AWS::EC2::Subnet").values())
+    assert azs == TEST_AZS
+
+
+def test_interface_endpoints_and_s3_gateway(network_template):
+    endpoints = network_template.find_resources("AWS::EC2::VPCEndpoint")
+    interface = [e for e in endpoints.values() if e["Properties"].get("VpcEndpointType") == "Interface"]
+    gateway = [e for e in endpoints.values() if e["Properties"].get("VpcEndpointType") == "Gateway"]
+    assert len(interface) == len(DEFAULT_INTERFACE_ENDPOINTS) == 13
+    assert len(gateway) == 1
+    names = str([e["Properties"]["ServiceName"] for e in interface])
+    for service in ("sagemaker.api", "sagemaker.runtime", "sagemaker.featurestore-runtime", "studio", "notebook", "sts",
+                    "logs", "monitoring", "ecr.api", "ecr.dkr", "kms", "events", "ssm"):
+        assert service in names, service
+    assert all(e["Properties"]["PrivateDnsEnabled"] is True for e in interface)
+
+
+def test_flow_logs_to_encrypted_retained_log_group(network_template):
+    network_template.has_resource_properties("AWS::EC2::FlowLog", {"TrafficType": "ALL", "LogDestinationType": "cloud-watch-logs"})
+    network_template.has_resource(
+        "AWS::Logs::LogGroup",
+        {"Properties": {"KmsKeyId": Match.any_value(), "RetentionInDays": 365}, "DeletionPolicy": "Retain"},
+    )
+
+
+def test_workload_group_admits_only_itself_and_sends_only_https(network_template):
+    groups = network_template.find_resources("AWS::EC2::SecurityGroup", {"Properties": {"GroupDescription": Match.string_like_regexp("^SageMaker workloads")}})
+    ((workload_id, workload),) = groups.items()
+    own_id = {"Fn::GetAtt": [workload_id, "GroupId"]}
+    inline_egress = workload["Properties"]["SecurityGroupEgress"]
+    assert [(e["IpProtocol"], e["FromPort"], e["ToPort"], e["CidrIp"]) for e in inline_egress] == [("tcp", 443, 443, "0.0.0.0/0")]
+    egress = [e["Properties"] for e in network_template.find_resources("AWS::EC2::SecurityGroupEgress").values() if e["Properties"]["GroupId"] == own_id]
+    assert sorted((e["IpProtocol"], e.get("FromPort")) for e in egress) == [("-1", None), ("tcp", 443)]
+    ingress = [e["Properties"] for e in network_template.find_resources("AWS::EC2::SecurityGroupIngress").values()]
+    assert all(i["SourceSecurityGroupId"] == own_id for i in ingress)
+    endpoint_ingress = [i for i in ingress if i["GroupId"] != own_id]
+    assert [(i["IpProtocol"], i["FromPort"]) for i in endpoint_ingress] == [("tcp", 443)]
+    network_template.has_resource_properties("Custom::VpcRestrictDefaultSG", {"DefaultSecurityGroupId": Match.any_value()})
+
+
+def test_s3_prefix_list_narrows_egress():
+    stack = make_stack()
+    keys = EstateKeys(stack, "Keys", estate_name="acme", classes=[DataClass.LOGS])
+    PrivateNetwork(stack, "Network", cidr="10.40.0.0/16", availability_zones=TEST_AZS, logs_key=keys.logs,
+                   s3_prefix_list_id="pl-6da54004", interface_endpoints=["SageMakerApi"])
+    template = Template.from_stack(stack)
+    template.has_resource_properties("AWS::EC2::SecurityGroupEgress", {"DestinationPrefixListId": "pl-6da54004", "FromPort": 443})
+    assert "0.0.0.0/0" not in str(template.to_json())
+    template.resource_count_is("AWS::EC2::VPCEndpoint", 2)
+
+
+def test_bad_props_are_rejected():
+    stack = make_stack()
+    keys = EstateKeys(stack, "Keys", estate_name="acme", classes=[DataClass.LOGS])
+    with pytest.raises(ValueError, match=r"Test/N1: unknown interface endpoint\(s\) \['Sagemaker'\]; choose from"):
+        PrivateNetwork(stack, "N1", cidr="10.1.0.0/16", availability_zones=TEST_AZS, logs_key=keys.logs, interface_endpoints=["Sagemaker"])
+    with pytest.raises(ValueError, match=r"Test/N2: availability_zones needs at least 2 zones, got \['eu-west-1a'\]"):
+        PrivateNetwork(stack, "N2", cidr="10.2.0.0/16", availability_zones=["eu-west-1a"], logs_key=keys.logs)
+
+
+def test_import_existing_vpc_by_ids_without_lookup():
+    stack = make_stack()
+    placement = PrivateNetwork.from_existing(
+        stack, "Existing", vpc_id="vpc-0abc", subnet_ids=["subnet-1", "subnet-2"], availability_zones=TEST_AZS, security_group_id="sg-0123"
+    )
+    assert placement.subnet_ids == ("subnet-1", "subnet-2")
+    assert placement.security_group_ids == ["sg-0123"]
+    assert placement.vpc.vpc_id == "vpc-0abc"
+    with pytest.raises(ValueError, match="give one subnet id per availability zone"):
+        PrivateNetwork.from_existing(stack, "Bad", vpc_id="vpc-0abc", subnet_ids=["subnet-1"], availability_zones=TEST_AZS, security_group_id="sg-1")

@@ -1,0 +1,160 @@
+"""Personas: SageMaker-only execution roles, activity policies per the documented table, scoping to the
+estate's own resources, the sign-in policy, user profiles; unknown personas rejected."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlops_estate.config import UserConfig
+from mlops_estate.personas import ACTIVITIES, PERSONAS, SIGN_IN_TAG, PersonaResources, Personas
+from mlops_estate.studio import StudioDomain
+from tests.helpers import make_stack
+from tests.unit.workspace_stack import BOUNDARY_ARN, ESTATE, FEATURE_GROUP, REGISTRY_ACCOUNT, Workspace, as_list, new_workspace_parts, statements, workspace
+
+
+@pytest.fixture(scope="module")
+def ws() -> Workspace:
+    return workspace()
+
+
+def _policies_of(ws: Workspace, persona: str) -> dict[str, dict]:
+    role_ref = {"Ref": ws.id_of(ws.personas.role(persona))}
+    # Without the estate's ManagedPoliciesOnly aspect a role's own DefaultPolicy is still inline.
+    policies = {**ws.of_type("AWS::IAM::ManagedPolicy"), **ws.of_type("AWS::IAM::Policy")}
+    return {k: v for k, v in policies.items() if role_ref in v["Properties"].get("Roles", [])}
+
+
+def _allowed(ws: Workspace, persona: str) -> list[tuple[str, dict]]:
+    return [(a, s) for p in _policies_of(ws, persona).values() for s in statements(p) for a in as_list(s["Action"])]
+
+
+def test_roles_are_assumed_only_by_sagemaker_of_this_account_and_bounded(ws):
+    for persona in PERSONAS:
+        role = ws.resources[ws.id_of(ws.personas.role(persona))]["Properties"]
+        trust = role["AssumeRolePolicyDocument"]["Statement"]
+        # AssumeRole, and SetSourceIdentity for the Studio domain's user-profile source identity.
+        assert sorted(s["Action"] for s in trust) == ["sts:AssumeRole", "sts:SetSourceIdentity"]
+        for statement in trust:
+            assert statement["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+            assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+        assert role["PermissionsBoundary"] == BOUNDARY_ARN
+        assert "ManagedPolicyArns" not in role, "no AWS managed policies (e.g. AmazonSageMakerFullAccess)"
+
+
+def test_activity_policies_are_attached_as_the_table_says(ws):
+    table = dict(ACTIVITIES, Studio=PERSONAS)
+    for activity, personas in table.items():
+        policy = ws.resources[ws.id_of(ws.personas.policies[activity])]
+        attached = sorted(r["Ref"] for r in policy["Properties"]["Roles"])
+        assert attached == sorted(ws.id_of(ws.personas.role(p)) for p in personas), activity
+
+
+def test_no_role_exceeds_the_managed_policy_quota(ws):
+    for persona in PERSONAS:
+        assert len(_policies_of(ws, persona)) <= 9, persona
+
+
+def test_jobs_must_run_in_the_estate_vpc_with_estate_keys(ws):
+    (create,) = [s for s in statements(ws.resources[ws.id_of(ws.personas.policies["RunWorkloads"])])
+                 if s.get("Sid") == "JobsOnlyInTheEstateVpcWithEstateKeys"]
+    assert sorted(create["Action"]) == ["sagemaker:CreateHyperParameterTuningJob", "sagemaker:CreateProcessingJob", "sagemaker:CreateTrainingJob"]
+    conditions = create["Condition"]
+    assert conditions["Null"] == {"sagemaker:VpcSubnets": "false", "sagemaker:VpcSecurityGroupIds": "false"}
+    assert conditions["ForAllValues:StringEquals"]["sagemaker:VpcSubnets"] == [ws.stack.resolve(s) for s in ws.network.placement.subnet_ids]
+    keys = conditions["StringEquals"]["sagemaker:VolumeKmsKey"]
+    assert {"Fn::GetAtt": [ws.id_of(ws.keys.data), "Arn"]} in keys and {"Ref": ws.id_of(ws.keys.models)} in keys
+    assert {"Fn::GetAtt": [ws.id_of(ws.keys.studio), "Arn"]} not in keys
+
+
+def test_sagemaker_resources_are_scoped_to_the_estate_prefix(ws):
+    for activity in ("ReadAssets", "BuildAssets", "Administer"):
+        for statement in statements(ws.resources[ws.id_of(ws.personas.policies[activity])]):
+            for resource in as_list(statement["Resource"]):
+                if isinstance(resource, str) and any(t in resource for t in (":pipeline/", ":model-package", ":feature-group/")):
+                    assert f"/{ESTATE}-*" in resource or resource.endswith(f":feature-group/{FEATURE_GROUP}"), resource
+    build = ws.resources[ws.id_of(ws.personas.policies["BuildAssets"])]
+    resources = [r for s in statements(build) for r in as_list(s["Resource"])]
+    assert f"arn:aws:sagemaker:eu-west-1:{REGISTRY_ACCOUNT}:model-package-group/{ESTATE}-*" in resources
+    assert f"arn:aws:sagemaker:eu-west-1:123456789012:pipeline/{ESTATE}-*" in resources
+    assert f"arn:aws:sagemaker:eu-west-1:123456789012:feature-group/{FEATURE_GROUP}" in resources
+
+
+def test_only_the_mlops_admin_can_approve_models(ws):
+    (update,) = [s for s in statements(ws.resources[ws.id_of(ws.personas.policies["BuildAssets"])]) if s.get("Sid") == "UpdateModelsButNeverApprove"]
+    assert update["Condition"] == {"StringNotEquals": {"sagemaker:ModelApprovalStatus": "Approved"}}
+    for persona in PERSONAS:
+        unconditional = [s for a, s in _allowed(ws, persona) if a == "sagemaker:UpdateModelPackage" and "Condition" not in s]
+        assert bool(unconditional) == (persona == "mlops_admin"), persona
+
+
+def test_the_auditor_reads_metadata_but_never_data_and_changes_nothing(ws):
+    actions = {a for a, _ in _allowed(ws, "auditor")}
+    assert "s3:GetBucketPolicy" in actions and "kms:GetKeyRotationStatus" in actions
+    mutating = ("Create", "Update", "Delete", "Put", "Start", "Stop", "PassRole")
+    service_actions = {a for a in actions if a.split(":")[0] in ("sagemaker", "s3", "iam")}
+    changes = {a for a in service_actions if any(a.split(":")[1].startswith(m) for m in mutating)}
+    # Studio: the auditor runs its own notebook apps and spaces, shares notebooks, opens the MLflow UI; nothing else.
+    assert changes == {"sagemaker:CreateApp", "sagemaker:DeleteApp", "sagemaker:CreateSpace", "sagemaker:UpdateSpace",
+                       "sagemaker:DeleteSpace", "sagemaker:CreatePresignedMlflowTrackingServerUrl",
+                       "s3:PutObject", "s3:DeleteObject"}
+    sharing = ws.stack.resolve(ws.studio.sharing_bucket.bucket.arn_for_objects("sharing/*"))
+    for action, statement in _allowed(ws, "auditor"):
+        if action in ("s3:PutObject", "s3:DeleteObject"):
+            assert as_list(statement["Resource"]) == [sharing]
+    data_objects = ws.stack.resolve(ws.data.bucket.arn_for_objects("*"))
+    assert not [s for a, s in _allowed(ws, "auditor") if a == "s3:GetObject" and data_objects in as_list(s["Resource"])]
+
+
+def test_data_scientists_read_data_but_write_only_artifacts(ws):
+    data_arn = {"Fn::GetAtt": [ws.id_of(ws.data.bucket), "Arn"]}
+    writes = [s for a, s in _allowed(ws, "data_scientist") if a == "s3:PutObject"]
+    for statement in writes:
+        for resource in as_list(statement["Resource"]):
+            assert data_arn not in resource.get("Fn::Join", ["", []])[1], "no write to the data bucket"
+    reads = [s for a, s in _allowed(ws, "data_scientist") if a == "s3:GetObject"]
+    assert any(data_arn in r["Fn::Join"][1] for s in reads for r in as_list(s["Resource"]))
+
+
+def test_sign_in_policy_opens_only_the_profile_named_by_the_session_tag(ws):
+    policy = ws.resources[ws.id_of(ws.personas.sign_in_policy)]
+    assert policy["Properties"]["ManagedPolicyName"] == f"{ESTATE}-studio-sign-in"
+    assert "Roles" not in policy["Properties"]
+    presign = statements(policy)[0]
+    assert presign["Action"] == "sagemaker:CreatePresignedDomainUrl"
+    assert presign["Resource"]["Fn::Join"][1][-1] == f"/${{aws:PrincipalTag/{SIGN_IN_TAG}}}"
+
+
+def test_only_job_running_personas_may_pass_their_own_role(ws):
+    for persona in PERSONAS:
+        passes = [s for a, s in _allowed(ws, persona) if a == "iam:PassRole"]
+        if persona == "auditor":
+            assert passes == []
+        else:
+            assert [s["Resource"] for s in passes] == [{"Fn::GetAtt": [ws.id_of(ws.personas.role(persona)), "Arn"]}]
+            assert passes[0]["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+
+
+def test_unknown_persona_is_rejected():
+    stack = make_stack()
+    _, network, _, _, personas = new_workspace_parts(stack)
+    with pytest.raises(ValueError, match="unknown persona 'wizard'; choose one of data_scientist, ml_engineer, mlops_admin, auditor"):
+        personas.role("wizard")
+    domain = StudioDomain(stack, "Studio", domain_name="d", placement=network.placement,
+                          key=personas.resources.job_keys[0], execution_role=personas.role("auditor"))
+    users = [UserConfig("ana", "data_scientist"), UserConfig("zed", "wizard")]  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"users\[1\].persona: 'wizard' is not a persona; choose one of data_scientist"):
+        personas.add_user_profiles(domain, users)
+    assert domain.user_profiles == {}
+
+
+def test_sandbox_registry_in_this_account_is_named_once():
+    stack = make_stack()
+    _, network, data, artifacts, _ = new_workspace_parts(stack)
+    personas = Personas(stack, "Sandbox", resources=PersonaResources(
+        estate_name="sb", data_bucket=data, artifacts_bucket=artifacts, placement=network.placement,
+        job_keys=(data.key,), registry_account=stack.account))
+    document = stack.resolve(personas.policies["Administer"].document.to_json())
+    assert document["Statement"][0]["Resource"] == [
+        "arn:aws:sagemaker:eu-west-1:123456789012:model-package-group/sb-*",
+        "arn:aws:sagemaker:eu-west-1:123456789012:model-package/sb-*/*",
+    ]

@@ -1,0 +1,84 @@
+"""ModelBuildPipelines with settings the default estate does not use: a custom image, bad combinations."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from mlops_estate.config import ModelConfig, QualityGateConfig
+from mlops_estate.encryption import EstateKeys
+from mlops_estate.model_build_config import BuildConfig
+from mlops_estate.network import PrivateNetwork
+from mlops_estate.pipeline.reference import ModelBuildPipelines
+from mlops_estate.registry import registry_location
+from mlops_estate.storage import SecureBucket
+from tests.helpers import TEST_AZS, default_config, make_stack, resources_of_type, template_of
+from tests.pipeline_schema import from_template, validate
+
+CUSTOM = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/ranker:2.1"
+
+
+def _model(**build: Any) -> ModelConfig:
+    return ModelConfig(name="ranker", problem_type="MulticlassClassification",
+                       quality_gate=QualityGateConfig("accuracy", 0.9), build=BuildConfig(**build))
+
+
+def _pipelines(stack: Any, model: ModelConfig, id: str = "Ranker") -> ModelBuildPipelines:
+    keys = EstateKeys(stack, f"Keys{id}", estate_name=f"t{id.lower()}")
+    network = PrivateNetwork(stack, f"Network{id}", cidr="10.70.0.0/16", availability_zones=TEST_AZS, logs_key=keys.logs)
+    return ModelBuildPipelines(stack, id, estate_name="team", region="eu-west-1", model=model, placement=network.placement,
+                               key=keys.models, artifacts=SecureBucket(stack, f"Artifacts{id}", key=keys.models),
+                               data=SecureBucket(stack, f"Data{id}", key=keys.data), registry=registry_location(default_config()))
+
+
+@pytest.fixture(scope="module")
+def custom() -> tuple[ModelBuildPipelines, dict[str, Any]]:
+    stack = make_stack()
+    pipelines = _pipelines(stack, _model(training_image=CUSTOM, spot=False, batch_inference=True, schedule="rate(7 days)",
+                                         schedule_parameters={"MetricThreshold": "0.95"}))
+    return pipelines, template_of(stack).to_json()
+
+
+def test_custom_image_runs_every_step_and_is_the_only_pullable_repository(custom):
+    pipelines, template = custom
+    assert pipelines.batch is not None
+    for resource in resources_of_type(template, "AWS::SageMaker::Pipeline").values():
+        body = from_template(resource["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"])
+        validate(body)
+        text = str(body)
+        assert "sagemaker-xgboost" not in text
+        assert CUSTOM in text
+    ecr = [s for p in resources_of_type(template, "AWS::IAM::Policy").values() for s in p["Properties"]["PolicyDocument"]["Statement"]
+           if "ecr:BatchGetImage" in s["Action"]]
+    assert ecr and all(s["Resource"] == "arn:aws:ecr:eu-west-1:123456789012:repository/team/ranker" for s in ecr)
+
+
+def test_without_spot_training_has_no_spot_settings(custom):
+    pipelines, _ = custom
+    train = pipelines.training.definition.to_dict()["Steps"][1]["Arguments"]
+    assert "EnableManagedSpotTraining" not in train and "CheckpointConfig" not in train
+    assert train["StoppingCondition"] == {"MaxRuntimeInSeconds": 120 * 60}
+    assert "HyperParameters" not in train  # no XGBoost defaults for a custom image
+
+
+def test_image_from_another_region_is_rejected():
+    with pytest.raises(ValueError, match=re.escape("is not in the estate's region 'eu-west-1'")):
+        _pipelines(make_stack(), _model(training_image=CUSTOM.replace("eu-west-1", "us-east-1")))
+
+
+def test_builtin_multiclass_needs_num_class():
+    with pytest.raises(ValueError, match=re.escape("model ranker: the built-in XGBoost multiclass objective needs build.hyperparameters.num_class")):
+        _pipelines(make_stack(), _model())
+    ok = _pipelines(make_stack(), _model(hyperparameters={"num_class": "4"}))
+    train = ok.training.definition.to_dict()["Steps"][1]["Arguments"]
+    assert train["HyperParameters"]["objective"] == "multi:softprob" and train["HyperParameters"]["num_class"] == "4"
+
+
+def test_schedule_passes_the_configured_parameters(custom):
+    _, template = custom
+    (schedule,) = resources_of_type(template, "AWS::Scheduler::Schedule").values()
+    assert schedule["Properties"]["ScheduleExpression"] == "rate(7 days)"
+    assert schedule["Properties"]["Target"]["SageMakerPipelineParameters"] == {
+        "PipelineParameterList": [{"Name": "MetricThreshold", "Value": "0.95"}]}
