@@ -8,7 +8,7 @@ from pathlib import Path
 from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import App, Aspects, AspectPriority, Stage, Tags
+from aws_cdk import App, Aspects, AspectPriority, Stack, Stage, Tags
 from constructs import Construct
 
 from mlops_estate.config import EstateConfig, ServingEnv, load_estate
@@ -39,6 +39,11 @@ class Estate:
     prod: ServingStack
     # Per serving environment, the stack owning the SSM parameter behind each model-package parameter.
     approved_models: Mapping[ServingEnv, Mapping[str, ApprovedModelStack]]
+
+    def stacks(self) -> list[Stack]:
+        """Every stack of the estate, the approved-model stacks included."""
+        main: list[Stack] = [self.organization, self.shared_services, self.data_lake, self.ml_dev, self.staging, self.prod]
+        return main + [s for env in self.approved_models.values() for s in env.values()]
 
 
 def _stage(scope: Construct, name: str, config: EstateConfig, environment: str) -> Stage:

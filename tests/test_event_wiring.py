@@ -54,7 +54,7 @@ def test_serving_accounts_forward_their_own_drift_alarms_only(default_estate: An
 
 
 def test_a_staging_drift_alarm_reaches_and_starts_the_churn_pipeline(default_estate: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    event = alarm_state_change(alarm="mlops-churn-staging-drift", account=STAGING)
+    event = alarm_state_change(alarm="mlops-churn-stg-drift", account=STAGING)
     assert any(matches(p, event) for p in _forwarder_patterns(default_estate, "Staging/Serving"))
     ml_dev = default_estate.templates["MlDev/Workspace"]
     matching = [r for r in _rules(ml_dev) if matches(r["EventPattern"], event)]

@@ -34,7 +34,7 @@ def matches(pattern: dict[str, Any] | str, event: dict[str, Any]) -> bool:
     return EventPattern.load(pattern if isinstance(pattern, str) else json.dumps(pattern)).matches_event(event)
 
 
-def alarm_state_change(alarm: str = "mlops-churn-staging-drift", state: str = "ALARM", account: str = STAGING,
+def alarm_state_change(alarm: str = "mlops-churn-stg-drift", state: str = "ALARM", account: str = STAGING,
                        event_id: str = "c4c1c1c9-6542-e61b-6ef0-8c4d36933a92") -> dict[str, Any]:
     return {
         "version": "0",
@@ -62,7 +62,7 @@ def alarm_state_change(alarm: str = "mlops-churn-staging-drift", state: str = "A
                         "metric": {
                             "namespace": "aws/sagemaker/Endpoints/data-metrics",
                             "name": "feature_baseline_drift_total_amount",
-                            "dimensions": {"Endpoint": "mlops-churn-staging", "MonitoringSchedule": "mlops-churn-staging-data-quality"},
+                            "dimensions": {"Endpoint": "mlops-churn-staging", "MonitoringSchedule": "mlops-churn-stg-dq"},
                         },
                         "period": 3600,
                         "stat": "Maximum",
@@ -98,7 +98,7 @@ def object_created(key: str = "churn/daily/2026-11-26/part-0001.parquet", bucket
     }
 
 
-def monitoring_job_completed(schedule: str = "mlops-churn-staging-data-quality", account: str = STAGING,
+def monitoring_job_completed(schedule: str = "mlops-churn-stg-dq", account: str = STAGING,
                              exit_message: str = "CompletedWithViolations: Job completed successfully with 2 violations.",
                              event_id: str = "8a0c4b56-5e8f-4f0b-9d53-1b3c2e4f5a6b") -> dict[str, Any]:
     job = "model-monitoring-202611261000-a1b2c3d4e5f6a7b8c9d0e1f2"

@@ -18,7 +18,7 @@ from tests.handlers.events import (
 )
 
 PIPELINE = "mlops-churn-build"
-ALARMS = "mlops-churn-prod-drift,mlops-churn-staging-drift"
+ALARMS = "mlops-churn-prd-drift,mlops-churn-stg-drift"
 
 
 @pytest.fixture
@@ -61,7 +61,7 @@ def test_drift_alarm_starts_the_pipeline_without_parameters(handler: ModuleType,
     [execution] = executions(sagemaker)
     assert execution["PipelineExecutionArn"] == result["execution"]
     assert "drift" in execution["PipelineExecutionDescription"]
-    assert "mlops-churn-staging-drift" in execution["PipelineExecutionDescription"]
+    assert "mlops-churn-stg-drift" in execution["PipelineExecutionDescription"]
     assert parameters(sagemaker, result["execution"]) == []
 
 
@@ -86,7 +86,7 @@ def test_token_is_derived_from_the_event_ids(handler: ModuleType) -> None:
 def test_other_event_within_cooldown_is_skipped(handler: ModuleType, sagemaker: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COOLDOWN_SECONDS", "3600")
     assert handler.handler(alarm_state_change(event_id="first"))["started"] is True
-    skipped = handler.handler(alarm_state_change(alarm="mlops-churn-prod-drift", account=PROD, event_id="second"))
+    skipped = handler.handler(alarm_state_change(alarm="mlops-churn-prd-drift", account=PROD, event_id="second"))
     assert skipped["started"] is False and skipped["reason"].startswith("cool-down")
     assert len(executions(sagemaker)) == 1
 
@@ -184,5 +184,5 @@ def test_logs_are_structured_json(handler: ModuleType, caplog: pytest.LogCapture
 
 
 def test_alarm_from_prod_is_accepted(handler: ModuleType) -> None:
-    trigger = handler.parse_event(alarm_state_change(alarm="mlops-churn-prod-drift", account=PROD))
-    assert (trigger.kind, trigger.subject) == ("drift", "mlops-churn-prod-drift")
+    trigger = handler.parse_event(alarm_state_change(alarm="mlops-churn-prd-drift", account=PROD))
+    assert (trigger.kind, trigger.subject) == ("drift", "mlops-churn-prd-drift")

@@ -12,13 +12,17 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 
 from mlops_estate.encryption import DataClass, EstateKeys
-from mlops_estate.promotion import DeployTarget, PromotionPipeline, PromotionTrigger
+from mlops_estate.promotion import DeployTarget, PromotionTarget, PromotionPipeline, PromotionTrigger
 from mlops_estate.storage import SecureBucket
 from tests.handlers.events import PROD, STAGING, matches, model_package_state_change, monitoring_job_completed
 from tests.helpers import make_app, make_stack, resources_of_type, template_of
 
-STAGING_TARGET = DeployTarget(account=STAGING, stack_name="Staging-Serving", template_path="assembly-Staging/StagingServingACCA5CE3.template.json")
-PROD_TARGET = DeployTarget(account=PROD, stack_name="Prod-Serving", template_path="assembly-Prod/ProdServingE95F2C1F.template.json")
+STAGING_TARGET = PromotionTarget(
+    approved=DeployTarget(account=STAGING, stack_name="Staging-ApprovedChurn", template_path="assembly-Staging/StagingApprovedChurn.template.json"),
+    serving=DeployTarget(account=STAGING, stack_name="Staging-Serving", template_path="assembly-Staging/StagingServingACCA5CE3.template.json"))
+PROD_TARGET = PromotionTarget(
+    approved=DeployTarget(account=PROD, stack_name="Prod-ApprovedChurn", template_path="assembly-Prod/ProdApprovedChurn.template.json"),
+    serving=DeployTarget(account=PROD, stack_name="Prod-Serving", template_path="assembly-Prod/ProdServingE95F2C1F.template.json"))
 
 
 def _parts(stack: Stack) -> dict[str, Any]:
@@ -34,7 +38,7 @@ def _parts(stack: Stack) -> dict[str, Any]:
 def _pipeline(stack: Stack, parts: dict[str, Any], id: str = "Promote", **overrides: Any) -> PromotionPipeline:
     props: dict[str, Any] = dict(
         pipeline_name="mlops-churn-promotion", source_bucket=parts["source"], source_key="cloud-assembly.zip",
-        artifact_bucket=parts["artifacts"], parameter_name="ChurnModelPackageArn", staging=STAGING_TARGET, prod=PROD_TARGET,
+        artifact_bucket=parts["artifacts"], staging=STAGING_TARGET, prod=PROD_TARGET,
         approval_topic=parts["topic"],
     )
     props.update(overrides)

@@ -18,10 +18,10 @@ from tests.handlers.events import (
 )
 from tests.helpers import make_stack, resources_of_type, template_of
 
-SCHEDULE_PREFIX = f"arn:aws:sagemaker:eu-west-1:{STAGING}:monitoring-schedule/mlops-churn-staging-"
+SCHEDULE_PREFIX = f"arn:aws:sagemaker:eu-west-1:{STAGING}:monitoring-schedule/mlops-churn-stg-dq"
 TRIGGERS = [
-    DriftAlarmTrigger(alarm_names=["mlops-churn-staging-drift", "mlops-churn-prod-drift"], accounts=[STAGING, PROD]),
-    MonitoringViolationTrigger(schedule_arn_prefixes=[SCHEDULE_PREFIX], accounts=[STAGING]),
+    DriftAlarmTrigger(alarm_names=["mlops-churn-stg-drift", "mlops-churn-prd-drift"], accounts=[STAGING, PROD]),
+    MonitoringViolationTrigger(schedule_arns=[SCHEDULE_PREFIX], accounts=[STAGING]),
     DataArrivalTrigger(accounts=[DATA_LAKE], key_prefix="churn/daily/"),
 ]
 
@@ -62,7 +62,7 @@ def test_function_baseline(template: dict[str, Any]) -> None:
     assert "TargetArn" in fn["DeadLetterConfig"]
     assert fn["Environment"]["Variables"] == {
         "PIPELINE_NAME": "mlops-churn-build", "COOLDOWN_SECONDS": "43200", "INPUT_PARAMETER": "InputDataUri",
-        "ALARM_NAMES": "mlops-churn-prod-drift,mlops-churn-staging-drift",
+        "ALARM_NAMES": "mlops-churn-prd-drift,mlops-churn-stg-drift",
     }
     invoke = one(template, "AWS::Lambda::EventInvokeConfig")
     assert invoke["MaximumRetryAttempts"] == 2 and invoke["MaximumEventAgeInSeconds"] == 3600
@@ -118,7 +118,7 @@ def _pattern(template: dict[str, Any], source: str) -> dict[str, Any]:
     ("event", "expected"),
     [
         (alarm_state_change(), True),
-        (alarm_state_change(alarm="mlops-churn-prod-drift", account=PROD), True),
+        (alarm_state_change(alarm="mlops-churn-prd-drift", account=PROD), True),
         (alarm_state_change(state="OK"), False),
         (alarm_state_change(state="INSUFFICIENT_DATA"), False),
         (alarm_state_change(alarm="mlops-churn-staging-latency"), False),

@@ -8,22 +8,19 @@ import pytest
 
 from mlops_estate.config import EstateConfig
 from mlops_estate.config_parsing import ConfigError
-from mlops_estate.retraining import forwarded_retraining_patterns, retraining_triggers
-from mlops_estate.retraining_config import (
-    bus_name, drift_alarm_name, estate_bus_arn, model_package_group_name, model_package_parameter, pipeline_name,
-    promotion_pipeline_name,
-)
+from mlops_estate.approved_model import approved_arn_parameter_name
+from mlops_estate.retraining import drift_alarm_name, monitoring_schedule_arns, retraining_triggers
+from mlops_estate.retraining_config import promotion_pipeline_name
 from tests.helpers import default_config, default_estate_dict
 
 
 def test_names_derived_from_config() -> None:
-    assert pipeline_name("mlops", "churn") == "mlops-churn-build"
-    assert model_package_group_name("mlops", "churn") == "mlops-churn"
-    assert drift_alarm_name("mlops", "churn", "prod") == "mlops-churn-prod-drift"
+    assert drift_alarm_name("mlops", "churn", "prod") == "mlops-churn-prd-drift"
     assert promotion_pipeline_name("mlops", "spend-forecast") == "mlops-spend-forecast-promotion"
-    assert model_package_parameter("spend-forecast") == "SpendForecastModelPackageArn"
-    assert bus_name("mlops", "shared_services") == "mlops-shared-services"
-    assert estate_bus_arn(default_config(), "ml_dev") == "arn:aws:events:eu-west-1:444444444444:event-bus/mlops-ml-dev"
+    assert approved_arn_parameter_name("mlops", "ChurnModelPackageArn") == "/mlops/serving/ChurnModelPackageArn"
+    config = default_config()
+    churn = next(m for m in config.models if m.name == "churn")
+    assert monitoring_schedule_arns(config, churn, "staging")[0].endswith(":monitoring-schedule/mlops-churn-stg-dq")
 
 
 def test_default_estate_settings() -> None:
@@ -38,13 +35,23 @@ def test_default_estate_settings() -> None:
     assert config.promotion.approver_emails == ("ml-approvers@example.com",)
 
 
-def test_serving_account_forwards_only_its_own_models_events() -> None:
-    patterns = forwarded_retraining_patterns(default_config(), "prod")
-    assert patterns["DriftAlarms"]["account"] == ["666666666666"]
-    assert patterns["DriftAlarms"]["detail"]["alarmName"] == [
-        "mlops-churn-prod-drift", "mlops-fraud-batch-prod-drift", "mlops-spend-forecast-prod-drift"]
-    assert {p["prefix"] for p in patterns["MonitoringViolations"]["detail"]["MonitoringScheduleArn"]} == {
-        f"arn:aws:sagemaker:eu-west-1:666666666666:monitoring-schedule/mlops-{m}-prod-" for m in ("churn", "spend-forecast", "fraud-batch")}
+def test_serving_account_forwards_the_real_monitor_alarms_and_schedules(default_estate: Any) -> None:
+    prod = default_estate.estate.prod
+    monitor = prod.monitors["churn"]
+    template = default_estate.templates["Prod/Serving"]
+    rules = {k: r["Properties"] for k, r in template["Resources"].items()
+             if r["Type"] == "AWS::Events::Rule" and k.startswith("RetrainingEvents")}
+    drift = next(p for p in rules.values() if p["EventPattern"]["source"] == ["aws.cloudwatch"])
+    composite = next(r["Properties"]["AlarmName"] for r in template["Resources"].values() if r["Type"] == "AWS::CloudWatch::CompositeAlarm")
+    assert drift["EventPattern"]["detail"]["alarmName"] == [composite] == ["mlops-churn-prd-drift"]
+    assert drift["EventPattern"]["account"] == ["666666666666"]
+    violations = next(p for p in rules.values() if p["EventPattern"]["source"] == ["aws.sagemaker"])
+    assert sorted(violations["EventPattern"]["detail"]["MonitoringScheduleArn"]) == sorted(
+        f"arn:aws:sagemaker:eu-west-1:666666666666:monitoring-schedule/{n}" for n in monitor.schedule_names.values())
+    # The build account's rules expect exactly these names.
+    churn = next(m for m in default_config().models if m.name == "churn")
+    [trigger] = [t for t in retraining_triggers(default_config(), churn) if type(t).__name__ == "DriftAlarmTrigger"]
+    assert "mlops-churn-prd-drift" in trigger.pattern()["detail"]["alarmName"]
 
 
 def _errors(edit: Any) -> str:
