@@ -30,22 +30,25 @@ def _functions(template: dict[str, Any], variable: str) -> list[dict[str, Any]]:
 def test_ml_dev_retrains_each_model_from_its_estate_bus(default_estate: Any) -> None:
     template = default_estate.templates["MlDev/Workspace"]
     rules = _rules(template)
-    assert {r["EventBusName"] for r in rules} == {"mlops-ml-dev"}
-    assert len(rules) == 8  # drift + violations for three models, data arrival for two (fraud-batch opts out)
+    # The real bus of this stack (MlDevStack.event_bus), by reference: not an import by name.
+    [bus_id] = [k for k, r in resources_of_type(template, "AWS::Events::EventBus").items() if r["Properties"]["Name"] == "mlops-ml-dev"]
+    assert all(r.get("EventBusName") == {"Ref": bus_id} for r in rules)
+    # churn (monitored): drift + violations + data arrival; spend-forecast (unmonitored): data arrival; fraud-batch opts out.
+    assert len(rules) == 4
     functions = _functions(template, "PIPELINE_NAME")
-    assert sorted(f["Environment"]["Variables"]["PIPELINE_NAME"] for f in functions) == sorted(f"mlops-{m}-build" for m in MODELS)
+    assert sorted(f["Environment"]["Variables"]["PIPELINE_NAME"] for f in functions) == ["mlops-churn-build", "mlops-spend-forecast-build"]
     assert all("VpcConfig" in f and f["Runtime"] == "python3.14" for f in functions)
 
 
 def _forwarder_patterns(default_estate: Any, stack: str) -> list[dict[str, Any]]:
-    rules = _rules(default_estate.templates[stack])
-    assert all(r["Targets"][0]["Arn"] == ML_DEV_BUS for r in rules)
+    rules = [r for r in _rules(default_estate.templates[stack]) if any(t["Arn"] == ML_DEV_BUS for t in r.get("Targets", []))]
+    assert rules
     return [r["EventPattern"] for r in rules]
 
 
 @pytest.mark.parametrize(("stack", "account", "other"), [("Staging/Serving", STAGING, PROD), ("Prod/Serving", PROD, STAGING)])
 def test_serving_accounts_forward_their_own_drift_alarms_only(default_estate: Any, stack: str, account: str, other: str) -> None:
-    env = stack.split("/")[0].lower()
+    env = {"Staging": "stg", "Prod": "prd"}[stack.split("/")[0]]
     patterns = _forwarder_patterns(default_estate, stack)
     assert len(patterns) == 2
     assert any(matches(p, alarm_state_change(alarm=f"mlops-churn-{env}-drift", account=account)) for p in patterns)
@@ -74,8 +77,9 @@ def test_a_staging_drift_alarm_reaches_and_starts_the_churn_pipeline(default_est
 
 def test_data_arrival_reaches_only_the_models_reading_that_prefix(default_estate: Any) -> None:
     rules = _rules(default_estate.templates["MlDev/Workspace"])
-    assert len([r for r in rules if matches(r["EventPattern"], object_created(key="churn/daily/2026/p.parquet"))]) == 1
-    assert len([r for r in rules if matches(r["EventPattern"], object_created(key="fraud-batch/p.parquet"))]) == 0
+    assert len([r for r in rules if matches(r["EventPattern"], object_created(key="datasets/churn/2026/p.parquet"))]) == 1
+    assert len([r for r in rules if matches(r["EventPattern"], object_created(key="datasets/spend-forecast/p.csv"))]) == 1
+    assert len([r for r in rules if matches(r["EventPattern"], object_created(key="datasets/fraud-batch/p.parquet"))]) == 0
 
 
 def test_shared_services_promotes_every_model(default_estate: Any) -> None:
@@ -90,18 +94,29 @@ def test_shared_services_promotes_every_model(default_estate: Any) -> None:
     assert sorted(buses) == sorted(['"default"', json.dumps({"Ref": bus_id})])
     assert all(matches(r["EventPattern"], model_package_state_change("Approved", group="mlops-fraud-batch")) for r in rules)
     [policy] = resources_of_type(template, "AWS::Events::EventBusPolicy").values()
-    principals = [json.dumps(p) for p in policy["Properties"]["Statement"]["Principal"]["AWS"]]
-    assert sorted(next(a for a in ("444444444444", STAGING, PROD) if f":iam::{a}:root" in p) for p in principals) == [
-        "444444444444", STAGING, PROD]
-    [subscription] = resources_of_type(template, "AWS::SNS::Subscription").values()
+    statement = policy["Properties"]["Statement"]
+    assert statement["Principal"] == {"AWS": "arn:aws:iam::444444444444:root"}
+    assert statement["Condition"]["StringEquals"]["events:detail-type"] == ["SageMaker Model Package State Change"]
+    topic = next(k for k, t in resources_of_type(template, "AWS::SNS::Topic").items() if k.startswith("Approvals"))
+    [subscription] = [s for s in resources_of_type(template, "AWS::SNS::Subscription").values()
+                      if s["Properties"]["TopicArn"] == {"Ref": topic}]
     assert subscription["Properties"]["Endpoint"] == "ml-approvers@example.com"
 
 
 def test_promotion_deploys_the_estates_own_serving_templates(default_estate: Any) -> None:
     template = default_estate.templates["SharedServices/Registry"]
-    stages = next(iter(resources_of_type(template, "AWS::CodePipeline::Pipeline").values()))["Properties"]["Stages"]
-    staging = stages[1]["Actions"][0]["Configuration"]
+    pipelines = resources_of_type(template, "AWS::CodePipeline::Pipeline").values()
+    [churn] = [p["Properties"] for p in pipelines if p["Properties"]["Name"] == "mlops-churn-promotion"]
+    release, deploy = sorted(churn["Stages"][1]["Actions"], key=lambda a: a["RunOrder"])
+    approved = default_estate.estate.approved_models["staging"]["ChurnModelPackageArn"]
     staging_stack = default_estate.estate.staging
-    assert staging["StackName"] == staging_stack.stack_name
-    assert staging["TemplatePath"] == f"CloudAssembly::assembly-Staging/{staging_stack.template_file}"
-    assert (default_estate.outdir / "assembly-Staging" / staging_stack.template_file).is_file()
+    # First the churn ARN into SSM (the approved stack's only parameter), then the serving stack with no overrides.
+    assert release["Configuration"]["StackName"] == approved.stack_name
+    assert json.loads(release["Configuration"]["ParameterOverrides"]) == {"ModelPackageArn": "#{variables.ModelPackageArn}"}
+    approved_template = default_estate.templates["Staging/ApprovedChurn"]
+    assert set(json.loads(release["Configuration"]["ParameterOverrides"])) <= set(approved_template["Parameters"])
+    assert deploy["Configuration"]["StackName"] == staging_stack.stack_name
+    assert "ParameterOverrides" not in deploy["Configuration"]
+    for action, stack in ((release, approved), (deploy, staging_stack)):
+        assert action["Configuration"]["TemplatePath"] == f"CloudAssembly::assembly-Staging/{stack.template_file}"
+        assert (default_estate.outdir / "assembly-Staging" / stack.template_file).is_file()

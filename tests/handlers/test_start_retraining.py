@@ -131,7 +131,7 @@ def test_monitoring_violations_start_the_pipeline(handler: ModuleType, sagemaker
     assert result["started"] is True
     [execution] = executions(sagemaker)
     assert "violations" in execution["PipelineExecutionDescription"]
-    assert "monitoring-schedule/mlops-churn-staging-data-quality" in execution["PipelineExecutionDescription"]
+    assert "monitoring-schedule/mlops-churn-stg-dq" in execution["PipelineExecutionDescription"]
 
 
 def test_running_execution_skips(env: None) -> None:

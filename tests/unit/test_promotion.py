@@ -79,15 +79,20 @@ def test_source_is_the_cloud_assembly_and_never_starts_the_pipeline(template: di
 
 
 @pytest.mark.parametrize(("stage", "target"), [(1, STAGING_TARGET), (3, PROD_TARGET)], ids=["staging", "prod"])
-def test_deploys_by_cloudformation_with_the_arn_as_stack_parameter(template: dict[str, Any], stage: int, target: DeployTarget) -> None:
-    [deploy] = pipeline_props(template)["Stages"][stage]["Actions"]
-    config = deploy["Configuration"]
-    assert deploy["ActionTypeId"]["Provider"] == "CloudFormation"
-    assert config["StackName"] == target.stack_name
-    assert config["TemplatePath"] == f"CloudAssembly::{target.template_path}"
-    assert json.loads(config["ParameterOverrides"]) == {"ChurnModelPackageArn": "#{variables.ModelPackageArn}"}
-    assert deploy["RoleArn"] == f"arn:aws:iam::{target.account}:role/cdk-hnb659fds-deploy-role-{target.account}-eu-west-1"
-    assert config["RoleArn"] == f"arn:aws:iam::{target.account}:role/cdk-hnb659fds-cfn-exec-role-{target.account}-eu-west-1"
+def test_deploys_by_cloudformation_with_the_arn_as_stack_parameter(template: dict[str, Any], stage: int, target: PromotionTarget) -> None:
+    release, deploy = sorted(pipeline_props(template)["Stages"][stage]["Actions"], key=lambda a: a["RunOrder"])
+    assert (release["RunOrder"], deploy["RunOrder"]) == (1, 2)
+    for action, part in ((release, target.approved), (deploy, target.serving)):
+        config = action["Configuration"]
+        assert action["ActionTypeId"]["Provider"] == "CloudFormation"
+        assert config["StackName"] == part.stack_name
+        assert config["TemplatePath"] == f"CloudAssembly::{part.template_path}"
+        assert action["RoleArn"] == f"arn:aws:iam::{part.account}:role/cdk-hnb659fds-deploy-role-{part.account}-eu-west-1"
+        assert config["RoleArn"] == f"arn:aws:iam::{part.account}:role/cdk-hnb659fds-cfn-exec-role-{part.account}-eu-west-1"
+    # The approved-model stack gets the ARN (its only parameter); the serving stack no overrides at all, so every
+    # model-package parameter keeps its default: the SSM parameter of that model, read at deploy time.
+    assert json.loads(release["Configuration"]["ParameterOverrides"]) == {"ModelPackageArn": "#{variables.ModelPackageArn}"}
+    assert "ParameterOverrides" not in deploy["Configuration"]
 
 
 def test_prod_waits_for_a_manual_approval_that_notifies_approvers(template: dict[str, Any]) -> None:
@@ -165,12 +170,16 @@ def test_deploy_target_of_a_stack_in_a_stage() -> None:
     ("overrides", "message"),
     [
         ({"pipeline_name": "no spaces allowed"}, "pipeline_name 'no spaces allowed' is not a CodePipeline name"),
-        ({"parameter_name": "Churn-Arn"}, "parameter_name 'Churn-Arn' is not a CloudFormation parameter name"),
-        ({"staging": DeployTarget(account="5555", stack_name="S", template_path="a/S.template.json")}, "staging.account '5555' is not an AWS account id"),
-        ({"prod": DeployTarget(account=PROD, stack_name="P", template_path="cdk.out.zip")}, "prod.template_path 'cdk.out.zip' is not a synthesized template"),
+        ({"staging": PromotionTarget(approved=STAGING_TARGET.approved, serving=PROD_TARGET.serving)},
+         "staging: approved \\(555555555555\\) and serving \\(666666666666\\) stacks are in different accounts"),
+        ({"staging": PromotionTarget(approved=DeployTarget(account="5555", stack_name="S", template_path="a/S.template.json"),
+                                     serving=DeployTarget(account="5555", stack_name="S", template_path="a/S.template.json"))},
+         "staging.approved.account '5555' is not an AWS account id"),
+        ({"prod": PromotionTarget(approved=PROD_TARGET.approved, serving=DeployTarget(account=PROD, stack_name="P", template_path="cdk.out.zip"))},
+         "prod.serving.template_path 'cdk.out.zip' is not a synthesized template"),
         ("unencrypted", "artifact_bucket has no KMS key"),
     ],
-    ids=["pipeline-name", "parameter-name", "account", "template-path", "artifact-key"],
+    ids=["pipeline-name", "split-accounts", "account", "template-path", "artifact-key"],
 )
 def test_bad_props_are_rejected_with_the_construct_path(overrides: Any, message: str) -> None:
     stack = make_stack()

@@ -26,12 +26,14 @@ def test_names_derived_from_config() -> None:
 def test_default_estate_settings() -> None:
     config = default_config()
     churn, spend, fraud = config.models
-    assert (churn.retraining.cooldown_minutes, churn.retraining.data_prefix) == (720, "churn/daily/")
-    assert spend.retraining.cooldown_minutes == 360 and spend.retraining.data_prefix is None
-    assert [type(t).__name__ for t in retraining_triggers(config, spend)] == [
+    assert (churn.retraining.cooldown_minutes, churn.retraining.data_prefix) == (720, "datasets/churn/")
+    assert spend.retraining.cooldown_minutes == 1440 and spend.retraining.data_prefix is None
+    assert [type(t).__name__ for t in retraining_triggers(config, churn)] == [
         "DriftAlarmTrigger", "MonitoringViolationTrigger", "DataArrivalTrigger"]
-    assert retraining_triggers(config, spend)[2].key_prefix == "spend-forecast/"
-    assert [type(t).__name__ for t in retraining_triggers(config, fraud)] == ["DriftAlarmTrigger", "MonitoringViolationTrigger"]
+    # spend-forecast has no monitors, so only new data retrains it, under the data lake's arrival prefix.
+    assert [type(t).__name__ for t in retraining_triggers(config, spend)] == ["DataArrivalTrigger"]
+    assert retraining_triggers(config, spend)[0].key_prefix == "datasets/spend-forecast/"
+    assert retraining_triggers(config, fraud) == []
     assert config.promotion.approver_emails == ("ml-approvers@example.com",)
 
 
