@@ -51,7 +51,7 @@ print(json.dumps({{"import": t_import, "first_call": t_call}}))
 
 ENV = {
     "AWS_DEFAULT_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-    "PIPELINE_NAME": "mlops-churn-build", "COOLDOWN_SECONDS": "21600", "INPUT_PARAMETER": "InputDataUri",
+    "PIPELINE_NAME": "mlops-churn-build", "COOLDOWN_SECONDS": "21600", "INPUT_PARAMETER": "InputDataUrl",
     "ALARM_NAMES": "mlops-churn-staging-drift", "PIPELINES": json.dumps({"mlops-churn": "mlops-churn-promotion"}),
     "VARIABLE_NAME": "ModelPackageArn",
 }

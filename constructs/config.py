@@ -37,7 +37,7 @@ from mlops_estate.serving_config import (
 )
 from mlops_estate.monitoring_config import MonitoringConfig
 from mlops_estate.workspace_config import WorkspaceConfig
-from mlops_estate.retraining_config import PromotionConfig, RetrainingConfig
+from mlops_estate.retraining_config import PromotionConfig, RetrainingConfig, check_data_prefixes
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 OU_ID = re.compile(r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$")
@@ -284,6 +284,7 @@ class EstateConfig:
         _duplicates([m.name for m in self.models if not is_missing(m)], join(path, "models"), "model name", problems)
         check_feature_groups(self.feature_groups, join(path, "feature_groups"), problems)
         self.guardrails.check_models(self.models, join(path, "guardrails"), problems)
+        check_data_prefixes([m for m in self.models if not is_missing(m)], self.data_lake.arrival_prefix, join(path, "models"), problems)
 
     @property
     def sandbox(self) -> bool:

@@ -204,7 +204,7 @@ class RetrainingTrigger(Construct):
         placement: NetworkPlacement,
         cooldown: Duration = Duration.hours(6),
         batching_window: Duration = Duration.minutes(5),
-        input_parameter: str = "InputDataUri",
+        input_parameter: str = "InputDataUrl",
         max_receive_count: int = 10,
     ) -> None:
         super().__init__(scope, id)

@@ -4,7 +4,9 @@ names the estate derives from config for the resources other accounts address by
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from mlops_estate.config_parsing import Problems, join
 
@@ -63,3 +65,23 @@ class PromotionConfig:
             problems.add(join(path, "bootstrap_qualifier"), f"{self.bootstrap_qualifier!r} is not a CDK bootstrap qualifier (1-10 lowercase letters and digits)")
         if not self.source_key.endswith(".zip") or self.source_key.startswith("/"):
             problems.add(join(path, "source_key"), f"{self.source_key!r} must be an S3 key of a .zip file (no leading '/')")
+
+
+class _RetrainedModel(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def retraining(self) -> RetrainingConfig: ...
+
+
+def check_data_prefixes(models: Sequence[_RetrainedModel], arrival_prefix: str, path: str, problems: Problems) -> None:
+    """A model's data prefix must lie under the data lake's arrival prefix: nothing else is forwarded."""
+    for i, model in enumerate(models):
+        prefix = model.retraining.data_prefix
+        if model.retraining.on_data_arrival and prefix is not None and not prefix.startswith(arrival_prefix):
+            problems.add(
+                join(join(join(path, i), "retraining"), "data_prefix"),
+                f"{prefix!r} is not under data_lake.arrival_prefix {arrival_prefix!r}; the data lake forwards only objects "
+                "under that prefix, so this model would never retrain on new data",
+            )

@@ -28,7 +28,7 @@ def env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("PIPELINE_NAME", PIPELINE)
     monkeypatch.setenv("COOLDOWN_SECONDS", "0")
-    monkeypatch.setenv("INPUT_PARAMETER", "InputDataUri")
+    monkeypatch.setenv("INPUT_PARAMETER", "InputDataUrl")
     monkeypatch.setenv("ALARM_NAMES", ALARMS)
 
 
@@ -36,7 +36,7 @@ def env(monkeypatch: pytest.MonkeyPatch) -> None:
 def sagemaker(env: None) -> Iterator[Any]:
     with mock_aws():
         client = boto3.client("sagemaker", region_name=REGION)
-        definition = {"Version": "2020-12-01", "Parameters": [{"Name": "InputDataUri", "Type": "String"}], "Steps": []}
+        definition = {"Version": "2020-12-01", "Parameters": [{"Name": "InputDataUrl", "Type": "String"}], "Steps": []}
         client.create_pipeline(PipelineName=PIPELINE, PipelineDefinition=json.dumps(definition),
                                RoleArn="arn:aws:iam::444444444444:role/mlops-pipeline")
         yield client
@@ -109,14 +109,14 @@ def test_a_burst_of_object_created_events_starts_one_execution(handler: ModuleTy
     assert second["started"] is False and second["reason"].startswith("cool-down")
     [execution] = executions(sagemaker)
     assert parameters(sagemaker, execution["PipelineExecutionArn"]) == [
-        {"Name": "InputDataUri", "Value": "s3://mlops-curated/churn/daily/2026-11-26/"}
+        {"Name": "InputDataUrl", "Value": "s3://mlops-curated/churn/daily/2026-11-26/"}
     ]
 
 
 def test_one_new_object_is_the_input_uri(handler: ModuleType, sagemaker: Any) -> None:
     result = handler.handler(object_created(key="churn/daily/2026-11-27/part-0001.parquet"))
     assert parameters(sagemaker, result["execution"]) == [
-        {"Name": "InputDataUri", "Value": "s3://mlops-curated/churn/daily/2026-11-27/part-0001.parquet"}
+        {"Name": "InputDataUrl", "Value": "s3://mlops-curated/churn/daily/2026-11-27/part-0001.parquet"}
     ]
 
 

@@ -61,7 +61,7 @@ def test_function_baseline(template: dict[str, Any]) -> None:
     assert fn["VpcConfig"]["SubnetIds"] == ["subnet-0123456789abcdef1", "subnet-0123456789abcdef2"] and fn["VpcConfig"]["SecurityGroupIds"] == ["sg-0123456789abcdef0"]
     assert "TargetArn" in fn["DeadLetterConfig"]
     assert fn["Environment"]["Variables"] == {
-        "PIPELINE_NAME": "mlops-churn-build", "COOLDOWN_SECONDS": "43200", "INPUT_PARAMETER": "InputDataUri",
+        "PIPELINE_NAME": "mlops-churn-build", "COOLDOWN_SECONDS": "43200", "INPUT_PARAMETER": "InputDataUrl",
         "ALARM_NAMES": "mlops-churn-prd-drift,mlops-churn-stg-drift",
     }
     invoke = one(template, "AWS::Lambda::EventInvokeConfig")

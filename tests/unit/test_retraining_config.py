@@ -70,6 +70,8 @@ def _errors(edit: Any) -> str:
         (lambda d: d["models"][0]["retraining"].update(cooldown_minutes=-1), "models[0].retraining.cooldown_minutes: -1 is out of range"),
         (lambda d: d["models"][0]["retraining"].update(batching_window_seconds=600), "models[0].retraining.batching_window_seconds: 600 is out of range"),
         (lambda d: d["models"][0]["retraining"].update(data_prefix="/churn"), "models[0].retraining.data_prefix: '/churn' is not an S3 key prefix"),
+        (lambda d: d["models"][0]["retraining"].update(data_prefix="churn/"),
+         "models[0].retraining.data_prefix: 'churn/' is not under data_lake.arrival_prefix 'datasets/'"),
         (lambda d: d["models"][0]["retraining"].update(input_parameter="input-uri"), "models[0].retraining.input_parameter: 'input-uri' is not a pipeline parameter name"),
         (lambda d: d["models"][0]["retraining"].update(on_drift="yes"), "models[0].retraining.on_drift"),
         (lambda d: d["promotion"].update(approver_emails=["nobody"]), "promotion.approver_emails[0]: 'nobody' is not an email address"),
@@ -77,7 +79,7 @@ def _errors(edit: Any) -> str:
         (lambda d: d["promotion"].update(source_key="assembly.tar"), "promotion.source_key: 'assembly.tar' must be an S3 key of a .zip file"),
         (lambda d: d["promotion"].update(approvers=[]), "promotion.approvers: unknown key"),
     ],
-    ids=["cooldown", "batching", "prefix", "parameter", "bool", "email", "qualifier", "source-key", "unknown-key"],
+    ids=["cooldown", "batching", "prefix", "outside-arrival-prefix", "parameter", "bool", "email", "qualifier", "source-key", "unknown-key"],
 )
 def test_bad_values_are_reported_with_their_path(edit: Any, message: str) -> None:
     assert message in _errors(edit)
