@@ -18,6 +18,18 @@ from mlops_estate.storage import SecureBucket
 OBJECT_CREATED = "Object Created"
 
 
+def _delivery(scope: Construct, target_bus: events.IEventBus, key: kms.IKey, what: str) -> tuple[DeadLetterQueue, iam.Role]:
+    """A forwarder's dead-letter queue and the role its rules put events on ``target_bus`` with."""
+    queue = DeadLetterQueue(scope, "DeadLetters", key=key)
+    role = iam.Role(
+        scope,
+        "Role",
+        assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
+        description=f"Puts {what} on {target_bus.event_bus_name}",
+    )
+    return queue, role
+
+
 class ObjectCreatedForwarder(Construct):
     """A rule on this account's default bus that matches ``Object Created`` events of ``buckets`` (which must
     have EventBridge notifications on) under ``prefix`` and puts them on ``target_bus``.
@@ -47,13 +59,7 @@ class ObjectCreatedForwarder(Construct):
         if problems:
             raise ValueError(f"{self.node.path}: " + "; ".join(problems))
         self.prefix = prefix
-        self.dead_letter_queue = DeadLetterQueue(self, "DeadLetters", key=dead_letter_key)
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
-            description=f"Puts data-arrival events on {target_bus.event_bus_name}",
-        )
+        self.dead_letter_queue, self.role = _delivery(self, target_bus, dead_letter_key, "data-arrival events")
         self.rule = events.Rule(
             self,
             "Rule",
@@ -99,13 +105,7 @@ class EventForwarder(Construct):
             problems.append(f"patterns {imprecise} lack source or detail_type; forward only precise patterns")
         if problems:
             raise ValueError(f"{self.node.path}: " + "; ".join(problems))
-        self.dead_letter_queue = DeadLetterQueue(self, "DeadLetters", key=dead_letter_key)
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
-            description=f"Puts forwarded events on {target_bus.event_bus_name}",
-        )
+        self.dead_letter_queue, self.role = _delivery(self, target_bus, dead_letter_key, "forwarded events")
         self.rules: dict[str, events.Rule] = {}
         for name, pattern in patterns.items():
             rule = events.Rule(self, name, description=f"Forward {name} to {target_bus.event_bus_name}", event_pattern=pattern)
