@@ -75,7 +75,7 @@ def build_estate(scope: Construct, config: EstateConfig) -> Estate:
             approved[env][parameter] = ApprovedModelStack(
                 stage, f"Approved{parameter.removesuffix('ModelPackageArn')}", config=config, environment=env,
                 serving_parameter=parameter, placeholder=placeholder)
-            serving[env].add_dependency(approved[env][parameter], "the serving stack reads the approved ARN from SSM")
+            serving[env].add_stack_dependency(approved[env][parameter], "the serving stack reads the approved ARN from SSM")
     # Promotion deploys, per environment, the promoted model's ApprovedModelStack, then the serving stack.
     envs: tuple[ServingEnv, ...] = ("staging", "prod")
     targets: dict[str, dict[ServingEnv, PromotionTarget]] = {
