@@ -37,6 +37,7 @@ from mlops_estate.serving_config import (
 )
 from mlops_estate.monitoring_config import MonitoringConfig
 from mlops_estate.workspace_config import WorkspaceConfig
+from mlops_estate.retraining_config import PromotionConfig, RetrainingConfig, check_data_prefixes
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 OU_ID = re.compile(r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$")
@@ -214,6 +215,7 @@ class ModelConfig:
     monitoring: MonitoringConfig | None = None
     build: BuildConfig = field(default_factory=BuildConfig)
     governance: GovernanceConfig = field(default_factory=GovernanceConfig)
+    retraining: RetrainingConfig = field(default_factory=RetrainingConfig)
 
     def check(self, path: str, problems: Problems) -> None:
         if not MODEL_NAME.match(self.name):
@@ -262,6 +264,7 @@ class EstateConfig:
     budgets: BudgetsConfig = field(default_factory=BudgetsConfig)
     # Studio, persona roles and MLflow of the ML dev account (workspace_config.py).
     workspace: WorkspaceConfig = field(default_factory=WorkspaceConfig)
+    promotion: PromotionConfig = field(default_factory=PromotionConfig)
 
     def check(self, path: str, problems: Problems) -> None:
         if not ESTATE_NAME.match(self.name):
@@ -276,10 +279,12 @@ class EstateConfig:
                 problems.add(join(azs, i), f"{az!r} is not a zone of region {self.region!r} (like {self.region}a)")
         if len(set(self.availability_zones)) != len(self.availability_zones):
             problems.add(azs, "lists a zone twice")
-        _duplicates([u.name for u in self.users], join(path, "users"), "user name", problems)
-        _duplicates([m.name for m in self.models], join(path, "models"), "model name", problems)
+        # Items that failed to parse are MISSING (their problems are already reported).
+        _duplicates([u.name for u in self.users if not is_missing(u)], join(path, "users"), "user name", problems)
+        _duplicates([m.name for m in self.models if not is_missing(m)], join(path, "models"), "model name", problems)
         check_feature_groups(self.feature_groups, join(path, "feature_groups"), problems)
         self.guardrails.check_models(self.models, join(path, "guardrails"), problems)
+        check_data_prefixes([m for m in self.models if not is_missing(m)], self.data_lake.arrival_prefix, join(path, "models"), problems)
 
     @property
     def sandbox(self) -> bool:

@@ -15,13 +15,22 @@ MAX_RETENTION_DAYS = 14
 
 
 class DeadLetterQueue(Construct):
-    """Where EventBridge puts events it failed to deliver (after its retries), for inspection and redrive.
+    """Where EventBridge (or ``of``: a Lambda function, an SQS source queue) puts events it failed to deliver or
+    process (after its retries), for inspection and redrive.
 
     The key must let the sending service use it: EstateKeys' ``monitoring`` key admits EventBridge and
     CloudWatch of its own account, so pass that one for event targets and buses.
     """
 
-    def __init__(self, scope: Construct, id: str, *, key: kms.IKey, retention_days: int = MAX_RETENTION_DAYS) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        key: kms.IKey,
+        retention_days: int = MAX_RETENTION_DAYS,
+        of: str = "EventBridge deliveries",
+    ) -> None:
         super().__init__(scope, id)
         if not 1 <= retention_days <= MAX_RETENTION_DAYS:
             raise ValueError(f"{self.node.path}: retention_days {retention_days} is out of range; SQS keeps messages 1 to {MAX_RETENTION_DAYS} days")
@@ -36,7 +45,7 @@ class DeadLetterQueue(Construct):
         )
         acknowledge(
             self.queue,
-            "This queue is itself the dead-letter queue of EventBridge deliveries; a DLQ of a DLQ would only move the problem.",
+            f"This queue is itself the dead-letter queue of {of}; a DLQ of a DLQ would only move the problem.",
             "AwsSolutions-SQS3",
         )
 

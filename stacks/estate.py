@@ -5,16 +5,20 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import App, Aspects, AspectPriority, Stage, Tags
+from aws_cdk import App, Aspects, AspectPriority, Stack, Stage, Tags
 from constructs import Construct
 
-from mlops_estate.config import EstateConfig, load_estate
+from mlops_estate.config import EstateConfig, ServingEnv, load_estate
 from mlops_estate.cost_tags import TagPlainCfnResources
+from mlops_estate.endpoint import pascal
 from mlops_estate.guardrail_check import GuardrailCheck
 from mlops_estate.guardrails import GuardrailOptions
 from mlops_estate.managed_policies import ManagedPoliciesOnly
+from mlops_estate.promotion import DeployTarget, PromotionTarget
+from mlops_estate.stacks.approved_model import ApprovedModelStack
 from mlops_estate.stacks.base import GOVERNED_ROLES, add_account_governance
 from mlops_estate.stacks.data_lake import DataLakeStack
 from mlops_estate.stacks.ml_dev import MlDevStack
@@ -33,6 +37,13 @@ class Estate:
     ml_dev: MlDevStack
     staging: ServingStack
     prod: ServingStack
+    # Per serving environment, the stack owning the SSM parameter behind each model-package parameter.
+    approved_models: Mapping[ServingEnv, Mapping[str, ApprovedModelStack]]
+
+    def stacks(self) -> list[Stack]:
+        """Every stack of the estate, the approved-model stacks included."""
+        main: list[Stack] = [self.organization, self.shared_services, self.data_lake, self.ml_dev, self.staging, self.prod]
+        return main + [s for env in self.approved_models.values() for s in env.values()]
 
 
 def _stage(scope: Construct, name: str, config: EstateConfig, environment: str) -> Stage:
@@ -49,13 +60,40 @@ def _stage(scope: Construct, name: str, config: EstateConfig, environment: str) 
 
 def build_estate(scope: Construct, config: EstateConfig) -> Estate:
     """Compose every account's stacks from one validated config."""
+    organization = OrganizationStack(_stage(scope, "Organization", config, "management"), "Guardrails", config=config)
+    shared_stage = _stage(scope, "SharedServices", config, "shared")
+    data_lake = DataLakeStack(_stage(scope, "DataLake", config, "data"), "DataLake", config=config)
+    ml_dev = MlDevStack(_stage(scope, "MlDev", config, "dev"), "Workspace", config=config)
+    serving: dict[ServingEnv, ServingStack] = {}
+    approved: dict[ServingEnv, dict[str, ApprovedModelStack]] = {}
+    stage_names: dict[ServingEnv, str] = {"staging": "Staging", "prod": "Prod"}
+    for env, stage_name in stage_names.items():
+        stage = _stage(scope, stage_name, config, env)
+        serving[env] = ServingStack(stage, "Serving", config=config, environment=env)
+        approved[env] = {}
+        for parameter, placeholder in serving[env].model_package_placeholders.items():
+            approved[env][parameter] = ApprovedModelStack(
+                stage, f"Approved{parameter.removesuffix('ModelPackageArn')}", config=config, environment=env,
+                serving_parameter=parameter, placeholder=placeholder)
+            serving[env].add_stack_dependency(approved[env][parameter], "the serving stack reads the approved ARN from SSM")
+    # Promotion deploys, per environment, the promoted model's ApprovedModelStack, then the serving stack.
+    envs: tuple[ServingEnv, ...] = ("staging", "prod")
+    targets: dict[str, dict[ServingEnv, PromotionTarget]] = {
+        model.name: {
+            env: PromotionTarget(approved=DeployTarget.of_stack(approved[env][parameter]), serving=DeployTarget.of_stack(serving[env]))
+            for env in envs
+            if (parameter := f"{pascal(model.name)}ModelPackageArn") in approved[env]
+        }
+        for model in config.models
+    }
     estate = Estate(
-        organization=OrganizationStack(_stage(scope, "Organization", config, "management"), "Guardrails", config=config),
-        shared_services=SharedServicesStack(_stage(scope, "SharedServices", config, "shared"), "Registry", config=config),
-        data_lake=DataLakeStack(_stage(scope, "DataLake", config, "data"), "DataLake", config=config),
-        ml_dev=MlDevStack(_stage(scope, "MlDev", config, "dev"), "Workspace", config=config),
-        staging=ServingStack(_stage(scope, "Staging", config, "staging"), "Serving", config=config, environment="staging"),
-        prod=ServingStack(_stage(scope, "Prod", config, "prod"), "Serving", config=config, environment="prod"),
+        organization=organization,
+        shared_services=SharedServicesStack(shared_stage, "Registry", config=config, promotion_targets=targets),
+        data_lake=data_lake,
+        ml_dev=ml_dev,
+        staging=serving["staging"],
+        prod=serving["prod"],
+        approved_models=approved,
     )
     for role in GOVERNED_ROLES:
         stack = getattr(estate, role)

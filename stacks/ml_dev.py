@@ -4,6 +4,7 @@ profiles, managed MLflow)."""
 
 from __future__ import annotations
 
+from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
@@ -18,6 +19,7 @@ from mlops_estate.network import PrivateNetwork
 from mlops_estate.personas import PersonaResources, Personas
 from mlops_estate.pipeline.reference import ModelBuildPipelines
 from mlops_estate.registry import registry_location
+from mlops_estate.retraining import ALARM_STATE_CHANGE, PROCESSING_JOB_STATE_CHANGE, RetrainingTrigger, retraining_triggers
 from mlops_estate.stacks.base import EstateStack
 from mlops_estate.storage import SecureBucket
 from mlops_estate.studio import StudioDomain
@@ -37,6 +39,10 @@ class MlDevStack(EstateStack):
                                         key=self.keys.monitoring)
         self.event_bus.allow_put_events_from([config.accounts.data_lake], "DataLakeObjectCreated",
                                              sources=["aws.s3"], detail_types=[OBJECT_CREATED])
+        # Staging and prod forward their drift alarms and violating Model Monitor executions (retraining).
+        self.event_bus.allow_put_events_from([config.accounts.staging, config.accounts.prod], "ServingDriftEvents",
+                                             sources=["aws.cloudwatch", "aws.sagemaker"],
+                                             detail_types=[ALARM_STATE_CHANGE, PROCESSING_JOB_STATE_CHANGE])
         self.feature_catalog = CatalogDatabase(self, "FeatureCatalog", database_name=catalog_name(config.name, "feature_store"),
                                                description=f"{config.name} estate: Feature Store offline store tables")
         self.feature_groups = {
@@ -73,3 +79,16 @@ class MlDevStack(EstateStack):
                                             artifacts=self.artifacts, data=self.data, registry=registry)
             for model in config.models
         }
+
+        # Retraining: rules on this account's estate bus restart each model's build pipeline.
+        self.retraining: dict[str, RetrainingTrigger] = {}
+        for model in config.models:
+            triggers = retraining_triggers(config, model)
+            if triggers:
+                self.retraining[model.name] = RetrainingTrigger(
+                    self, f"Retrain-{model.name}", pipeline_name=self.pipelines[model.name].training.pipeline_name,
+                    event_bus=self.event_bus.bus, triggers=triggers, queue_key=self.keys.monitoring, logs_key=self.keys.logs,
+                    placement=self.network.placement, cooldown=Duration.minutes(model.retraining.cooldown_minutes),
+                    batching_window=Duration.seconds(model.retraining.batching_window_seconds),
+                    input_parameter=model.retraining.input_parameter,
+                )

@@ -8,8 +8,12 @@ from constructs import Construct
 
 from mlops_estate.config import EstateConfig, ModelConfig, ServingEnv
 from mlops_estate.encryption import DataClass, EstateKeys
-from mlops_estate.endpoint import MODEL_PACKAGE_ARN, ModelEndpoint, ModelEndpointProps, ModelSource, pascal
+from mlops_estate.approved_model import approved_arn_parameter_name
+from mlops_estate.endpoint import ModelEndpoint, ModelEndpointProps, ModelSource, pascal
+from mlops_estate.event_bus import EstateEventBus, estate_bus_name
+from mlops_estate.event_forwarding import EventForwarder
 from mlops_estate.monitoring import ModelMonitor, MonitoredEndpoint
+from mlops_estate.retraining import forwarded_retraining_patterns
 from mlops_estate.network import PrivateNetwork
 from mlops_estate.stacks.base import EstateStack
 from mlops_estate.storage import SecureBucket
@@ -17,7 +21,7 @@ from mlops_estate.storage import SecureBucket
 
 def placeholder_model_package_arn(config: EstateConfig, model: ModelConfig) -> str:
     """Version 1 of the model's package group in the shared registry: lets `cdk synth` work before any
-    model is approved. Promotion passes the approved ARN as the stack parameter at deploy time."""
+    model is approved. Promotion writes the approved ARN to SSM (ApprovedModelStack) before deploying."""
     return f"arn:aws:sagemaker:{config.region}:{config.accounts.shared_services}:model-package/{config.name}-{model.name}/1"
 
 
@@ -40,6 +44,7 @@ class ServingStack(EstateStack):
         self.alarm_topic = sns.Topic(self, "EndpointAlarms", master_key=self.keys.monitoring, enforce_ssl=True,
                                      display_name=f"{config.name} {environment} endpoint alarms")
         self.model_package_parameters: dict[str, CfnParameter] = {}
+        self.model_package_placeholders: dict[str, str] = {}
         self.endpoints: dict[str, ModelEndpoint] = {}
         for model, serving in served:
             names = [v.name for v in serving.variants] + ([serving.shadow.name] if serving.shadow else [])
@@ -73,17 +78,27 @@ class ServingStack(EstateStack):
                 reports=self.monitoring_reports,
             )
 
+        # The real drift alarms and violating executions of these monitors go to the build account, which retrains.
+        patterns = forwarded_retraining_patterns(config, environment, self.monitors)
+        self.retraining_events = None
+        if patterns:
+            ml_dev_bus = EstateEventBus.from_name(self, "MlDevBus", account=config.accounts.ml_dev,
+                                                  event_bus_name=estate_bus_name(config.name, "ml_dev"))
+            self.retraining_events = EventForwarder(self, "RetrainingEvents", target_bus=ml_dev_bus, patterns=patterns,
+                                                    dead_letter_key=self.keys.monitoring)
+
     def _package(self, config: EstateConfig, model: ModelConfig, variant: str | None = None) -> ModelSource:
-        """A deploy-time parameter ``<Model>[<Variant>]ModelPackageArn`` with the approved package's ARN."""
+        """A deploy-time parameter ``<Model>[<Variant>]ModelPackageArn`` with the approved package's ARN, read from
+        SSM at every deployment (see approved_model.py: promoting one model cannot reset the others)."""
         name = f"{pascal(model.name)}{pascal(variant) if variant else ''}ModelPackageArn"
         parameter = CfnParameter(
             self,
             name,
-            type="String",
-            default=placeholder_model_package_arn(config, model),
-            allowed_pattern=MODEL_PACKAGE_ARN.pattern,
-            description=f"Approved model package ARN for {model.name}{f' variant {variant}' if variant else ''} "
-                        f"(from the shared registry; promotion sets it at deploy time)",
+            type="AWS::SSM::Parameter::Value<String>",
+            default=approved_arn_parameter_name(config.name, name),
+            description=f"SSM parameter holding the approved model package ARN for {model.name}"
+                        f"{f' variant {variant}' if variant else ''} (written by promotion or ApprovedModelStack)",
         )
         self.model_package_parameters[name] = parameter
+        self.model_package_placeholders[name] = placeholder_model_package_arn(config, model)
         return ModelSource.from_model_package(parameter.value_as_string, artifact_account=config.accounts.shared_services)

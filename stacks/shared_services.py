@@ -2,21 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from aws_cdk import CfnOutput
+from aws_cdk import aws_events as events
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from mlops_estate.config import EstateConfig
+from mlops_estate.config import EstateConfig, ServingEnv
 from mlops_estate.encryption import DataClass, EstateKeys
+from mlops_estate.event_bus import EstateEventBus, estate_bus_name
+from mlops_estate.promotion import MODEL_PACKAGE_STATE_CHANGE, PromotionPipeline, PromotionTarget, PromotionTrigger
+from mlops_estate.retraining_config import promotion_pipeline_name
 from mlops_estate.registry import ModelRegistry, registry_location
 from mlops_estate.stacks.base import EstateStack
 from mlops_estate.storage import SecureBucket
 
 
+PROMOTE_OUTSIDE_VPC = (
+    "Shared services runs no workload network; promote_model only calls the CodePipeline and SNS APIs over TLS "
+    "with its least-privilege role, handles no data, and its VPC would need endpoints for just these two calls."
+)
+
+
 class SharedServicesStack(EstateStack):
-    def __init__(self, scope: Construct, id: str, *, config: EstateConfig) -> None:
+    def __init__(self, scope: Construct, id: str, *, config: EstateConfig,
+                 promotion_targets: Mapping[str, Mapping[ServingEnv, PromotionTarget]]) -> None:
         super().__init__(scope, id, config=config, account=config.accounts.shared_services,
                          description="model registry, artifacts and promotion (shared services account)")
         accounts = config.accounts
-        self.keys = EstateKeys(self, "Keys", estate_name=config.name, classes=[DataClass.MODELS, DataClass.LOGS])
+        self.keys = EstateKeys(self, "Keys", estate_name=config.name, classes=[DataClass.MODELS, DataClass.MONITORING, DataClass.LOGS])
         location = registry_location(config)
         # Named: the build account's pipelines write model artifacts here by name.
         self.artifacts = SecureBucket(self, "Artifacts", key=self.keys.models, bucket_name=location.artifacts_bucket_name)
@@ -26,3 +42,36 @@ class SharedServicesStack(EstateStack):
         self.registry = ModelRegistry(self, "ModelRegistry", location=location, models=config.models, artifacts=self.artifacts,
                                       card_key=self.keys.models, build_account=accounts.ml_dev,
                                       consumer_accounts=[accounts.staging, accounts.prod], default_owner=config.tags.team)
+
+        # Promotion: approved model -> staging -> manual approval -> prod, one pipeline per model served in both.
+        self.event_bus = EstateEventBus(self, "EventBus", event_bus_name=estate_bus_name(config.name, "shared_services"),
+                                        description=f"{config.name} estate: model package events for promotion",
+                                        key=self.keys.monitoring)
+        # The build account may forward (or replay) model package state changes of the shared registry.
+        self.event_bus.allow_put_events_from([accounts.ml_dev], "BuildAccountModelPackageEvents",
+                                             sources=["aws.sagemaker"], detail_types=[MODEL_PACKAGE_STATE_CHANGE])
+        self.approvals = sns.Topic(self, "Approvals", master_key=self.keys.monitoring, enforce_ssl=True,
+                                   display_name=f"{config.name} model approvals")
+        for email in config.promotion.approver_emails:
+            self.approvals.add_subscription(subscriptions.EmailSubscription(email))
+        self.promotion_source = SecureBucket(self, "PromotionSource", key=self.keys.models)
+        CfnOutput(self, "PromotionSourceBucket", value=self.promotion_source.bucket_name,
+                  description=f"CI uploads the zipped, asset-published cloud assembly here as {config.promotion.source_key}")
+        self.promotion_artifacts = SecureBucket(self, "PromotionArtifacts", key=self.keys.models)
+        self.promotion_pipelines = {
+            location.group_name(m.name): PromotionPipeline(
+                self, f"Promote-{m.name}", pipeline_name=promotion_pipeline_name(config.name, m.name),
+                source_bucket=self.promotion_source.bucket, source_key=config.promotion.source_key,
+                artifact_bucket=self.promotion_artifacts.bucket, staging=promotion_targets[m.name]["staging"],
+                prod=promotion_targets[m.name]["prod"], approval_topic=self.approvals,
+                bootstrap_qualifier=config.promotion.bootstrap_qualifier,
+            )
+            for m in config.models
+            if {"staging", "prod"} <= set(promotion_targets.get(m.name, {}))
+        }
+        if self.promotion_pipelines:
+            PromotionTrigger(
+                self, "PromotionTrigger", pipelines=self.promotion_pipelines, approval_topic=self.approvals,
+                event_buses=[events.EventBus.from_event_bus_name(self, "DefaultBus", "default"), self.event_bus.bus],
+                queue_key=self.keys.monitoring, logs_key=self.keys.logs, outside_vpc_reason=PROMOTE_OUTSIDE_VPC,
+            )

@@ -38,13 +38,22 @@ def test_object_created_under_the_prefix_goes_to_the_ml_dev_bus(default_estate):
     assert "DeadLetterConfig" in target and "RoleArn" in target
 
 
-def test_ml_dev_bus_admits_only_the_data_lake_account(default_estate):
+def test_ml_dev_bus_admits_the_data_lake_for_data_arrival_and_serving_accounts_for_drift(default_estate):
     config = default_config()
-    (policy,) = resources_of_type(default_estate.templates[DEV], "AWS::Events::EventBusPolicy").values()
-    statement = policy["Properties"]["Statement"]
-    assert statement["Principal"] == {"AWS": f"arn:aws:iam::{config.accounts.data_lake}:root"}
-    assert statement["Action"] == "events:PutEvents"
-    assert statement["Condition"]["StringEquals"]["events:source"] == ["aws.s3"]
+    policies = resources_of_type(default_estate.templates[DEV], "AWS::Events::EventBusPolicy").values()
+    statements = {p["Properties"]["StatementId"].removeprefix("cdk-"): p["Properties"]["Statement"] for p in policies}
+    assert set(statements) == {"DataLakeObjectCreated", "ServingDriftEvents"}
+    lake = statements["DataLakeObjectCreated"]
+    assert lake["Principal"] == {"AWS": f"arn:aws:iam::{config.accounts.data_lake}:root"}
+    assert lake["Action"] == "events:PutEvents"
+    assert lake["Condition"]["StringEquals"]["events:source"] == ["aws.s3"]
+    serving = statements["ServingDriftEvents"]
+    assert sorted(serving["Principal"]["AWS"]) == sorted(
+        f"arn:aws:iam::{a}:root" for a in (config.accounts.staging, config.accounts.prod))
+    assert serving["Condition"]["StringEquals"] == {
+        "events:source": ["aws.cloudwatch", "aws.sagemaker"],
+        "events:detail-type": ["CloudWatch Alarm State Change", "SageMaker Processing Job State Change"],
+    }
 
 
 def test_ml_dev_carries_customer_spending_features(default_estate):

@@ -25,12 +25,27 @@ def test_every_model_is_served(default_estate, env):
 @pytest.mark.parametrize("env", sorted(STACKS))
 def test_model_package_arrives_as_a_parameter(default_estate, env):
     parameters = default_estate.templates[STACKS[env]]["Parameters"]
-    churn = parameters["ChurnModelPackageArn"]
-    assert churn["Default"] == "arn:aws:sagemaker:eu-west-1:222222222222:model-package/mlops-churn/1"
-    assert churn["AllowedPattern"] == MODEL_PACKAGE_ARN.pattern
-    assert {"SpendForecastModelPackageArn", "FraudBatchModelPackageArn"} <= set(parameters)
     extra = "ChurnChallengerModelPackageArn" if env == "staging" else "ChurnShadowModelPackageArn"
-    assert extra in parameters
+    names = {"ChurnModelPackageArn", "SpendForecastModelPackageArn", "FraudBatchModelPackageArn", extra}
+    assert names == {n for n in parameters if n.endswith("ModelPackageArn")}
+    stage = STACKS[env].split("/")[0]
+    for name in names:
+        # Read from SSM at every deployment, so a deploy that does not mention a model keeps its approved ARN.
+        assert parameters[name]["Type"] == "AWS::SSM::Parameter::Value<String>"
+        assert parameters[name]["Default"] == f"/mlops/serving/{name}"
+        # The SSM parameter is owned by that parameter's ApprovedModelStack, whose only parameter is the ARN.
+        approved = default_estate.templates[f"{stage}/Approved{name.removesuffix('ModelPackageArn')}"]
+        assert set(approved["Parameters"]) - {"BootstrapVersion"} == {"ModelPackageArn"}
+        arn = approved["Parameters"]["ModelPackageArn"]
+        assert arn["AllowedPattern"] == MODEL_PACKAGE_ARN.pattern
+        model = "churn" if name.startswith("Churn") else "spend-forecast" if name.startswith("Spend") else "fraud-batch"
+        assert arn["Default"] == f"arn:aws:sagemaker:eu-west-1:222222222222:model-package/mlops-{model}/1"
+        (ssm,) = [r["Properties"] for r in approved["Resources"].values() if r["Type"] == "AWS::SSM::Parameter"]
+        assert ssm["Name"] == f"/mlops/serving/{name}" and ssm["Type"] == "String"
+        assert ssm["Value"] == {"Ref": "ModelPackageArn"}
+    # The serving stack deploys after its approved-model stacks.
+    serving = getattr(default_estate.estate, env)
+    assert {d.node.id for d in serving.dependencies} >= {f"Approved{n.removesuffix('ModelPackageArn')}" for n in names}
 
 
 def test_prod_runs_two_instances_with_canary_and_staging_is_cheaper(default_estate):

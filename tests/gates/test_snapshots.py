@@ -12,8 +12,16 @@ EXPECTED_STACKS = [
     "DataLake/DataLake",
     "MlDev/Workspace",
     "Organization/Guardrails",
+    "Prod/ApprovedChurn",
+    "Prod/ApprovedChurnShadow",
+    "Prod/ApprovedFraudBatch",
+    "Prod/ApprovedSpendForecast",
     "Prod/Serving",
     "SharedServices/Registry",
+    "Staging/ApprovedChurn",
+    "Staging/ApprovedChurnChallenger",
+    "Staging/ApprovedFraudBatch",
+    "Staging/ApprovedSpendForecast",
     "Staging/Serving",
 ]
 

@@ -16,7 +16,7 @@ def test_each_stage_deploys_to_exactly_its_account(default_estate):
         "Prod": config.accounts.prod,
     }
     seen = {}
-    for stack in default_estate.estate.__dict__.values():
+    for stack in default_estate.estate.stacks():
         stage = stack.node.scope.node.id
         assert stack.account == expected[stage], stage
         assert stack.region == config.region
@@ -26,6 +26,6 @@ def test_each_stage_deploys_to_exactly_its_account(default_estate):
 
 
 def test_stack_names_are_unique_per_stage(default_estate):
-    names = [stack.stack_name for stack in default_estate.estate.__dict__.values()]
+    names = [stack.stack_name for stack in default_estate.estate.stacks()]
     assert len(names) == len(set(names))
     assert "Prod-Serving" in names and "Staging-Serving" in names

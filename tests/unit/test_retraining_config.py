@@ -1,0 +1,85 @@
+"""The retraining and promotion config: defaults, derived names, and one error per kind of bad value."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mlops_estate.config import EstateConfig
+from mlops_estate.config_parsing import ConfigError
+from mlops_estate.approved_model import approved_arn_parameter_name
+from mlops_estate.retraining import drift_alarm_name, monitoring_schedule_arns, retraining_triggers
+from mlops_estate.retraining_config import promotion_pipeline_name
+from tests.helpers import default_config, default_estate_dict
+
+
+def test_names_derived_from_config() -> None:
+    assert drift_alarm_name("mlops", "churn", "prod") == "mlops-churn-prd-drift"
+    assert promotion_pipeline_name("mlops", "spend-forecast") == "mlops-spend-forecast-promotion"
+    assert approved_arn_parameter_name("mlops", "ChurnModelPackageArn") == "/mlops/serving/ChurnModelPackageArn"
+    config = default_config()
+    churn = next(m for m in config.models if m.name == "churn")
+    assert monitoring_schedule_arns(config, churn, "staging")[0].endswith(":monitoring-schedule/mlops-churn-stg-dq")
+
+
+def test_default_estate_settings() -> None:
+    config = default_config()
+    churn, spend, fraud = config.models
+    assert (churn.retraining.cooldown_minutes, churn.retraining.data_prefix) == (720, "datasets/churn/")
+    assert spend.retraining.cooldown_minutes == 1440 and spend.retraining.data_prefix is None
+    assert [type(t).__name__ for t in retraining_triggers(config, churn)] == [
+        "DriftAlarmTrigger", "MonitoringViolationTrigger", "DataArrivalTrigger"]
+    # spend-forecast has no monitors, so only new data retrains it, under the data lake's arrival prefix.
+    assert [type(t).__name__ for t in retraining_triggers(config, spend)] == ["DataArrivalTrigger"]
+    assert retraining_triggers(config, spend)[0].key_prefix == "datasets/spend-forecast/"
+    assert retraining_triggers(config, fraud) == []
+    assert config.promotion.approver_emails == ("ml-approvers@example.com",)
+
+
+def test_serving_account_forwards_the_real_monitor_alarms_and_schedules(default_estate: Any) -> None:
+    prod = default_estate.estate.prod
+    monitor = prod.monitors["churn"]
+    template = default_estate.templates["Prod/Serving"]
+    rules = {k: r["Properties"] for k, r in template["Resources"].items()
+             if r["Type"] == "AWS::Events::Rule" and k.startswith("RetrainingEvents")}
+    drift = next(p for p in rules.values() if p["EventPattern"]["source"] == ["aws.cloudwatch"])
+    composite = next(r["Properties"]["AlarmName"] for r in template["Resources"].values() if r["Type"] == "AWS::CloudWatch::CompositeAlarm")
+    assert drift["EventPattern"]["detail"]["alarmName"] == [composite] == ["mlops-churn-prd-drift"]
+    assert drift["EventPattern"]["account"] == ["666666666666"]
+    violations = next(p for p in rules.values() if p["EventPattern"]["source"] == ["aws.sagemaker"])
+    assert sorted(violations["EventPattern"]["detail"]["MonitoringScheduleArn"]) == sorted(
+        f"arn:aws:sagemaker:eu-west-1:666666666666:monitoring-schedule/{n}" for n in monitor.schedule_names.values())
+    # The build account's rules expect exactly these names.
+    churn = next(m for m in default_config().models if m.name == "churn")
+    [trigger] = [t for t in retraining_triggers(default_config(), churn) if type(t).__name__ == "DriftAlarmTrigger"]
+    assert "mlops-churn-prd-drift" in trigger.pattern()["detail"]["alarmName"]
+
+
+def _errors(edit: Any) -> str:
+    data = default_estate_dict()
+    edit(data)
+    with pytest.raises(ConfigError) as raised:
+        EstateConfig.from_dict(data, "test")
+    return str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d["models"][0]["retraining"].update(cooldown_minutes=-1), "models[0].retraining.cooldown_minutes: -1 is out of range"),
+        (lambda d: d["models"][0]["retraining"].update(batching_window_seconds=600), "models[0].retraining.batching_window_seconds: 600 is out of range"),
+        (lambda d: d["models"][0]["retraining"].update(data_prefix="/churn"), "models[0].retraining.data_prefix: '/churn' is not an S3 key prefix"),
+        (lambda d: d["models"][0]["retraining"].update(data_prefix="churn/"),
+         "models[0].retraining.data_prefix: 'churn/' is not under data_lake.arrival_prefix 'datasets/'"),
+        (lambda d: d["models"][0]["retraining"].update(input_parameter="input-uri"), "models[0].retraining.input_parameter: 'input-uri' is not a pipeline parameter name"),
+        (lambda d: d["models"][0]["retraining"].update(on_drift="yes"), "models[0].retraining.on_drift"),
+        (lambda d: d["promotion"].update(approver_emails=["nobody"]), "promotion.approver_emails[0]: 'nobody' is not an email address"),
+        (lambda d: d["promotion"].update(bootstrap_qualifier="Bad_Q"), "promotion.bootstrap_qualifier: 'Bad_Q' is not a CDK bootstrap qualifier"),
+        (lambda d: d["promotion"].update(source_key="assembly.tar"), "promotion.source_key: 'assembly.tar' must be an S3 key of a .zip file"),
+        (lambda d: d["promotion"].update(approvers=[]), "promotion.approvers: unknown key"),
+    ],
+    ids=["cooldown", "batching", "prefix", "outside-arrival-prefix", "parameter", "bool", "email", "qualifier", "source-key", "unknown-key"],
+)
+def test_bad_values_are_reported_with_their_path(edit: Any, message: str) -> None:
+    assert message in _errors(edit)
