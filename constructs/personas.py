@@ -64,6 +64,8 @@ ACTIVITIES: Mapping[str, tuple[Persona, ...]] = {
     "Audit": ("auditor", "mlops_admin"),
 }
 
+SHARING_REASON = "Studio writes shared notebook snapshots under generated keys; scoped to the sharing prefix."
+
 JOB_TYPES = ("training-job", "processing-job", "transform-job", "hyper-parameter-tuning-job")
 
 
@@ -168,24 +170,7 @@ class Personas(Construct):
             "Studio",
             PERSONAS,
             [
-                (
-                    iam.PolicyStatement(
-                        sid="OwnPrivateSpaces",
-                        actions=["sagemaker:CreateSpace", "sagemaker:UpdateSpace", "sagemaker:DeleteSpace"],
-                        resources=[spaces],
-                        conditions=self._owned(domain, "Private"),
-                    ),
-                    "Users name their own spaces; only spaces they own, in this estate's Studio domain.",
-                ),
-                (
-                    iam.PolicyStatement(
-                        sid="AppsInOwnPrivateSpaces",
-                        actions=["sagemaker:CreateApp", "sagemaker:DeleteApp"],
-                        resources=[apps],
-                        conditions=self._owned(domain, "Private"),
-                    ),
-                    "Studio names apps per space and app type at run time; only in the user's own private spaces.",
-                ),
+                *self._space_grants(domain, "Private"),
                 (
                     iam.PolicyStatement(
                         sid="TagStudioResourcesOnCreate",
@@ -203,8 +188,7 @@ class Personas(Construct):
                     ),
                     "Studio reads the profiles, spaces and apps of its own domain to show them; scoped to this domain.",
                 ),
-                *[(st, "Studio writes shared notebook snapshots under generated keys; scoped to the sharing prefix.")
-                  for st in domain.sharing_statements()],
+                *[(st, SHARING_REASON) for st in domain.sharing_statements()],
                 (
                     iam.PolicyStatement(
                         sid="SpaceVolumesWithTheStudioKey",
@@ -225,26 +209,7 @@ class Personas(Construct):
             ],
         )
         run_workloads = self.policies["RunWorkloads"]
-        for statement, reason in [
-            (
-                iam.PolicyStatement(
-                    sid="OwnSharedSpaces",
-                    actions=["sagemaker:CreateSpace", "sagemaker:UpdateSpace", "sagemaker:DeleteSpace"],
-                    resources=[spaces],
-                    conditions=self._owned(domain, "Shared"),
-                ),
-                "Users name the shared spaces they own; only spaces they own, in this estate's Studio domain.",
-            ),
-            (
-                iam.PolicyStatement(
-                    sid="AppsInSharedSpaces",
-                    actions=["sagemaker:CreateApp", "sagemaker:DeleteApp"],
-                    resources=[apps],
-                    conditions={"StringEquals": {"sagemaker:SpaceSharingType": "Shared"}},
-                ),
-                "Members of a shared space start and stop its apps (never its storage); scoped to this Studio domain.",
-            ),
-        ]:
+        for statement, reason in self._space_grants(domain, "Shared"):
             run_workloads.add_statements(statement)
             acknowledge_wildcards(run_workloads, statement, reason)
         sharing = domain.sharing_statements()
@@ -256,7 +221,7 @@ class Personas(Construct):
             roles=[self.shared_space_role],
         )
         for statement in sharing:
-            acknowledge_wildcards(space_policy, statement, "Studio writes shared notebook snapshots under generated keys; scoped to the sharing prefix.")
+            acknowledge_wildcards(space_policy, statement, SHARING_REASON)
         self.policies["SharedSpaceStudio"] = space_policy
         sign_in = iam.ManagedPolicy(
             self,
@@ -288,17 +253,39 @@ class Personas(Construct):
             raise ConfigError(self.node.path, problems)
         return domain.add_user_profiles({u.name: self.roles[u.persona] for u in users})
 
-    def _owned(self, domain: StudioDomain, sharing: str) -> dict[str, dict[str, str]]:
-        """Conditions: the space (or the space of the app) is owned by the caller's user profile and has ``sharing``.
+    def _space_grants(self, domain: StudioDomain, sharing: str) -> list[tuple[iam.PolicyStatement, str]]:
+        """Create, update and delete the ``sharing`` ("Private" or "Shared") spaces the caller owns, and start and
+        stop apps in them: in the caller's own private spaces, in any shared space (members share its apps).
 
-        ``${sagemaker:UserProfileName}`` is the user profile of the Studio session; a request without an owner
-        (or from a shared space, where the key is absent) matches no ``ArnLike``, so it is not allowed here.
+        The owner is ``${sagemaker:UserProfileName}`` of the Studio session; a request without an owner (or from a
+        shared space, where the key is absent) matches no ``ArnLike``, so it is not allowed here.
         """
         owner = self._sm_arn("user-profile", f"{domain.domain_id}/${{sagemaker:UserProfileName}}")
-        return {
-            "ArnLike": {"sagemaker:OwnerUserProfileArn": owner},
-            "StringEquals": {"sagemaker:SpaceSharingType": sharing},
-        }
+        kind = {"StringEquals": {"sagemaker:SpaceSharingType": sharing}}
+        owned = {"ArnLike": {"sagemaker:OwnerUserProfileArn": owner}, **kind}
+        private = sharing == "Private"
+        scope = "this estate's Studio domain"
+        return [
+            (
+                iam.PolicyStatement(
+                    sid=f"Own{sharing}Spaces",
+                    actions=["sagemaker:CreateSpace", "sagemaker:UpdateSpace", "sagemaker:DeleteSpace"],
+                    resources=[self._sm_arn("space", f"{domain.domain_id}/*")],
+                    conditions=owned,
+                ),
+                f"Users name their own {sharing.lower()} spaces; only spaces they own, in {scope}.",
+            ),
+            (
+                iam.PolicyStatement(
+                    sid="AppsInOwnPrivateSpaces" if private else "AppsInSharedSpaces",
+                    actions=["sagemaker:CreateApp", "sagemaker:DeleteApp"],
+                    resources=[self._sm_arn("app", f"{domain.domain_id}/*")],
+                    conditions=owned if private else kind,
+                ),
+                f"Studio names apps per space and app type at run time; only in the user's own private spaces or in shared "
+                f"spaces (whose members start and stop its apps, never its storage), in {scope}.",
+            ),
+        ]
 
     # ---------------------------------------------------------------------------------------- activities
     def _activity(
