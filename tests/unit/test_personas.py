@@ -247,3 +247,12 @@ def test_studio_space_and_app_conditions_are_documented_for_their_actions(ws):
                 assert keys <= set(KEY_TABLE[action]), f"{statement.get('Sid')}: {action} does not document {keys - set(KEY_TABLE[action])}"
                 checked += 1
     assert checked >= 9  # Create/Update/DeleteSpace twice, Create/DeleteApp twice, AddTags
+
+
+def test_the_auditor_can_neither_create_nor_run_a_shared_space(ws):
+    """Shared spaces run as the domain's space role: an auditor able to create one, or start its apps, would act
+    as that role. Every auditor grant on spaces and apps is limited to Private spaces."""
+    for action, statement in _allowed(ws, "auditor"):
+        if action in (*SPACE_CHANGES, "sagemaker:CreateApp", "sagemaker:DeleteApp"):
+            assert statement["Condition"]["StringEquals"] == {"sagemaker:SpaceSharingType": "Private"}, action
+            assert "sagemaker:OwnerUserProfileArn" in statement["Condition"]["ArnLike"], action
