@@ -10,7 +10,12 @@ The checks read CloudFormation properties (PascalCase, tokens resolved to intrin
 CloudFormation sends to the SageMaker API on the deploying role's behalf. Pipeline steps are checked
 in the pipeline definition (training, tuning, processing and transform steps create jobs the SCP governs);
 a definition held in S3 (or one whose JSON a token replaces as a whole) cannot be read at synth
-and is skipped.
+and is skipped. Studio user profiles, spaces and apps and HyperPod clusters are checked for their
+instance types (clusters and domains also for their VPC subnets and security groups).
+
+Instance types are checked where they are literals, and where they reference a parameter: a
+CloudFormation parameter by its default and allowed values, a pipeline parameter by its
+``DefaultValue`` (what a run without overrides uses). Any other token is unknown at synth and skipped.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import jsii
-from aws_cdk import CfnResource, IAspect, Stack, Token
+from aws_cdk import CfnParameter, CfnResource, IAspect, Stack, Token
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import IConstruct, IValidation
 
@@ -89,8 +94,25 @@ def _notebook(props: Props) -> Iterator[Finding]:
 def _domain(props: Props) -> Iterator[Finding]:
     if props.get("KmsKeyId") is None:
         yield VOLUME_KMS, "the Studio domain has no KmsKeyId for its EFS volume; give the estate's CMK"
+    # CreateDomain's sagemaker:VpcSubnets is SubnetIds, sagemaker:VpcSecurityGroupIds the default user settings' groups.
+    if not props.get("SubnetIds"):
+        yield SUBNETS, "the Studio domain has no SubnetIds; place it with NetworkPlacement.subnet_ids"
+    if not _get(props, "DefaultUserSettings", "SecurityGroups"):
+        yield SECURITY_GROUPS, "the Studio domain has no DefaultUserSettings.SecurityGroups; use NetworkPlacement.security_group_ids"
     if props.get("AppNetworkAccessType") != "VpcOnly":
         yield "DenyStudioDomainWithInternet", "AppNetworkAccessType must be 'VpcOnly' (the service default is 'PublicInternetOnly')"
+
+
+def _cluster(props: Props) -> Iterator[Finding]:
+    if not _get(props, "VpcConfig", "Subnets"):
+        yield SUBNETS, "the HyperPod cluster has no VpcConfig.Subnets; place it with NetworkPlacement.subnet_ids"
+    if not _get(props, "VpcConfig", "SecurityGroupIds"):
+        yield SECURITY_GROUPS, "the HyperPod cluster has no VpcConfig.SecurityGroupIds; use NetworkPlacement.security_group_ids"
+
+
+def _instance_types_only(props: Props) -> Iterator[Finding]:
+    """User profiles, spaces and apps: the SCP governs only their instance types (checked for every resource)."""
+    return iter(())
 
 
 def _feature_group(props: Props) -> Iterator[Finding]:
@@ -154,17 +176,59 @@ def _pipeline_steps(steps: list[Any]) -> Iterator[Finding]:
                 yield from _pipeline_steps(step["Arguments"][nested])
 
 
-def _instance_types(props: Any) -> Iterator[str]:
-    """Every literal instance type in a resource's properties or a pipeline's step arguments."""
+InstanceValue = Callable[[Any], Iterator[tuple[str, str]]]
+
+
+def _instance_types(props: Any, values: InstanceValue) -> Iterator[tuple[str, str]]:
+    """Every instance type in a resource's properties or a pipeline's step arguments, as (type, where it comes from).
+
+    ``values`` turns one ``InstanceType`` value into the types it may take: a literal is itself, a reference to a
+    CloudFormation or pipeline parameter is the parameter's default (and a CloudFormation parameter's allowed values).
+    """
     if isinstance(props, dict):
         for key, value in props.items():
-            if key == "InstanceType" and isinstance(value, str) and not Token.is_unresolved(value):
-                yield value
-            else:
-                yield from _instance_types(value)
+            if key == "InstanceType":
+                yield from values(value)
+            if isinstance(value, (dict, list)):
+                yield from _instance_types(value, values)
     elif isinstance(props, list):
         for item in props:
-            yield from _instance_types(item)
+            yield from _instance_types(item, values)
+
+
+def _literal(value: Any) -> Iterator[tuple[str, str]]:
+    if isinstance(value, str) and not Token.is_unresolved(value):
+        yield value, ""
+
+
+def _cfn_parameter_values(stack: Stack) -> InstanceValue:
+    """Literals, and ``{"Ref": <CfnParameter>}`` as the parameter's default and allowed values."""
+    parameters = {stack.resolve(p.logical_id): p for p in stack.node.find_all() if isinstance(p, CfnParameter)}
+
+    def values(value: Any) -> Iterator[tuple[str, str]]:
+        yield from _literal(value)
+        parameter = parameters.get(value.get("Ref")) if isinstance(value, dict) and len(value) == 1 else None
+        if parameter is not None:
+            where = f" (CloudFormation parameter {stack.resolve(parameter.logical_id)!r})"
+            for candidate in [parameter.default, *(parameter.allowed_values or [])]:
+                for literal, _ in _literal(candidate):
+                    yield literal, where
+    return values
+
+
+def _pipeline_parameter_values(definition: Props) -> InstanceValue:
+    """Literals, and ``{"Get": "Parameters.<name>"}`` as the pipeline parameter's DefaultValue (what a run without
+    overrides uses, and what the SCP then sees)."""
+    defaults = {p.get("Name"): p.get("DefaultValue") for p in definition.get("Parameters") or [] if isinstance(p, dict)}
+
+    def values(value: Any) -> Iterator[tuple[str, str]]:
+        yield from _literal(value)
+        ref = value.get("Get") if isinstance(value, dict) and len(value) == 1 else None
+        if isinstance(ref, str) and ref.startswith("Parameters.") and ref[len("Parameters."):] in defaults:
+            name = ref[len("Parameters."):]
+            for literal, _ in _literal(defaults[name]):
+                yield literal, f" (default of pipeline parameter {name!r})"
+    return values
 
 
 CHECKS: dict[type, Callable[[Props], Iterator[Finding]]] = {
@@ -179,6 +243,10 @@ CHECKS: dict[type, Callable[[Props], Iterator[Finding]]] = {
     # Explainability runs the model on a Clarify shadow endpoint, which an isolated container cannot create.
     sagemaker.CfnModelExplainabilityJobDefinition: _job_definition("ModelExplainabilityJobOutputConfig", isolation=False),
     sagemaker.CfnMonitoringSchedule: _monitoring_schedule,
+    sagemaker.CfnCluster: _cluster,
+    sagemaker.CfnUserProfile: _instance_types_only,
+    sagemaker.CfnSpace: _instance_types_only,
+    sagemaker.CfnApp: _instance_types_only,
 }
 
 
@@ -231,21 +299,22 @@ class GuardrailCheck:
             if definition is None:
                 return []
             found = list(_pipeline_steps(definition.get("Steps") or []))
-            props: Any = definition
+            found += self._instance_findings(stack.account, _instance_types(definition.get("Steps") or [],
+                                                                            _pipeline_parameter_values(definition)))
         else:
             assert isinstance(node, CfnResource)
             props = stack.resolve(node._render_properties(node._cfn_properties))
             found = [f for kind, check in CHECKS.items() if isinstance(node, kind) for f in check(props)]
-        found += self._instance_findings(stack.account, props)
+            found += self._instance_findings(stack.account, _instance_types(props, _cfn_parameter_values(stack)))
         return [f"denied by guardrail SCP statement {sid}: {message}" for sid, message in found if sid in self.enabled]
 
-    def _instance_findings(self, account: str, props: Any) -> list[Finding]:
+    def _instance_findings(self, account: str, types: Iterator[tuple[str, str]]) -> list[Finding]:
         allowed = self.options.allowed_instance_types(account) if not Token.is_unresolved(account) else None
         if allowed is None:
             return []
         patterns = (*allowed, STUDIO_SYSTEM_INSTANCE)
         return [
             (f"DenyInstanceTypesOutsideAllowList{account}",
-             f"instance type {t!r} is not on the allow-list of account {account} ({', '.join(allowed)})")
-            for t in sorted(set(_instance_types(props))) if not any(string_like(t, p) for p in patterns)
+             f"instance type {t!r}{where} is not on the allow-list of account {account} ({', '.join(allowed)})")
+            for t, where in sorted(set(types)) if not any(string_like(t, p) for p in patterns)
         ]

@@ -22,6 +22,13 @@ Administer                                x
 Audit                                     x           x
 ============== ============== =========== =========== =======
 
+Studio spaces: every persona creates, updates and deletes only spaces it owns (``sagemaker:OwnerUserProfileArn``
+is its own user profile, ``${sagemaker:UserProfileName}`` of the session) and runs apps only in its own private
+spaces; the personas that run workloads may also own shared spaces and start and stop apps in shared spaces.
+The auditor gets private spaces only. Shared spaces run as ``shared_space_role`` (the domain's default space
+role), which holds ReadAssets and the Studio sharing prefix only: opening a shared space never gives more than
+a workload persona already has.
+
 A role holds at most 9 managed policies (activities, its own pass-role policy, MLflow access), below
 IAM's default quota of 10 per role.
 """
@@ -42,7 +49,7 @@ from mlops_estate.config_parsing import ConfigError
 from mlops_estate.nag import acknowledge_wildcards
 from mlops_estate.network import NetworkPlacement
 from mlops_estate.storage import SecureBucket
-from mlops_estate.studio import StudioDomain
+from mlops_estate.studio import StudioDomain, allow_source_identity
 
 PERSONAS: tuple[Persona, ...] = ("data_scientist", "ml_engineer", "mlops_admin", "auditor")
 SIGN_IN_TAG = "studio-user"
@@ -56,6 +63,8 @@ ACTIVITIES: Mapping[str, tuple[Persona, ...]] = {
     "Administer": ("mlops_admin",),
     "Audit": ("auditor", "mlops_admin"),
 }
+
+SHARING_REASON = "Studio writes shared notebook snapshots under generated keys; scoped to the sharing prefix."
 
 JOB_TYPES = ("training-job", "processing-job", "transform-job", "hyper-parameter-tuning-job")
 
@@ -110,6 +119,7 @@ class Personas(Construct):
                 description=f"{self.prefix} estate: SageMaker execution role of the {persona.replace('_', ' ')} persona",
                 permissions_boundary=permissions_boundary,
             )
+            allow_source_identity(role)  # a Studio execution role: its sessions carry the user profile name
             if persona != "auditor":  # jobs and pipelines run as the persona that starts them, never as another
                 role.add_to_principal_policy(
                     iam.PolicyStatement(
@@ -130,6 +140,18 @@ class Personas(Construct):
         }
         for activity, personas in ACTIVITIES.items():
             self._activity(activity, personas, builders[activity]())
+        # The domain's default space role: what code in a shared space runs as, whoever opened the space.
+        self.shared_space_role = iam.Role(
+            self,
+            "SharedSpace",
+            assumed_by=iam.ServicePrincipal(
+                "sagemaker.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
+            ),
+            description=f"{self.prefix} estate: SageMaker execution role of Studio shared spaces (read estate metadata only)",
+            permissions_boundary=permissions_boundary,
+        )
+        allow_source_identity(self.shared_space_role)
+        self.policies["ReadAssets"].attach_to_role(self.shared_space_role)
         self.sign_in_policy: iam.ManagedPolicy | None = None
 
     # ----------------------------------------------------------------------------------------- public API
@@ -143,34 +165,30 @@ class Personas(Construct):
         """Let every persona run its Studio apps and spaces in ``domain``, and create the sign-in policy."""
         arn = self._sm_arn
         domain_id = domain.domain_id
+        spaces, apps = arn("space", f"{domain_id}/*"), arn("app", f"{domain_id}/*")
         self._activity(
             "Studio",
             PERSONAS,
             [
+                *self._space_grants(domain, "Private"),
                 (
                     iam.PolicyStatement(
-                        actions=["sagemaker:CreateApp", "sagemaker:DeleteApp", "sagemaker:DescribeApp", "sagemaker:AddTags"],
-                        resources=[arn("app", f"{domain_id}/*")],
+                        sid="TagStudioResourcesOnCreate",
+                        actions=["sagemaker:AddTags"],
+                        resources=[apps, spaces],
+                        conditions={"Null": {"sagemaker:TaggingAction": "false"}},
                     ),
-                    "Studio names apps per space and app type at run time; scoped to this estate's Studio domain.",
+                    "Studio tags the spaces and apps it creates; tagging only as part of a create call.",
                 ),
                 (
                     iam.PolicyStatement(
-                        actions=["sagemaker:CreateSpace", "sagemaker:UpdateSpace", "sagemaker:DeleteSpace",
-                                 "sagemaker:DescribeSpace", "sagemaker:AddTags"],
-                        resources=[arn("space", f"{domain_id}/*")],
+                        actions=["sagemaker:DescribeDomain", "sagemaker:DescribeUserProfile", "sagemaker:DescribeSpace",
+                                 "sagemaker:DescribeApp"],
+                        resources=[domain.domain_arn, arn("user-profile", f"{domain_id}/*"), spaces, apps],
                     ),
-                    "Users name their own JupyterLab and Code Editor spaces; scoped to this estate's Studio domain.",
+                    "Studio reads the profiles, spaces and apps of its own domain to show them; scoped to this domain.",
                 ),
-                (
-                    iam.PolicyStatement(
-                        actions=["sagemaker:DescribeDomain", "sagemaker:DescribeUserProfile"],
-                        resources=[domain.domain_arn, arn("user-profile", f"{domain_id}/*")],
-                    ),
-                    "Studio reads the profiles of its own domain to show spaces and sharing; scoped to this domain.",
-                ),
-                *[(st, "Studio writes shared notebook snapshots under generated keys; scoped to the sharing prefix.")
-                  for st in domain.sharing_statements()],
+                *[(st, SHARING_REASON) for st in domain.sharing_statements()],
                 (
                     iam.PolicyStatement(
                         sid="SpaceVolumesWithTheStudioKey",
@@ -190,6 +208,21 @@ class Personas(Construct):
                 ),
             ],
         )
+        run_workloads = self.policies["RunWorkloads"]
+        for statement, reason in self._space_grants(domain, "Shared"):
+            run_workloads.add_statements(statement)
+            acknowledge_wildcards(run_workloads, statement, reason)
+        sharing = domain.sharing_statements()
+        space_policy = iam.ManagedPolicy(
+            self,
+            "SharedSpaceStudio",
+            description=f"{self.prefix} estate: what code in a Studio shared space may do besides reading estate metadata",
+            statements=sharing,
+            roles=[self.shared_space_role],
+        )
+        for statement in sharing:
+            acknowledge_wildcards(space_policy, statement, SHARING_REASON)
+        self.policies["SharedSpaceStudio"] = space_policy
         sign_in = iam.ManagedPolicy(
             self,
             "StudioSignIn",
@@ -219,6 +252,40 @@ class Personas(Construct):
         if problems:
             raise ConfigError(self.node.path, problems)
         return domain.add_user_profiles({u.name: self.roles[u.persona] for u in users})
+
+    def _space_grants(self, domain: StudioDomain, sharing: str) -> list[tuple[iam.PolicyStatement, str]]:
+        """Create, update and delete the ``sharing`` ("Private" or "Shared") spaces the caller owns, and start and
+        stop apps in them: in the caller's own private spaces, in any shared space (members share its apps).
+
+        The owner is ``${sagemaker:UserProfileName}`` of the Studio session; a request without an owner (or from a
+        shared space, where the key is absent) matches no ``ArnLike``, so it is not allowed here.
+        """
+        owner = self._sm_arn("user-profile", f"{domain.domain_id}/${{sagemaker:UserProfileName}}")
+        kind = {"StringEquals": {"sagemaker:SpaceSharingType": sharing}}
+        owned = {"ArnLike": {"sagemaker:OwnerUserProfileArn": owner}, **kind}
+        private = sharing == "Private"
+        scope = "this estate's Studio domain"
+        return [
+            (
+                iam.PolicyStatement(
+                    sid=f"Own{sharing}Spaces",
+                    actions=["sagemaker:CreateSpace", "sagemaker:UpdateSpace", "sagemaker:DeleteSpace"],
+                    resources=[self._sm_arn("space", f"{domain.domain_id}/*")],
+                    conditions=owned,
+                ),
+                f"Users name their own {sharing.lower()} spaces; only spaces they own, in {scope}.",
+            ),
+            (
+                iam.PolicyStatement(
+                    sid="AppsInOwnPrivateSpaces" if private else "AppsInSharedSpaces",
+                    actions=["sagemaker:CreateApp", "sagemaker:DeleteApp"],
+                    resources=[self._sm_arn("app", f"{domain.domain_id}/*")],
+                    conditions=owned if private else kind,
+                ),
+                f"Studio names apps per space and app type at run time; only in the user's own private spaces or in shared "
+                f"spaces (whose members start and stop its apps, never its storage), in {scope}.",
+            ),
+        ]
 
     # ---------------------------------------------------------------------------------------- activities
     def _activity(

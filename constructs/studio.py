@@ -22,11 +22,38 @@ NAME_RULE = "1-63 letters, digits and hyphens, starting and ending with a letter
 SHARING_PREFIX = "sharing"
 
 
+def allow_source_identity(role: iam.IRole) -> None:
+    """Let SageMaker of this account set the source identity when it assumes ``role`` (idempotent).
+
+    A domain with ``ExecutionRoleIdentityConfig=USER_PROFILE_NAME`` sets the user profile name as source
+    identity on every execution-role session, which the role's trust policy must allow. Roles defined in
+    this app are updated; an imported role's trust policy must already allow ``sts:SetSourceIdentity``.
+    """
+    if not isinstance(role, iam.Role) or role.assume_role_policy is None:
+        return
+    trust = Stack.of(role).resolve(role.assume_role_policy.to_json()) or {}
+    for statement in trust.get("Statement", []):
+        actions = statement.get("Action", [])
+        if "sts:SetSourceIdentity" in (actions if isinstance(actions, list) else [actions]):
+            return
+    role.assume_role_policy.add_statements(
+        iam.PolicyStatement(
+            actions=["sts:SetSourceIdentity"],
+            principals=[iam.ServicePrincipal("sagemaker.amazonaws.com")],
+            conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+        )
+    )
+
+
 class StudioDomain(Construct):
     """``AWS::SageMaker::Domain`` in ``VpcOnly`` mode (no direct internet: apps reach AWS only through the
     VPC endpoints of ``placement``), IAM authentication, the studio CMK on its home EFS and space EBS volumes.
 
-    Defaults for every user and shared space: the workload security group, JupyterLab and Code Editor with
+    Shared spaces run as ``space_execution_role`` (``DefaultSpaceSettings``), whoever opens them: give it least
+    privilege (`Personas.shared_space_role`). Without it the domain has no default space settings, and shared
+    spaces cannot run apps.
+
+    Defaults for every user (and shared space): the workload security group, JupyterLab and Code Editor with
     idle shutdown (``settings.idle_timeout_minutes``, users may raise it to ``max_idle_timeout_minutes``),
     EBS space storage sizes, the Studio web portal (Studio Classic hidden), notebook sharing to a
     CMK-encrypted `SecureBucket`, Docker access off, and the user profile name as the source identity of
@@ -45,6 +72,7 @@ class StudioDomain(Construct):
         placement: NetworkPlacement,
         key: kms.IKey,
         execution_role: iam.IRole,
+        space_execution_role: iam.IRole | None = None,
         settings: StudioConfig = StudioConfig(),
         sharing_bucket: SecureBucket | None = None,
     ) -> None:
@@ -53,6 +81,7 @@ class StudioDomain(Construct):
         self.key = key
         self.placement = placement
         self.execution_role = execution_role
+        self.space_execution_role = space_execution_role
         self.sharing_bucket = sharing_bucket or SecureBucket(self, "Sharing", key=key)
 
         security_groups = placement.security_group_ids
@@ -105,8 +134,8 @@ class StudioDomain(Construct):
                     hidden_app_types=["JupyterServer", "RStudioServerPro"],
                 ),
             ),
-            default_space_settings=sagemaker.CfnDomain.DefaultSpaceSettingsProperty(
-                execution_role=execution_role.role_arn,
+            default_space_settings=None if space_execution_role is None else sagemaker.CfnDomain.DefaultSpaceSettingsProperty(
+                execution_role=space_execution_role.role_arn,
                 security_groups=security_groups,
                 jupyter_lab_app_settings=sagemaker.CfnDomain.JupyterLabAppSettingsProperty(app_lifecycle_management=idle),
                 space_storage_settings=storage,
@@ -114,8 +143,9 @@ class StudioDomain(Construct):
         )
         self.cfn.apply_removal_policy(RemovalPolicy.RETAIN)
         self.user_profiles: dict[str, sagemaker.CfnUserProfile] = {}
-        self._source_identity_roles: set[str] = set()
-        self._allow_source_identity(execution_role)
+        for role in (execution_role, space_execution_role):
+            if role is not None:
+                allow_source_identity(role)
 
     def _validate(self, domain_name: str, placement: NetworkPlacement, settings: StudioConfig) -> None:
         problems: list[str] = []
@@ -130,22 +160,6 @@ class StudioDomain(Construct):
         problems += setting_problems.items
         if problems:
             raise ConfigError(self.node.path, problems)
-
-    def _allow_source_identity(self, role: iam.IRole) -> None:
-        """SageMaker sets the user profile name as source identity when it assumes an execution role of this
-        domain, which the role's trust policy must allow. Roles defined here are updated; an imported role's
-        trust policy must already allow ``sts:SetSourceIdentity`` for ``sagemaker.amazonaws.com``."""
-        if not isinstance(role, iam.Role) or role.node.path in self._source_identity_roles:
-            return
-        self._source_identity_roles.add(role.node.path)
-        assert role.assume_role_policy is not None
-        role.assume_role_policy.add_statements(
-            iam.PolicyStatement(
-                actions=["sts:SetSourceIdentity"],
-                principals=[iam.ServicePrincipal("sagemaker.amazonaws.com")],
-                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
-            )
-        )
 
     @property
     def domain_id(self) -> str:
@@ -199,7 +213,7 @@ class StudioDomain(Construct):
             raise ValueError(f"{self.node.path}: user name {user_name!r} is not a valid Studio user profile name ({NAME_RULE})")
         if user_name in self.user_profiles:
             raise ValueError(f"{self.node.path}: user name {user_name!r} already has a profile in this domain")
-        self._allow_source_identity(execution_role)
+        allow_source_identity(execution_role)
         profile = sagemaker.CfnUserProfile(
             self,
             f"User-{user_name}",

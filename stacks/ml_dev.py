@@ -63,6 +63,7 @@ class MlDevStack(EstateStack):
         ))
         self.studio = StudioDomain(self, "Studio", domain_name=f"{config.name}-studio", placement=self.network.placement,
                                    key=self.keys.studio, execution_role=self.personas.role("data_scientist"),
+                                   space_execution_role=self.personas.shared_space_role,
                                    settings=workspace.studio)
         self.personas.use_domain(self.studio)
         self.personas.add_user_profiles(self.studio, config.users)

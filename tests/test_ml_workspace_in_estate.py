@@ -39,7 +39,7 @@ def test_persona_roles_hold_only_managed_policies_within_the_quota(default_estat
     template = default_estate.templates[STACK]
     assert resources_of_type(template, "AWS::IAM::Policy") == {}
     roles = [k for k in resources_of_type(template, "AWS::IAM::Role") if k.startswith("Personas")]
-    assert len(roles) == 4
+    assert len(roles) == 5  # four personas and the shared-space role
     for role in roles:
         attached = [p for p in resources_of_type(template, "AWS::IAM::ManagedPolicy").values()
                     if {"Ref": role} in p["Properties"].get("Roles", [])]
@@ -62,7 +62,7 @@ def test_workspace_settings_reach_the_ml_dev_stack():
     stack = MlDevStack(Stage(make_app(), "MlDev"), "Workspace", config=EstateConfig.from_dict(data, "test"))
     template = Template.from_stack(stack).to_json()
     roles = {k: v for k, v in resources_of_type(template, "AWS::IAM::Role").items() if k.startswith("Personas")}
-    assert len(roles) == 4
+    assert len(roles) == 5  # four personas and the shared-space role: every one bounded
     assert all(r["Properties"]["PermissionsBoundary"] == boundary for r in roles.values())
     (server,) = resources_of_type(template, "AWS::SageMaker::MlflowTrackingServer").values()
     assert server["Properties"]["AutomaticModelRegistration"] is False

@@ -181,3 +181,70 @@ def test_a_pipeline_definition_built_with_tokens_is_still_checked():
 def test_a_compliant_setting_is_not_reported(errors):
     # The tuning step sets everything but inter-container encryption: that is its only finding.
     assert errors.count("pipeline step 'Tune'") == 1
+
+
+def studio_and_cluster(stack) -> None:
+    """Resources the SCP governs by instance type (and the cluster and domain by VPC), with parameters."""
+    from aws_cdk import CfnParameter
+
+    big = CfnParameter(stack, "ServingType", default="ml.p4d.24xlarge", allowed_values=["ml.p4d.24xlarge", "ml.m5.large", "ml.p5.48xlarge"])
+    sm.CfnEndpointConfig(stack, "ParamEndpointConfig", production_variants=[variant(big.value_as_string)], kms_key_id=KEY)
+    lab = {"defaultResourceSpec": {"instanceType": "ml.p3.2xlarge"}}
+    sm.CfnDomain(stack, "OpenDomain", auth_mode="IAM", domain_name="o", vpc_id="vpc-0123456789abcdef0", kms_key_id=KEY,
+                 app_network_access_type="VpcOnly",
+                 default_user_settings=sm.CfnDomain.UserSettingsProperty(execution_role="arn:aws:iam::444444444444:role/s"))
+    sm.CfnUserProfile(stack, "Profile", domain_id="d-1", user_profile_name="u",
+                      user_settings={"jupyterLabAppSettings": lab})
+    sm.CfnSpace(stack, "Space", domain_id="d-1", space_name="s",
+                space_settings=sm.CfnSpace.SpaceSettingsProperty(jupyter_lab_app_settings={"defaultResourceSpec": {"instanceType": "ml.p3.8xlarge"}}))
+    sm.CfnApp(stack, "App", app_name="a", app_type="JupyterLab", domain_id="d-1", user_profile_name="u",
+              resource_spec=sm.CfnApp.ResourceSpecProperty(instance_type="ml.p3.16xlarge"))
+    sm.CfnCluster(stack, "Cluster", cluster_name="c", instance_groups=[sm.CfnCluster.ClusterInstanceGroupProperty(
+        execution_role="arn:aws:iam::444444444444:role/c", instance_count=1, instance_group_name="g", instance_type="ml.trn1.32xlarge")])
+    sm.CfnPipeline(stack, "ParamPipeline", pipeline_name="pp", role_arn="arn:aws:iam::444444444444:role/p", pipeline_definition={
+        "PipelineDefinitionBody": json.dumps({"Version": "2020-12-01", "Parameters": [
+            {"Name": "TrainType", "Type": "String", "DefaultValue": "ml.p4de.24xlarge"},
+            {"Name": "Epochs", "Type": "Integer", "DefaultValue": 3}], "Steps": [{
+            "Name": "Train", "Type": "Training",
+            "Arguments": {"ResourceConfig": {"InstanceType": {"Get": "Parameters.TrainType"}, "InstanceCount": 1,
+                                             "VolumeSizeInGB": 30, "VolumeKmsKeyId": KEY},
+                          "OutputDataConfig": {"S3OutputPath": "s3://b/m", "KmsKeyId": KEY}, "VpcConfig": VPC,
+                          "EnableNetworkIsolation": True, "EnableInterContainerTrafficEncryption": True}}]})})
+
+
+@pytest.fixture(scope="module")
+def studio_errors() -> str:
+    return synth_errors(studio_and_cluster)
+
+
+ALLOW_LIST = f"DenyInstanceTypesOutsideAllowList{DEV}"
+
+
+@pytest.mark.parametrize(
+    ("path", "sid", "detail"),
+    [
+        ("Test/Domain", "DenySageMakerWithoutVpcSecurityGroups", "the Studio domain has no DefaultUserSettings.SecurityGroups"),
+        ("Test/Cluster", "DenySageMakerWithoutVpcSubnets", "the HyperPod cluster has no VpcConfig.Subnets"),
+        ("Test/Cluster", "DenySageMakerWithoutVpcSecurityGroups", "the HyperPod cluster has no VpcConfig.SecurityGroupIds"),
+        ("Test/Cluster", ALLOW_LIST, "instance type 'ml.trn1.32xlarge' is not on the allow-list"),
+        ("Test/Profile", ALLOW_LIST, "instance type 'ml.p3.2xlarge' is not on the allow-list"),
+        ("Test/Space", ALLOW_LIST, "instance type 'ml.p3.8xlarge' is not on the allow-list"),
+        ("Test/App", ALLOW_LIST, "instance type 'ml.p3.16xlarge' is not on the allow-list"),
+        ("Test/ParamEndpointConfig", ALLOW_LIST, "instance type 'ml.p4d.24xlarge' (CloudFormation parameter 'ServingType') is not on"),
+        ("Test/ParamEndpointConfig", ALLOW_LIST, "instance type 'ml.p5.48xlarge' (CloudFormation parameter 'ServingType') is not on"),
+        ("Test/ParamPipeline", ALLOW_LIST, "instance type 'ml.p4de.24xlarge' (default of pipeline parameter 'TrainType') is not on"),
+    ],
+)
+def test_studio_cluster_and_parameter_findings(errors, studio_errors, path, sid, detail):
+    assert f"[{path}] denied by guardrail SCP statement {sid}: {detail}" in errors + studio_errors
+
+
+def test_a_domain_without_subnets_is_denied(studio_errors):
+    assert ("[Test/OpenDomain] denied by guardrail SCP statement DenySageMakerWithoutVpcSubnets: "
+            "the Studio domain has no SubnetIds") in studio_errors
+    assert "[Test/OpenDomain] denied by guardrail SCP statement DenySageMakerWithoutVpcSecurityGroups" in studio_errors
+
+
+def test_allowed_parameter_values_are_not_reported(studio_errors):
+    assert "'ml.m5.large' (CloudFormation parameter" not in studio_errors
+    assert "[Test/ParamPipeline] denied by guardrail SCP statement DenySageMaker" not in studio_errors

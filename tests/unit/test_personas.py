@@ -3,6 +3,9 @@ estate's own resources, the sign-in policy, user profiles; unknown personas reje
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from mlops_estate.config import UserConfig
@@ -46,7 +49,10 @@ def test_activity_policies_are_attached_as_the_table_says(ws):
     for activity, personas in table.items():
         policy = ws.resources[ws.id_of(ws.personas.policies[activity])]
         attached = sorted(r["Ref"] for r in policy["Properties"]["Roles"])
-        assert attached == sorted(ws.id_of(ws.personas.role(p)) for p in personas), activity
+        expected = [ws.id_of(ws.personas.role(p)) for p in personas]
+        if activity == "ReadAssets":  # and the shared-space role: estate metadata, nothing else
+            expected.append(ws.id_of(ws.personas.shared_space_role))
+        assert attached == sorted(expected), activity
 
 
 def test_no_role_exceeds_the_managed_policy_quota(ws):
@@ -158,3 +164,95 @@ def test_sandbox_registry_in_this_account_is_named_once():
         "arn:aws:sagemaker:eu-west-1:123456789012:model-package-group/sb-*",
         "arn:aws:sagemaker:eu-west-1:123456789012:model-package/sb-*/*",
     ]
+
+
+def _own_profile(ws: Workspace) -> dict:
+    domain_id = {"Fn::GetAtt": [ws.id_of(ws.studio.cfn), "DomainId"]}
+    return {"Fn::Join": ["", ["arn:aws:sagemaker:eu-west-1:123456789012:user-profile/", domain_id, "/${sagemaker:UserProfileName}"]]}
+
+
+SPACE_CHANGES = ("sagemaker:CreateSpace", "sagemaker:UpdateSpace", "sagemaker:DeleteSpace")
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_personas_change_only_spaces_they_own(ws, persona):
+    grants = [s for a, s in _allowed(ws, persona) if a in SPACE_CHANGES]
+    assert grants
+    sharing = set()
+    for statement in grants:
+        assert statement["Condition"]["ArnLike"] == {"sagemaker:OwnerUserProfileArn": _own_profile(ws)}
+        sharing.add(statement["Condition"]["StringEquals"]["sagemaker:SpaceSharingType"])
+    # The auditor never gets a shared space (shared spaces run as the domain's space role, not as the auditor).
+    assert sharing == ({"Private"} if persona == "auditor" else {"Private", "Shared"})
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_apps_run_only_in_own_private_spaces_or_shared_spaces(ws, persona):
+    grants = [s for a, s in _allowed(ws, persona) if a in ("sagemaker:CreateApp", "sagemaker:DeleteApp")]
+    kinds = set()
+    for statement in grants:
+        condition = statement["Condition"]
+        kind = condition["StringEquals"]["sagemaker:SpaceSharingType"]
+        kinds.add(kind)
+        if kind == "Private":
+            assert condition["ArnLike"] == {"sagemaker:OwnerUserProfileArn": _own_profile(ws)}
+    assert kinds == ({"Private"} if persona == "auditor" else {"Private", "Shared"})
+
+
+def test_studio_tags_only_on_create(ws):
+    for persona in PERSONAS:
+        for action, statement in _allowed(ws, persona):
+            if action == "sagemaker:AddTags" and any(":app/" in str(r) or ":space/" in str(r) for r in as_list(statement["Resource"])):
+                assert statement["Condition"] == {"Null": {"sagemaker:TaggingAction": "false"}}
+
+
+def test_the_shared_space_role_reads_metadata_and_shares_notebooks_only(ws):
+    role_ref = {"Ref": ws.id_of(ws.personas.shared_space_role)}
+    policies = {**ws.of_type("AWS::IAM::ManagedPolicy"), **ws.of_type("AWS::IAM::Policy")}
+    attached = [p for p in policies.values() if role_ref in p["Properties"].get("Roles", [])]
+    actions = {a for p in attached for s in statements(p) for a in as_list(s["Action"])}
+    assert "sagemaker:DescribePipeline" in actions and "s3:PutObject" in actions
+    writes = {a for a in actions if a.split(":")[1].startswith(("Create", "Update", "Delete", "Put", "Start", "PassRole"))}
+    assert writes == {"s3:PutObject", "s3:DeleteObject"}  # the Studio sharing prefix only
+    sharing = ws.stack.resolve(ws.studio.sharing_bucket.bucket.arn_for_objects("sharing/*"))
+    s3_objects = [r for p in attached for s in statements(p) if "s3:GetObject" in as_list(s["Action"]) for r in as_list(s["Resource"])]
+    assert s3_objects == [sharing], "no data bucket, no artifacts"
+    trust = ws.resources[ws.id_of(ws.personas.shared_space_role)]["Properties"]
+    assert trust["PermissionsBoundary"] == BOUNDARY_ARN
+
+
+def test_persona_roles_allow_the_studio_source_identity_without_a_domain():
+    stack = make_stack()
+    _, _, _, _, personas = new_workspace_parts(stack)
+    for role in [*personas.roles.values(), personas.shared_space_role]:
+        trust = stack.resolve(role.assume_role_policy.to_json())["Statement"]
+        (statement,) = [s for s in trust if s["Action"] == "sts:SetSourceIdentity"]
+        assert statement["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+        assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+
+
+KEY_TABLE = json.loads((Path(__file__).parents[1] / "data" / "iam_condition_keys.json").read_text())["actions"]
+
+
+def test_studio_space_and_app_conditions_are_documented_for_their_actions(ws):
+    """A condition key the reference does not list for an action is absent from its requests: an Allow on it never
+    matches, and a ForAllValues/IfExists one matches vacuously. Checked against the Service Authorization Reference."""
+    studio = [ws.personas.policies["Studio"], ws.personas.policies["RunWorkloads"]]
+    checked = 0
+    for policy in studio:
+        for statement in statements(ws.resources[ws.id_of(policy)]):
+            keys = {k for operator in statement.get("Condition", {}).values() for k in operator if k.startswith("sagemaker:")}
+            for action in as_list(statement["Action"]) if keys else []:
+                assert action in KEY_TABLE, f"{statement.get('Sid')}: {action} is not in the reference table"
+                assert keys <= set(KEY_TABLE[action]), f"{statement.get('Sid')}: {action} does not document {keys - set(KEY_TABLE[action])}"
+                checked += 1
+    assert checked >= 9  # Create/Update/DeleteSpace twice, Create/DeleteApp twice, AddTags
+
+
+def test_the_auditor_can_neither_create_nor_run_a_shared_space(ws):
+    """Shared spaces run as the domain's space role: an auditor able to create one, or start its apps, would act
+    as that role. Every auditor grant on spaces and apps is limited to Private spaces."""
+    for action, statement in _allowed(ws, "auditor"):
+        if action in (*SPACE_CHANGES, "sagemaker:CreateApp", "sagemaker:DeleteApp"):
+            assert statement["Condition"]["StringEquals"] == {"sagemaker:SpaceSharingType": "Private"}, action
+            assert "sagemaker:OwnerUserProfileArn" in statement["Condition"]["ArnLike"], action

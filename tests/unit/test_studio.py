@@ -6,6 +6,7 @@ import re
 
 import pytest
 from aws_cdk import aws_iam as iam
+from aws_cdk.assertions import Template
 
 from mlops_estate.network import NetworkPlacement
 from mlops_estate.studio import StudioDomain
@@ -69,7 +70,10 @@ def test_jupyterlab_and_code_editor_shut_down_when_idle(ws):
 def test_default_user_settings_use_the_web_portal_and_the_default_role(ws):
     user = _domain(ws)["Properties"]["DefaultUserSettings"]
     role = {"Fn::GetAtt": [ws.stack.resolve(ws.personas.role("data_scientist").node.default_child.logical_id), "Arn"]}
-    assert user["ExecutionRole"] == role == _domain(ws)["Properties"]["DefaultSpaceSettings"]["ExecutionRole"]
+    assert user["ExecutionRole"] == role
+    # Shared spaces run as the least-privilege shared-space role, never as a persona's role.
+    space_role = {"Fn::GetAtt": [ws.id_of(ws.personas.shared_space_role), "Arn"]}
+    assert _domain(ws)["Properties"]["DefaultSpaceSettings"]["ExecutionRole"] == space_role
     assert user["StudioWebPortal"] == "ENABLED"
     assert "JupyterServer" in user["StudioWebPortalSettings"]["HiddenAppTypes"]
 
@@ -99,9 +103,22 @@ def test_one_user_profile_per_user_with_the_persona_role(ws):
 
 
 def test_execution_roles_trust_sagemaker_to_set_the_source_identity_once(ws):
-    for persona in ("data_scientist", "auditor"):  # the domain default and a profile-only role
-        trust = ws.resources[ws.id_of(ws.personas.role(persona))]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    roles = [ws.personas.role(p) for p in ("data_scientist", "auditor")] + [ws.personas.shared_space_role]
+    for role in roles:  # the domain default, a profile-only role and the shared-space role
+        trust = ws.resources[ws.id_of(role)]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
         assert [s["Action"] for s in trust].count("sts:SetSourceIdentity") == 1
+
+
+def test_a_role_defined_here_gets_source_identity_and_a_domain_without_a_space_role_has_no_space_defaults():
+    stack = make_stack()
+    keys, network, _, _, _ = new_workspace_parts(stack)
+    role = iam.Role(stack, "Own", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+    StudioDomain(stack, "Studio", domain_name="d", placement=network.placement, key=keys.studio, execution_role=role)
+    trust = stack.resolve(role.assume_role_policy.to_json())["Statement"]
+    assert [s["Action"] for s in trust] == ["sts:AssumeRole", "sts:SetSourceIdentity"]
+    domain = Template.from_stack(stack).find_resources("AWS::SageMaker::Domain")
+    (props,) = [d["Properties"] for d in domain.values()]
+    assert "DefaultSpaceSettings" not in props  # shared spaces need an explicit, least-privilege space role
 
 
 def test_grant_sharing_gives_exactly_the_sharing_prefix_and_key():

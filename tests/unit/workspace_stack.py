@@ -75,7 +75,7 @@ def workspace() -> Workspace:
     stack = make_stack()
     keys, network, data, artifacts, personas = new_workspace_parts(stack)
     studio = StudioDomain(stack, "Studio", domain_name=f"{ESTATE}-studio", placement=network.placement, key=keys.studio,
-                          execution_role=personas.role("data_scientist"),
+                          execution_role=personas.role("data_scientist"), space_execution_role=personas.shared_space_role,
                           settings=StudioConfig(idle_timeout_minutes=90, max_idle_timeout_minutes=240, default_ebs_gb=10, max_ebs_gb=50))
     personas.use_domain(studio)
     personas.add_user_profiles(studio, USERS)
