@@ -10,6 +10,7 @@ aggregates every drift signal: it is what retraining listens to.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import tempfile
@@ -83,6 +84,8 @@ CONSTRUCT_ID: dict[MonitorType, str] = {
     "data_quality": "DataQuality", "model_quality": "ModelQuality", "bias": "ModelBias", "explainability": "ModelExplainability",
 }
 SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+# Hex digits of the properties hash in a job definition name.
+HASH_CHARS = 8
 
 
 JobDefinition = TypeVar("JobDefinition", bound=CfnResource)
@@ -261,9 +264,12 @@ class ModelMonitor(Construct):
         }
         for monitor in config.enabled:
             name = f"{self.name_prefix}-{SUFFIX[monitor]}"
-            self.job_definition_names[monitor] = name
             self.schedule_names[monitor] = name
-            definition = builders[monitor]()
+            definition: Any = builders[monitor]()
+            # Every property of a job definition is "replacement" and CloudFormation creates the replacement
+            # before deleting the old one, so a fixed name would collide on any change: the name carries a
+            # hash of everything else, and the schedule (updated in place) follows it.
+            self.job_definition_names[monitor] = definition.job_definition_name = f"{name}-{_properties_hash(definition)}"
             definition.node.add_dependency(self.policy)
             if endpoint.endpoint is not None:
                 definition.node.add_dependency(endpoint.endpoint)
@@ -313,9 +319,10 @@ class ModelMonitor(Construct):
         if endpoint.environment not in ENV_ABBREVIATION:
             problems.append(f"endpoint.environment: {endpoint.environment!r} is not one of {sorted(ENV_ABBREVIATION)}")
         else:
-            name = f"{estate_name}-{model.name}-{ENV_ABBREVIATION[endpoint.environment]}-expl"
+            name = f"{estate_name}-{model.name}-{ENV_ABBREVIATION[endpoint.environment]}-expl-{'0' * HASH_CHARS}"
             if not _sagemaker_name(name):
-                problems.append(f"estate_name: {estate_name!r} gives the job/schedule name {name!r}, which SageMaker rejects (letters, digits, hyphens, up to 63)")
+                problems.append(f"estate_name: {estate_name!r} gives job definition names like {name!r}, which SageMaker rejects "
+                                "(letters, digits, hyphens, up to 63)")
         if images is None and MonitorImages.for_region(region) is None:
             where = "an environment-agnostic stack" if Token.is_unresolved(region) else f"region {region!r}"
             problems.append(f"images: no built-in monitor image is known for {where}; pass images=MonitorImages(analyzer=..., clarify=...)")
@@ -491,7 +498,8 @@ class ModelMonitor(Construct):
             "stopping_condition": cls.StoppingConditionProperty(max_runtime_in_seconds=self.config.max_runtime_minutes * 60),
             "role_arn": self.role.role_arn,
             "endpoint_name": self.endpoint.endpoint_name,
-            "job_definition_name": self.job_definition_names[monitor],
+            # Provisional: replaced by the name with the hash of the rendered properties (see __init__).
+            "job_definition_name": f"{self.name_prefix}-{SUFFIX[monitor]}",
         }
 
     def _output(self, cls: Any, monitor: MonitorType) -> Any:
@@ -611,7 +619,7 @@ class ModelMonitor(Construct):
             monitoring_schedule_name=name,
             endpoint_name=self.endpoint.endpoint_name,
             monitoring_schedule_config=sagemaker.CfnMonitoringSchedule.MonitoringScheduleConfigProperty(
-                monitoring_job_definition_name=name,
+                monitoring_job_definition_name=self.job_definition_names[monitor],
                 monitoring_type=MONITORING_TYPE[monitor],
                 schedule_config=sagemaker.CfnMonitoringSchedule.ScheduleConfigProperty(schedule_expression=section.schedule),
             ),
@@ -890,6 +898,19 @@ class ModelMonitor(Construct):
     def grant_read_reports(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let a role read the monitoring reports (constraint violations, statistics) of this monitor."""
         return self.reports.grant_read(grantee, f"{self.name_prefix}/*")
+
+
+def _properties_hash(resource: CfnResource) -> str:
+    """A short hash of a resource's rendered CloudFormation properties, its physical name left out.
+
+    Deterministic (tokens render as their CloudFormation intrinsics, assets by content hash), so the same
+    properties always give the same name and any change gives a new one.
+    """
+    stack = Stack.of(resource)
+    rendered = stack.resolve(resource._render_properties(resource._cfn_properties))
+    rendered.pop("JobDefinitionName", None)
+    digest = hashlib.sha256(json.dumps(rendered, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return digest[:HASH_CHARS]
 
 
 def _strings(node: Any) -> list[str]:
