@@ -69,6 +69,15 @@ def has_local_storage(instance_type: str) -> bool:
     return family in LOCAL_STORAGE_FAMILIES or LOCAL_STORAGE_SUFFIX.match(family) is not None
 
 
+def always_keyed_problem(instance_type: str, what: str) -> str | None:
+    """The problem with ``instance_type`` for jobs that always take the estate's volume CMK, if any."""
+    if not has_local_storage(instance_type):
+        return None
+    return (f"{instance_type!r} has local NVMe instance storage, on which SageMaker rejects a volume KMS key, and {what} "
+            "always encrypt their volumes with the estate's CMK; choose an EBS-backed instance type (ml.m5, ml.c5, ml.r5, "
+            "ml.p3, ml.inf2, ...)")
+
+
 def local_storage_problem(instance_type: str, guardrails_path: str) -> str:
     return (f"{instance_type!r} has local NVMe instance storage, on which SageMaker rejects a volume KMS key, while "
             f"{join(guardrails_path, 'require_kms')} makes the guardrail SCP deny every request without one; "
@@ -117,7 +126,7 @@ class GuardrailsConfig:
 
     def check_models(self, models: Sequence[Any], path: str, problems: Problems) -> None:
         """Every instance type a model (`ModelConfig`) uses must be on the allow-list of the account using it,
-        and, while ``require_kms`` is on, must take a volume KMS key (no local NVMe storage).
+        and, while ``require_kms`` is on, an endpoint's must take a volume KMS key (no local NVMe storage).
 
         Serving (primary, A/B and shadow variants) and Model Monitor (jobs and Clarify's shadow endpoint)
         run in each serving environment; training, processing and batch transform run in ``ml_dev``. The build
@@ -126,11 +135,13 @@ class GuardrailsConfig:
         """
         for i, model in enumerate(models):
             model_path = join("models", i)
-            uses: list[tuple[str, str, str, bool]] = []  # (config path, instance type, governed role, takes a volume key)
+            # (config path, instance type, governed role, whether the endpoint rule applies). Build and monitoring
+            # jobs always take the estate CMK, so BuildConfig and MonitoringConfig reject local storage themselves.
+            uses: list[tuple[str, str, str, bool]] = []
             build = model.build
             for name in ("training_instance_type", "processing_instance_type", "batch_instance_type"):
                 if name != "batch_instance_type" or build.batch_inference:
-                    uses.append((join(join(model_path, "build"), name), getattr(build, name), "ml_dev", True))
+                    uses.append((join(join(model_path, "build"), name), getattr(build, name), "ml_dev", False))
             for env, serving in model.serving.items():
                 serving_path = join(join(model_path, "serving"), env)
                 if serving.mode != "serverless":
@@ -142,7 +153,7 @@ class GuardrailsConfig:
                         uses.append((join(join(serving_path, "shadow"), "instance_type"), serving.shadow.instance_type, env, True))
                 monitoring = model.monitoring
                 if monitoring is not None:
-                    uses.append((join(join(model_path, "monitoring"), "instance_type"), monitoring.instance_type, env, True))
+                    uses.append((join(join(model_path, "monitoring"), "instance_type"), monitoring.instance_type, env, False))
                     if monitoring.explainability is not None:
                         uses.append((join(join(join(model_path, "monitoring"), "explainability"), "shadow_instance_type"),
                                      monitoring.explainability.shadow_instance_type, env, False))

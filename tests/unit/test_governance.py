@@ -195,19 +195,36 @@ def test_config_rejects_local_storage_families_on_allow_lists_while_require_kms(
         "EBS-backed instance type (ml.m5, ml.c5, ml.r5, ml.p3, ml.inf2, ...) or turn require_kms off")
 
 
-def test_config_rejects_local_storage_instances_of_models_while_require_kms():
+def test_config_rejects_local_storage_serving_instances_while_require_kms():
     def edit(d):
         d["guardrails"]["instance_types"] = {}
         d["models"][0]["serving"]["prod"]["instance_type"] = "ml.g4dn.xlarge"
+    (problem,) = _problems(edit)
+    assert problem == (
+        "models[0].serving.prod.instance_type: 'ml.g4dn.xlarge' has local NVMe instance storage, on which SageMaker rejects "
+        "a volume KMS key, while guardrails.require_kms makes the guardrail SCP deny every request without one; choose an "
+        "EBS-backed instance type (ml.m5, ml.c5, ml.r5, ml.p3, ml.inf2, ...) or turn require_kms off")
+
+
+@pytest.mark.parametrize("require_kms", [True, False])
+def test_config_rejects_local_storage_build_and_monitoring_instances_always(require_kms):
+    """Pipeline and Model Monitor jobs always take the estate's volume CMK, which SageMaker rejects on local storage."""
+    def edit(d):
+        d["guardrails"]["instance_types"] = {}
+        d["guardrails"]["require_kms"] = require_kms
         d["models"][0]["build"]["training_instance_type"] = "ml.p4d.24xlarge"
         d["models"][0]["build"]["processing_instance_type"] = "ml.c5d.xlarge"
+        d["models"][0]["monitoring"]["instance_type"] = "ml.m5d.xlarge"
     problems = _problems(edit)
     assert [p.split(":")[0] for p in problems] == [
-        "models[0].build.training_instance_type", "models[0].build.processing_instance_type", "models[0].serving.prod.instance_type"]
-    assert all("has local NVMe instance storage" in p for p in problems)
+        "models[0].monitoring.instance_type", "models[0].build.training_instance_type", "models[0].build.processing_instance_type"]
+    assert problems[1] == (
+        "models[0].build.training_instance_type: 'ml.p4d.24xlarge' has local NVMe instance storage, on which SageMaker rejects "
+        "a volume KMS key, and the reference pipelines' jobs (VolumeKmsKeyId) always encrypt their volumes with the estate's "
+        "CMK; choose an EBS-backed instance type (ml.m5, ml.c5, ml.r5, ml.p3, ml.inf2, ...)")
 
 
-def test_local_storage_instances_are_allowed_with_require_kms_off():
+def test_local_storage_serving_instances_are_allowed_with_require_kms_off():
     data = default_estate_dict()
     data["guardrails"]["require_kms"] = False
     data["guardrails"]["instance_types"]["prod"].append("ml.g5.*")
