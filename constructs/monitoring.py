@@ -18,7 +18,9 @@ from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from aws_cdk import Aws, CfnResource, Duration, RemovalPolicy, Stack, Token
+import jsii
+
+from aws_cdk import Aws, CfnResource, Duration, IResolveContext, IStringProducer, Lazy, RemovalPolicy, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
@@ -269,7 +271,7 @@ class ModelMonitor(Construct):
             # Every property of a job definition is "replacement" and CloudFormation creates the replacement
             # before deleting the old one, so a fixed name would collide on any change: the name carries a
             # hash of everything else, and the schedule (updated in place) follows it.
-            self.job_definition_names[monitor] = definition.job_definition_name = f"{name}-{_properties_hash(definition)}"
+            self.job_definition_names[monitor] = definition.job_definition_name = _hashed_name(definition, name)
             definition.node.add_dependency(self.policy)
             if endpoint.endpoint is not None:
                 definition.node.add_dependency(endpoint.endpoint)
@@ -900,17 +902,28 @@ class ModelMonitor(Construct):
         return self.reports.grant_read(grantee, f"{self.name_prefix}/*")
 
 
-def _properties_hash(resource: CfnResource) -> str:
-    """A short hash of a resource's rendered CloudFormation properties, its physical name left out.
+@jsii.implements(IStringProducer)
+class _HashedName:
+    """``<base>-<hash>``: the hash of everything else the job definition renders, taken at synthesis.
 
-    Deterministic (tokens render as their CloudFormation intrinsics, assets by content hash), so the same
-    properties always give the same name and any change gives a new one.
+    Produced lazily (and uncached) so that tags added later by aspects count too: every property of a job
+    definition, its tags included, is replace-on-update. Deterministic: tokens render as their CloudFormation
+    intrinsics and assets by content hash, so the same properties always give the same name.
     """
-    stack = Stack.of(resource)
-    rendered = stack.resolve(resource._render_properties(resource._cfn_properties))
-    rendered.pop("JobDefinitionName", None)
-    digest = hashlib.sha256(json.dumps(rendered, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-    return digest[:HASH_CHARS]
+
+    def __init__(self, resource: CfnResource, base: str) -> None:
+        self.resource = resource
+        self.base = base
+
+    def produce(self, context: IResolveContext) -> str:
+        properties = {k: v for k, v in self.resource._cfn_properties.items() if k != "jobDefinitionName"}
+        rendered = Stack.of(self.resource).resolve(self.resource._render_properties(properties))
+        digest = hashlib.sha256(json.dumps(rendered, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+        return f"{self.base}-{digest[:HASH_CHARS]}"
+
+
+def _hashed_name(resource: CfnResource, base: str) -> str:
+    return Lazy.uncached_string(_HashedName(resource, base))
 
 
 def _strings(node: Any) -> list[str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import App, AspectPriority, Aspects, Environment, Stack
+from aws_cdk import App, AspectPriority, Aspects, Environment, Stack, Tags
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 from cfnlint.api import ManualArgs, lint
@@ -17,7 +17,7 @@ from cfnlint.api import ManualArgs, lint
 from mlops_estate.config import ModelConfig, QualityGateConfig
 from mlops_estate.encryption import DataClass, EstateKeys
 from mlops_estate.managed_policies import ManagedPoliciesOnly
-from mlops_estate.monitoring import ModelMonitor, MonitoredEndpoint, MonitorImages
+from mlops_estate.monitoring import MONITORING_TYPE, ModelMonitor, MonitoredEndpoint, MonitorImages
 from mlops_estate.monitoring_config import ModelQualityMonitorConfig, MonitoringConfig
 from mlops_estate.nag import apply_nag_packs
 from mlops_estate.network import PrivateNetwork
@@ -413,35 +413,48 @@ def test_the_longest_names_still_fit_with_the_properties_hash():
     estate = "e" * 20
     model = dataclasses.replace(_churn(), name="m" * (63 - len(f"{estate}--stg-expl-00000000")))
     monitor = ModelMonitor(stack, "Monitor", endpoint=_endpoint(stack), model=model, estate_name=estate)
-    assert max(len(n) for n in monitor.job_definition_names.values()) == 63
+    assert max(len(stack.resolve(n)) for n in monitor.job_definition_names.values()) == 63
     with pytest.raises(ValueError, match="gives job definition names like"):
         ModelMonitor(make_stack(), "Monitor", endpoint=_endpoint(make_stack()), model=dataclasses.replace(model, name=model.name + "m"),
                      estate_name=estate)
 
 
-def _names(model: ModelConfig) -> dict[str, str]:
+def _names(model: ModelConfig, *, tags: dict[str, str] | None = None) -> dict[str, str]:
     stack = make_stack()
-    return dict(ModelMonitor(stack, "Monitor", endpoint=_endpoint(stack), model=model, estate_name="mlops").job_definition_names)
+    monitor = ModelMonitor(stack, "Monitor", endpoint=_endpoint(stack), model=model, estate_name="mlops")
+    for key, value in (tags or {}).items():
+        Tags.of(monitor).add(key, value)
+    return _template_names(make_template(stack))  # synthesized: aspects (tags) have run
+
+
+def _template_names(template: dict[str, Any]) -> dict[str, str]:
+    names = {d["Type"]: d["Properties"]["JobDefinitionName"] for d in template["Resources"].values() if d["Type"].endswith("JobDefinition")}
+    return {monitor_type: names[f"AWS::SageMaker::{kind}JobDefinition"] for monitor_type, kind in MONITORING_TYPE.items()
+            if f"AWS::SageMaker::{kind}JobDefinition" in names}
 
 
 def test_job_definition_names_change_with_their_properties_and_only_then(built):
     """Every job definition property is replace-on-update and CloudFormation creates the replacement first:
     a changed definition must get a new name, an unchanged one must keep its name."""
     churn = _churn()
-    assert _names(churn) == built.monitor.job_definition_names  # same props, fresh app: same names
+    built_names = _template_names(built.template)
+    assert set(built_names) == set(built.monitor.job_definition_names)
+    assert _names(churn) == built_names  # same props, fresh app: same names
     monitoring = churn.monitoring
     assert monitoring is not None and monitoring.data_quality is not None and monitoring.bias is not None
     new_baseline = dataclasses.replace(monitoring, data_quality=dataclasses.replace(
         monitoring.data_quality, constraints_uri="s3://mlops-monitoring-baselines/churn/v2/constraints.json"))
     changed = _names(dataclasses.replace(churn, monitoring=new_baseline))
-    assert changed["data_quality"] != built.monitor.job_definition_names["data_quality"]
-    assert {k: v for k, v in changed.items() if k != "data_quality"} == {
-        k: v for k, v in built.monitor.job_definition_names.items() if k != "data_quality"}
+    assert changed["data_quality"] != built_names["data_quality"]
+    assert {k: v for k, v in changed.items() if k != "data_quality"} == {k: v for k, v in built_names.items() if k != "data_quality"}
     bigger = _names(dataclasses.replace(churn, monitoring=dataclasses.replace(monitoring, instance_type="ml.m5.2xlarge")))
-    assert all(bigger[k] != v for k, v in built.monitor.job_definition_names.items())
+    assert all(bigger[k] != v for k, v in built_names.items())
+    # Tags are replace-on-update too, and aspects add them after construction.
+    tagged = _names(churn, tags={"team": "risk"})
+    assert all(tagged[k] != v for k, v in built_names.items())
     # The bias analysis config ships as an asset: a change in it moves the ConfigUri, hence the name.
     facet = dataclasses.replace(monitoring, bias=dataclasses.replace(monitoring.bias, label_values=("0",)))
-    assert _names(dataclasses.replace(churn, monitoring=facet))["bias"] != built.monitor.job_definition_names["bias"]
+    assert _names(dataclasses.replace(churn, monitoring=facet))["bias"] != built_names["bias"]
 
 
 def test_a_region_without_known_images_needs_explicit_images():
