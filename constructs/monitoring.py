@@ -187,7 +187,8 @@ class ModelMonitor(Construct):
     """All four Model Monitor types for one endpoint, as the model's ``monitoring`` config enables them.
 
     Attributes: ``role``, ``topic`` (encrypted SNS), ``reports`` (CMK bucket of monitoring reports),
-    ``job_definition_names`` / ``schedule_names`` (by monitor type), ``drift_alarm`` (composite: any drift,
+    ``job_definition_names`` (by monitor type; ``<schedule name>-<hash>``, a token resolved at synthesis) /
+    ``schedule_names`` (by monitor type), ``drift_alarm`` (composite: any drift,
     quality drop or constraint violation), ``failure_alarm``, ``alarms`` (every alarm, composite first).
     """
 
