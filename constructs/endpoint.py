@@ -21,6 +21,7 @@ from constructs import Construct
 from mlops_estate.config import ServingConfig
 from mlops_estate.config_parsing import Problems
 from mlops_estate.encryption import EstateKeys
+from mlops_estate.governance_config import has_local_storage
 from mlops_estate.nag import acknowledge
 from mlops_estate.network import NetworkPlacement
 from mlops_estate.serving_config import PRIMARY_VARIANT, VariantConfig, validate_serving
@@ -208,7 +209,11 @@ class ModelEndpoint(Construct):
         self._acknowledge_wildcards()
         policy = self.role.node.try_find_child("DefaultPolicy")
         if policy is not None:
-            self.endpoint.node.add_dependency(policy)  # SageMaker pulls the model with these permissions
+            # CreateModel validates the execution role's access to the image and artifacts, and SageMaker pulls
+            # the model with these permissions: every model and the endpoint wait for the role's policy.
+            self.endpoint.node.add_dependency(policy)
+            for model in self.models.values():  # variants serving the same source share one model
+                model.node.add_dependency(policy)
         self.endpoint.node.add_dependency(self.log_group)
 
         self.scalable_targets: dict[str, appscaling.ScalableTarget] = {}
@@ -451,15 +456,29 @@ class ModelEndpoint(Construct):
                 ),
             )
         async_config = self._async_config(props) if serving.mode == "async" else None
-        return sagemaker.CfnEndpointConfig(
+        # SageMaker rejects KmsKeyId when any variant runs on an instance type with local NVMe storage (it
+        # encrypts that storage with a hardware module on the instance); the estate config refuses those
+        # types while guardrails.require_kms is on, since the SCP then denies every config without a key.
+        local = sorted({v.config.instance_type for v in self.variants if serving.mode != "serverless"
+                        and v.config.instance_type and has_local_storage(v.config.instance_type)})
+        config = sagemaker.CfnEndpointConfig(
             self,
             "Config",
-            kms_key_id=props.keys.models.key_arn,
+            kms_key_id=None if local else props.keys.models.key_arn,
             production_variants=production,
             shadow_production_variants=shadow or None,
             data_capture_config=data_capture,
             async_inference_config=async_config,
         )
+        if local:
+            acknowledge(
+                config,
+                f"{', '.join(local)} has local NVMe instance storage, encrypted by the instance's hardware module; "
+                "SageMaker rejects a KmsKeyId on such instances.",
+                "NIST.800.53.R5-SageMakerEndpointConfigurationKMSKeyConfigured",
+                "HIPAA.Security-SageMakerEndpointConfigurationKMSKeyConfigured",
+            )
+        return config
 
     def _write_objects(self, bucket: SecureBucket, prefix: str, sid: str) -> None:
         self._allow(

@@ -81,7 +81,6 @@ PROTECTED_KMS_ACTIONS = (
     "kms:UntagResource",
 )
 PROTECTED_ALIAS_ACTIONS = ("kms:DeleteAlias", "kms:UpdateAlias")
-PROTECTED_TRAIL_ACTIONS = ("cloudtrail:StopLogging", "cloudtrail:DeleteTrail", "cloudtrail:UpdateTrail", "cloudtrail:PutEventSelectors")
 PROTECTED_CONFIG_ACTIONS = (
     "config:StopConfigurationRecorder", "config:DeleteConfigurationRecorder", "config:DeleteDeliveryChannel",
     "config:DeleteConfigRule", "config:DeleteEvaluationResults",
@@ -215,7 +214,12 @@ def guardrail_rules(options: GuardrailOptions) -> list[GuardrailRule]:
 
 
 def _protect_rules(options: GuardrailOptions) -> list[GuardrailRule]:
-    """Deny turning off the estate's own keys, trail and AWS Config, except by the deployment role."""
+    """Deny turning off the estate's own keys and AWS Config, except by the deployment role.
+
+    No rule for the organisation trail: it lives in the management account, where SCPs never apply, and
+    member accounts cannot stop, change or delete an organisation trail anyway. It relies on the
+    management account's IAM.
+    """
     name = options.estate_name
     deployer = {"ArnNotLike": {"aws:PrincipalArn": options.role_patterns([options.deployment_role_name])}}
     return [
@@ -223,8 +227,6 @@ def _protect_rules(options: GuardrailOptions) -> list[GuardrailRule]:
                       {"ForAnyValue:StringLike": {"kms:ResourceAliases": f"alias/{name}/*"}, **deployer}),
         GuardrailRule("ProtectEstateKmsAliases", "moving or deleting the estate's KMS aliases", PROTECTED_ALIAS_ACTIONS,
                       deployer, resources=(f"arn:{PARTITION}:kms:*:*:alias/{name}/*",)),
-        GuardrailRule("ProtectEstateTrail", "stopping or changing the estate's CloudTrail", PROTECTED_TRAIL_ACTIONS,
-                      deployer, resources=(f"arn:{PARTITION}:cloudtrail:*:*:trail/{name}-*",)),
         GuardrailRule("ProtectAwsConfig", "stopping AWS Config or deleting its rules and results", PROTECTED_CONFIG_ACTIONS, deployer),
     ]
 

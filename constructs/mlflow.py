@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from aws_cdk import ArnFormat, Aws, CfnOutput, Names, Stack
+from aws_cdk import ArnFormat, Aws, CfnOutput, Names, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
@@ -118,6 +118,9 @@ class MlflowTrackingServer(Construct):
             automatic_model_registration=settings.automatic_model_registration,
             weekly_maintenance_window_start=settings.maintenance_window,
         )
+        # The server holds every experiment's and run's metadata (parameters, metrics, lineage): never delete it
+        # with the stack or replace it in place.
+        self.cfn.apply_removal_policy(RemovalPolicy.RETAIN)
         self.cfn.node.add_dependency(self.role_policy)
         self.tracking_server_name = tracking_server_name
         self.tracking_server_arn = self.cfn.attr_tracking_server_arn

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from mlops_estate.config_parsing import Problems, join
+from mlops_estate.governance_config import always_keyed_problem
 from mlops_estate.pipeline.patterns import ECR_IMAGE, INSTANCE_TYPE, SCHEDULE
 
 RiskRating = Literal["High", "Medium", "Low", "Unknown"]
@@ -55,6 +56,8 @@ class BuildConfig:
             value = getattr(self, name)
             if not INSTANCE_TYPE.match(value):
                 problems.add(join(path, name), f"{value!r} is not a SageMaker instance type like ml.m5.large")
+            elif problem := always_keyed_problem(value, "the reference pipelines' jobs (VolumeKmsKeyId)"):
+                problems.add(join(path, name), problem)
         if not 1 <= self.max_runtime_minutes <= MAX_RUNTIME_MINUTES:
             problems.add(join(path, "max_runtime_minutes"), f"{self.max_runtime_minutes} must lie in [1, {MAX_RUNTIME_MINUTES}]")
         if self.spot and self.max_wait_minutes < self.max_runtime_minutes:

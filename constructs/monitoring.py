@@ -10,6 +10,7 @@ aggregates every drift signal: it is what retraining listens to.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import tempfile
@@ -17,7 +18,9 @@ from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from aws_cdk import Aws, CfnResource, Duration, RemovalPolicy, Stack, Token
+import jsii
+
+from aws_cdk import Aws, CfnResource, Duration, IResolveContext, IStringProducer, Lazy, RemovalPolicy, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
@@ -83,6 +86,8 @@ CONSTRUCT_ID: dict[MonitorType, str] = {
     "data_quality": "DataQuality", "model_quality": "ModelQuality", "bias": "ModelBias", "explainability": "ModelExplainability",
 }
 SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+# Hex digits of the properties hash in a job definition name.
+HASH_CHARS = 8
 
 
 JobDefinition = TypeVar("JobDefinition", bound=CfnResource)
@@ -182,7 +187,8 @@ class ModelMonitor(Construct):
     """All four Model Monitor types for one endpoint, as the model's ``monitoring`` config enables them.
 
     Attributes: ``role``, ``topic`` (encrypted SNS), ``reports`` (CMK bucket of monitoring reports),
-    ``job_definition_names`` / ``schedule_names`` (by monitor type), ``drift_alarm`` (composite: any drift,
+    ``job_definition_names`` (by monitor type; ``<schedule name>-<hash>``, a token resolved at synthesis) /
+    ``schedule_names`` (by monitor type), ``drift_alarm`` (composite: any drift,
     quality drop or constraint violation), ``failure_alarm``, ``alarms`` (every alarm, composite first).
     """
 
@@ -261,9 +267,12 @@ class ModelMonitor(Construct):
         }
         for monitor in config.enabled:
             name = f"{self.name_prefix}-{SUFFIX[monitor]}"
-            self.job_definition_names[monitor] = name
             self.schedule_names[monitor] = name
-            definition = builders[monitor]()
+            definition: Any = builders[monitor]()
+            # Every property of a job definition is "replacement" and CloudFormation creates the replacement
+            # before deleting the old one, so a fixed name would collide on any change: the name carries a
+            # hash of everything else, and the schedule (updated in place) follows it.
+            self.job_definition_names[monitor] = definition.job_definition_name = _hashed_name(definition, name)
             definition.node.add_dependency(self.policy)
             if endpoint.endpoint is not None:
                 definition.node.add_dependency(endpoint.endpoint)
@@ -313,9 +322,10 @@ class ModelMonitor(Construct):
         if endpoint.environment not in ENV_ABBREVIATION:
             problems.append(f"endpoint.environment: {endpoint.environment!r} is not one of {sorted(ENV_ABBREVIATION)}")
         else:
-            name = f"{estate_name}-{model.name}-{ENV_ABBREVIATION[endpoint.environment]}-expl"
+            name = f"{estate_name}-{model.name}-{ENV_ABBREVIATION[endpoint.environment]}-expl-{'0' * HASH_CHARS}"
             if not _sagemaker_name(name):
-                problems.append(f"estate_name: {estate_name!r} gives the job/schedule name {name!r}, which SageMaker rejects (letters, digits, hyphens, up to 63)")
+                problems.append(f"estate_name: {estate_name!r} gives job definition names like {name!r}, which SageMaker rejects "
+                                "(letters, digits, hyphens, up to 63)")
         if images is None and MonitorImages.for_region(region) is None:
             where = "an environment-agnostic stack" if Token.is_unresolved(region) else f"region {region!r}"
             problems.append(f"images: no built-in monitor image is known for {where}; pass images=MonitorImages(analyzer=..., clarify=...)")
@@ -491,7 +501,8 @@ class ModelMonitor(Construct):
             "stopping_condition": cls.StoppingConditionProperty(max_runtime_in_seconds=self.config.max_runtime_minutes * 60),
             "role_arn": self.role.role_arn,
             "endpoint_name": self.endpoint.endpoint_name,
-            "job_definition_name": self.job_definition_names[monitor],
+            # Provisional: replaced by the name with the hash of the rendered properties (see __init__).
+            "job_definition_name": f"{self.name_prefix}-{SUFFIX[monitor]}",
         }
 
     def _output(self, cls: Any, monitor: MonitorType) -> Any:
@@ -611,7 +622,7 @@ class ModelMonitor(Construct):
             monitoring_schedule_name=name,
             endpoint_name=self.endpoint.endpoint_name,
             monitoring_schedule_config=sagemaker.CfnMonitoringSchedule.MonitoringScheduleConfigProperty(
-                monitoring_job_definition_name=name,
+                monitoring_job_definition_name=self.job_definition_names[monitor],
                 monitoring_type=MONITORING_TYPE[monitor],
                 schedule_config=sagemaker.CfnMonitoringSchedule.ScheduleConfigProperty(schedule_expression=section.schedule),
             ),
@@ -890,6 +901,30 @@ class ModelMonitor(Construct):
     def grant_read_reports(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let a role read the monitoring reports (constraint violations, statistics) of this monitor."""
         return self.reports.grant_read(grantee, f"{self.name_prefix}/*")
+
+
+@jsii.implements(IStringProducer)
+class _HashedName:
+    """``<base>-<hash>``: the hash of everything else the job definition renders, taken at synthesis.
+
+    Produced lazily (and uncached) so that tags added later by aspects count too: every property of a job
+    definition, its tags included, is replace-on-update. Deterministic: tokens render as their CloudFormation
+    intrinsics and assets by content hash, so the same properties always give the same name.
+    """
+
+    def __init__(self, resource: CfnResource, base: str) -> None:
+        self.resource = resource
+        self.base = base
+
+    def produce(self, context: IResolveContext) -> str:
+        properties = {k: v for k, v in self.resource._cfn_properties.items() if k != "jobDefinitionName"}
+        rendered = Stack.of(self.resource).resolve(self.resource._render_properties(properties))
+        digest = hashlib.sha256(json.dumps(rendered, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+        return f"{self.base}-{digest[:HASH_CHARS]}"
+
+
+def _hashed_name(resource: CfnResource, base: str) -> str:
+    return Lazy.uncached_string(_HashedName(resource, base))
 
 
 def _strings(node: Any) -> list[str]:

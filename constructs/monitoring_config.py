@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from mlops_estate.config_parsing import Problems, join
+from mlops_estate.governance_config import always_keyed_problem
 
 MonitorType = Literal["data_quality", "model_quality", "bias", "explainability"]
 MONITOR_TYPES: tuple[MonitorType, ...] = ("data_quality", "model_quality", "bias", "explainability")
@@ -300,6 +301,8 @@ class MonitoringConfig:
                     problems.add(join(join(join(path, "bias"), "facets"), i), f"facet {facet.name!r} is not one of features {list(self.features)}")
         if not INSTANCE_TYPE.match(self.instance_type):
             problems.add(join(path, "instance_type"), f"{self.instance_type!r} is not a SageMaker instance type like ml.m5.xlarge")
+        elif problem := always_keyed_problem(self.instance_type, "Model Monitor jobs (VolumeKmsKeyId)"):
+            problems.add(join(path, "instance_type"), problem)
         if not 1 <= self.volume_size_gb <= 16_384:
             problems.add(join(path, "volume_size_gb"), f"{self.volume_size_gb} is out of range 1-16384")
         shortest = min((c.interval_hours for t in self.enabled if (c := parse_schedule(getattr(self, t).schedule))), default=24)

@@ -268,12 +268,18 @@ class TrainingPipeline(Construct):
     def _grant_pipeline_role(self, stack: Stack) -> None:
         role = self.role
         arn_base = f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}"
-        isolation_conditions: dict[str, Any] = {
-            "Bool": {"sagemaker:NetworkIsolation": "true", "sagemaker:InterContainerTrafficEncryption": "true"},
+        # ForAllValues is vacuously true for a request without the key (no VPC at all): the Null guard makes
+        # the subnets and security groups required, and ForAllValues keeps them to the estate's own.
+        in_vpc: dict[str, Any] = {
+            "Null": {"sagemaker:VpcSubnets": "false", "sagemaker:VpcSecurityGroupIds": "false"},
             "ForAllValues:StringEquals": {
                 "sagemaker:VpcSubnets": list(self.placement.subnet_ids),
                 "sagemaker:VpcSecurityGroupIds": self.placement.security_group_ids,
             },
+        }
+        isolation_conditions: dict[str, Any] = {
+            "Bool": {"sagemaker:NetworkIsolation": "true", "sagemaker:InterContainerTrafficEncryption": "true"},
+            **in_vpc,
         }
         wildcard_ids: list[str] = []
         done: set[str] = set()
@@ -292,10 +298,7 @@ class TrainingPipeline(Construct):
             if step_type in ISOLATED_JOB_TYPES:
                 conditions = isolation_conditions
             elif step_type == "Model":
-                conditions = {
-                    "Bool": {"sagemaker:NetworkIsolation": "true"},
-                    "ForAllValues:StringEquals": isolation_conditions["ForAllValues:StringEquals"],
-                }
+                conditions = {"Bool": {"sagemaker:NetworkIsolation": "true"}, **in_vpc}
             role.add_to_principal_policy(iam.PolicyStatement(actions=[create], resources=resources[:1], conditions=conditions))
             role.add_to_principal_policy(iam.PolicyStatement(actions=[*others, "sagemaker:AddTags"], resources=resources))
             wildcard_ids.extend(f"AwsSolutions-IAM5[Resource::{_nag_name(stack, r)}]" for r in resources)

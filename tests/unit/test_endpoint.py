@@ -182,6 +182,20 @@ def test_serverless_model_has_no_vpc_or_isolation(built):
     assert built["sls"].in_vpc is False and built["ab"].in_vpc is True
 
 
+def test_every_model_waits_for_its_execution_role_policy(built):
+    """CreateModel validates the execution role's access: no model may be created before the role's policy."""
+    resources = built["json"]["Resources"]
+    endpoints = {"Ab": "ab", "Shadowed": "shadow", "Sls": "sls", "Async": "async", "Mme": "mme", "Custom": "custom"}
+    for prefix, key in endpoints.items():
+        policy = built[key].role.node.find_child("DefaultPolicy")
+        policy_id = built["stack"].get_logical_id(policy.node.find_child("Managed"))
+        assert resources[policy_id]["Type"] == "AWS::IAM::ManagedPolicy"
+        models = {k: v for k, v in resources_of_type(built["json"], "AWS::SageMaker::Model").items() if k.startswith(f"{prefix}Model")}
+        assert models, prefix
+        for logical_id, model in models.items():
+            assert policy_id in model.get("DependsOn", []), logical_id
+
+
 # ----- endpoint config -----
 
 def test_production_variants_weights_instances_and_cmk(built):
@@ -192,6 +206,15 @@ def test_production_variants_weights_instances_and_cmk(built):
     assert variants["challenger"]["InitialVariantWeight"] == 0.2
     assert variants["challenger"]["InstanceType"] == "ml.c5.large" and variants["challenger"]["InitialInstanceCount"] == 1
     assert "KeysModels" in json.dumps(config["KmsKeyId"])
+
+
+def test_no_kms_key_on_instances_with_local_storage(built):
+    """SageMaker rejects KmsKeyId when a variant runs on local NVMe storage (ml.g5 here); it is hardware-encrypted."""
+    config = _one(built["json"], "AWS::SageMaker::EndpointConfig", "MmeConfig")
+    assert config["ProductionVariants"][0]["InstanceType"] == "ml.g5.xlarge"
+    assert "KmsKeyId" not in config
+    shadowed = _one(built["json"], "AWS::SageMaker::EndpointConfig", "ShadowedConfig")
+    assert "KeysModels" in json.dumps(shadowed["KmsKeyId"])
 
 
 def test_data_capture_settings(built):

@@ -11,6 +11,7 @@ from mlops_estate.audit import OrganizationTrail
 from mlops_estate.budgets import AccountBudget
 from mlops_estate.config import ConfigError, EstateConfig
 from mlops_estate.config_rules import SAGEMAKER_RULES, SageMakerConfigRules
+from mlops_estate.governance_config import has_local_storage
 from mlops_estate.guardrail_check import GuardrailCheck
 from tests.helpers import default_estate_dict, make_stack, resources_of_type, template_of
 
@@ -141,9 +142,104 @@ def test_config_rejects_bad_instance_patterns_and_role_names():
 
 def test_config_rejects_a_serving_instance_off_the_allow_list():
     def edit(d):
-        d["models"][0]["serving"]["prod"]["instance_type"] = "ml.p4d.24xlarge"
+        d["models"][0]["serving"]["prod"]["instance_type"] = "ml.p3.8xlarge"
     (problem,) = _problems(edit)
-    assert problem.startswith("models[0].serving.prod.instance_type: 'ml.p4d.24xlarge' is not on the prod allow-list")
+    assert problem.startswith("models[0].serving.prod.instance_type: 'ml.p3.8xlarge' is not on the prod allow-list")
+
+
+@pytest.mark.parametrize("field", ["training_instance_type", "processing_instance_type"])
+def test_config_rejects_a_build_instance_off_the_ml_dev_allow_list(field):
+    """Build types become pipeline parameter defaults, which the synth-time GuardrailCheck cannot see."""
+    def edit(d):
+        d["models"][0]["build"][field] = "ml.c5n.2xlarge"
+    (problem,) = _problems(edit)
+    assert problem == (
+        f"models[0].build.{field}: 'ml.c5n.2xlarge' is not on the ml_dev allow-list guardrails.instance_types.ml_dev "
+        "(ml.t3.*, ml.m5.*, ml.m6i.*, ml.c5.*, ml.c6i.*, ml.r5.*, ml.p3.2xlarge); the guardrail SCP would deny it")
+
+
+def test_config_checks_the_batch_instance_only_when_batch_inference_is_on():
+    data = default_estate_dict()
+    (i, batch), *_ = [(i, m) for i, m in enumerate(data["models"]) if m.get("build", {}).get("batch_inference")]
+    batch["build"]["batch_instance_type"] = "ml.c5n.2xlarge"
+    with pytest.raises(ConfigError) as failure:
+        EstateConfig.from_dict(data, "test")
+    (problem,) = failure.value.problems
+    assert problem.startswith(f"models[{i}].build.batch_instance_type: 'ml.c5n.2xlarge' is not on the ml_dev allow-list")
+    batch["build"]["batch_inference"] = False
+    EstateConfig.from_dict(data, "test")
+
+
+def test_config_rejects_a_clarify_shadow_instance_off_the_serving_allow_lists():
+    def edit(d):
+        d["models"][0]["monitoring"]["explainability"]["shadow_instance_type"] = "ml.r5.large"  # prod only, not staging
+    (problem,) = _problems(edit)
+    assert problem.startswith("models[0].monitoring.explainability.shadow_instance_type: 'ml.r5.large' is not on the staging allow-list")
+
+
+def test_config_rejects_a_monitoring_job_instance_off_the_serving_allow_lists():
+    def edit(d):
+        d["models"][0]["monitoring"]["instance_type"] = "ml.t3.large"  # staging only, not prod
+    (problem,) = _problems(edit)
+    assert problem.startswith("models[0].monitoring.instance_type: 'ml.t3.large' is not on the prod allow-list")
+
+
+def test_config_rejects_local_storage_families_on_allow_lists_while_require_kms():
+    def edit(d):
+        d["guardrails"]["instance_types"]["ml_dev"] += ["ml.g5.xlarge", "ml.m5d.*", "ml.p4*.*", "ml.*"]
+    problems = _problems(edit)
+    assert [p.split(":")[0] for p in problems] == [f"guardrails.instance_types.ml_dev[{i}]" for i in (7, 8, 9)]
+    assert problems[0] == (
+        "guardrails.instance_types.ml_dev[7]: 'ml.g5.xlarge' has local NVMe instance storage, on which SageMaker rejects a "
+        "volume KMS key, while guardrails.require_kms makes the guardrail SCP deny every request without one; choose an "
+        "EBS-backed instance type (ml.m5, ml.c5, ml.r5, ml.p3, ml.inf2, ...) or turn require_kms off")
+
+
+def test_config_rejects_local_storage_serving_instances_while_require_kms():
+    def edit(d):
+        d["guardrails"]["instance_types"] = {}
+        d["models"][0]["serving"]["prod"]["instance_type"] = "ml.g4dn.xlarge"
+    (problem,) = _problems(edit)
+    assert problem == (
+        "models[0].serving.prod.instance_type: 'ml.g4dn.xlarge' has local NVMe instance storage, on which SageMaker rejects "
+        "a volume KMS key, while guardrails.require_kms makes the guardrail SCP deny every request without one; choose an "
+        "EBS-backed instance type (ml.m5, ml.c5, ml.r5, ml.p3, ml.inf2, ...) or turn require_kms off")
+
+
+@pytest.mark.parametrize("require_kms", [True, False])
+def test_config_rejects_local_storage_build_and_monitoring_instances_always(require_kms):
+    """Pipeline and Model Monitor jobs always take the estate's volume CMK, which SageMaker rejects on local storage."""
+    def edit(d):
+        d["guardrails"]["instance_types"] = {}
+        d["guardrails"]["require_kms"] = require_kms
+        d["models"][0]["build"]["training_instance_type"] = "ml.p4d.24xlarge"
+        d["models"][0]["build"]["processing_instance_type"] = "ml.c5d.xlarge"
+        d["models"][0]["monitoring"]["instance_type"] = "ml.m5d.xlarge"
+    problems = _problems(edit)
+    assert [p.split(":")[0] for p in problems] == [
+        "models[0].monitoring.instance_type", "models[0].build.training_instance_type", "models[0].build.processing_instance_type"]
+    assert problems[1] == (
+        "models[0].build.training_instance_type: 'ml.p4d.24xlarge' has local NVMe instance storage, on which SageMaker rejects "
+        "a volume KMS key, and the reference pipelines' jobs (VolumeKmsKeyId) always encrypt their volumes with the estate's "
+        "CMK; choose an EBS-backed instance type (ml.m5, ml.c5, ml.r5, ml.p3, ml.inf2, ...)")
+
+
+def test_local_storage_serving_instances_are_allowed_with_require_kms_off():
+    data = default_estate_dict()
+    data["guardrails"]["require_kms"] = False
+    data["guardrails"]["instance_types"]["prod"].append("ml.g5.*")
+    data["models"][0]["serving"]["prod"]["instance_type"] = "ml.g5.xlarge"
+    EstateConfig.from_dict(data, "test")
+
+
+@pytest.mark.parametrize("instance_type, local", [
+    ("ml.g4dn.xlarge", True), ("ml.g5.2xlarge", True), ("ml.g6.xlarge", True), ("ml.p4d.24xlarge", True), ("ml.p5.48xlarge", True),
+    ("ml.m5d.large", True), ("ml.c6id.xlarge", True), ("ml.r5dn.large", True), ("ml.trn1.32xlarge", True), ("ml.g5.*", True),
+    ("ml.m5.large", False), ("ml.c5n.xlarge", False), ("ml.p3.2xlarge", False), ("ml.inf2.xlarge", False), ("ml.inf1.xlarge", False),
+    ("ml.*", False), ("ml.m5.*", False),
+])
+def test_local_storage_families(instance_type, local):
+    assert has_local_storage(instance_type) is local
 
 
 def test_config_rejects_bad_audit_and_budget_values():

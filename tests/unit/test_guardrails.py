@@ -200,10 +200,10 @@ def test_instance_types_follow_each_accounts_allow_list():
     stmts = statements(options())
     p4d = {**GOOD_TRAINING, "sagemaker:InstanceTypes": ["ml.p4d.24xlarge"]}
     assert denied_by(stmts, "sagemaker:CreateTrainingJob", p4d) == [f"DenyInstanceTypesOutsideAllowList{DEV}"]
-    g5_12 = {**GOOD_TRAINING, "sagemaker:InstanceTypes": ["ml.m5.large", "ml.g5.12xlarge"]}
-    assert denied_by(stmts, "sagemaker:CreateTrainingJob", g5_12) == [f"DenyInstanceTypesOutsideAllowList{DEV}"]
-    in_prod = {**g5_12, "aws:PrincipalAccount": PROD}
-    assert denied_by(stmts, "sagemaker:CreateTrainingJob", in_prod) == []  # prod allows ml.g5.*
+    inf2_big = {**GOOD_TRAINING, "sagemaker:InstanceTypes": ["ml.m5.large", "ml.inf2.8xlarge"]}
+    assert denied_by(stmts, "sagemaker:CreateTrainingJob", inf2_big) == [f"DenyInstanceTypesOutsideAllowList{DEV}"]
+    in_prod = {**inf2_big, "aws:PrincipalAccount": PROD}
+    assert denied_by(stmts, "sagemaker:CreateTrainingJob", in_prod) == []  # prod allows ml.inf2.*
     studio_system = {"aws:PrincipalAccount": DEV, "sagemaker:InstanceTypes": ["system"]}
     assert denied_by(stmts, "sagemaker:CreateApp", studio_system) == []
 
@@ -226,7 +226,7 @@ def test_exempt_roles_are_excepted_from_sagemaker_rules():
 
 # --- protecting the guardrails --------------------------------------------------------------------
 
-def test_only_the_deployment_role_may_disable_the_estates_keys_trail_and_config():
+def test_only_the_deployment_role_may_disable_the_estates_keys_and_config():
     stmts = statements(options())
     admin = {"aws:PrincipalArn": "arn:aws:iam::444444444444:role/Admin", "kms:ResourceAliases": ["alias/mlops/data"]}
     deployer = {**admin, "aws:PrincipalArn": "arn:aws:iam::444444444444:role/cdk-hnb659fds-cfn-exec-role-444444444444-eu-west-1"}
@@ -234,15 +234,20 @@ def test_only_the_deployment_role_may_disable_the_estates_keys_trail_and_config(
     assert denied_by(stmts, "kms:ScheduleKeyDeletion", deployer) == []
     assert denied_by(stmts, "kms:ScheduleKeyDeletion", {**admin, "kms:ResourceAliases": ["alias/other/key"]}) == []
     assert denied_by(stmts, "kms:DeleteAlias", admin, "arn:aws:kms:eu-west-1:444444444444:alias/mlops/data") == ["ProtectEstateKmsAliases"]
-    assert denied_by(stmts, "cloudtrail:StopLogging", admin, "arn:aws:cloudtrail:eu-west-1:111111111111:trail/mlops-organization-trail") == [
-        "ProtectEstateTrail"]
     assert denied_by(stmts, "config:StopConfigurationRecorder", admin) == ["ProtectAwsConfig"]
     assert denied_by(stmts, "config:StopConfigurationRecorder", deployer) == []
 
 
+def test_no_scp_pretends_to_protect_the_organisation_trail():
+    """The organisation trail lives in the management account, where SCPs never apply, and member accounts cannot
+    change an organisation trail: a CloudTrail statement in the guardrails would protect nothing."""
+    stmts = statements(options())
+    assert not [s for s in stmts if any(str(a).startswith("cloudtrail:") for a in _listed(s["Action"]))]
+
+
 def test_protection_exempts_the_deployment_role_by_principal_arn():
     protect = [s for s in statements(options()) if s["Sid"].startswith("Protect")]
-    assert len(protect) == 4
+    assert len(protect) == 3
     for s in protect:
         assert s["Condition"]["ArnNotLike"]["aws:PrincipalArn"] == [
             "arn:aws:iam::*:role/cdk-hnb659fds-cfn-exec-role", "arn:aws:iam::*:role/cdk-hnb659fds-cfn-exec-role-*"]
@@ -317,4 +322,4 @@ def test_default_estate_attaches_guardrails_to_the_configured_ous(default_estate
     policies = resources_of_type(template, "AWS::Organizations::Policy")
     assert policies and all(p["Properties"]["TargetIds"] == ["ou-ab12-mlworkld"] for p in policies.values())
     sids = {s["Sid"] for p in policies.values() for s in p["Properties"]["Content"]["Statement"]}
-    assert {"DenySageMakerWithoutVolumeKmsKey", "ProtectEstateTrail", f"DenyInstanceTypesOutsideAllowList{DEV}"} <= sids
+    assert {"DenySageMakerWithoutVolumeKmsKey", "ProtectAwsConfig", f"DenyInstanceTypesOutsideAllowList{DEV}"} <= sids

@@ -63,6 +63,11 @@ def test_role_uses_only_its_prefix_its_key_and_the_estate_registry(ws):
     assert not [s for s in _role_statements(ws, ws.mlflow_no_registration) if s.get("Sid") == "AutomaticModelRegistration"]
 
 
+def test_server_is_retained_on_delete_and_replacement(ws):
+    server = _server(ws, ws.mlflow)
+    assert server["DeletionPolicy"] == "Retain" and server["UpdateReplacePolicy"] == "Retain"
+
+
 def test_server_waits_for_its_role_policy(ws):
     assert ws.id_of(ws.mlflow.role_policy) in _server(ws, ws.mlflow)["DependsOn"]
 

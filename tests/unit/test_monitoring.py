@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import App, AspectPriority, Aspects, Environment, Stack
+from aws_cdk import App, AspectPriority, Aspects, Environment, Stack, Tags
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 from cfnlint.api import ManualArgs, lint
@@ -16,7 +17,7 @@ from cfnlint.api import ManualArgs, lint
 from mlops_estate.config import ModelConfig, QualityGateConfig
 from mlops_estate.encryption import DataClass, EstateKeys
 from mlops_estate.managed_policies import ManagedPoliciesOnly
-from mlops_estate.monitoring import ModelMonitor, MonitoredEndpoint, MonitorImages
+from mlops_estate.monitoring import MONITORING_TYPE, ModelMonitor, MonitoredEndpoint, MonitorImages
 from mlops_estate.monitoring_config import ModelQualityMonitorConfig, MonitoringConfig
 from mlops_estate.nag import apply_nag_packs
 from mlops_estate.network import PrivateNetwork
@@ -94,7 +95,7 @@ def test_job_definitions_are_vpc_only_encrypted_and_least_privileged(built, type
     name, prefix, isolated = JOB_TYPES[type_name]
     props = _one(built.template, type_name)["Properties"]
     key = {"Fn::GetAtt": [_logical_id(built.template, "AWS::KMS::Key", "KeysMonitoring"), "Arn"]}
-    assert props["JobDefinitionName"] == name
+    assert re.fullmatch(f"{name}-[0-9a-f]{{8}}", props["JobDefinitionName"]) and len(props["JobDefinitionName"]) <= 63
     assert props["EndpointName"] == ENDPOINT
     assert props["RoleArn"] == {"Fn::GetAtt": [_logical_id(built.template, "AWS::IAM::Role", "MonitorRole"), "Arn"]}
     assert props["NetworkConfig"] == {
@@ -187,7 +188,11 @@ def test_one_schedule_per_monitor_with_the_configured_cron_after_the_endpoint(bu
     assert set(schedules) == set(expected)
     for name, (monitoring_type, cron) in expected.items():
         config = schedules[name]["Properties"]["MonitoringScheduleConfig"]
-        assert config == {"MonitoringJobDefinitionName": name, "MonitoringType": monitoring_type, "ScheduleConfig": {"ScheduleExpression": cron}}
+        (definition,) = [d for d in built.template["Resources"].values()
+                         if d["Type"] == f"AWS::SageMaker::{monitoring_type}JobDefinition"]
+        assert definition["Properties"]["JobDefinitionName"].startswith(f"{name}-")
+        assert config == {"MonitoringJobDefinitionName": definition["Properties"]["JobDefinitionName"], "MonitoringType": monitoring_type,
+                          "ScheduleConfig": {"ScheduleExpression": cron}}
         assert schedules[name]["Properties"]["EndpointName"] == ENDPOINT
         assert "Endpoint" in schedules[name]["DependsOn"]
 
@@ -397,8 +402,59 @@ def test_explainability_needs_the_endpoints_model_name():
 
 def test_names_that_sagemaker_would_reject_are_an_error():
     stack = make_stack()
-    with pytest.raises(ValueError, match=r"estate_name: 'an-estate-name-far-too-long-x' gives the job/schedule name"):
+    with pytest.raises(ValueError, match=r"estate_name: 'an-estate-name-far-too-long-x' gives job definition names like "
+                                         r"'an-estate-name-far-too-long-x-a-very-long-model-name-of-thirty-stg-expl-00000000'"):
         ModelMonitor(stack, "Monitor", endpoint=_endpoint(stack), model=dataclasses.replace(_churn(), name="a-very-long-model-name-of-thirty"), estate_name="an-estate-name-far-too-long-x")
+
+
+def test_the_longest_names_still_fit_with_the_properties_hash():
+    """Room for the hash is part of the name check: a name that passes gives job definitions of at most 63 characters."""
+    stack = make_stack()
+    estate = "e" * 20
+    model = dataclasses.replace(_churn(), name="m" * (63 - len(f"{estate}--stg-expl-00000000")))
+    monitor = ModelMonitor(stack, "Monitor", endpoint=_endpoint(stack), model=model, estate_name=estate)
+    assert max(len(stack.resolve(n)) for n in monitor.job_definition_names.values()) == 63
+    with pytest.raises(ValueError, match="gives job definition names like"):
+        ModelMonitor(make_stack(), "Monitor", endpoint=_endpoint(make_stack()), model=dataclasses.replace(model, name=model.name + "m"),
+                     estate_name=estate)
+
+
+def _names(model: ModelConfig, *, tags: dict[str, str] | None = None) -> dict[str, str]:
+    stack = make_stack()
+    monitor = ModelMonitor(stack, "Monitor", endpoint=_endpoint(stack), model=model, estate_name="mlops")
+    for key, value in (tags or {}).items():
+        Tags.of(monitor).add(key, value)
+    return _template_names(make_template(stack))  # synthesized: aspects (tags) have run
+
+
+def _template_names(template: dict[str, Any]) -> dict[str, str]:
+    names = {d["Type"]: d["Properties"]["JobDefinitionName"] for d in template["Resources"].values() if d["Type"].endswith("JobDefinition")}
+    return {monitor_type: names[f"AWS::SageMaker::{kind}JobDefinition"] for monitor_type, kind in MONITORING_TYPE.items()
+            if f"AWS::SageMaker::{kind}JobDefinition" in names}
+
+
+def test_job_definition_names_change_with_their_properties_and_only_then(built):
+    """Every job definition property is replace-on-update and CloudFormation creates the replacement first:
+    a changed definition must get a new name, an unchanged one must keep its name."""
+    churn = _churn()
+    built_names = _template_names(built.template)
+    assert set(built_names) == set(built.monitor.job_definition_names)
+    assert _names(churn) == built_names  # same props, fresh app: same names
+    monitoring = churn.monitoring
+    assert monitoring is not None and monitoring.data_quality is not None and monitoring.bias is not None
+    new_baseline = dataclasses.replace(monitoring, data_quality=dataclasses.replace(
+        monitoring.data_quality, constraints_uri="s3://mlops-monitoring-baselines/churn/v2/constraints.json"))
+    changed = _names(dataclasses.replace(churn, monitoring=new_baseline))
+    assert changed["data_quality"] != built_names["data_quality"]
+    assert {k: v for k, v in changed.items() if k != "data_quality"} == {k: v for k, v in built_names.items() if k != "data_quality"}
+    bigger = _names(dataclasses.replace(churn, monitoring=dataclasses.replace(monitoring, instance_type="ml.m5.2xlarge")))
+    assert all(bigger[k] != v for k, v in built_names.items())
+    # Tags are replace-on-update too, and aspects add them after construction.
+    tagged = _names(churn, tags={"team": "risk"})
+    assert all(tagged[k] != v for k, v in built_names.items())
+    # The bias analysis config ships as an asset: a change in it moves the ConfigUri, hence the name.
+    facet = dataclasses.replace(monitoring, bias=dataclasses.replace(monitoring.bias, label_values=("0",)))
+    assert _names(dataclasses.replace(churn, monitoring=facet))["bias"] != built_names["bias"]
 
 
 def test_a_region_without_known_images_needs_explicit_images():

@@ -145,6 +145,17 @@ def test_job_creation_requires_isolation_in_this_vpc(built):
             assert s["Resource"].endswith("-job/pipelines-*")
 
 
+def test_vpc_conditions_are_not_vacuous_for_requests_without_a_vpc(built):
+    """ForAllValues:StringEquals holds for a request without the key; the Null guard makes the VPC required."""
+    guarded = set()
+    for s in built.policy_of("FullPipelineRole"):
+        condition = s.get("Condition", {})
+        if "sagemaker:VpcSubnets" in condition.get("ForAllValues:StringEquals", {}):
+            assert condition["Null"] == {"sagemaker:VpcSubnets": "false", "sagemaker:VpcSecurityGroupIds": "false"}, s["Action"]
+            guarded.add(s["Action"])
+    assert {"sagemaker:CreateProcessingJob", "sagemaker:CreateTrainingJob", "sagemaker:CreateModel"} <= guarded
+
+
 def test_pass_role_only_to_its_job_role(built):
     passes = [s for s in built.policy_of("FullPipelineRole") if s["Action"] == "iam:PassRole"]
     assert len(passes) == 1
