@@ -189,7 +189,7 @@ def studio_and_cluster(stack) -> None:
 
     big = CfnParameter(stack, "ServingType", default="ml.p4d.24xlarge", allowed_values=["ml.p4d.24xlarge", "ml.m5.large", "ml.p5.48xlarge"])
     sm.CfnEndpointConfig(stack, "ParamEndpointConfig", production_variants=[variant(big.value_as_string)], kms_key_id=KEY)
-    lab = {"defaultResourceSpec": {"instanceType": "ml.p3.2xlarge"}}
+    lab = {"defaultResourceSpec": {"instanceType": "ml.p5.48xlarge"}}
     sm.CfnDomain(stack, "OpenDomain", auth_mode="IAM", domain_name="o", vpc_id="vpc-0123456789abcdef0", kms_key_id=KEY,
                  app_network_access_type="VpcOnly",
                  default_user_settings=sm.CfnDomain.UserSettingsProperty(execution_role="arn:aws:iam::444444444444:role/s"))
@@ -227,7 +227,7 @@ ALLOW_LIST = f"DenyInstanceTypesOutsideAllowList{DEV}"
         ("Test/Cluster", "DenySageMakerWithoutVpcSubnets", "the HyperPod cluster has no VpcConfig.Subnets"),
         ("Test/Cluster", "DenySageMakerWithoutVpcSecurityGroups", "the HyperPod cluster has no VpcConfig.SecurityGroupIds"),
         ("Test/Cluster", ALLOW_LIST, "instance type 'ml.trn1.32xlarge' is not on the allow-list"),
-        ("Test/Profile", ALLOW_LIST, "instance type 'ml.p3.2xlarge' is not on the allow-list"),
+        ("Test/Profile", ALLOW_LIST, "instance type 'ml.p5.48xlarge' is not on the allow-list"),
         ("Test/Space", ALLOW_LIST, "instance type 'ml.p3.8xlarge' is not on the allow-list"),
         ("Test/App", ALLOW_LIST, "instance type 'ml.p3.16xlarge' is not on the allow-list"),
         ("Test/ParamEndpointConfig", ALLOW_LIST, "instance type 'ml.p4d.24xlarge' (CloudFormation parameter 'ServingType') is not on"),
