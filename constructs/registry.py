@@ -82,6 +82,8 @@ class ModelRegistry(Construct):
     The group policy lets ``consumer_accounts`` describe and list versions, and ``build_account`` create
     them; the artifacts bucket lets consumers read and the build account write under ``models/``. The
     key's policy is the stack's business (`EstateKeys.allow_account`); pass the same accounts there.
+    ``share_artifacts=False`` leaves the bucket policy alone: for a further registry of more models (a model
+    group stack, see model_groups.py) whose artifacts bucket another registry already shares.
     """
 
     def __init__(
@@ -96,6 +98,7 @@ class ModelRegistry(Construct):
         build_account: str,
         consumer_accounts: Sequence[str],
         default_owner: str,
+        share_artifacts: bool = True,
     ) -> None:
         super().__init__(scope, id)
         own = Stack.of(self).account
@@ -142,6 +145,8 @@ class ModelRegistry(Construct):
             card.apply_removal_policy(RemovalPolicy.RETAIN)
             self.cards[model.name] = card
 
+        if not share_artifacts:
+            return
         prefix = f"{ARTIFACTS_PREFIX}/*"
         artifacts.allow_account_read(self.consumer_accounts, prefix)
         if self.build_account:

@@ -3,28 +3,29 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aws_cdk import App, Aspects, AspectPriority, Stack, Stage, Tags
 from constructs import Construct
 
-from mlops_estate.config import EstateConfig, ServingEnv, load_estate
+from mlops_estate.config import EstateConfig, ModelConfig, ServingEnv, load_estate
 from mlops_estate.cost_tags import TagPlainCfnResources
 from mlops_estate.endpoint import pascal
 from mlops_estate.guardrail_check import GuardrailCheck
 from mlops_estate.guardrails import GuardrailOptions
 from mlops_estate.managed_policies import ManagedPoliciesOnly
+from mlops_estate.model_groups import group_stack_id, model_groups
 from mlops_estate.promotion import DeployTarget, PromotionTarget
 from mlops_estate.stacks.approved_model import ApprovedModelStack
-from mlops_estate.stacks.base import GOVERNED_ROLES, add_account_governance
+from mlops_estate.stacks.base import GOVERNED_ROLES, EstateStack, add_account_governance
 from mlops_estate.stacks.data_lake import DataLakeStack
-from mlops_estate.stacks.ml_dev import MlDevStack
+from mlops_estate.stacks.ml_dev import MlDevPipelinesStack, MlDevStack
 from mlops_estate.stacks.organization import OrganizationStack
-from mlops_estate.stacks.serving import ServingStack
-from mlops_estate.stacks.shared_services import SharedServicesStack
+from mlops_estate.stacks.serving import ServingModelsStack, ServingStack, ServesModels
+from mlops_estate.stacks.shared_services import SharedServicesModelsStack, SharedServicesStack
 
 STAGE_NAMES = ("Organization", "SharedServices", "DataLake", "MlDev", "Staging", "Prod")
 
@@ -39,11 +40,15 @@ class Estate:
     prod: ServingStack
     # Per serving environment, the stack owning the SSM parameter behind each model-package parameter.
     approved_models: Mapping[ServingEnv, Mapping[str, ApprovedModelStack]]
+    # Per account role ("shared_services", "ml_dev", "staging", "prod"), the stacks of the model groups after the
+    # first, in group order (empty until the config has more models than model_groups.MODELS_PER_STACK).
+    model_stacks: Mapping[str, Sequence[EstateStack]] = field(default_factory=dict)
 
     def stacks(self) -> list[Stack]:
-        """Every stack of the estate, the approved-model stacks included."""
+        """Every stack of the estate, the model-group and approved-model stacks included."""
         main: list[Stack] = [self.organization, self.shared_services, self.data_lake, self.ml_dev, self.staging, self.prod]
-        return main + [s for env in self.approved_models.values() for s in env.values()]
+        groups = [s for role in self.model_stacks.values() for s in role]
+        return main + groups + [s for env in self.approved_models.values() for s in env.values()]
 
 
 def _stage(scope: Construct, name: str, config: EstateConfig, environment: str) -> Stage:
@@ -59,41 +64,70 @@ def _stage(scope: Construct, name: str, config: EstateConfig, environment: str) 
 
 
 def build_estate(scope: Construct, config: EstateConfig) -> Estate:
-    """Compose every account's stacks from one validated config."""
+    """Compose every account's stacks from one validated config.
+
+    Per-model resources are split over stacks by model group (model_groups.py): each account's base stack holds
+    the first group, every further group one more stack in the same Stage (``Staging/Models1``, ``MlDev/Pipelines1``,
+    ``SharedServices/Models1``, ...), so no stack reaches a CloudFormation limit however many models there are.
+    """
+    groups = model_groups(config.models)
+    first: tuple[ModelConfig, ...] = groups[0] if groups else ()
     organization = OrganizationStack(_stage(scope, "Organization", config, "management"), "Guardrails", config=config)
     shared_stage = _stage(scope, "SharedServices", config, "shared")
     data_lake = DataLakeStack(_stage(scope, "DataLake", config, "data"), "DataLake", config=config)
-    ml_dev = MlDevStack(_stage(scope, "MlDev", config, "dev"), "Workspace", config=config)
+    ml_dev_stage = _stage(scope, "MlDev", config, "dev")
+    ml_dev = MlDevStack(ml_dev_stage, "Workspace", config=config, models=first)
+    extra: dict[str, list[EstateStack]] = {
+        "ml_dev": [MlDevPipelinesStack(ml_dev_stage, group_stack_id("Pipelines", k), config=config, base=ml_dev, models=group)
+                   for k, group in enumerate(groups[1:], start=1)],
+    }
     serving: dict[ServingEnv, ServingStack] = {}
+    serving_of: dict[ServingEnv, dict[str, ServesModels]] = {}  # env -> model -> the stack serving it
     approved: dict[ServingEnv, dict[str, ApprovedModelStack]] = {}
     stage_names: dict[ServingEnv, str] = {"staging": "Staging", "prod": "Prod"}
     for env, stage_name in stage_names.items():
         stage = _stage(scope, stage_name, config, env)
-        serving[env] = ServingStack(stage, "Serving", config=config, environment=env)
+        serving[env] = ServingStack(stage, "Serving", config=config, environment=env, models=first)
+        hosts: list[ServesModels] = [serving[env]]
+        extra[env] = []
+        for k, group in enumerate(groups[1:], start=1):
+            if any(env in m.serving for m in group):
+                extra[env].append(ServingModelsStack(stage, group_stack_id("Models", k), config=config, base=serving[env], models=group))
+        hosts += extra[env]  # type: ignore[arg-type]
+        serving_of[env] = {name: host for host in hosts for name in host.endpoints}
         approved[env] = {}
-        for parameter, placeholder in serving[env].model_package_placeholders.items():
-            approved[env][parameter] = ApprovedModelStack(
-                stage, f"Approved{parameter.removesuffix('ModelPackageArn')}", config=config, environment=env,
-                serving_parameter=parameter, placeholder=placeholder)
-            serving[env].add_stack_dependency(approved[env][parameter], "the serving stack reads the approved ARN from SSM")
-    # Promotion deploys, per environment, the promoted model's ApprovedModelStack, then the serving stack.
+        for host in hosts:
+            for parameter, placeholder in host.model_package_placeholders.items():
+                approved[env][parameter] = ApprovedModelStack(
+                    stage, f"Approved{parameter.removesuffix('ModelPackageArn')}", config=config, environment=env,
+                    serving_parameter=parameter, placeholder=placeholder)
+                host.add_stack_dependency(approved[env][parameter], "the serving stack reads the approved ARN from SSM")
+    # Promotion deploys, per environment, the promoted model's ApprovedModelStack, then the stack serving the model.
     envs: tuple[ServingEnv, ...] = ("staging", "prod")
     targets: dict[str, dict[ServingEnv, PromotionTarget]] = {
         model.name: {
-            env: PromotionTarget(approved=DeployTarget.of_stack(approved[env][parameter]), serving=DeployTarget.of_stack(serving[env]))
+            env: PromotionTarget(approved=DeployTarget.of_stack(approved[env][parameter]),
+                                 serving=DeployTarget.of_stack(serving_of[env][model.name]))
             for env in envs
             if (parameter := f"{pascal(model.name)}ModelPackageArn") in approved[env]
         }
         for model in config.models
     }
+    shared_services = SharedServicesStack(shared_stage, "Registry", config=config, promotion_targets=targets, models=first)
+    extra["shared_services"] = [
+        SharedServicesModelsStack(shared_stage, group_stack_id("Models", k), config=config, base=shared_services,
+                                  promotion_targets=targets, models=group)
+        for k, group in enumerate(groups[1:], start=1)
+    ]
     estate = Estate(
         organization=organization,
-        shared_services=SharedServicesStack(shared_stage, "Registry", config=config, promotion_targets=targets),
+        shared_services=shared_services,
         data_lake=data_lake,
         ml_dev=ml_dev,
         staging=serving["staging"],
         prod=serving["prod"],
         approved_models=approved,
+        model_stacks=extra,
     )
     for role in GOVERNED_ROLES:
         stack = getattr(estate, role)

@@ -4,12 +4,14 @@ profiles, managed MLflow)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from mlops_estate.catalog import CatalogDatabase, catalog_name
-from mlops_estate.config import EstateConfig
+from mlops_estate.config import EstateConfig, ModelConfig
 from mlops_estate.encryption import EstateKeys
 from mlops_estate.event_bus import EstateEventBus, estate_bus_name
 from mlops_estate.event_forwarding import OBJECT_CREATED
@@ -25,8 +27,35 @@ from mlops_estate.storage import SecureBucket
 from mlops_estate.studio import StudioDomain
 
 
-class MlDevStack(EstateStack):
-    def __init__(self, scope: Construct, id: str, *, config: EstateConfig) -> None:
+class _BuildsModels(EstateStack):
+    """What a stack building a group of models holds: per model its build pipelines and retraining trigger."""
+
+    def _build(self, config: EstateConfig, base: MlDevStack, models: Sequence[ModelConfig]) -> None:
+        registry = registry_location(config)
+        self.pipelines = {
+            model.name: ModelBuildPipelines(self, f"Pipelines-{model.name}", estate_name=config.name, region=config.region,
+                                            model=model, placement=base.network.placement, key=base.keys.models,
+                                            artifacts=base.artifacts, data=base.data, registry=registry)
+            for model in models
+        }
+
+        # Retraining: rules on this account's estate bus restart each model's build pipeline.
+        self.retraining: dict[str, RetrainingTrigger] = {}
+        for model in models:
+            triggers = retraining_triggers(config, model)
+            if triggers:
+                self.retraining[model.name] = RetrainingTrigger(
+                    self, f"Retrain-{model.name}", pipeline_name=self.pipelines[model.name].training.pipeline_name,
+                    event_bus=base.event_bus.bus, triggers=triggers, queue_key=base.keys.monitoring, logs_key=base.keys.logs,
+                    placement=base.network.placement, cooldown=Duration.minutes(model.retraining.cooldown_minutes),
+                    batching_window=Duration.seconds(model.retraining.batching_window_seconds),
+                    input_parameter=model.retraining.input_parameter,
+                )
+
+
+class MlDevStack(_BuildsModels):
+    def __init__(self, scope: Construct, id: str, *, config: EstateConfig,
+                 models: Sequence[ModelConfig] | None = None) -> None:
         super().__init__(scope, id, config=config, account=config.accounts.ml_dev,
                          description="model building workspace (ML dev account)")
         self.keys = EstateKeys(self, "Keys", estate_name=config.name)
@@ -73,23 +102,15 @@ class MlDevStack(EstateStack):
                                            export_name=f"{config.name}-mlflow-tracking-server-arn")
         for persona, role in self.personas.roles.items():
             self.mlflow.grant_access(role, read_only=persona == "auditor")
-        registry = registry_location(config)
-        self.pipelines = {
-            model.name: ModelBuildPipelines(self, f"Pipelines-{model.name}", estate_name=config.name, region=config.region,
-                                            model=model, placement=self.network.placement, key=self.keys.models,
-                                            artifacts=self.artifacts, data=self.data, registry=registry)
-            for model in config.models
-        }
+        self._build(config, self, config.models if models is None else models)
 
-        # Retraining: rules on this account's estate bus restart each model's build pipeline.
-        self.retraining: dict[str, RetrainingTrigger] = {}
-        for model in config.models:
-            triggers = retraining_triggers(config, model)
-            if triggers:
-                self.retraining[model.name] = RetrainingTrigger(
-                    self, f"Retrain-{model.name}", pipeline_name=self.pipelines[model.name].training.pipeline_name,
-                    event_bus=self.event_bus.bus, triggers=triggers, queue_key=self.keys.monitoring, logs_key=self.keys.logs,
-                    placement=self.network.placement, cooldown=Duration.minutes(model.retraining.cooldown_minutes),
-                    batching_window=Duration.seconds(model.retraining.batching_window_seconds),
-                    input_parameter=model.retraining.input_parameter,
-                )
+
+class MlDevPipelinesStack(_BuildsModels):
+    """One further group of models' build pipelines and retraining triggers, on the base stack's network, keys,
+    buckets and event bus (same-account references; see model_groups.py)."""
+
+    def __init__(self, scope: Construct, id: str, *, config: EstateConfig, base: MlDevStack,
+                 models: Sequence[ModelConfig]) -> None:
+        super().__init__(scope, id, config=config, account=config.accounts.ml_dev,
+                         description=f"model build pipelines, models {', '.join(m.name for m in models)} (ML dev account)")
+        self._build(config, base, models)

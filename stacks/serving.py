@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import CfnParameter
 from aws_cdk import aws_sns as sns
 from constructs import Construct
@@ -25,27 +27,16 @@ def placeholder_model_package_arn(config: EstateConfig, model: ModelConfig) -> s
     return f"arn:aws:sagemaker:{config.region}:{config.accounts.shared_services}:model-package/{config.name}-{model.name}/1"
 
 
-class ServingStack(EstateStack):
-    def __init__(self, scope: Construct, id: str, *, config: EstateConfig, environment: ServingEnv) -> None:
-        account = config.accounts.of(environment)
-        super().__init__(scope, id, config=config, account=account,
-                         description=f"model serving and monitoring ({environment} account)")
+class ServesModels(EstateStack):
+    """What a stack serving a group of models holds: per model its endpoint, its model-package parameters and
+    its monitor, and the forwarding of those monitors' drift events to the build account."""
+
+    def _serve(self, config: EstateConfig, environment: ServingEnv, base: ServingStack, models: Sequence[ModelConfig]) -> None:
         self.serving_env = environment
-        self.keys = EstateKeys(self, "Keys", estate_name=config.name,
-                               classes=[DataClass.DATA, DataClass.MODELS, DataClass.MONITORING, DataClass.LOGS])
-        cidr = config.network.staging_cidr if environment == "staging" else config.network.prod_cidr
-        self.network = PrivateNetwork(self, "Network", cidr=cidr, availability_zones=config.availability_zones,
-                                      logs_key=self.keys.logs)
-        self.data_capture = SecureBucket(self, "DataCapture", key=self.keys.data)
-        served = [(m, m.serving[environment]) for m in config.models if environment in m.serving]
-        self.async_inference = (
-            SecureBucket(self, "AsyncInference", key=self.keys.data) if any(s.mode == "async" for _, s in served) else None
-        )
-        self.alarm_topic = sns.Topic(self, "EndpointAlarms", master_key=self.keys.monitoring, enforce_ssl=True,
-                                     display_name=f"{config.name} {environment} endpoint alarms")
         self.model_package_parameters: dict[str, CfnParameter] = {}
         self.model_package_placeholders: dict[str, str] = {}
         self.endpoints: dict[str, ModelEndpoint] = {}
+        served = [(m, m.serving[environment]) for m in models if environment in m.serving]
         for model, serving in served:
             names = [v.name for v in serving.variants] + ([serving.shadow.name] if serving.shadow else [])
             self.endpoints[model.name] = ModelEndpoint(
@@ -55,27 +46,27 @@ class ServingStack(EstateStack):
                     endpoint_name=f"{config.name}-{environment}-{model.name}",
                     model=self._package(config, model),
                     variant_models={name: self._package(config, model, name) for name in names},
-                    placement=self.network.placement,
-                    keys=self.keys,
+                    placement=base.network.placement,
+                    keys=base.keys,
                     serving=serving,
-                    data_capture_bucket=self.data_capture,
-                    async_bucket=self.async_inference,
-                    alarm_topic=self.alarm_topic,
+                    data_capture_bucket=base.data_capture,
+                    async_bucket=base.async_inference,
+                    alarm_topic=base.alarm_topic,
                 ),
             )
 
-        monitored = [m for m, _ in served if m.monitoring is not None]
-        # One CMK bucket for every monitor's reports (constraint violations, statistics) in this account.
-        self.monitoring_reports = SecureBucket(self, "MonitoringReports", key=self.keys.monitoring) if monitored else None
         self.monitors: dict[str, ModelMonitor] = {}
-        for model in monitored:
+        for model, _ in served:
+            if model.monitoring is None:
+                continue
+            assert base.monitoring_reports is not None  # created when any served model is monitored
             self.monitors[model.name] = ModelMonitor(
                 self,
                 f"{pascal(model.name)}Monitor",
                 endpoint=MonitoredEndpoint.of(self.endpoints[model.name], environment),
                 model=model,
                 estate_name=config.name,
-                reports=self.monitoring_reports,
+                reports=base.monitoring_reports,
             )
 
         # The real drift alarms and violating executions of these monitors go to the build account, which retrains.
@@ -85,7 +76,7 @@ class ServingStack(EstateStack):
             ml_dev_bus = EstateEventBus.from_name(self, "MlDevBus", account=config.accounts.ml_dev,
                                                   event_bus_name=estate_bus_name(config.name, "ml_dev"))
             self.retraining_events = EventForwarder(self, "RetrainingEvents", target_bus=ml_dev_bus, patterns=patterns,
-                                                    dead_letter_key=self.keys.monitoring)
+                                                    dead_letter_key=base.keys.monitoring)
 
     def _package(self, config: EstateConfig, model: ModelConfig, variant: str | None = None) -> ModelSource:
         """A deploy-time parameter ``<Model>[<Variant>]ModelPackageArn`` with the approved package's ARN, read from
@@ -102,3 +93,45 @@ class ServingStack(EstateStack):
         self.model_package_parameters[name] = parameter
         self.model_package_placeholders[name] = placeholder_model_package_arn(config, model)
         return ModelSource.from_model_package(parameter.value_as_string, artifact_account=config.accounts.shared_services)
+
+
+class ServingStack(ServesModels):
+    """A serving account's base stack: keys, network, the data-capture, async and monitoring-report buckets and
+    the alarm topic, shared by every model of the account; it serves the first group of ``models`` (the rest
+    go to `ServingModelsStack`, see model_groups.py)."""
+
+    def __init__(self, scope: Construct, id: str, *, config: EstateConfig, environment: ServingEnv,
+                 models: Sequence[ModelConfig] | None = None) -> None:
+        account = config.accounts.of(environment)
+        super().__init__(scope, id, config=config, account=account,
+                         description=f"model serving and monitoring ({environment} account)")
+        self.keys = EstateKeys(self, "Keys", estate_name=config.name,
+                               classes=[DataClass.DATA, DataClass.MODELS, DataClass.MONITORING, DataClass.LOGS])
+        cidr = config.network.staging_cidr if environment == "staging" else config.network.prod_cidr
+        self.network = PrivateNetwork(self, "Network", cidr=cidr, availability_zones=config.availability_zones,
+                                      logs_key=self.keys.logs)
+        self.data_capture = SecureBucket(self, "DataCapture", key=self.keys.data)
+        # Account-wide stores exist when any model of the account (in whichever stack) needs them.
+        served = [m.serving[environment] for m in config.models if environment in m.serving]
+        self.async_inference = (
+            SecureBucket(self, "AsyncInference", key=self.keys.data) if any(s.mode == "async" for s in served) else None
+        )
+        self.alarm_topic = sns.Topic(self, "EndpointAlarms", master_key=self.keys.monitoring, enforce_ssl=True,
+                                     display_name=f"{config.name} {environment} endpoint alarms")
+        monitored = [m for m in config.models if environment in m.serving and m.monitoring is not None]
+        # One CMK bucket for every monitor's reports (constraint violations, statistics) in this account.
+        self.monitoring_reports = SecureBucket(self, "MonitoringReports", key=self.keys.monitoring) if monitored else None
+        self._serve(config, environment, self, config.models if models is None else models)
+
+
+class ServingModelsStack(ServesModels):
+    """One further group of a serving account's models, on the base stack's network, keys, buckets and topic
+    (same-account references). Promotion deploys the stack that serves the promoted model."""
+
+    def __init__(self, scope: Construct, id: str, *, config: EstateConfig, base: ServingStack,
+                 models: Sequence[ModelConfig]) -> None:
+        environment = base.serving_env
+        super().__init__(scope, id, config=config, account=config.accounts.of(environment),
+                         description=f"model serving and monitoring, models {', '.join(m.name for m in models)} "
+                                     f"({environment} account)")
+        self._serve(config, environment, base, models)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import CfnOutput
 from aws_cdk import aws_events as events
@@ -10,7 +10,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from mlops_estate.config import EstateConfig, ServingEnv
+from mlops_estate.config import EstateConfig, ModelConfig, ServingEnv
 from mlops_estate.encryption import DataClass, EstateKeys
 from mlops_estate.event_bus import EstateEventBus, estate_bus_name
 from mlops_estate.promotion import MODEL_PACKAGE_STATE_CHANGE, PromotionPipeline, PromotionTarget, PromotionTrigger
@@ -26,12 +26,43 @@ PROMOTE_OUTSIDE_VPC = (
 )
 
 
-class SharedServicesStack(EstateStack):
+class _PromotesModels(EstateStack):
+    """What a stack registering a group of models holds: per model its promotion pipeline (when it is served in
+    both staging and prod), and one trigger that starts them when a package of their groups is approved."""
+
+    def _promote(self, config: EstateConfig, base: SharedServicesStack,
+                 promotion_targets: Mapping[str, Mapping[ServingEnv, PromotionTarget]], models: Sequence[ModelConfig]) -> None:
+        location = registry_location(config)
+        self.promotion_pipelines = {
+            location.group_name(m.name): PromotionPipeline(
+                self, f"Promote-{m.name}", pipeline_name=promotion_pipeline_name(config.name, m.name),
+                source_bucket=base.promotion_source.bucket, source_key=config.promotion.source_key,
+                artifact_bucket=base.promotion_artifacts.bucket, staging=promotion_targets[m.name]["staging"],
+                prod=promotion_targets[m.name]["prod"], approval_topic=base.approvals,
+                bootstrap_qualifier=config.promotion.bootstrap_qualifier,
+            )
+            for m in models
+            if {"staging", "prod"} <= set(promotion_targets.get(m.name, {}))
+        }
+        if self.promotion_pipelines:
+            PromotionTrigger(
+                self, "PromotionTrigger", pipelines=self.promotion_pipelines, approval_topic=base.approvals,
+                event_buses=[events.EventBus.from_event_bus_name(self, "DefaultBus", "default"), base.event_bus.bus],
+                queue_key=base.keys.monitoring, logs_key=base.keys.logs, outside_vpc_reason=PROMOTE_OUTSIDE_VPC,
+            )
+
+
+class SharedServicesStack(_PromotesModels):
+    """The shared services account's base stack: keys, artifact store, event bus, approvals topic and the
+    promotion buckets; it registers and promotes the first group of ``models`` (the rest: `SharedServicesModelsStack`)."""
+
     def __init__(self, scope: Construct, id: str, *, config: EstateConfig,
-                 promotion_targets: Mapping[str, Mapping[ServingEnv, PromotionTarget]]) -> None:
+                 promotion_targets: Mapping[str, Mapping[ServingEnv, PromotionTarget]],
+                 models: Sequence[ModelConfig] | None = None) -> None:
         super().__init__(scope, id, config=config, account=config.accounts.shared_services,
                          description="model registry, artifacts and promotion (shared services account)")
         accounts = config.accounts
+        group = config.models if models is None else models
         self.keys = EstateKeys(self, "Keys", estate_name=config.name, classes=[DataClass.MODELS, DataClass.MONITORING, DataClass.LOGS])
         location = registry_location(config)
         # Named: the build account's pipelines write model artifacts here by name.
@@ -39,7 +70,7 @@ class SharedServicesStack(EstateStack):
         # The build account writes registered artifacts; staging and prod read them to deploy.
         self.keys.allow_account(DataClass.MODELS, [accounts.ml_dev], write=True)
         self.keys.allow_account(DataClass.MODELS, [accounts.staging, accounts.prod])
-        self.registry = ModelRegistry(self, "ModelRegistry", location=location, models=config.models, artifacts=self.artifacts,
+        self.registry = ModelRegistry(self, "ModelRegistry", location=location, models=group, artifacts=self.artifacts,
                                       card_key=self.keys.models, build_account=accounts.ml_dev,
                                       consumer_accounts=[accounts.staging, accounts.prod], default_owner=config.tags.team)
 
@@ -58,20 +89,21 @@ class SharedServicesStack(EstateStack):
         CfnOutput(self, "PromotionSourceBucket", value=self.promotion_source.bucket_name,
                   description=f"CI uploads the zipped, asset-published cloud assembly here as {config.promotion.source_key}")
         self.promotion_artifacts = SecureBucket(self, "PromotionArtifacts", key=self.keys.models)
-        self.promotion_pipelines = {
-            location.group_name(m.name): PromotionPipeline(
-                self, f"Promote-{m.name}", pipeline_name=promotion_pipeline_name(config.name, m.name),
-                source_bucket=self.promotion_source.bucket, source_key=config.promotion.source_key,
-                artifact_bucket=self.promotion_artifacts.bucket, staging=promotion_targets[m.name]["staging"],
-                prod=promotion_targets[m.name]["prod"], approval_topic=self.approvals,
-                bootstrap_qualifier=config.promotion.bootstrap_qualifier,
-            )
-            for m in config.models
-            if {"staging", "prod"} <= set(promotion_targets.get(m.name, {}))
-        }
-        if self.promotion_pipelines:
-            PromotionTrigger(
-                self, "PromotionTrigger", pipelines=self.promotion_pipelines, approval_topic=self.approvals,
-                event_buses=[events.EventBus.from_event_bus_name(self, "DefaultBus", "default"), self.event_bus.bus],
-                queue_key=self.keys.monitoring, logs_key=self.keys.logs, outside_vpc_reason=PROMOTE_OUTSIDE_VPC,
-            )
+        self._promote(config, self, promotion_targets, group)
+
+
+class SharedServicesModelsStack(_PromotesModels):
+    """One further group of models: their package groups and model cards, promotion pipelines and trigger, on the
+    base stack's artifact store, buckets, keys, bus and approvals topic (same-account references)."""
+
+    def __init__(self, scope: Construct, id: str, *, config: EstateConfig, base: SharedServicesStack,
+                 promotion_targets: Mapping[str, Mapping[ServingEnv, PromotionTarget]], models: Sequence[ModelConfig]) -> None:
+        super().__init__(scope, id, config=config, account=config.accounts.shared_services,
+                         description=f"model registry and promotion, models {', '.join(m.name for m in models)} "
+                                     "(shared services account)")
+        accounts = config.accounts
+        self.registry = ModelRegistry(self, "ModelRegistry", location=registry_location(config), models=models,
+                                      artifacts=base.artifacts, card_key=base.keys.models, build_account=accounts.ml_dev,
+                                      consumer_accounts=[accounts.staging, accounts.prod], default_owner=config.tags.team,
+                                      share_artifacts=False)
+        self._promote(config, base, promotion_targets, models)
