@@ -13,7 +13,13 @@ PACKS = (AwsSolutionsChecks, NIST80053R5Checks, HIPAASecurityChecks)
 
 
 def apply_nag_packs(app: App) -> None:
-    """Run AwsSolutions, NIST 800-53 R5 and HIPAA Security on every stage; a finding fails synth."""
+    """Run AwsSolutions, NIST 800-53 R5 and HIPAA Security on every stage; a finding fails synth.
+
+    First, acknowledgements of constructs that reference another stack are re-stated under the ids cdk-nag
+    gives the resolved references (cross_stack_acknowledgements.py)."""
+    from mlops_estate.cross_stack_acknowledgements import CrossStackAcknowledgements  # it imports this module
+
+    Validations.of(app).add_plugins(CrossStackAcknowledgements())
     for pack in PACKS:
         Validations.of(app).add_plugins(pack(app))
 

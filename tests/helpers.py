@@ -51,3 +51,18 @@ def template_of(stack: Stack) -> Template:
 
 def resources_of_type(template: dict[str, Any], type_name: str) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in template.get("Resources", {}).items() if v["Type"] == type_name}
+
+
+def scaled_estate_dict(models: int) -> dict[str, Any]:
+    """The default estate with ``models`` models: the default ones, then copies of them in turn (``churn-3``,
+    ``spend-forecast-4``, ...), so every serving mode, monitor and build option is represented at scale."""
+    estate = default_estate_dict()
+    base = estate["models"]
+    scaled = []
+    for i in range(models):
+        model = json.loads(json.dumps(base[i % len(base)]))
+        if i >= len(base):
+            model["name"] = f"{model['name']}-{i}"
+        scaled.append(model)
+    estate["models"] = scaled
+    return estate
