@@ -88,12 +88,10 @@ def build_estate(scope: Construct, config: EstateConfig) -> Estate:
     for env, stage_name in stage_names.items():
         stage = _stage(scope, stage_name, config, env)
         serving[env] = ServingStack(stage, "Serving", config=config, environment=env, models=first)
-        hosts: list[ServesModels] = [serving[env]]
-        extra[env] = []
-        for k, group in enumerate(groups[1:], start=1):
-            if any(env in m.serving for m in group):
-                extra[env].append(ServingModelsStack(stage, group_stack_id("Models", k), config=config, base=serving[env], models=group))
-        hosts += extra[env]  # type: ignore[arg-type]
+        group_stacks = [ServingModelsStack(stage, group_stack_id("Models", k), config=config, base=serving[env], models=group)
+                        for k, group in enumerate(groups[1:], start=1) if any(env in m.serving for m in group)]
+        extra[env] = list(group_stacks)
+        hosts: list[ServesModels] = [serving[env], *group_stacks]
         serving_of[env] = {name: host for host in hosts for name in host.endpoints}
         approved[env] = {}
         for host in hosts:
