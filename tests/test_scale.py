@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from aws_cdk import Stack, Stage
+from cfnlint.api import ManualArgs, lint
 
 from mlops_estate.endpoint import pascal
 from mlops_estate.model_groups import (
@@ -26,6 +27,7 @@ from mlops_estate.model_groups import (
 from mlops_estate.retraining_config import promotion_pipeline_name
 
 from tests.conftest import SynthesizedEstate, synthesize_estate
+from tests.gates.test_cfn_lint import IGNORED, _expected
 from tests.helpers import scaled_estate_dict
 
 MODELS = 40  # six groups: forces a split in every account, and a last group that is not full
@@ -153,3 +155,12 @@ def test_the_default_estate_needs_no_model_group_stacks(default_estate: Synthesi
     assert MODELS_PER_STACK >= len(default_estate.estate.ml_dev.config.models)
     assert all(not stacks for stacks in default_estate.estate.model_stacks.values())
     assert not [p for p in default_estate.templates if p.split("/")[1].startswith(("Models", "Pipelines"))]
+
+
+@pytest.mark.parametrize("stack", ["SharedServices/Models1", "MlDev/Pipelines1", "Staging/Models1", "Prod/Models1",
+                                   "Staging/Serving", "MlDev/Workspace"])
+def test_split_templates_are_lint_clean(scaled: SynthesizedEstate, stack: str) -> None:
+    """Group stacks (Fn::GetStackOutput references) and base stacks (the outputs they publish) lint clean."""
+    region = scaled.estate.ml_dev.region
+    matches = lint(json.dumps(scaled.templates[stack]), config=ManualArgs(regions=[region], ignore_checks=sorted(IGNORED)))
+    assert [f"{m.rule.id} {m.message}" for m in matches if not _expected(m)] == []
