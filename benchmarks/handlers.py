@@ -74,13 +74,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
+    rows = []
     print(f"{'handler':<18} {'import ms (median/max)':>24} {'first call ms (median/max)':>28}")
     for name in ("start_retraining", "promote_model"):
         m = measure(name, args.runs)
-        print(f"{name:<18} {statistics.median(m['import']):>14.1f} / {max(m['import']):>6.1f} "
-              f"{statistics.median(m['first_call']):>18.1f} / {max(m['first_call']):>6.1f}")
-    print("start_retraining's first call handles an SQS batch of 1,000 Object Created events (moto SageMaker);")
-    print("promote_model's first call starts a promotion (Stubber CodePipeline; client creation timed).")
+        imp, call = m["import"], m["first_call"]  # already in ms
+        print(f"{name:<18} {statistics.median(imp):>14.1f} / {max(imp):>6.1f} {statistics.median(call):>18.1f} / {max(call):>6.1f}")
+        rows.append(f"| `{name}` | {statistics.median(imp):.0f} / {max(imp):.0f} | {statistics.median(call):.0f} / {max(call):.0f} |")
+    notes = ("start_retraining's first call handles an SQS batch of 1,000 Object Created events (moto SageMaker); "
+             "promote_model's first call starts a promotion (Stubber CodePipeline; client creation timed).")
+    print(notes)
+    results = ROOT / "benchmarks" / "results"
+    results.mkdir(exist_ok=True)
+    (results / "handlers.md").write_text("\n".join([
+        f"## Lambda cold start (`benchmarks/handlers.py --runs {args.runs}`, fresh interpreter per run)", "",
+        "| handler | import ms (median / max) | first call ms (median / max) |", "|---|---|---|", *rows, "", notes, ""]))
 
 
 if __name__ == "__main__":

@@ -75,7 +75,9 @@ def machine() -> str:
     except (OSError, ValueError, IndexError):
         pass
     node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
-    return f"{os.cpu_count()} cores ({cpu}), {mem} RAM, {platform.system()} {platform.machine()}, Python {platform.python_version()}, Node {node}"
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (f"{os.cpu_count()} cores ({cpu}), {mem} RAM, {platform.system()} {platform.machine()}, Python "
+            f"{platform.python_version()}, Node {node}; load average at start {load}")
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from mlops_estate.config import EstateConfig, ModelConfig, ServingEnv
+from mlops_estate.container_registry import EstateRepositories
 from mlops_estate.encryption import DataClass, EstateKeys
 from mlops_estate.event_bus import EstateEventBus, estate_bus_name
 from mlops_estate.promotion import MODEL_PACKAGE_STATE_CHANGE, PromotionPipeline, PromotionTarget, PromotionTrigger
@@ -73,6 +74,10 @@ class SharedServicesStack(_PromotesModels):
         self.registry = ModelRegistry(self, "ModelRegistry", location=location, models=group, artifacts=self.artifacts,
                                       card_key=self.keys.models, build_account=accounts.ml_dev,
                                       consumer_accounts=[accounts.staging, accounts.prod], default_owner=config.tags.team)
+
+        # The estate's own training and serving images: the build account pushes, staging and prod pull.
+        self.repositories = EstateRepositories(self, "Repositories", estate_name=config.name, key=self.keys.models,
+                                               push_accounts=[accounts.ml_dev], pull_accounts=[accounts.staging, accounts.prod])
 
         # Promotion: approved model -> staging -> manual approval -> prod, one pipeline per model served in both.
         self.event_bus = EstateEventBus(self, "EventBus", event_bus_name=estate_bus_name(config.name, "shared_services"),

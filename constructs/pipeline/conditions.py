@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,12 +12,14 @@ from mlops_estate.pipeline.expressions import Expression, Kind, Value, accepts, 
 NUMERIC: tuple[Kind, ...] = ("Integer", "Float")
 
 
-class Condition:
+class Condition(ABC):
+    @abstractmethod
     def to_json(self) -> dict[str, Any]:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def operands(self) -> list[Any]:
-        raise NotImplementedError
+        ...
 
 
 class _Comparison(Condition):

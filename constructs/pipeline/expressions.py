@@ -7,6 +7,8 @@ built rather than when an execution fails hours later.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,16 +20,18 @@ Kind = Literal["String", "Integer", "Float", "Boolean", "Any"]
 NAME = re.compile(r"^[A-Za-z0-9\-_]{1,64}$")
 
 
-class Expression:
+class Expression(ABC):
     """A value resolved at execution time."""
 
     kind: Kind = "Any"
 
+    @abstractmethod
     def to_json(self) -> dict[str, Any]:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def describe(self) -> str:
-        raise NotImplementedError
+        ...
 
 
 # What a step field accepts: a literal or an expression.

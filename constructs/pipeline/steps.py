@@ -8,6 +8,8 @@ a parameter or property of the wrong type (a String parameter as an instance cou
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -171,7 +173,7 @@ class JobStepOptions(StepOptions, total=False):
     cache: CacheConfig | None
 
 
-class Step:
+class Step(ABC):
     """The common part of every step: name, explicit dependencies, display name and description."""
 
     type_name = ""
@@ -199,8 +201,9 @@ class Step:
     def _done(self) -> None:
         self._checks.raise_if_any(self.name)
 
+    @abstractmethod
     def arguments(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """The step's ``Arguments`` (the request of the API call it makes)."""
 
     def extra(self) -> dict[str, Any]:
         """Top-level step fields besides the common ones (cache, retries, check settings)."""

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 
-from cfnlint.api import ManualArgs, lint
-
-from tests.gates.test_cfn_lint import IGNORED, _expected
+from tests.gates.test_cfn_lint import lint_problems
 from tests.pipeline_schema import from_template, validate
 
 
@@ -16,14 +14,13 @@ def test_default_estate_passes_every_gate_together(default_estate):
     report = json.loads((default_estate.outdir / "validation-report.json").read_text())
     assert all(p["conclusion"] == "success" for p in report["pluginReports"])
 
-    lint_problems = []
+    problems: list[str] = []
     pipelines = 0
     for name, template in default_estate.templates.items():
-        matches = lint(json.dumps(template), config=ManualArgs(regions=["eu-west-1"], ignore_checks=sorted(IGNORED)))
-        lint_problems += [f"{name}: {m.rule.id} {m.message}" for m in matches if not _expected(m)]
+        problems += [f"{name}: {p}" for p in lint_problems(default_estate, name)]
         for resource in template["Resources"].values():
             if resource["Type"] == "AWS::SageMaker::Pipeline":
                 validate(from_template(resource["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"]))
                 pipelines += 1
-    assert lint_problems == []
+    assert problems == []
     assert pipelines >= len(default_estate.estate.ml_dev.config.models), "every model has at least its build pipeline"
