@@ -30,7 +30,7 @@ from tests.conftest import SynthesizedEstate, synthesize_estate
 from tests.gates.test_cfn_lint import IGNORED, _expected
 from tests.helpers import scaled_estate_dict
 
-MODELS = 40  # six groups: forces a split in every account, and a last group that is not full
+MODELS = 16  # three groups (7, 7, 2): forces a split in every account, and a last group that is not full
 BASE_STACKS = {"SharedServices/Registry", "MlDev/Workspace", "Staging/Serving", "Prod/Serving"}
 GROUP_PREFIX = {"SharedServices": "Models", "MlDev": "Pipelines", "Staging": "Models", "Prod": "Models"}
 
