@@ -67,13 +67,13 @@ def machine() -> str:
                 cpu = line.split(":", 1)[1].strip()
                 break
     except OSError:
-        pass
+        cpu = "unknown (no /proc/cpuinfo)"
     mem = "unknown"
     try:
         kb = int(Path("/proc/meminfo").read_text().split()[1])
         mem = f"{kb / 1024 / 1024:.0f} GiB"
     except (OSError, ValueError, IndexError):
-        pass
+        mem = "unknown (no /proc/meminfo)"
     node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return (f"{os.cpu_count()} cores ({cpu}), {mem} RAM, {platform.system()} {platform.machine()}, Python "
