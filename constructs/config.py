@@ -36,6 +36,7 @@ from mlops_estate.serving_config import (
     check_serving,
 )
 from mlops_estate.monitoring_config import MonitoringConfig
+from mlops_estate.projects_config import ProjectsConfig
 from mlops_estate.workspace_config import WorkspaceConfig
 from mlops_estate.retraining_config import PromotionConfig, RetrainingConfig, check_data_prefixes
 
@@ -265,6 +266,8 @@ class EstateConfig:
     # Studio, persona roles and MLflow of the ML dev account (workspace_config.py).
     workspace: WorkspaceConfig = field(default_factory=WorkspaceConfig)
     promotion: PromotionConfig = field(default_factory=PromotionConfig)
+    # SageMaker Projects templates (Service Catalog) in the ML dev account (projects_config.py).
+    projects: ProjectsConfig = field(default_factory=ProjectsConfig)
 
     def check(self, path: str, problems: Problems) -> None:
         if not ESTATE_NAME.match(self.name):
@@ -285,6 +288,7 @@ class EstateConfig:
         check_feature_groups(self.feature_groups, join(path, "feature_groups"), problems)
         self.guardrails.check_models(self.models, join(path, "guardrails"), problems)
         check_data_prefixes([m for m in self.models if not is_missing(m)], self.data_lake.arrival_prefix, join(path, "models"), problems)
+        self.projects.check_models([m.name for m in self.models if not is_missing(m)], join(path, "projects"), problems)
 
     @property
     def sandbox(self) -> bool:

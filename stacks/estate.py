@@ -24,6 +24,7 @@ from mlops_estate.stacks.base import GOVERNED_ROLES, EstateStack, add_account_go
 from mlops_estate.stacks.data_lake import DataLakeStack
 from mlops_estate.stacks.ml_dev import MlDevPipelinesStack, MlDevStack
 from mlops_estate.stacks.organization import OrganizationStack
+from mlops_estate.stacks.projects import ProjectTemplatesStack
 from mlops_estate.stacks.serving import ServingModelsStack, ServingStack, ServesModels
 from mlops_estate.stacks.shared_services import SharedServicesModelsStack, SharedServicesStack
 
@@ -40,6 +41,8 @@ class Estate:
     prod: ServingStack
     # Per serving environment, the stack owning the SSM parameter behind each model-package parameter.
     approved_models: Mapping[ServingEnv, Mapping[str, ApprovedModelStack]]
+    # The ML dev account's SageMaker project templates (None when config.projects selects no model).
+    projects: ProjectTemplatesStack | None = None
     # Per account role ("shared_services", "ml_dev", "staging", "prod"), the stacks of the model groups after the
     # first, in group order (empty until the config has more models than model_groups.MODELS_PER_STACK).
     model_stacks: Mapping[str, Sequence[EstateStack]] = field(default_factory=dict)
@@ -48,6 +51,7 @@ class Estate:
         """Every stack of the estate, the model-group and approved-model stacks included."""
         main: list[Stack] = [self.organization, self.shared_services, self.data_lake, self.ml_dev, self.staging, self.prod]
         groups = [s for role in self.model_stacks.values() for s in role]
+        main += [self.projects] if self.projects is not None else []
         return main + groups + [s for env in self.approved_models.values() for s in env.values()]
 
 
@@ -77,6 +81,8 @@ def build_estate(scope: Construct, config: EstateConfig) -> Estate:
     data_lake = DataLakeStack(_stage(scope, "DataLake", config, "data"), "DataLake", config=config)
     ml_dev_stage = _stage(scope, "MlDev", config, "dev")
     ml_dev = MlDevStack(ml_dev_stage, "Workspace", config=config, models=first)
+    projects = (ProjectTemplatesStack(ml_dev_stage, "Projects", config=config, workspace=ml_dev)
+                if config.projects.template_models([m.name for m in config.models]) else None)
     extra: dict[str, list[EstateStack]] = {
         "ml_dev": [MlDevPipelinesStack(ml_dev_stage, group_stack_id("Pipelines", k), config=config, base=ml_dev, models=group)
                    for k, group in enumerate(groups[1:], start=1)],
@@ -125,6 +131,7 @@ def build_estate(scope: Construct, config: EstateConfig) -> Estate:
         staging=serving["staging"],
         prod=serving["prod"],
         approved_models=approved,
+        projects=projects,
         model_stacks=extra,
     )
     for role in GOVERNED_ROLES:
