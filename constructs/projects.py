@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from aws_cdk import Aws, CfnCondition, CfnParameter, Fn, Stack, Tags
+from aws_cdk import AspectPriority, Aspects, Aws, CfnCondition, CfnParameter, Fn, Stack, Tags
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
@@ -35,6 +35,7 @@ from constructs import Construct
 
 from mlops_estate.config import EstateConfig, ModelConfig
 from mlops_estate.event_bus import estate_bus_name
+from mlops_estate.managed_policies import ManagedPoliciesOnly
 from mlops_estate.nag import acknowledge
 from mlops_estate.network import NetworkPlacement
 from mlops_estate.pipeline.reference import BuildLocations, training_definition
@@ -98,7 +99,7 @@ class EstateHandles(Construct):
 
     @property
     def names(self) -> list[str]:
-        return [p.parameter_name for p in self.parameters.values()]
+        return [f"{self.prefix}/{key}" for key in self.parameters]
 
 
 class ModelBuildProduct(servicecatalog.ProductStack):
@@ -112,15 +113,12 @@ class ModelBuildProduct(servicecatalog.ProductStack):
         self.project_id = CfnParameter(
             self, PROJECT_ID_PARAMETER, type="String", min_length=1, max_length=20, allowed_pattern=PROJECT_ID_PATTERN,
             description="Service generated Id of the project (SageMaker fills it in)")
-        retrain = CfnParameter(
-            self, "RetrainOnDrift", type="String", allowed_values=["false", "true"], default="false",
-            description=f"Restart this project's pipeline when the {model.name} model drifts or its monitors find "
-                        "violations in staging or prod (the estate's reference pipeline already does)")
         handle = self._handles(config.name, subnet_count)
         project = self.project_name.value_as_string
         Tags.of(self).add(PROJECT_NAME_TAG, project)
         Tags.of(self).add(PROJECT_ID_TAG, self.project_id.value_as_string)
-        # Every role of the project is bounded, as the launch role requires.
+        # Every role of the project is bounded and has managed policies only: what the launch role may create.
+        Aspects.of(self).add(ManagedPoliciesOnly(), priority=AspectPriority.MUTATING)
         iam.PermissionsBoundary.of(self).apply(iam.ManagedPolicy.from_managed_policy_arn(self, "Boundary", handle["boundary-arn"]))
 
         # The jobs name the subnets by id; the VPC is only needed by id (ENI conditions), so no subnet objects.
@@ -148,7 +146,7 @@ class ModelBuildProduct(servicecatalog.ProductStack):
             placement=placement, storage=storage,
             description=f"SageMaker project build of the {model.name} model: registers candidates in the shared registry",
         )
-        self.retraining_rules = self._retraining(config, model, retrain)
+        self.retraining_rules = self._retraining(config, model)
 
     def _handles(self, estate_name: str, subnet_count: int) -> dict[str, str]:
         """One SSM-typed parameter per estate handle: CloudFormation resolves them at launch, so the template holds
@@ -161,10 +159,17 @@ class ModelBuildProduct(servicecatalog.ProductStack):
                                     allowed_values=[name], description=f"SSM parameter naming the estate's {key} (keep)").value_as_string
         return out
 
-    def _retraining(self, config: EstateConfig, model: ModelConfig, retrain: CfnParameter) -> list[events.CfnRule]:
+    def _retraining(self, config: EstateConfig, model: ModelConfig) -> list[events.CfnRule]:
+        """Drift and violations of the model's monitors restart the project's pipeline when ``RetrainOnDrift`` is
+        true (a monitored model only). New data is left to the estate's reference pipeline, which receives the
+        data's location from its retraining function."""
         triggers = [t for t in retraining_triggers(config, model) if isinstance(t, (DriftAlarmTrigger, MonitoringViolationTrigger))]
         if not triggers:
             return []
+        retrain = CfnParameter(
+            self, "RetrainOnDrift", type="String", allowed_values=["false", "true"], default="false",
+            description=f"Restart this project's pipeline when the {model.name} model drifts or its monitors find "
+                        "violations in staging or prod (the estate's reference pipeline already does)")
         condition = CfnCondition(self, "RetrainOnDriftEnabled", expression=Fn.condition_equals(retrain.value_as_string, "true"))
         role = iam.Role(self, "RetrainRole", assumed_by=iam.ServicePrincipal(
             "events.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}),

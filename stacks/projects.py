@@ -23,4 +23,4 @@ class ProjectTemplatesStack(EstateStack):
             data=workspace.data, models_key=workspace.keys.models,
             creators={persona: workspace.personas.role(persona) for persona in config.projects.personas},
         )
-        self.add_dependency(workspace, "project templates use the workspace's network, buckets, key and persona roles")
+        self.add_stack_dependency(workspace, "project templates use the workspace's network, buckets, key and persona roles")

@@ -35,6 +35,9 @@ STATEFUL_TYPES = {
     "AWS::CloudTrail::Trail",
     "AWS::SQS::Queue",
     "AWS::SNS::Topic",
+    # Replacing a portfolio or product orphans the SageMaker projects provisioned from it.
+    "AWS::ServiceCatalog::Portfolio",
+    "AWS::ServiceCatalog::CloudFormationProduct",
 }
 
 

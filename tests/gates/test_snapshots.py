@@ -10,6 +10,7 @@ from tests.gates.normalize import normalize
 
 EXPECTED_STACKS = [
     "DataLake/DataLake",
+    "MlDev/Projects",
     "MlDev/Workspace",
     "Organization/Guardrails",
     "Prod/ApprovedChurn",
