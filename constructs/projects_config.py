@@ -19,8 +19,8 @@ class ProjectsConfig:
     """SageMaker Projects templates in the ML dev account: which personas may create projects, and from which models.
 
     ``models`` names the configured models that get a model-build template (all of them when empty).
-    ``version`` names the products' provisioning artifact: publish a changed template under a new version so
-    projects already launched keep theirs until they are updated.
+    ``version`` names the products' provisioning artifact (the version Studio shows); give a changed template a new
+    name so the change is visible, and update launched projects to it from Studio or Service Catalog.
     """
 
     enabled: bool = True

@@ -73,3 +73,26 @@ def test_nag_reads_product_templates():
         app.synth()
     assert "Gate/Test/BadTemplate/Unencrypted" in str(failure.value)
     assert "HIPAA.Security-SNSEncryptedKMS" in str(failure.value)
+
+
+def test_guardrail_check_reaches_product_templates():
+    """The estate's synth-time SCP mirror visits resources inside product stacks too."""
+    from aws_cdk import Aspects
+    from aws_cdk import aws_sagemaker as sagemaker
+
+    from mlops_estate.guardrail_check import GuardrailCheck
+    from mlops_estate.guardrails import GuardrailOptions
+    from tests.helpers import default_config
+
+    app = make_app()
+    stage = Stage(app, "Gate")
+    Aspects.of(stage).add(GuardrailCheck(GuardrailOptions.from_config(default_config())))
+    stack = make_stack(stage)
+    product = servicecatalog.ProductStack(stack, "Template")
+    sagemaker.CfnEndpointConfig(product, "NoKey", production_variants=[sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+        variant_name="AllTraffic", model_name="m", initial_instance_count=1, instance_type="ml.m5.large")])
+    servicecatalog.CloudFormationProduct(stack, "Product", product_name="p", owner="tests", product_versions=[
+        servicecatalog.CloudFormationProductVersion(
+            cloud_formation_template=servicecatalog.CloudFormationTemplate.from_product_stack(product))])
+    with pytest.raises(Exception, match="Gate/Test/Template/NoKey.*DenySageMakerWithoutVolumeKmsKey"):
+        app.synth()

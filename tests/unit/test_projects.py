@@ -47,11 +47,14 @@ def built() -> tuple[ProjectTemplates, Template, dict[str, dict[str, Any]]]:
     templates = _build(stack, config)
     assembly = app.synth()
     (product,) = templates.templates.values()
+    return templates, Template.from_stack(stack), {"churn": _product_template(assembly, product)}
+
+
+def _product_template(assembly: Any, product: Any) -> dict[str, Any]:
+    """A product stack's template, as written into the stage's assembly (Template.from_stack cannot read it)."""
     stage = assembly.get_nested_assembly("assembly-Unit")
-    path = f"{stage.directory}/{product.template_file}"
-    with open(path) as f:
-        product_template = json.load(f)
-    return templates, Template.from_stack(stack), {"churn": product_template}
+    with open(f"{stage.directory}/{product.template_file}") as f:
+        return json.load(f)  # type: ignore[no-any-return]
 
 
 def _policy(template: Template, description_part: str) -> dict[str, Any]:
@@ -197,3 +200,14 @@ def test_bad_projects_config_is_rejected(projects, message):
 def test_disabled_projects_publish_nothing():
     config = _config(enabled=False)
     assert config.projects.template_models([m.name for m in config.models]) == ()
+
+
+def test_unmonitored_model_template_has_no_drift_retraining():
+    config = _config(personas=["ml_engineer"], models=["spend-forecast"])
+    app = make_app()
+    stack = make_stack(Stage(app, "Unit"))
+    templates = _build(stack, config)
+    template = _product_template(app.synth(), templates.templates["spend-forecast"])
+    assert "RetrainOnDrift" not in template["Parameters"]
+    assert not resources_of_type(template, "AWS::Events::Rule")
+    assert resources_of_type(template, "AWS::SageMaker::Pipeline")
