@@ -287,7 +287,7 @@ class ProjectTemplates(Construct):
                                          "iam:DetachRolePolicy"]),
             iam.PolicyStatement(sid="ManageProjectRoles", resources=[role_arns], actions=[
                 "iam:DeleteRole", "iam:GetRole", "iam:TagRole", "iam:UntagRole", "iam:UpdateRoleDescription",
-                "iam:ListAttachedRolePolicies", "iam:ListRolePolicies"]),
+                "iam:ListAttachedRolePolicies", "iam:ListRolePolicies", "iam:ListInstanceProfilesForRole"]),
             iam.PolicyStatement(sid="PassProjectRoles", resources=[role_arns], actions=["iam:PassRole"], conditions={
                 "StringEquals": {"iam:PassedToService": ["sagemaker.amazonaws.com", "events.amazonaws.com"]}}),
             iam.PolicyStatement(sid="ProjectPolicies", resources=[policy_arns], actions=[
@@ -384,7 +384,9 @@ class ProjectTemplates(Construct):
         products = [p.product_arn for p in self.products.values()]
         statements = [
             iam.PolicyStatement(sid="Projects", resources=[projects], actions=[
-                "sagemaker:CreateProject", "sagemaker:DescribeProject", "sagemaker:UpdateProject", "sagemaker:DeleteProject"]),
+                "sagemaker:CreateProject", "sagemaker:DescribeProject", "sagemaker:UpdateProject", "sagemaker:DeleteProject",
+                # CreateProject tags the project it creates.
+                "sagemaker:AddTags", "sagemaker:ListTags"]),
             iam.PolicyStatement(sid="ListProjects", resources=["*"], actions=["sagemaker:ListProjects"]),
             iam.PolicyStatement(sid="LaunchEstateTemplates", resources=products, actions=[
                 "servicecatalog:DescribeProduct", "servicecatalog:DescribeProductView",
