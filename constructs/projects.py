@@ -249,8 +249,8 @@ class ProjectTemplates(Construct):
                                            description="Launch with the estate's bounded project launch role")
             self.templates[name] = template
             self.products[name] = product
-        for persona, role in sorted(creators.items()):
-            self.portfolio.give_access_to_role(role)
+        for persona in sorted(creators):
+            self.portfolio.give_access_to_role(creators[persona])
         self.creator_policy = self._creator_policy(stack, list(creators.values()))
 
     # -- the launch role and the boundary of what it creates -----------------------------------------------------
