@@ -268,7 +268,6 @@ class ProjectTemplates(Construct):
         stacks = f"arn:{partition}:cloudformation:{region}:{account}:stack/{prefix}*/*"
         pipelines = f"arn:{partition}:sagemaker:{region}:{account}:pipeline/{project_pipeline_prefix(config.name)}*"
         rules = f"arn:{partition}:events:{region}:{account}:rule/{estate_bus_name(config.name, 'ml_dev')}/{prefix}*"
-        assets = f"arn:{partition}:s3:::cdk-{config.promotion.bootstrap_qualifier}-assets-{account}-{region}/*"
         parameters = f"arn:{partition}:ssm:{region}:{account}:parameter{handles_prefix(config.name)}/*"
         bounded = {"StringEquals": {"iam:PermissionsBoundary": self.boundary.managed_policy_arn}}
         statements = [
@@ -280,7 +279,10 @@ class ProjectTemplates(Construct):
                 "cloudformation:DeleteChangeSet"]),
             iam.PolicyStatement(sid="ReadTemplates", resources=["*"],
                                 actions=["cloudformation:GetTemplateSummary", "cloudformation:ValidateTemplate"]),
-            iam.PolicyStatement(sid="TemplateObjects", resources=[assets], actions=["s3:GetObject"]),
+            # Service Catalog keeps a copy of each product template in its own bucket and reads it with the launch
+            # role; those objects are tagged servicecatalog:provisioning=true (Service Catalog admin guide, launch roles).
+            iam.PolicyStatement(sid="TemplateObjects", resources=["*"], actions=["s3:GetObject"],
+                                conditions={"StringEquals": {"s3:ExistingObjectTag/servicecatalog:provisioning": "true"}}),
             iam.PolicyStatement(sid="EstateHandles", resources=[parameters], actions=["ssm:GetParameters", "ssm:GetParameter"]),
             iam.PolicyStatement(sid="CreateBoundedRoles", resources=[role_arns], conditions=bounded,
                                 actions=["iam:CreateRole", "iam:PutRolePermissionsBoundary", "iam:AttachRolePolicy",
@@ -308,11 +310,13 @@ class ProjectTemplates(Construct):
             "Service Catalog names each provisioned stack SC-<account>-pp-<id>, and CloudFormation names the roles, policies "
             "and rules a template creates after that stack; project pipelines are named <estate>-project-<project>-build. "
             "The launch role is scoped to exactly those name prefixes, its roles to the project permissions boundary, "
-            "and it reads only the CDK asset bucket's templates and the estate's /projects SSM parameters.",
-            *(f"AwsSolutions-IAM5[Resource::{_nag(stack, r)}]" for r in (stacks, assets, parameters, role_arns, policy_arns, pipelines, rules)),
+            "and it reads only Service Catalog's template copies and the estate's /projects SSM parameters.",
+            *(f"AwsSolutions-IAM5[Resource::{_nag(stack, r)}]" for r in (stacks, parameters, role_arns, policy_arns, pipelines, rules)),
         )
-        acknowledge(policy, "cloudformation:GetTemplateSummary and ValidateTemplate act on a template, not a resource; "
-                            "they have no resource-level permissions.", "AwsSolutions-IAM5[Resource::*]")
+        acknowledge(policy, "cloudformation:GetTemplateSummary and ValidateTemplate act on a template, not a resource, and "
+                            "have no resource-level permissions; s3:GetObject reads only objects Service Catalog tagged "
+                            "servicecatalog:provisioning=true (its template copies), in a bucket it owns.",
+                    "AwsSolutions-IAM5[Resource::*]")
         return role
 
     def _boundary(self, stack: Stack, config: EstateConfig, artifacts: SecureBucket, data: SecureBucket,

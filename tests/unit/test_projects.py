@@ -108,7 +108,9 @@ def test_launch_role_is_scoped_to_project_names_and_the_boundary(built):
         "StringEquals": {"iam:PassedToService": ["sagemaker.amazonaws.com", "events.amazonaws.com"]}}
     # Nothing in the launch policy is unscoped except the two template calls without resource-level permissions.
     unscoped = [sid for sid, s in statements.items() if s["Resource"] == "*"]
-    assert unscoped == ["ReadTemplates"]
+    assert unscoped == ["ReadTemplates", "TemplateObjects"]
+    assert statements["TemplateObjects"]["Condition"] == {
+        "StringEquals": {"s3:ExistingObjectTag/servicecatalog:provisioning": "true"}}
     assert not any(a.endswith(":*") for s in statements.values() for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))
 
 
