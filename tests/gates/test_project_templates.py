@@ -96,3 +96,23 @@ def test_guardrail_check_reaches_product_templates():
             cloud_formation_template=servicecatalog.CloudFormationTemplate.from_product_stack(product))])
     with pytest.raises(Exception, match="Gate/Test/Template/NoKey.*DenySageMakerWithoutVolumeKmsKey"):
         app.synth()
+
+
+# What the launch role must be allowed to create each resource type a template holds.
+CREATE_ACTIONS = {
+    "AWS::IAM::Role": "iam:CreateRole",
+    "AWS::IAM::ManagedPolicy": "iam:CreatePolicy",
+    "AWS::SageMaker::Pipeline": "sagemaker:CreatePipeline",
+    "AWS::Events::Rule": "events:PutRule",
+}
+
+
+def test_launch_role_can_create_every_resource_type_of_every_template(default_estate):
+    """A resource type added to a template without extending the launch role would fail every launch."""
+    types = {r["Type"] for t in product_templates(default_estate).values() for r in t["Resources"].values()}
+    assert types <= set(CREATE_ACTIONS), f"no launch-role permission known for {sorted(types - set(CREATE_ACTIONS))}"
+    (launch,) = [p for p in resources_of_type(default_estate.templates["MlDev/Projects"], "AWS::IAM::ManagedPolicy").values()
+                 if "what the SageMaker project templates create" in p["Properties"]["Description"]]
+    allowed = {a for s in launch["Properties"]["PolicyDocument"]["Statement"]
+               for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert {CREATE_ACTIONS[t] for t in types} <= allowed
