@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from aws_cdk import AspectPriority, Aspects, Aws, CfnCondition, CfnParameter, Fn, Stack, Tags
+from aws_cdk import AspectPriority, Aspects, Aws, CfnCondition, CfnParameter, CfnResource, Fn, Stack, Tags
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
@@ -175,6 +175,10 @@ class ModelBuildProduct(servicecatalog.ProductStack):
             "events.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}),
             description="EventBridge starts this project's build pipeline on drift")
         self.pipeline.grant_start_execution(role)
+        # Only with RetrainOnDrift: the role and its policy exist with the rules (ManagedPoliciesOnly keeps the condition).
+        for child in (role.node.default_child, role.node.find_child("DefaultPolicy").node.default_child):
+            assert isinstance(child, CfnResource)
+            child.cfn_options.condition = condition
         bus_arn = Stack.of(self).format_arn(service="events", resource="event-bus", resource_name=estate_bus_name(config.name, "ml_dev"))
         rules = []
         for trigger in triggers:

@@ -176,6 +176,11 @@ def test_drift_retraining_is_opt_in_per_project(built):
     rules = resources_of_type(template, "AWS::Events::Rule")
     assert sorted(rules) == ["RetrainOnDriftAlarm", "RetrainOnMonitoringViolation"]
     assert all(r["Condition"] == "RetrainOnDriftEnabled" for r in rules.values())
+    # The rules' role and its policy exist only with them.
+    role_id = rules["RetrainOnDriftAlarm"]["Properties"]["Targets"][0]["RoleArn"]["Fn::GetAtt"][0]
+    assert template["Resources"][role_id]["Condition"] == "RetrainOnDriftEnabled"
+    (role_policy,) = [p for p in resources_of_type(template, "AWS::IAM::ManagedPolicy").values() if p["Properties"]["Roles"] == [{"Ref": role_id}]]
+    assert role_policy["Condition"] == "RetrainOnDriftEnabled"
     assert template["Conditions"]["RetrainOnDriftEnabled"] == {"Fn::Equals": [{"Ref": "RetrainOnDrift"}, "true"]}
     drift = rules["RetrainOnDriftAlarm"]["Properties"]
     assert drift["EventPattern"]["detail"]["alarmName"] == ["mlops-churn-prd-drift", "mlops-churn-stg-drift"]
