@@ -180,6 +180,13 @@ def test_deploy_stage_action_assumes_the_role_by_oidc_and_deploys_one_stage_from
     assert steps.index(download) < steps.index(credentials) < len(steps) - 1
 
 
+def test_dependabot_updates_the_pins_of_every_workflow_and_the_composite_action():
+    config = yaml.safe_load((ROOT / ".github" / "dependabot.yml").read_text())
+    (actions,) = [u for u in config["updates"] if u["package-ecosystem"] == "github-actions"]
+    assert sorted(actions["directories"]) == ["/", "/" + str(DEPLOY_STAGE_ACTION.parent.relative_to(ROOT))]
+    assert any(u["package-ecosystem"] == "npm" for u in config["updates"])
+
+
 def test_cdk_cli_and_cdk_assets_are_pinned_exactly():
     package = json.loads((ROOT / "package.json").read_text())
     lock = json.loads((ROOT / "package-lock.json").read_text())
