@@ -21,7 +21,7 @@ from mlops_estate.model_groups import group_stack_id, model_groups
 from mlops_estate.promotion import DeployTarget, PromotionTarget
 from mlops_estate.stacks.approved_model import ApprovedModelStack
 from mlops_estate.stacks.base import GOVERNED_ROLES, EstateStack, add_account_governance
-from mlops_estate.stacks.ci_access import add_ci_access
+from mlops_estate.stacks.ci_access import CiAccessStack, add_ci_access
 from mlops_estate.stacks.data_lake import DataLakeStack
 from mlops_estate.stacks.ml_dev import MlDevPipelinesStack, MlDevStack
 from mlops_estate.stacks.organization import OrganizationStack
@@ -45,7 +45,7 @@ class Estate:
     # first, in group order (empty until the config has more models than model_groups.MODELS_PER_STACK).
     model_stacks: Mapping[str, Sequence[EstateStack]] = field(default_factory=dict)
     # Per stage name, its `CiAccess` stack (GitHub OIDC deploy role); empty unless config.ci is set.
-    ci_access: Mapping[str, Stack] = field(default_factory=dict)
+    ci_access: Mapping[str, CiAccessStack] = field(default_factory=dict)
 
     def stacks(self) -> list[Stack]:
         """Every stack of the estate, the model-group and approved-model stacks included."""
