@@ -20,6 +20,7 @@ from typing import Any, Callable, Literal
 from mlops_estate.model_build_config import BuildConfig, GovernanceConfig
 from mlops_estate.pipeline.patterns import INSTANCE_TYPE
 
+from mlops_estate.ci_config import CiConfig
 from mlops_estate.config_parsing import ConfigError, Problems, join, parse_dataclass, is_missing
 from mlops_estate.data_lake_config import DataLakeConfig
 from mlops_estate.feature_store_config import FeatureGroupDefinition, check_feature_groups
@@ -265,6 +266,8 @@ class EstateConfig:
     # Studio, persona roles and MLflow of the ML dev account (workspace_config.py).
     workspace: WorkspaceConfig = field(default_factory=WorkspaceConfig)
     promotion: PromotionConfig = field(default_factory=PromotionConfig)
+    # GitHub Actions OIDC deploy roles, one per account (ci_config.py); none when unset.
+    ci: CiConfig | None = None
 
     def check(self, path: str, problems: Problems) -> None:
         if not ESTATE_NAME.match(self.name):
@@ -285,6 +288,8 @@ class EstateConfig:
         check_feature_groups(self.feature_groups, join(path, "feature_groups"), problems)
         self.guardrails.check_models(self.models, join(path, "guardrails"), problems)
         check_data_prefixes([m for m in self.models if not is_missing(m)], self.data_lake.arrival_prefix, join(path, "models"), problems)
+        if self.ci is not None:
+            self.ci.check_deployment_role(self.organization.deployment_role_name, join(path, "ci"), problems)
 
     @property
     def sandbox(self) -> bool:

@@ -35,6 +35,7 @@ STATEFUL_TYPES = {
     "AWS::CloudTrail::Trail",
     "AWS::SQS::Queue",
     "AWS::SNS::Topic",
+    "AWS::IAM::OIDCProvider",
 }
 
 

@@ -9,19 +9,25 @@ from mlops_estate.stacks.estate import STAGE_NAMES
 from tests.gates.normalize import normalize
 
 EXPECTED_STACKS = [
+    "DataLake/CiAccess",
     "DataLake/DataLake",
+    "MlDev/CiAccess",
     "MlDev/Workspace",
+    "Organization/CiAccess",
     "Organization/Guardrails",
     "Prod/ApprovedChurn",
     "Prod/ApprovedChurnShadow",
     "Prod/ApprovedFraudBatch",
     "Prod/ApprovedSpendForecast",
+    "Prod/CiAccess",
     "Prod/Serving",
+    "SharedServices/CiAccess",
     "SharedServices/Registry",
     "Staging/ApprovedChurn",
     "Staging/ApprovedChurnChallenger",
     "Staging/ApprovedFraudBatch",
     "Staging/ApprovedSpendForecast",
+    "Staging/CiAccess",
     "Staging/Serving",
 ]
 
