@@ -28,11 +28,11 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
 
-from mlops_estate.nag import acknowledge
+from mlops_estate.nag import acknowledge, flatten_reference
 from mlops_estate.network import NetworkPlacement
 from mlops_estate.pipeline.definition import PipelineDefinition
 from mlops_estate.pipeline.patterns import ECR_IMAGE, SCHEDULE
-from mlops_estate.pipeline.steps import JobEnvironment, RegisterModelStep, Step
+from mlops_estate.pipeline.steps import JobEnvironment, RegisterModelStep, Step, TrainingStep
 
 PIPELINE_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$")
 METRIC_NAMESPACE = "AWS/Sagemaker/ModelBuildingPipeline"
@@ -171,8 +171,12 @@ class TrainingPipeline(Construct):
     def _images(self, steps: Sequence[Step]) -> dict[str, str]:
         """ECR repository ARN per image URI the steps name; an image given as an expression cannot be scoped."""
         repos: dict[str, str] = {}
+        images: list[tuple[Step, Any]] = []
         for step in steps:
-            image = getattr(step, "image_uri", None) or getattr(getattr(step, "training", None), "image_uri", None)
+            images.append((step, getattr(step, "image_uri", None) or getattr(getattr(step, "training", None), "image_uri", None)))
+            if isinstance(step, TrainingStep):  # Debugger / profiler rule jobs run with the job role too
+                images.extend((step, rule_image) for rule_image in step.rule_images())
+        for step, image in images:
             if image is None:
                 continue
             if not isinstance(image, str):
@@ -297,6 +301,10 @@ class TrainingPipeline(Construct):
             conditions: dict[str, Any] | None = None
             if step_type in ISOLATED_JOB_TYPES:
                 conditions = isolation_conditions
+            if step_type == "Training":
+                # Warm pools are billed while they wait: no longer than the definition's steps ask for (0: none).
+                conditions = {**isolation_conditions,
+                              "NumericLessThanEqualsIfExists": {"sagemaker:KeepAlivePeriod": str(self._max_keep_alive())}}
             elif step_type == "Model":
                 conditions = {"Bool": {"sagemaker:NetworkIsolation": "true"}, **in_vpc}
             role.add_to_principal_policy(iam.PolicyStatement(actions=[create], resources=resources[:1], conditions=conditions))
@@ -342,6 +350,9 @@ class TrainingPipeline(Construct):
                 "limited to that account's keys through S3 in this region.",
                 *{f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:{c.region}:{c.account}:key/*]" for c in self.storage.cross_account},
             )
+
+    def _max_keep_alive(self) -> int:
+        return max((s.keep_alive_seconds or 0 for s in self.definition.all_steps() if isinstance(s, TrainingStep)), default=0)
 
     def _model_package_groups(self, arn_base: str) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
@@ -417,18 +428,4 @@ def _nag_name(stack: Stack, value: str) -> str:
     """How cdk-nag prints a value with tokens in a finding id: ``<LogicalId.Attr>``, ``<AWS::Pseudo>``."""
     if not Token.is_unresolved(value):
         return value
-    return _render(stack.resolve(value))
-
-
-def _render(resolved: Any) -> str:
-    if isinstance(resolved, str):
-        return resolved
-    if isinstance(resolved, dict) and "Fn::GetAtt" in resolved:
-        logical, attr = resolved["Fn::GetAtt"]
-        return f"<{logical}.{attr}>"
-    if isinstance(resolved, dict) and "Ref" in resolved:
-        return f"<{resolved['Ref']}>"
-    if isinstance(resolved, dict) and "Fn::Join" in resolved:
-        sep, parts = resolved["Fn::Join"]
-        return str(sep).join(_render(p) for p in parts)
-    return str(resolved)
+    return flatten_reference(stack.resolve(value))

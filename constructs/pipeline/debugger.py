@@ -1,0 +1,234 @@
+"""SageMaker Debugger and profiler settings of a training job: DebugHookConfig, DebugRuleConfigurations,
+ProfilerConfig and ProfilerRuleConfigurations.
+
+Built-in rules run as processing jobs that SageMaker starts next to the training job, with the training
+job's role, from the region's ``sagemaker-debugger-rules`` image (`debugger_rules_image`; the registry
+accounts per region are kept in `DEBUGGER_RULE_REGISTRIES`, and nowhere else). Their API takes no VPC,
+network-isolation or volume-KMS settings: the rule jobs read the tensors and profiler data that the
+training job uploaded to S3 and write their reports there. Every S3 path is set explicitly (the service
+defaults would put them next to the model output, which for the reference pipelines is another account).
+
+Note: AWS closed SageMaker Debugger to new customers on 2026-07-30 (existing customers keep using it);
+an account that never used Debugger gets its training jobs rejected when they carry these settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from mlops_estate.pipeline.expressions import Expression, Join, Value
+
+# Accounts that publish the built-in rule evaluator image (repository sagemaker-debugger-rules, tag latest) per
+# commercial region. Source: the SageMaker Python SDK, src/sagemaker/image_uri_config/debugger.json, and the
+# developer guide's "Amazon SageMaker Debugger Registry URLs for Built-in Rule Evaluators" (same accounts).
+# The estate's config admits commercial regions only, so the China and GovCloud entries are left out.
+DEBUGGER_RULE_REGISTRIES: dict[str, str] = {
+    "af-south-1": "314341159256",
+    "ap-east-1": "199566480951",
+    "ap-northeast-1": "430734990657",
+    "ap-northeast-2": "578805364391",
+    "ap-northeast-3": "364406365360",
+    "ap-south-1": "904829902805",
+    "ap-southeast-1": "972752614525",
+    "ap-southeast-2": "184798709955",
+    "ca-central-1": "519511493484",
+    "eu-central-1": "482524230118",
+    "eu-north-1": "314864569078",
+    "eu-south-1": "563282790590",
+    "eu-west-1": "929884845733",
+    "eu-west-2": "250201462417",
+    "eu-west-3": "447278800020",
+    "me-south-1": "986000313247",
+    "sa-east-1": "818342061345",
+    "us-east-1": "503895931360",
+    "us-east-2": "915447279597",
+    "us-west-1": "685455198987",
+    "us-west-2": "895741380848",
+}
+RULES_REPOSITORY = "sagemaker-debugger-rules"
+
+DebuggerRuleName = Literal[
+    "VanishingGradient", "Overfit", "LossNotDecreasing", "Overtraining", "ExplodingTensor", "WeightUpdateRatio",
+    "AllZero", "ClassImbalance", "Confusion", "TreeDepth", "FeatureImportanceOverweight",
+]
+DEBUGGER_RULES: tuple[str, ...] = (
+    "VanishingGradient", "Overfit", "LossNotDecreasing", "Overtraining", "ExplodingTensor", "WeightUpdateRatio",
+    "AllZero", "ClassImbalance", "Confusion", "TreeDepth", "FeatureImportanceOverweight",
+)
+# The tensor collection each rule reads, which the hook must save (smdebug_rulesconfig's ruleConfigs.json).
+RULE_COLLECTIONS: dict[str, str] = {
+    "VanishingGradient": "gradients", "LossNotDecreasing": "losses", "WeightUpdateRatio": "weights",
+    "FeatureImportanceOverweight": "feature_importance",
+}
+# Rules the developer guide marks "not available for the XGBoost algorithm" (they read neural-network tensors).
+DEEP_LEARNING_ONLY: frozenset[str] = frozenset({"VanishingGradient", "ExplodingTensor", "WeightUpdateRatio"})
+
+ProfilerRuleName = Literal[
+    "ProfilerReport", "CPUBottleneck", "GPUMemoryIncrease", "IOBottleneck", "LowGPUUtilization", "OverallSystemUsage",
+    "BatchSize", "LoadBalancing", "StepOutlier", "MaxInitializationTime",
+]
+PROFILER_RULES: tuple[str, ...] = (
+    "ProfilerReport", "CPUBottleneck", "GPUMemoryIncrease", "IOBottleneck", "LowGPUUtilization", "OverallSystemUsage",
+    "BatchSize", "LoadBalancing", "StepOutlier", "MaxInitializationTime",
+)
+# ProfilerConfig.ProfilingIntervalInMilliseconds: the values the API accepts.
+PROFILING_INTERVALS: tuple[int, ...] = (100, 200, 500, 1000, 5000, 60000)
+DEFAULT_SAVE_INTERVAL = 500
+
+
+def debugger_rules_image(region: str) -> str:
+    """The built-in Debugger / profiler rule evaluator image of a region."""
+    try:
+        account = DEBUGGER_RULE_REGISTRIES[region]
+    except KeyError:
+        raise ValueError(
+            f"no SageMaker Debugger rule evaluator image is known for region {region!r} "
+            f"(known: {', '.join(sorted(DEBUGGER_RULE_REGISTRIES))})"
+        ) from None
+    return f"{account}.dkr.ecr.{region}.amazonaws.com/{RULES_REPOSITORY}:latest"
+
+
+def _under(prefix: Value, *parts: str) -> Value:
+    """``prefix/parts`` for a literal S3 prefix or one resolved at run time."""
+    if isinstance(prefix, Expression):
+        return Join([prefix, *parts], on="/")
+    return "/".join([str(prefix).rstrip("/"), *parts])
+
+
+@dataclass(frozen=True)
+class RuleJob:
+    """Where a rule evaluation job runs: ``instance_type`` / ``volume_size_gb`` (None: the service's choice)."""
+
+    instance_type: str | None = None
+    volume_size_gb: int | None = None
+
+    def problems(self, where: str) -> list[str]:
+        out = []
+        if self.volume_size_gb is not None and not 1 <= self.volume_size_gb <= 16384:
+            out.append(f"{where}.volume_size_gb {self.volume_size_gb} must lie in [1, 16384]")
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.instance_type is not None:
+            out["InstanceType"] = self.instance_type
+        if self.volume_size_gb is not None:
+            out["VolumeSizeInGB"] = self.volume_size_gb
+        return out
+
+
+@dataclass(frozen=True)
+class DebuggerRule:
+    """A built-in Debugger rule, with ``parameters`` (``RuleParameters``, strings) besides ``rule_to_invoke``."""
+
+    name: DebuggerRuleName
+    parameters: Mapping[str, str] = field(default_factory=dict)
+    job: RuleJob = RuleJob()
+
+
+@dataclass(frozen=True)
+class ProfilerRule:
+    """A built-in profiler rule (``ProfilerReport`` runs them all and writes one report)."""
+
+    name: ProfilerRuleName = "ProfilerReport"
+    parameters: Mapping[str, str] = field(default_factory=dict)
+    job: RuleJob = RuleJob()
+
+
+@dataclass(frozen=True)
+class Debugger:
+    """The Debugger hook (saves tensors every ``save_interval`` steps to ``s3_output_path``) and its rules."""
+
+    region: str
+    s3_output_path: Value
+    rules: Sequence[DebuggerRule] = ()
+    save_interval: int = DEFAULT_SAVE_INTERVAL
+    collections: Sequence[str] = ()
+
+    def problems(self) -> list[str]:
+        out = _rule_problems("debugger", self.region, self.rules, DEBUGGER_RULES)
+        if not 1 <= self.save_interval <= 1_000_000:
+            out.append(f"debugger.save_interval {self.save_interval} must lie in [1, 1000000]")
+        return out
+
+    def hook_config(self) -> dict[str, Any]:
+        wanted = list(dict.fromkeys([*(RULE_COLLECTIONS[r.name] for r in self.rules if r.name in RULE_COLLECTIONS), *self.collections]))
+        out: dict[str, Any] = {"S3OutputPath": self.s3_output_path}
+        if wanted:
+            out["CollectionConfigurations"] = [
+                {"CollectionName": c, "CollectionParameters": {"save_interval": str(self.save_interval)}} for c in wanted
+            ]
+        return out
+
+    def rule_configurations(self) -> list[dict[str, Any]]:
+        return _rule_configurations(self.region, self.s3_output_path, self.rules)
+
+    @property
+    def image(self) -> str | None:
+        return debugger_rules_image(self.region) if self.rules else None
+
+
+@dataclass(frozen=True)
+class Profiler:
+    """System (and framework) profiling every ``interval_ms`` to ``s3_output_path``, with profiler rules."""
+
+    region: str
+    s3_output_path: Value
+    interval_ms: int = 500
+    rules: Sequence[ProfilerRule] = (ProfilerRule(),)
+
+    def problems(self) -> list[str]:
+        out = _rule_problems("profiler", self.region, self.rules, PROFILER_RULES)
+        if self.interval_ms not in PROFILING_INTERVALS:
+            out.append(f"profiler.interval_ms {self.interval_ms} is not allowed; use one of {', '.join(map(str, PROFILING_INTERVALS))}")
+        return out
+
+    def config(self) -> dict[str, Any]:
+        return {"S3OutputPath": self.s3_output_path, "ProfilingIntervalInMilliseconds": self.interval_ms}
+
+    def rule_configurations(self) -> list[dict[str, Any]]:
+        return _rule_configurations(self.region, self.s3_output_path, self.rules)
+
+    @property
+    def image(self) -> str | None:
+        return debugger_rules_image(self.region) if self.rules else None
+
+
+def _rule_problems(what: str, region: str, rules: Sequence[DebuggerRule | ProfilerRule], allowed: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    if rules and region not in DEBUGGER_RULE_REGISTRIES:
+        out.append(f"{what}.region {region!r} has no known rule evaluator image; known: {', '.join(sorted(DEBUGGER_RULE_REGISTRIES))}")
+    names = [r.name for r in rules]
+    for i, rule in enumerate(rules):
+        if rule.name not in allowed:
+            out.append(f"{what}.rules[{i}].name {rule.name!r} is not a built-in {what} rule; use one of {', '.join(allowed)}")
+        if "rule_to_invoke" in rule.parameters:
+            out.append(f"{what}.rules[{i}].parameters: rule_to_invoke is set from the rule name; remove it")
+        out.extend(rule.job.problems(f"{what}.rules[{i}].job"))
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        out.append(f"{what}.rules: {name!r} is given twice; a rule configuration name must be unique")
+    return out
+
+
+def _rule_configurations(region: str, s3_output_path: Value, rules: Sequence[DebuggerRule | ProfilerRule]) -> list[dict[str, Any]]:
+    """``DebugRuleConfigurations`` / ``ProfilerRuleConfigurations``: one rule evaluation job per rule, its report
+    under ``<s3_output_path>/rule-output/<rule>``."""
+    image = debugger_rules_image(region)
+    return [
+        {
+            "RuleConfigurationName": rule.name,
+            "RuleEvaluatorImage": image,
+            "RuleParameters": {"rule_to_invoke": rule.name, **dict(rule.parameters)},
+            "S3OutputPath": _under(s3_output_path, "rule-output", rule.name),
+            **rule.job.to_json(),
+        }
+        for rule in rules
+    ]
+
+
+__all__ = [
+    "DEBUGGER_RULES", "DEBUGGER_RULE_REGISTRIES", "DEEP_LEARNING_ONLY", "Debugger", "DebuggerRule", "DebuggerRuleName",
+    "PROFILER_RULES", "PROFILING_INTERVALS", "Profiler", "ProfilerRule", "ProfilerRuleName", "RuleJob", "debugger_rules_image",
+]
