@@ -22,8 +22,10 @@ from mlops_estate.pipeline.debugger import (
     DEBUGGER_RULE_REGISTRIES,
     Debugger,
     DebuggerRule,
+    DebuggerSettings,
     Profiler,
     ProfilerRule,
+    ProfilerSettings,
     RuleJob,
     debugger_rules_image,
 )
@@ -77,10 +79,10 @@ __all__ = [
     "CacheConfig", "CategoricalRange", "ClarifyCheckStep", "Condition", "ConditionEquals", "ConditionGreaterThan",
     "ConditionGreaterThanOrEqualTo", "ConditionIn", "ConditionLessThan", "ConditionLessThanOrEqualTo", "ConditionNot",
     "ConditionNotEquals", "ConditionOr", "ConditionStep", "ContinuousRange", "CreateModelStep", "DEBUGGER_RULE_REGISTRIES",
-    "DEFAULT_JOB_RETRY", "Debugger", "DebuggerRule", "Distribution", "ExecutionVariables", "Expression", "FailStep", "IntegerRange", "JobEnvironment", "Join", "JsonGet",
+    "DEFAULT_JOB_RETRY", "Debugger", "DebuggerRule", "DebuggerSettings", "Distribution", "ExecutionVariables", "Expression", "FailStep", "IntegerRange", "JobEnvironment", "Join", "JsonGet",
     "MetricDefinition", "MetricsSource", "ModelMetrics", "Parameter", "ParameterBoolean", "ParameterFloat",
     "ParameterInteger", "ParameterString", "PipelineDefinition", "PipelineDefinitionError", "ProcessingInput",
-    "ProcessingOutput", "ProcessingStep", "Profiler", "ProfilerRule", "Property", "PropertyFile", "QualityCheckStep",
+    "ProcessingOutput", "ProcessingStep", "Profiler", "ProfilerRule", "ProfilerSettings", "Property", "PropertyFile", "QualityCheckStep",
     "RegisterModelStep", "RetryPolicy", "RuleJob", "SMDDP_INSTANCE_TYPES", "SpotTraining", "Step", "StepError", "TrainingInput", "TrainingStep", "TransformStep",
     "TuningObjective", "TuningStep", "Value", "debugger_rules_image",
 ]

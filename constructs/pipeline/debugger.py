@@ -18,7 +18,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from mlops_estate.config_parsing import Problems
 from mlops_estate.pipeline.expressions import Expression, Join, Value
+from mlops_estate.pipeline.patterns import INSTANCE_TYPE
 
 # Accounts that publish the built-in rule evaluator image (repository sagemaker-debugger-rules, tag latest) per
 # commercial region. Source: the SageMaker Python SDK, src/sagemaker/image_uri_config/debugger.json, and the
@@ -91,7 +93,9 @@ def debugger_rules_image(region: str) -> str:
 
 
 def _under(prefix: Value, *parts: str) -> Value:
-    """``prefix/parts`` for a literal S3 prefix or one resolved at run time."""
+    """``prefix/parts`` for a literal S3 prefix or one resolved at run time (a Join on "/" is extended, not nested)."""
+    if isinstance(prefix, Join) and prefix.on == "/":
+        return Join([*prefix.values, *parts], on="/")
     if isinstance(prefix, Expression):
         return Join([prefix, *parts], on="/")
     return "/".join([str(prefix).rstrip("/"), *parts])
@@ -106,6 +110,8 @@ class RuleJob:
 
     def problems(self, where: str) -> list[str]:
         out = []
+        if self.instance_type is not None and not INSTANCE_TYPE.match(self.instance_type):
+            out.append(f"{where}.instance_type {self.instance_type!r} is not a SageMaker instance type like ml.m5.xlarge")
         if self.volume_size_gb is not None and not 1 <= self.volume_size_gb <= 16384:
             out.append(f"{where}.volume_size_gb {self.volume_size_gb} must lie in [1, 16384]")
         return out
@@ -137,78 +143,116 @@ class ProfilerRule:
     job: RuleJob = RuleJob()
 
 
+class _Checked:
+    """``check`` for the typed config (models[].build.debugger / .profiler): every problem, under the path."""
+
+    def problems(self, prefix: str = "") -> list[str]:
+        raise NotImplementedError
+
+    def check(self, path: str, problems: Problems) -> None:
+        for problem in self.problems():
+            problems.add(path, problem)
+
+
+@dataclass(frozen=True)
+class DebuggerSettings(_Checked):
+    """What the Debugger hook saves (the collections the rules read, plus ``collections``, every
+    ``save_interval`` steps) and which built-in rules evaluate it."""
+
+    rules: tuple[DebuggerRule, ...] = ()
+    save_interval: int = DEFAULT_SAVE_INTERVAL
+    collections: tuple[str, ...] = ()
+
+    def problems(self, prefix: str = "") -> list[str]:
+        out = _rule_problems(prefix, self.rules, DEBUGGER_RULES)
+        if not 1 <= self.save_interval <= 1_000_000:
+            out.append(f"{prefix}save_interval {self.save_interval} must lie in [1, 1000000]")
+        return out
+
+
+@dataclass(frozen=True)
+class ProfilerSettings(_Checked):
+    """System (and framework) profiling every ``interval_ms`` and the built-in profiler rules."""
+
+    interval_ms: int = 500
+    rules: tuple[ProfilerRule, ...] = (ProfilerRule(),)
+
+    def problems(self, prefix: str = "") -> list[str]:
+        out = _rule_problems(prefix, self.rules, PROFILER_RULES)
+        if self.interval_ms not in PROFILING_INTERVALS:
+            out.append(f"{prefix}interval_ms {self.interval_ms} is not allowed; use one of {', '.join(map(str, PROFILING_INTERVALS))}")
+        return out
+
+
 @dataclass(frozen=True)
 class Debugger:
-    """The Debugger hook (saves tensors every ``save_interval`` steps to ``s3_output_path``) and its rules."""
+    """The Debugger hook of a training job, writing to ``s3_output_path``, and its rules (evaluated with the
+    rule image of ``region``)."""
 
     region: str
     s3_output_path: Value
-    rules: Sequence[DebuggerRule] = ()
-    save_interval: int = DEFAULT_SAVE_INTERVAL
-    collections: Sequence[str] = ()
+    settings: DebuggerSettings = DebuggerSettings()
 
     def problems(self) -> list[str]:
-        out = _rule_problems("debugger", self.region, self.rules, DEBUGGER_RULES)
-        if not 1 <= self.save_interval <= 1_000_000:
-            out.append(f"debugger.save_interval {self.save_interval} must lie in [1, 1000000]")
-        return out
+        return _region_problems("debugger", self.region, self.settings.rules) + self.settings.problems("debugger.")
 
     def hook_config(self) -> dict[str, Any]:
-        wanted = list(dict.fromkeys([*(RULE_COLLECTIONS[r.name] for r in self.rules if r.name in RULE_COLLECTIONS), *self.collections]))
+        s = self.settings
+        wanted = list(dict.fromkeys([*(RULE_COLLECTIONS[r.name] for r in s.rules if r.name in RULE_COLLECTIONS), *s.collections]))
         out: dict[str, Any] = {"S3OutputPath": self.s3_output_path}
         if wanted:
             out["CollectionConfigurations"] = [
-                {"CollectionName": c, "CollectionParameters": {"save_interval": str(self.save_interval)}} for c in wanted
+                {"CollectionName": c, "CollectionParameters": {"save_interval": str(s.save_interval)}} for c in wanted
             ]
         return out
 
     def rule_configurations(self) -> list[dict[str, Any]]:
-        return _rule_configurations(self.region, self.s3_output_path, self.rules)
+        return _rule_configurations(self.region, self.s3_output_path, self.settings.rules)
 
     @property
     def image(self) -> str | None:
-        return debugger_rules_image(self.region) if self.rules else None
+        return debugger_rules_image(self.region) if self.settings.rules else None
 
 
 @dataclass(frozen=True)
 class Profiler:
-    """System (and framework) profiling every ``interval_ms`` to ``s3_output_path``, with profiler rules."""
+    """Profiling of a training job, written to ``s3_output_path``, and its rules (rule image of ``region``)."""
 
     region: str
     s3_output_path: Value
-    interval_ms: int = 500
-    rules: Sequence[ProfilerRule] = (ProfilerRule(),)
+    settings: ProfilerSettings = ProfilerSettings()
 
     def problems(self) -> list[str]:
-        out = _rule_problems("profiler", self.region, self.rules, PROFILER_RULES)
-        if self.interval_ms not in PROFILING_INTERVALS:
-            out.append(f"profiler.interval_ms {self.interval_ms} is not allowed; use one of {', '.join(map(str, PROFILING_INTERVALS))}")
-        return out
+        return _region_problems("profiler", self.region, self.settings.rules) + self.settings.problems("profiler.")
 
     def config(self) -> dict[str, Any]:
-        return {"S3OutputPath": self.s3_output_path, "ProfilingIntervalInMilliseconds": self.interval_ms}
+        return {"S3OutputPath": self.s3_output_path, "ProfilingIntervalInMilliseconds": self.settings.interval_ms}
 
     def rule_configurations(self) -> list[dict[str, Any]]:
-        return _rule_configurations(self.region, self.s3_output_path, self.rules)
+        return _rule_configurations(self.region, self.s3_output_path, self.settings.rules)
 
     @property
     def image(self) -> str | None:
-        return debugger_rules_image(self.region) if self.rules else None
+        return debugger_rules_image(self.region) if self.settings.rules else None
 
 
-def _rule_problems(what: str, region: str, rules: Sequence[DebuggerRule | ProfilerRule], allowed: Sequence[str]) -> list[str]:
-    out: list[str] = []
+def _region_problems(what: str, region: str, rules: Sequence[DebuggerRule | ProfilerRule]) -> list[str]:
     if rules and region not in DEBUGGER_RULE_REGISTRIES:
-        out.append(f"{what}.region {region!r} has no known rule evaluator image; known: {', '.join(sorted(DEBUGGER_RULE_REGISTRIES))}")
+        return [f"{what}.region {region!r} has no known rule evaluator image; known: {', '.join(sorted(DEBUGGER_RULE_REGISTRIES))}"]
+    return []
+
+
+def _rule_problems(prefix: str, rules: Sequence[DebuggerRule | ProfilerRule], allowed: Sequence[str]) -> list[str]:
+    out: list[str] = []
     names = [r.name for r in rules]
     for i, rule in enumerate(rules):
         if rule.name not in allowed:
-            out.append(f"{what}.rules[{i}].name {rule.name!r} is not a built-in {what} rule; use one of {', '.join(allowed)}")
+            out.append(f"{prefix}rules[{i}].name {rule.name!r} is not a built-in rule here; use one of {', '.join(allowed)}")
         if "rule_to_invoke" in rule.parameters:
-            out.append(f"{what}.rules[{i}].parameters: rule_to_invoke is set from the rule name; remove it")
-        out.extend(rule.job.problems(f"{what}.rules[{i}].job"))
+            out.append(f"{prefix}rules[{i}].parameters: rule_to_invoke is set from the rule name; remove it")
+        out.extend(rule.job.problems(f"{prefix}rules[{i}].job"))
     for name in sorted({n for n in names if names.count(n) > 1}):
-        out.append(f"{what}.rules: {name!r} is given twice; a rule configuration name must be unique")
+        out.append(f"{prefix}rules: {name!r} is given twice; a rule configuration name must be unique")
     return out
 
 
@@ -227,8 +271,8 @@ def _rule_configurations(region: str, s3_output_path: Value, rules: Sequence[Deb
         for rule in rules
     ]
 
-
 __all__ = [
     "DEBUGGER_RULES", "DEBUGGER_RULE_REGISTRIES", "DEEP_LEARNING_ONLY", "Debugger", "DebuggerRule", "DebuggerRuleName",
-    "PROFILER_RULES", "PROFILING_INTERVALS", "Profiler", "ProfilerRule", "ProfilerRuleName", "RuleJob", "debugger_rules_image",
+    "DebuggerSettings", "PROFILER_RULES", "PROFILING_INTERVALS", "Profiler", "ProfilerRule", "ProfilerRuleName", "ProfilerSettings",
+    "RuleJob", "debugger_rules_image",
 ]

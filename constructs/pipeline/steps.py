@@ -637,11 +637,11 @@ class TrainingStep(JobStep):
             args["ResourceConfig"]["KeepAlivePeriodInSeconds"] = self.keep_alive_seconds
         if self.debugger is not None:
             args["DebugHookConfig"] = self.debugger.hook_config()
-            if self.debugger.rules:
+            if self.debugger.settings.rules:
                 args["DebugRuleConfigurations"] = self.debugger.rule_configurations()
         if self.profiler is not None:
             args["ProfilerConfig"] = self.profiler.config()
-            if self.profiler.rules:
+            if self.profiler.settings.rules:
                 args["ProfilerRuleConfigurations"] = self.profiler.rule_configurations()
         return args
 
