@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from mlops_estate.pipeline.reference import XGBOOST_REGISTRIES, xgboost_image
-from tests.helpers import default_config, resources_of_type
+from tests.helpers import default_config, policy_statements, resources_of_type
 from tests.pipeline_schema import from_template, validate
 
 CONFIG = default_config()
@@ -172,14 +172,10 @@ def test_spend_forecast_trains_on_two_sharded_instances_with_debugger_and_profil
     assert all("DebugHookConfig" not in s["Arguments"] for n in others for s in _pipelines(default_estate)[n]["Steps"])
 
 
-def _create_training_condition(default_estate, pipeline_path: str) -> dict[str, Any]:
-    template = default_estate.templates["MlDev/Workspace"]
-    for logical_id, resource in template["Resources"].items():
-        if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy") and logical_id.startswith(pipeline_path):
-            for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
-                if statement["Action"] == "sagemaker:CreateTrainingJob":
-                    return statement["Condition"]  # type: ignore[no-any-return]
-    raise AssertionError(f"no CreateTrainingJob statement on {pipeline_path}")
+def _create_training_condition(default_estate, role_prefix: str) -> dict[str, Any]:
+    statements = policy_statements(default_estate.templates["MlDev/Workspace"], role_prefix)
+    (statement,) = [s for s in statements if s["Action"] == "sagemaker:CreateTrainingJob"]
+    return statement["Condition"]  # type: ignore[no-any-return]
 
 
 def test_warm_pool_only_where_configured_and_bounded_by_the_pipeline_role(default_estate):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from mlops_estate.config_parsing import Problems
 from mlops_estate.pipeline.expressions import Expression, Join, Value
@@ -185,16 +185,50 @@ class ProfilerSettings(_Checked):
 
 
 @dataclass(frozen=True)
-class Debugger:
-    """The Debugger hook of a training job, writing to ``s3_output_path``, and its rules (evaluated with the
-    rule image of ``region``)."""
+class _RuleEvaluation:
+    """A hook (Debugger) or profiler of one training job: where it writes, and the rules that read it."""
 
     region: str
     s3_output_path: Value
-    settings: DebuggerSettings = DebuggerSettings()
+    what: ClassVar[str] = ""
+
+    def _settings(self) -> DebuggerSettings | ProfilerSettings:
+        raise NotImplementedError
 
     def problems(self) -> list[str]:
-        return _region_problems("debugger", self.region, self.settings.rules) + self.settings.problems("debugger.")
+        settings = self._settings()
+        return _region_problems(self.what, self.region, settings.rules) + settings.problems(f"{self.what}.")
+
+    def rule_configurations(self) -> list[dict[str, Any]]:
+        """``DebugRuleConfigurations`` / ``ProfilerRuleConfigurations``: one rule evaluation job per rule, its
+        report under ``<s3_output_path>/rule-output/<rule>``."""
+        image = debugger_rules_image(self.region)
+        return [
+            {
+                "RuleConfigurationName": rule.name,
+                "RuleEvaluatorImage": image,
+                "RuleParameters": {"rule_to_invoke": rule.name, **dict(rule.parameters)},
+                "S3OutputPath": _under(self.s3_output_path, "rule-output", rule.name),
+                **rule.job.to_json(),
+            }
+            for rule in self._settings().rules
+        ]
+
+    @property
+    def image(self) -> str | None:
+        return debugger_rules_image(self.region) if self._settings().rules else None
+
+
+@dataclass(frozen=True)
+class Debugger(_RuleEvaluation):
+    """The Debugger hook of a training job, writing to ``s3_output_path``, and its rules (evaluated with the
+    rule image of ``region``)."""
+
+    settings: DebuggerSettings = DebuggerSettings()
+    what: ClassVar[str] = "debugger"
+
+    def _settings(self) -> DebuggerSettings:
+        return self.settings
 
     def hook_config(self) -> dict[str, Any]:
         s = self.settings
@@ -206,34 +240,19 @@ class Debugger:
             ]
         return out
 
-    def rule_configurations(self) -> list[dict[str, Any]]:
-        return _rule_configurations(self.region, self.s3_output_path, self.settings.rules)
-
-    @property
-    def image(self) -> str | None:
-        return debugger_rules_image(self.region) if self.settings.rules else None
-
 
 @dataclass(frozen=True)
-class Profiler:
+class Profiler(_RuleEvaluation):
     """Profiling of a training job, written to ``s3_output_path``, and its rules (rule image of ``region``)."""
 
-    region: str
-    s3_output_path: Value
     settings: ProfilerSettings = ProfilerSettings()
+    what: ClassVar[str] = "profiler"
 
-    def problems(self) -> list[str]:
-        return _region_problems("profiler", self.region, self.settings.rules) + self.settings.problems("profiler.")
+    def _settings(self) -> ProfilerSettings:
+        return self.settings
 
     def config(self) -> dict[str, Any]:
         return {"S3OutputPath": self.s3_output_path, "ProfilingIntervalInMilliseconds": self.settings.interval_ms}
-
-    def rule_configurations(self) -> list[dict[str, Any]]:
-        return _rule_configurations(self.region, self.s3_output_path, self.settings.rules)
-
-    @property
-    def image(self) -> str | None:
-        return debugger_rules_image(self.region) if self.settings.rules else None
 
 
 def _region_problems(what: str, region: str, rules: Sequence[DebuggerRule | ProfilerRule]) -> list[str]:
@@ -254,22 +273,6 @@ def _rule_problems(prefix: str, rules: Sequence[DebuggerRule | ProfilerRule], al
     for name in sorted({n for n in names if names.count(n) > 1}):
         out.append(f"{prefix}rules: {name!r} is given twice; a rule configuration name must be unique")
     return out
-
-
-def _rule_configurations(region: str, s3_output_path: Value, rules: Sequence[DebuggerRule | ProfilerRule]) -> list[dict[str, Any]]:
-    """``DebugRuleConfigurations`` / ``ProfilerRuleConfigurations``: one rule evaluation job per rule, its report
-    under ``<s3_output_path>/rule-output/<rule>``."""
-    image = debugger_rules_image(region)
-    return [
-        {
-            "RuleConfigurationName": rule.name,
-            "RuleEvaluatorImage": image,
-            "RuleParameters": {"rule_to_invoke": rule.name, **dict(rule.parameters)},
-            "S3OutputPath": _under(s3_output_path, "rule-output", rule.name),
-            **rule.job.to_json(),
-        }
-        for rule in rules
-    ]
 
 __all__ = [
     "DEBUGGER_RULES", "DEBUGGER_RULE_REGISTRIES", "DEEP_LEARNING_ONLY", "Debugger", "DebuggerRule", "DebuggerRuleName",

@@ -40,17 +40,12 @@ from mlops_estate.pipeline import (
 )
 from mlops_estate.pipeline.training_pipeline import PipelineStorage, TrainingPipeline
 from mlops_estate.storage import SecureBucket
-from tests.helpers import TEST_AZS, make_stack, template_of
+from tests.helpers import TEST_AZS, make_stack, policy_statements, template_of
 from tests.pipeline_schema import raw_schema, validate
+from tests.unit.test_pipeline_builder import JOBS
 
 PYTORCH = "763104351884.dkr.ecr.eu-west-1.amazonaws.com/pytorch-training:2.3.0-gpu-py311"
 XGBOOST = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1"
-JOBS = JobEnvironment(
-    role_arn="arn:aws:iam::123456789012:role/jobs",
-    subnet_ids=("subnet-1", "subnet-2"),
-    security_group_ids=("sg-1",),
-    kms_key_id="arn:aws:kms:eu-west-1:123456789012:key/abc",
-)
 WORK = "s3://work/pipelines/churn"
 RULES_IMAGE = "929884845733.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-debugger-rules:latest"
 
@@ -280,12 +275,7 @@ class Built:
         self.template: dict[str, Any] = template_of(self.stack).to_json()
 
     def statements(self, prefix: str) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        for k, v in self.template["Resources"].items():
-            if v["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy") and k.startswith(prefix):
-                out.extend(v["Properties"]["PolicyDocument"]["Statement"])
-        assert out, prefix
-        return out
+        return policy_statements(self.template, prefix)
 
 
 @pytest.fixture(scope="module")
