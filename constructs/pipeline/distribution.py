@@ -45,6 +45,13 @@ RESERVED = (PARAMETER_SERVER, MPI, MPI_PROCESSES_PER_HOST, MPI_CUSTOM_OPTIONS, S
 # The instance types the SageMaker distributed data parallel library (SMDDP) runs on: the SDK's
 # SM_DATAPARALLEL_SUPPORTED_INSTANCE_TYPES (sagemaker/fw_utils.py), without its local-mode entry.
 SMDDP_INSTANCE_TYPES: tuple[str, ...] = ("ml.p3.16xlarge", "ml.p3dn.24xlarge", "ml.p4d.24xlarge", "ml.p4de.24xlarge")
+# Instance types with a single GPU: the SDK's SINGLE_GPU_INSTANCE_TYPES plus the one-GPU g4dn / g5 sizes (EC2
+# accelerated computing specifications). One such instance gives a data-parallel launcher one worker.
+SINGLE_GPU_INSTANCE_TYPES: frozenset[str] = frozenset({
+    "ml.p2.xlarge", "ml.p3.2xlarge",
+    *(f"ml.g4dn.{size}" for size in ("xlarge", "2xlarge", "4xlarge", "8xlarge", "16xlarge")),
+    *(f"ml.g5.{size}" for size in ("xlarge", "2xlarge", "4xlarge", "8xlarge", "16xlarge")),
+})
 _FAMILY = re.compile(r"^ml\.([a-z0-9]+)\.")
 
 
@@ -104,6 +111,9 @@ class Distribution:
             if self.strategy == "mpi" and (self.processes_per_host or 1) <= 1:
                 out.append(f"{where} with instance_count 1 and one process per host starts a single process; "
                            "use instance_count > 1 or processes_per_host > 1")
+            if self.strategy in ("pytorchddp", "torch_distributed") and itype in SINGLE_GPU_INSTANCE_TYPES:
+                out.append(f"{where} with instance_count 1 on the single-GPU instance_type {itype!r} starts one worker; "
+                           "use instance_count > 1 or a multi-GPU instance type")
         if isinstance(itype, str):
             if self.strategy == "smdistributed_dataparallel" and itype not in SMDDP_INSTANCE_TYPES:
                 out.append(f"{where} does not run on instance_type {itype!r}; SMDDP supports {', '.join(SMDDP_INSTANCE_TYPES)}")

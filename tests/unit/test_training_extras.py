@@ -13,6 +13,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from aws_cdk import aws_sagemaker as sm
 
 from mlops_estate.encryption import DataClass, EstateKeys
 from mlops_estate.network import PrivateNetwork
@@ -42,6 +43,7 @@ from mlops_estate.pipeline.training_pipeline import PipelineStorage, TrainingPip
 from mlops_estate.storage import SecureBucket
 from tests.helpers import TEST_AZS, make_stack, policy_statements, template_of
 from tests.pipeline_schema import raw_schema, validate
+from tests.unit.test_guardrail_check import DEV, synth_errors
 from tests.unit.test_pipeline_builder import JOBS
 
 PYTORCH = "763104351884.dkr.ecr.eu-west-1.amazonaws.com/pytorch-training:2.3.0-gpu-py311"
@@ -107,6 +109,8 @@ def test_builtin_algorithms_distribute_by_sharding_the_channel():
      "a parameter server needs at least 2 instances"),  # a parameter's default is what a run without overrides uses
     ({"instance_count": 1, "distribution": Distribution("mpi")},
      "distribution.strategy 'mpi' with instance_count 1 and one process per host starts a single process"),
+    ({"instance_count": 1, "instance_type": "ml.g5.2xlarge", "distribution": Distribution("pytorchddp")},
+     "distribution.strategy 'pytorchddp' with instance_count 1 on the single-GPU instance_type 'ml.g5.2xlarge' starts one worker"),
     ({"instance_type": "ml.g5.48xlarge", "distribution": Distribution("smdistributed_dataparallel")},
      "distribution.strategy 'smdistributed_dataparallel' does not run on instance_type 'ml.g5.48xlarge'; SMDDP supports "
      "ml.p3.16xlarge, ml.p3dn.24xlarge, ml.p4d.24xlarge, ml.p4de.24xlarge"),
@@ -312,3 +316,18 @@ def test_job_role_pulls_exactly_the_rule_image_and_writes_the_debug_prefix(built
     # The hook, profiler and rule jobs write under the artifacts bucket, which the job role may write (and no other).
     writes = [s for s in statements if "s3:PutObject" in s["Action"]]
     assert writes and all("Artifacts" in json.dumps(s["Resource"]) for s in writes)
+
+
+def test_rule_job_instance_types_are_held_to_the_guardrail_allow_list():
+    """The SCP's instance-type rule covers every instance type of a CreateTrainingJob request, rule jobs included;
+    the synth-time guardrail check reads them from the pipeline definition and fails the synth first."""
+    def pipeline(stack: Any) -> None:
+        step = train(image=XGBOOST, instance_type="ml.m5.xlarge", debugger=debugger(
+            rules=(DebuggerRule("Overfit", job=RuleJob("ml.g4dn.xlarge")), DebuggerRule("LossNotDecreasing", job=RuleJob("ml.m5.xlarge")))))
+        body = PipelineDefinition("p", steps=[step]).to_dict()
+        sm.CfnPipeline(stack, "Pipeline", pipeline_name="p", role_arn="arn:aws:iam::444444444444:role/p",
+                       pipeline_definition={"PipelineDefinitionBody": json.dumps(body)})
+
+    errors = synth_errors(pipeline)
+    assert f"DenyInstanceTypesOutsideAllowList{DEV}: instance type 'ml.g4dn.xlarge'" in errors
+    assert "'ml.m5.xlarge'" not in errors  # the training job's and the other rule's type are allowed
