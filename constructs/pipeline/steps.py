@@ -564,7 +564,8 @@ class TrainingStep(JobStep):
     Extras: ``distribution`` (the launcher of a framework container; `Distribution`), ``keep_alive_seconds``
     (a SageMaker managed warm pool kept for that long after the job, 0-3600; not with spot, and only once the
     account's warm-pool service quota for the instance type is raised from its default of 0), ``debugger``
-    and ``profiler`` (`Debugger`, `Profiler`: hook, profiling and built-in rules).
+    and ``profiler`` (`Debugger`, `Profiler`: hook, profiling and built-in rules; without a profiler the job
+    says ``DisableProfiler``).
     Inter-container traffic encryption comes from the `JobEnvironment` and is on by default, which is what
     a multi-instance job needs.
     """
@@ -643,6 +644,9 @@ class TrainingStep(JobStep):
             args["ProfilerConfig"] = self.profiler.config()
             if self.profiler.settings.rules:
                 args["ProfilerRuleConfigurations"] = self.profiler.rule_configurations()
+        else:
+            # Off unless asked for, explicitly: no system metrics land next to the model (its S3OutputPath).
+            args["ProfilerConfig"] = {"DisableProfiler": True}
         return args
 
     @property

@@ -194,6 +194,12 @@ def test_debugger_hook_and_rules():
                       "RuleParameters": {"rule_to_invoke": "ProfilerReport"}, "S3OutputPath": f"{WORK}/profiler/rule-output/ProfilerReport"}
 
 
+def test_without_a_profiler_profiling_is_explicitly_off():
+    args = arguments(train())
+    assert args["ProfilerConfig"] == {"DisableProfiler": True}
+    assert "ProfilerRuleConfigurations" not in args and "DebugHookConfig" not in args and "DebugRuleConfigurations" not in args
+
+
 def test_rule_images_come_from_the_regions_registry():
     assert debugger_rules_image("us-east-1") == "503895931360.dkr.ecr.us-east-1.amazonaws.com/sagemaker-debugger-rules:latest"
     assert debugger_rules_image("us-west-2") == "895741380848.dkr.ecr.us-west-2.amazonaws.com/sagemaker-debugger-rules:latest"
