@@ -4,10 +4,11 @@ Two roles, so neither holds more than it uses:
 
 - the **pipeline role** (the pipeline's RoleArn) starts, describes and stops only the job types the
   definition contains, only with network isolation, inter-container encryption and this VPC's subnets and
-  security group (IAM conditions), passes only the job role, and reads the property files;
+  security group (IAM conditions), training jobs with a warm pool no longer than the definition asks for,
+  passes only the job role, and reads the property files;
 - the **job role** (the RoleArn of every job) reads and writes only the estate's buckets and keys given
-  in `PipelineStorage`, pulls only the images the definition names, writes only SageMaker log groups and
-  creates network interfaces only in this VPC.
+  in `PipelineStorage`, pulls only the images the definition names (Debugger rule images included), writes
+  only SageMaker log groups and creates network interfaces only in this VPC.
 
 An optional EventBridge Scheduler schedule starts executions with fixed parameter values.
 """
@@ -299,12 +300,12 @@ class TrainingPipeline(Construct):
             if step_type == "Tuning":
                 resources.append(f"{arn_base}:training-job/*")
             conditions: dict[str, Any] | None = None
-            if step_type in ISOLATED_JOB_TYPES:
-                conditions = isolation_conditions
             if step_type == "Training":
                 # Warm pools are billed while they wait: no longer than the definition's steps ask for (0: none).
                 conditions = {**isolation_conditions,
                               "NumericLessThanEqualsIfExists": {"sagemaker:KeepAlivePeriod": str(self._max_keep_alive())}}
+            elif step_type in ISOLATED_JOB_TYPES:
+                conditions = isolation_conditions
             elif step_type == "Model":
                 conditions = {"Bool": {"sagemaker:NetworkIsolation": "true"}, **in_vpc}
             role.add_to_principal_policy(iam.PolicyStatement(actions=[create], resources=resources[:1], conditions=conditions))
