@@ -12,7 +12,7 @@ from typing import Literal
 
 from mlops_estate.config_parsing import Problems, join
 from mlops_estate.governance_config import always_keyed_problem
-from mlops_estate.pipeline.debugger import DEEP_LEARNING_ONLY, DebuggerSettings, ProfilerSettings
+from mlops_estate.pipeline.debugger import DEEP_LEARNING_ONLY, DebuggerSettings, ProfilerSettings, distributed_debugging_problems
 from mlops_estate.pipeline.distribution import Distribution, S3Distribution
 from mlops_estate.pipeline.patterns import ECR_IMAGE, INSTANCE_TYPE, SCHEDULE
 
@@ -111,6 +111,9 @@ class BuildConfig:
         elif self.warm_pool_seconds and self.spot:
             problems.add(join(path, "warm_pool_seconds"),
                          "SageMaker managed warm pools cannot be used with spot training; set spot to false or warm_pool_seconds to 0")
+        if self.debugger is not None:
+            for problem in distributed_debugging_problems(self.distribution, checkpointing=self.spot):
+                problems.add(path, problem)
         if self.debugger is not None and self.training_image is None:
             for i, rule in enumerate(self.debugger.rules):
                 if rule.name in DEEP_LEARNING_ONLY:

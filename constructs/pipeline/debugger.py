@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from mlops_estate.config_parsing import Problems
+from mlops_estate.pipeline.distribution import Distribution
 from mlops_estate.pipeline.expressions import Expression, Join, Value
 from mlops_estate.pipeline.patterns import INSTANCE_TYPE
 
@@ -255,6 +256,20 @@ class Profiler(_RuleEvaluation):
         return {"S3OutputPath": self.s3_output_path, "ProfilingIntervalInMilliseconds": self.settings.interval_ms}
 
 
+def distributed_debugging_problems(distribution: Distribution | None, checkpointing: bool) -> list[str]:
+    """Where the Debugger hook cannot run ("Considerations for Amazon SageMaker Debugger"): parameter-server
+    training, and a framework launcher together with SageMaker checkpoints (spot training checkpoints)."""
+    if distribution is None:
+        return []
+    if distribution.strategy == "parameter_server":
+        return ["debugger: SageMaker Debugger does not support parameter-server distributed training; drop debugger or "
+                "use another distribution strategy"]
+    if checkpointing:
+        return [f"debugger: SageMaker Debugger is not available for distributed training ({distribution.strategy!r}) with SageMaker "
+                "checkpoints, which spot training uses; turn spot off (and checkpoint in the script) or drop debugger"]
+    return []
+
+
 def _region_problems(what: str, region: str, rules: Sequence[DebuggerRule | ProfilerRule]) -> list[str]:
     if rules and region not in DEBUGGER_RULE_REGISTRIES:
         return [f"{what}.region {region!r} has no known rule evaluator image; known: {', '.join(sorted(DEBUGGER_RULE_REGISTRIES))}"]
@@ -277,5 +292,5 @@ def _rule_problems(prefix: str, rules: Sequence[DebuggerRule | ProfilerRule], al
 __all__ = [
     "DEBUGGER_RULES", "DEBUGGER_RULE_REGISTRIES", "DEEP_LEARNING_ONLY", "Debugger", "DebuggerRule", "DebuggerRuleName",
     "DebuggerSettings", "PROFILER_RULES", "PROFILING_INTERVALS", "Profiler", "ProfilerRule", "ProfilerRuleName", "ProfilerSettings",
-    "RuleJob", "debugger_rules_image",
+    "RuleJob", "debugger_rules_image", "distributed_debugging_problems",
 ]

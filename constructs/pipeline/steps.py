@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypedDict, Unpack
 
 from mlops_estate.pipeline.conditions import Condition
-from mlops_estate.pipeline.debugger import Debugger, Profiler
+from mlops_estate.pipeline.debugger import Debugger, Profiler, distributed_debugging_problems
 from mlops_estate.pipeline.distribution import RESERVED, Distribution, S3Distribution, literal
 from mlops_estate.pipeline.expressions import (
     NAME,
@@ -615,6 +615,9 @@ class TrainingStep(JobStep):
             elif keep_alive_seconds and spot is not None:
                 c.add(f"keep_alive_seconds {keep_alive_seconds}: SageMaker managed warm pools cannot be used with managed spot "
                       "training; pass spot=None or drop the warm pool")
+        if debugger is not None:
+            for problem in distributed_debugging_problems(distribution, checkpointing=spot is not None):
+                c.add(problem)
         for extra in (debugger, profiler):
             if extra is not None:
                 for problem in extra.problems():

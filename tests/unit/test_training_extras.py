@@ -226,6 +226,10 @@ def test_rule_images_come_from_the_regions_registry():
     ({"debugger": debugger(save_interval=0)}, "debugger.save_interval 0 must lie in [1, 1000000]"),
     ({"profiler": profiler(interval_ms=250)}, "profiler.interval_ms 250 is not allowed; use one of 100, 200, 500, 1000, 5000, 60000"),
     ({"profiler": Profiler("eu-west-1", "work/profiler")}, "profiler.s3_output_path: 'work/profiler' is not an S3 URI"),
+    ({"instance_type": "ml.c5.xlarge", "distribution": Distribution("parameter_server"), "debugger": debugger(rules=())},
+     "debugger: SageMaker Debugger does not support parameter-server distributed training"),
+    ({"distribution": Distribution("pytorchddp"), "spot": SpotTraining(f"{WORK}/checkpoints", 7200), "debugger": debugger(rules=())},
+     "debugger: SageMaker Debugger is not available for distributed training ('pytorchddp') with SageMaker checkpoints"),
 ])
 def test_bad_debugger_and_profiler_settings_are_rejected(kwargs, message):
     with pytest.raises(StepError, match=re.escape(message)):
