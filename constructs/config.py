@@ -20,6 +20,7 @@ from typing import Any, Callable, Literal
 from mlops_estate.model_build_config import BuildConfig, GovernanceConfig
 from mlops_estate.pipeline.patterns import INSTANCE_TYPE
 
+from mlops_estate.baseline_rollout_config import BaselineRolloutConfig
 from mlops_estate.config_parsing import ConfigError, Problems, join, parse_dataclass, is_missing
 from mlops_estate.data_lake_config import DataLakeConfig
 from mlops_estate.feature_store_config import FeatureGroupDefinition, check_feature_groups
@@ -79,6 +80,8 @@ class OrganizationConfig:
     ml_ou_ids: tuple[str, ...]
     # The role CloudFormation deploys with; guardrails exempt it so the estate can manage itself.
     deployment_role_name: str = "cdk-hnb659fds-cfn-exec-role"
+    # The account baseline rolled out to whole OUs with a StackSet (baseline_rollout_config.py).
+    baseline_rollout: BaselineRolloutConfig = field(default_factory=BaselineRolloutConfig)
 
     def check(self, path: str, problems: Problems) -> None:
         _account(join(path, "management_account"), self.management_account, problems)
@@ -285,6 +288,7 @@ class EstateConfig:
         check_feature_groups(self.feature_groups, join(path, "feature_groups"), problems)
         self.guardrails.check_models(self.models, join(path, "guardrails"), problems)
         check_data_prefixes([m for m in self.models if not is_missing(m)], self.data_lake.arrival_prefix, join(path, "models"), problems)
+        self.organization.baseline_rollout.check_estate(self, join(path, "organization.baseline_rollout"), problems)
 
     @property
     def sandbox(self) -> bool:

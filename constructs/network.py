@@ -52,6 +52,10 @@ class PrivateNetwork(Construct):
     The workload group admits only itself (distributed training, Studio apps) and sends only HTTPS out.
     Isolated subnets route nowhere but the VPC and the S3 gateway, so HTTPS egress reaches only the
     endpoints and S3; pass ``s3_prefix_list_id`` to also name S3 exactly in the group.
+
+    The VPC's default security group is stripped of its rules by CDK's custom resource (a Lambda function, so a
+    file asset); where assets cannot be used (a StackSet template), pass ``restrict_default_security_group=False``
+    and close it otherwise (`mlops_estate.default_security_group.DefaultSecurityGroupClosed`).
     """
 
     def __init__(
@@ -65,6 +69,7 @@ class PrivateNetwork(Construct):
         flow_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         interface_endpoints: Sequence[str] = tuple(DEFAULT_INTERFACE_ENDPOINTS),
         s3_prefix_list_id: str | None = None,
+        restrict_default_security_group: bool = True,
     ) -> None:
         super().__init__(scope, id)
         unknown = sorted(set(interface_endpoints) - set(DEFAULT_INTERFACE_ENDPOINTS))
@@ -83,7 +88,7 @@ class PrivateNetwork(Construct):
             nat_gateways=0,
             create_internet_gateway=False,
             subnet_configuration=[ec2.SubnetConfiguration(name="workloads", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24)],
-            restrict_default_security_group=True,
+            restrict_default_security_group=restrict_default_security_group,
         )
         self.flow_log_group = logs.LogGroup(
             self,
