@@ -9,15 +9,19 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import Any, Literal
 
 from mlops_estate.config_parsing import Problems, join
 
-if TYPE_CHECKING:
-    from mlops_estate.config import EstateConfig
+# The methods below take the whole `mlops_estate.config.EstateConfig` (typed Any: config.py imports this module).
+EstateConfig = Any
 
 # CloudFormation StackSet names: a letter, then letters, digits and hyphens, 128 at most.
 STACK_SET_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{0,127}$")
+
+# Service-managed StackSets deploy with this role (``stacksets-exec-<id>``) in each target account; the guardrail
+# SCP lets it manage the estate's keys and Config rules like the CDK deployment role.
+STACK_SET_EXECUTION_ROLE = "stacksets-exec"
 
 RegionConcurrency = Literal["SEQUENTIAL", "PARALLEL"]
 ConcurrencyMode = Literal["STRICT_FAILURE_TOLERANCE", "SOFT_FAILURE_TOLERANCE"]

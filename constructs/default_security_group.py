@@ -61,6 +61,7 @@ class DefaultSecurityGroupClosed(Construct):
         )
         self.role.add_to_policy(automation)
         policy = self.role.node.find_child("DefaultPolicy")
+        assert isinstance(policy, iam.Policy)
         acknowledge(policy, "ec2:DescribeSecurityGroups supports no resource-level permissions; the runbook reads the group "
                     "before removing its rules.", "AwsSolutions-IAM5[Resource::*]")
         acknowledge(policy, "The runbook is AWS-owned and versioned (:*); automation executions get generated ids, and only "

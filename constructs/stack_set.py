@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import jsii
 from aws_cdk import (
@@ -29,6 +29,7 @@ from aws_cdk import (
     FileAssetSource,
     IResolveContext,
     IStringProducer,
+    IStackSynthesizer,
     ISynthesisSession,
     Lazy,
     Stack,
@@ -53,10 +54,11 @@ class _TemplateSynthesizer(StackSynthesizer):
         super().__init__()
         self.template_url: str | None = None
 
-    def add_file_asset(self, asset: FileAssetSource) -> FileAssetLocation:
+    # jsii hands an override the asset source struct as one positional argument, not as the keywords of the stub.
+    def add_file_asset(self, asset: FileAssetSource) -> FileAssetLocation:  # type: ignore[override]
         raise ValueError(f"{self._bound().node.path}: adds the file asset {asset.file_name or asset.executable!r}; {NO_ASSETS}")
 
-    def add_docker_image_asset(self, asset: DockerImageAssetSource) -> DockerImageAssetLocation:
+    def add_docker_image_asset(self, asset: DockerImageAssetSource) -> DockerImageAssetLocation:  # type: ignore[override]
         raise ValueError(f"{self._bound().node.path}: adds the Docker image asset {asset.directory_name!r}; {NO_ASSETS}")
 
     def synthesize(self, session: ISynthesisSession) -> None:
@@ -99,7 +101,8 @@ class StackSetTemplate(Stack):
             raise ValueError(f"{scope.node.path}/{id}: a StackSetTemplate must be created directly in the stack that "
                              f"deploys its StackSet, got a {type(scope).__name__}")
         self._template_synthesizer = _TemplateSynthesizer()
-        super().__init__(scope, id, synthesizer=self._template_synthesizer, analytics_reporting=False, description=description)
+        super().__init__(scope, id, synthesizer=cast(IStackSynthesizer, self._template_synthesizer), analytics_reporting=False,
+                         description=description)
         self.parent_stack = scope
 
     @property

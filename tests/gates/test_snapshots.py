@@ -12,6 +12,7 @@ EXPECTED_STACKS = [
     "DataLake/DataLake",
     "MlDev/Workspace",
     "Organization/Guardrails",
+    "Organization/Guardrails/AccountBaseline",
     "Prod/ApprovedChurn",
     "Prod/ApprovedChurnShadow",
     "Prod/ApprovedFraudBatch",
