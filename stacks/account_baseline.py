@@ -60,8 +60,11 @@ def account_baseline_rollout(scope: Construct, config: EstateConfig) -> ServiceM
     """The baseline template and its StackSet, in ``scope`` (the management account's stack)."""
     rollout = config.organization.baseline_rollout
     template = AccountBaselineTemplate(scope, "AccountBaseline", config=config)
-    return ServiceManagedStackSet(
+    stack_set = ServiceManagedStackSet(
         scope, "AccountBaselineRollout", template=template, stack_set_name=rollout.name_for(config),
         ou_ids=rollout.target_ou_ids(config), regions=rollout.target_regions(config),
         exclude_accounts=rollout.excluded_accounts(config), operation=rollout.operation,
     )
+    # StackSets propagate their tags to the stacks they create: the same `environment` as the template's resources.
+    Tags.of(stack_set).add("environment", rollout.environment_tag, priority=ENVIRONMENT_TAG_PRIORITY)
+    return stack_set

@@ -59,6 +59,8 @@ def test_every_taggable_resource_carries_the_cost_tags(default_estate, stack):
     config = default_estate.estate.organization.config
     expected = {"project": config.tags.project, "team": config.tags.team, "cost-center": config.tags.cost_center,
                 "environment": ENVIRONMENT[stack.split("/")[0]]}
+    if stack == "Organization/Guardrails/AccountBaseline":  # the StackSet template names its member accounts' environment
+        expected["environment"] = config.organization.baseline_rollout.environment_tag
     checked, missing = 0, []
     for logical_id, resource in default_estate.templates[stack]["Resources"].items():
         prop = tag_property(config.region, resource["Type"])

@@ -89,6 +89,8 @@ def test_stack_set_is_service_managed_auto_deploying_and_retaining(synthesized):
     assert props["ManagedExecution"] == {"Active": True}
     assert props["Capabilities"] == ["CAPABILITY_IAM"]
     assert "TemplateBody" not in props and "Parameters" not in props
+    # Propagated to the stack instances: the member accounts' environment, not the management account's.
+    assert {t["Key"]: t["Value"] for t in props["Tags"]}["environment"] == "ml-team"
 
 
 def test_stack_set_targets_the_ous_without_the_estates_own_accounts(synthesized):
