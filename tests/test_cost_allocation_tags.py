@@ -68,7 +68,10 @@ def test_every_taggable_resource_carries_the_cost_tags(default_estate, stack):
             continue
         checked += 1
         tags = tags_of(resource.get("Properties", {}).get(prop))
-        wrong = {k: tags.get(k) for k in COST_TAGS if tags.get(k) != expected[k]}
+        # A StackSet propagates its tags to its stack instances: it carries the member accounts' environment.
+        want = ({**expected, "environment": config.organization.baseline_rollout.environment_tag}
+                if resource["Type"] == "AWS::CloudFormation::StackSet" else expected)
+        wrong = {k: tags.get(k) for k in COST_TAGS if tags.get(k) != want[k]}
         if wrong:
             missing.append(f"{logical_id} ({resource['Type']}.{prop}): {wrong}")
     assert checked > 0
