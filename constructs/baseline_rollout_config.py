@@ -17,6 +17,7 @@ from mlops_estate.config_parsing import Problems, join
 EstateConfig = Any
 
 # CloudFormation StackSet names: a letter, then letters, digits and hyphens, 128 at most.
+IPAM_POOL_ID = re.compile(r"^ipam-pool-[0-9a-f]{17}$")
 STACK_SET_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{0,127}$")
 
 # Service-managed StackSets deploy with this role (``stacksets-exec-<id>``) in each target account; the guardrail
@@ -58,8 +59,11 @@ class BaselineRolloutConfig:
     ou_ids: tuple[str, ...] = ()
     regions: tuple[str, ...] = ()
     exclude_accounts: tuple[str, ...] = ()
-    # The VPC block of every baseline account (the same in each: see the README on overlapping CIDRs).
+    # The VPC block of every baseline account (the same in each: see the README on overlapping CIDRs) ...
     cidr: str = "10.100.0.0/16"
+    # ... or, with an IPAM pool shared to the target OUs, a distinct /ipam_netmask_length block per account.
+    ipam_pool_id: str | None = None
+    ipam_netmask_length: int = 20
     # A monthly cost budget per account (in the first region only, budgets are global); none when null.
     monthly_limit_usd: float | None = None
     # The value of the `environment` cost allocation tag in the baseline accounts.
@@ -81,6 +85,11 @@ class BaselineRolloutConfig:
         else:
             if not 16 <= net.prefixlen <= 22:
                 problems.add(join(path, "cidr"), f"{self.cidr!r} has prefix /{net.prefixlen}; use /16 to /22 so every AZ gets a subnet")
+        if self.ipam_pool_id is not None and not IPAM_POOL_ID.match(self.ipam_pool_id):
+            problems.add(join(path, "ipam_pool_id"), f"{self.ipam_pool_id!r} is not an IPAM pool id (ipam-pool- and 17 hex digits)")
+        if not 16 <= self.ipam_netmask_length <= 22:
+            problems.add(join(path, "ipam_netmask_length"),
+                         f"{self.ipam_netmask_length} is outside 16..22 (each account's block must hold a /24 per zone)")
         if self.monthly_limit_usd is not None and self.monthly_limit_usd <= 0:
             problems.add(join(path, "monthly_limit_usd"), f"{self.monthly_limit_usd} is not positive; give a USD amount or null for no budget")
         if not TAG_VALUE.match(self.environment_tag):
@@ -108,6 +117,11 @@ class BaselineRolloutConfig:
                 problems.add(join(join(path, "exclude_accounts"), i), f"{account!r} is not an AWS account id (exactly 12 digits)")
         if not self.enabled:
             return
+        if self.ipam_pool_id is not None:
+            if len(self.target_regions(estate)) > 1:
+                problems.add(join(path, "ipam_pool_id"), "an IPAM pool allocates in one region (its locale), but the rollout "
+                             f"targets {list(self.target_regions(estate))}; use one region, or one estate per region")
+            return  # the pool, not cidr, decides the blocks
         try:
             net = ipaddress.IPv4Network(self.cidr)
         except ValueError:

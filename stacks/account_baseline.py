@@ -4,6 +4,7 @@ The same constructs the estate's own accounts use (stacks/ml_dev.py, serving.py,
 (`EstateKeys`, RETAIN, aliases ``alias/<estate>/<class>``), the `PrivateNetwork`, the AWS Config SageMaker rules,
 a monthly budget and the cost allocation tags. Nothing names an account or a region: keys, policies and ARNs use
 pseudo-parameters, and the two availability zones are the first two of ``Fn::GetAZs`` in each account and region.
+The VPC block is ``cidr`` in every account, or, with ``ipam_pool_id``, a distinct block per account from that IPAM pool.
 The template holds no assets: CDK's custom resource that strips the VPC's default security group (Lambda code)
 is replaced by an AWS Config rule with automatic SSM remediation (`DefaultSecurityGroupClosed`).
 """
@@ -11,6 +12,7 @@ is replaced by an AWS Config rule with automatic SSM remediation (`DefaultSecuri
 from __future__ import annotations
 
 from aws_cdk import CfnCondition, CfnResource, Fn, Tags
+from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
 from mlops_estate.budgets import AccountBudget
@@ -33,7 +35,12 @@ class AccountBaselineTemplate(StackSetTemplate):
         super().__init__(scope, id, description=f"{config.name} estate: account baseline (network, keys, Config rules, "
                                                 f"budget), rolled out by the StackSet {rollout.name_for(config)}")
         self.keys = EstateKeys(self, "Keys", estate_name=config.name)
-        self.network = PrivateNetwork(self, "Network", cidr=rollout.cidr, availability_zones=self.availability_zones[:2],
+        addresses = (
+            ec2.IpAddresses.aws_ipam_allocation(ipv4_ipam_pool_id=rollout.ipam_pool_id, ipv4_netmask_length=rollout.ipam_netmask_length,
+                                                default_subnet_ipv4_netmask_length=24)
+            if rollout.ipam_pool_id else ec2.IpAddresses.cidr(rollout.cidr)
+        )
+        self.network = PrivateNetwork(self, "Network", ip_addresses=addresses, availability_zones=self.availability_zones[:2],
                                       logs_key=self.keys.logs, restrict_default_security_group=False)
         self.default_security_group = DefaultSecurityGroupClosed(self, "DefaultSecurityGroupClosed", vpc=self.network.vpc)
         self.config_rules = (

@@ -156,6 +156,33 @@ def test_baseline_network_is_private_in_the_configured_block_and_any_region(synt
     assert resources_of_type(synthesized.baseline, "AWS::EC2::FlowLog")
 
 
+def test_with_an_ipam_pool_each_account_gets_its_own_block():
+    config = EstateConfig.from_dict(estate_with({"enabled": True, "ipam_pool_id": "ipam-pool-0123456789abcdef0",
+                                                 "ipam_netmask_length": 20}))
+    app = make_app()
+    stack = OrganizationStack(Stage(app, "Organization"), "Guardrails", config=config)
+    outdir = Path(app.synth().directory) / "assembly-Organization"
+    baseline = json.loads((outdir / stack.baseline_rollout.template.template_file).read_text())
+    ((vpc_id, vpc),) = resources_of_type(baseline, "AWS::EC2::VPC").items()
+    assert "CidrBlock" not in vpc["Properties"]
+    assert (vpc["Properties"]["Ipv4IpamPoolId"], vpc["Properties"]["Ipv4NetmaskLength"]) == ("ipam-pool-0123456789abcdef0", 20)
+    for subnet in resources_of_type(baseline, "AWS::EC2::Subnet").values():
+        assert subnet["Properties"]["CidrBlock"]["Fn::Select"][1]["Fn::Cidr"] == [{"Fn::GetAtt": [vpc_id, "CidrBlock"]}, 16, "8"]
+
+
+def test_private_network_takes_exactly_one_address_plan():
+    from aws_cdk import aws_ec2 as ec2
+
+    from mlops_estate.encryption import DataClass, EstateKeys
+    from mlops_estate.network import PrivateNetwork
+
+    stack = Stack(make_app(), "Net")
+    keys = EstateKeys(stack, "Keys", estate_name="acme", classes=[DataClass.LOGS])
+    with pytest.raises(ValueError, match="Net/Network: give exactly one of cidr .* and ip_addresses"):
+        PrivateNetwork(stack, "Network", cidr="10.1.0.0/16", ip_addresses=ec2.IpAddresses.cidr("10.2.0.0/16"),
+                       availability_zones=stack.availability_zones[:2], logs_key=keys.logs)
+
+
 def test_default_security_group_is_closed_by_config_remediation(synthesized):
     (vpc_id,) = resources_of_type(synthesized.baseline, "AWS::EC2::VPC")
     rules = resources_of_type(synthesized.baseline, "AWS::Config::ConfigRule")
@@ -299,6 +326,10 @@ BAD_CONFIG = [
     ({"operation": {"max_concurrent_percentage": 0}}, "organization.baseline_rollout.operation.max_concurrent_percentage: 0 is outside 1..100"),
     ({"operation": {"failure_tolerance_percentage": 101}}, "organization.baseline_rollout.operation.failure_tolerance_percentage: 101 is outside 0..100"),
     ({"operation": {"region_concurrency": "ALL"}}, "organization.baseline_rollout.operation.region_concurrency: 'ALL' is not allowed; expected one of 'SEQUENTIAL', 'PARALLEL'"),
+    ({"ipam_pool_id": "pool-1"}, "organization.baseline_rollout.ipam_pool_id: 'pool-1' is not an IPAM pool id"),
+    ({"ipam_pool_id": "ipam-pool-0123456789abcdef0"},
+     "organization.baseline_rollout.ipam_pool_id: an IPAM pool allocates in one region (its locale), but the rollout targets"),
+    ({"ipam_netmask_length": 24}, "organization.baseline_rollout.ipam_netmask_length: 24 is outside 16..22"),
     ({"regoins": ["eu-west-1"]}, "organization.baseline_rollout.regoins: unknown key; did you mean 'regions'?"),
 ]
 
