@@ -66,6 +66,9 @@ class BaselineRolloutConfig:
     ipam_netmask_length: int = 20
     # A monthly cost budget per account (in the first region only, budgets are global); none when null.
     monthly_limit_usd: float | None = None
+    # Record configuration in the baseline accounts (a recorder + delivery channel); default `audit.config_recorder`.
+    # The Config rules need a recorder: turn it on unless another tool (Control Tower) records there already.
+    config_recorder: bool | None = None
     # The value of the `environment` cost allocation tag in the baseline accounts.
     environment_tag: str = "ml-account"
     # Default: "<estate name>-account-baseline".
@@ -145,6 +148,9 @@ class BaselineRolloutConfig:
         """The estate's own accounts (they run the per-account stacks) and ``exclude_accounts``, sorted."""
         own = {estate.accounts.of(role) for role in ("shared_services", "data_lake", "ml_dev", "staging", "prod")}
         return tuple(sorted(own | set(self.exclude_accounts)))
+
+    def records_configuration(self, estate: EstateConfig) -> bool:
+        return bool(estate.audit.config_recorder) if self.config_recorder is None else self.config_recorder
 
     def name_for(self, estate: EstateConfig) -> str:
         return self.stack_set_name or f"{estate.name}-account-baseline"

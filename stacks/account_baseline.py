@@ -17,7 +17,7 @@ from constructs import Construct
 
 from mlops_estate.budgets import AccountBudget
 from mlops_estate.config import EstateConfig
-from mlops_estate.config_rules import SageMakerConfigRules
+from mlops_estate.config_rules import ConfigRecorder, SageMakerConfigRules
 from mlops_estate.default_security_group import DefaultSecurityGroupClosed
 from mlops_estate.encryption import EstateKeys
 from mlops_estate.network import PrivateNetwork
@@ -43,11 +43,16 @@ class AccountBaselineTemplate(StackSetTemplate):
         self.network = PrivateNetwork(self, "Network", ip_addresses=addresses, availability_zones=self.availability_zones[:2],
                                       logs_key=self.keys.logs, restrict_default_security_group=False)
         self.default_security_group = DefaultSecurityGroupClosed(self, "DefaultSecurityGroupClosed", vpc=self.network.vpc)
-        self.config_rules = (
-            SageMakerConfigRules(self, "SageMakerConfigRules", recorder_key=self.keys.logs if config.audit.config_recorder else None,
-                                 model_rules=config.guardrails.models_in_vpc)
-            if config.audit.config_rules else None
-        )
+        record = rollout.records_configuration(config)
+        self.config_rules: SageMakerConfigRules | None = None
+        if config.audit.config_rules:
+            self.config_rules = SageMakerConfigRules(self, "SageMakerConfigRules", recorder_key=self.keys.logs if record else None,
+                                                     model_rules=config.guardrails.models_in_vpc)
+            self.recorder = self.config_rules.recorder
+        else:
+            self.recorder = ConfigRecorder(self, "ConfigRecording", key=self.keys.logs) if record else None
+        if self.recorder is not None:
+            self.default_security_group.rule.node.add_dependency(self.recorder.recorder, self.recorder.delivery_channel)
         self.budget = None
         if rollout.monthly_limit_usd is not None:
             self.budget = AccountBudget(self, "Budget", budget_name=f"{config.name}-account-monthly", limit_usd=rollout.monthly_limit_usd,

@@ -170,6 +170,22 @@ def test_with_an_ipam_pool_each_account_gets_its_own_block():
         assert subnet["Properties"]["CidrBlock"]["Fn::Select"][1]["Fn::Cidr"] == [{"Fn::GetAtt": [vpc_id, "CidrBlock"]}, 16, "8"]
 
 
+def test_baseline_can_record_configuration_for_its_rules():
+    data = estate_with({"enabled": True, "config_recorder": True})
+    data["audit"] = {**data.get("audit", {}), "config_rules": False, "config_recorder": False}
+    config = EstateConfig.from_dict(data)
+    app = make_app()
+    stack = OrganizationStack(_stage(app, "Organization", config, "management"), "Guardrails", config=config)
+    apply_nag_packs(app)  # the recorder's bucket and role pass the gates inside the template too
+    outdir = Path(app.synth().directory) / "assembly-Organization"
+    baseline = json.loads((outdir / stack.baseline_rollout.template.template_file).read_text())
+    (recorder_id,) = resources_of_type(baseline, "AWS::Config::ConfigurationRecorder")
+    (channel_id,) = resources_of_type(baseline, "AWS::Config::DeliveryChannel")
+    (rule,) = resources_of_type(baseline, "AWS::Config::ConfigRule").values()  # SageMaker rules off: only the default-SG rule
+    assert rule["Properties"]["Source"]["SourceIdentifier"] == "VPC_DEFAULT_SECURITY_GROUP_CLOSED"
+    assert {recorder_id, channel_id} <= set(rule["DependsOn"])
+
+
 def test_private_network_takes_exactly_one_address_plan():
     from aws_cdk import aws_ec2 as ec2
 
@@ -360,4 +376,5 @@ def test_defaults_target_the_ml_ous_in_the_estate_region():
     assert rollout.excluded_accounts(config) == tuple(ESTATE_ACCOUNTS)
     assert rollout.name_for(config) == "mlops-account-baseline"
     assert rollout.monthly_limit_usd is None
+    assert rollout.records_configuration(config) is config.audit.config_recorder
     assert replace(rollout, stack_set_name="Custom").name_for(config) == "Custom"
