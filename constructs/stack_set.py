@@ -66,8 +66,8 @@ class _TemplateSynthesizer(StackSynthesizer):
         # Children synthesize before their parent, so the parent's template sees the URL set here.
         self._synthesize_template(session)
         template = Path(session.assembly.outdir) / stack.template_file
-        parent = Stack.of(stack.node.scope) if stack.node.scope is not None else stack
-        location = parent.synthesizer.add_file_asset(
+        assert stack.node.scope is not None  # StackSetTemplate sits in its parent stack
+        location = Stack.of(stack.node.scope).synthesizer.add_file_asset(
             packaging=FileAssetPackaging.FILE,
             file_name=stack.template_file,
             source_hash=hashlib.sha256(template.read_bytes()).hexdigest(),
@@ -93,7 +93,8 @@ class StackSetTemplate(Stack):
     """A stack synthesized only as a StackSet's template: environment-agnostic (accounts and regions come from
     pseudo-parameters), without bootstrap version rule or CDK metadata, without assets.
 
-    Create it as a child of the stack that deploys the `ServiceManagedStackSet`.
+    Create it as a child of the stack that deploys the `ServiceManagedStackSet`. Reference nothing of other stacks
+    (their outputs live in the deploying account, the instances in others): give what differs as config.
     """
 
     def __init__(self, scope: Construct, id: str, *, description: str) -> None:
