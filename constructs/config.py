@@ -21,6 +21,7 @@ from mlops_estate.model_build_config import BuildConfig, GovernanceConfig
 from mlops_estate.pipeline.patterns import INSTANCE_TYPE
 
 from mlops_estate.ci_config import CiConfig
+from mlops_estate.baseline_rollout_config import BaselineRolloutConfig
 from mlops_estate.config_parsing import ConfigError, Problems, join, parse_dataclass, is_missing
 from mlops_estate.data_lake_config import DataLakeConfig
 from mlops_estate.feature_store_config import FeatureGroupDefinition, check_feature_groups
@@ -80,6 +81,8 @@ class OrganizationConfig:
     ml_ou_ids: tuple[str, ...]
     # The role CloudFormation deploys with; guardrails exempt it so the estate can manage itself.
     deployment_role_name: str = "cdk-hnb659fds-cfn-exec-role"
+    # The account baseline rolled out to whole OUs with a StackSet (baseline_rollout_config.py).
+    baseline_rollout: BaselineRolloutConfig = field(default_factory=BaselineRolloutConfig)
 
     def check(self, path: str, problems: Problems) -> None:
         _account(join(path, "management_account"), self.management_account, problems)
@@ -290,6 +293,7 @@ class EstateConfig:
         check_data_prefixes([m for m in self.models if not is_missing(m)], self.data_lake.arrival_prefix, join(path, "models"), problems)
         if self.ci is not None:
             self.ci.check_deployment_role(self.organization.deployment_role_name, join(path, "ci"), problems)
+        self.organization.baseline_rollout.check_estate(self, join(path, "organization.baseline_rollout"), problems)
 
     @property
     def sandbox(self) -> bool:

@@ -15,6 +15,7 @@ EXPECTED_STACKS = [
     "MlDev/Workspace",
     "Organization/CiAccess",
     "Organization/Guardrails",
+    "Organization/Guardrails/AccountBaseline",
     "Prod/ApprovedChurn",
     "Prod/ApprovedChurnShadow",
     "Prod/ApprovedFraudBatch",
