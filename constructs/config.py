@@ -20,6 +20,8 @@ from typing import Any, Callable, Literal
 from mlops_estate.model_build_config import BuildConfig, GovernanceConfig
 from mlops_estate.pipeline.patterns import INSTANCE_TYPE
 
+from mlops_estate.ci_config import CiConfig
+from mlops_estate.baseline_rollout_config import BaselineRolloutConfig
 from mlops_estate.config_parsing import ConfigError, Problems, join, parse_dataclass, is_missing
 from mlops_estate.data_lake_config import DataLakeConfig
 from mlops_estate.feature_store_config import FeatureGroupDefinition, check_feature_groups
@@ -80,6 +82,8 @@ class OrganizationConfig:
     ml_ou_ids: tuple[str, ...]
     # The role CloudFormation deploys with; guardrails exempt it so the estate can manage itself.
     deployment_role_name: str = "cdk-hnb659fds-cfn-exec-role"
+    # The account baseline rolled out to whole OUs with a StackSet (baseline_rollout_config.py).
+    baseline_rollout: BaselineRolloutConfig = field(default_factory=BaselineRolloutConfig)
 
     def check(self, path: str, problems: Problems) -> None:
         _account(join(path, "management_account"), self.management_account, problems)
@@ -266,6 +270,8 @@ class EstateConfig:
     # Studio, persona roles and MLflow of the ML dev account (workspace_config.py).
     workspace: WorkspaceConfig = field(default_factory=WorkspaceConfig)
     promotion: PromotionConfig = field(default_factory=PromotionConfig)
+    # GitHub Actions OIDC deploy roles, one per account (ci_config.py); none when unset.
+    ci: CiConfig | None = None
     # SageMaker Projects templates (Service Catalog) in the ML dev account (projects_config.py).
     projects: ProjectsConfig = field(default_factory=ProjectsConfig)
 
@@ -288,6 +294,9 @@ class EstateConfig:
         check_feature_groups(self.feature_groups, join(path, "feature_groups"), problems)
         self.guardrails.check_models(self.models, join(path, "guardrails"), problems)
         check_data_prefixes([m for m in self.models if not is_missing(m)], self.data_lake.arrival_prefix, join(path, "models"), problems)
+        if self.ci is not None:
+            self.ci.check_deployment_role(self.organization.deployment_role_name, join(path, "ci"), problems)
+        self.organization.baseline_rollout.check_estate(self, join(path, "organization.baseline_rollout"), problems)
         self.projects.check_models([m.name for m in self.models if not is_missing(m)], join(path, "projects"), problems)
 
     @property

@@ -31,6 +31,7 @@ from typing import Any
 from aws_cdk import aws_organizations as organizations
 from constructs import Construct
 
+from mlops_estate.baseline_rollout_config import STACK_SET_EXECUTION_ROLE
 from mlops_estate.config import EstateConfig
 from mlops_estate.governance_config import SCP_MAX_CHARS, GuardrailsConfig
 
@@ -118,6 +119,8 @@ class GuardrailOptions:
     estate_name: str
     deployment_role_name: str
     rules: GuardrailsConfig = field(default_factory=GuardrailsConfig)
+    # Further roles that deploy the estate's keys and Config rules (the StackSet execution role of the baseline rollout).
+    other_deployment_role_names: tuple[str, ...] = ()
     instance_types_by_account: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
@@ -130,6 +133,7 @@ class GuardrailOptions:
             estate_name=config.name,
             deployment_role_name=config.organization.deployment_role_name,
             rules=config.guardrails,
+            other_deployment_role_names=(STACK_SET_EXECUTION_ROLE,) if config.organization.baseline_rollout.enabled else (),
             instance_types_by_account={a: tuple(p) for a, p in sorted(by_account.items())},
         )
 
@@ -221,7 +225,8 @@ def _protect_rules(options: GuardrailOptions) -> list[GuardrailRule]:
     management account's IAM.
     """
     name = options.estate_name
-    deployer = {"ArnNotLike": {"aws:PrincipalArn": options.role_patterns([options.deployment_role_name])}}
+    deployers = [options.deployment_role_name, *options.other_deployment_role_names]
+    deployer = {"ArnNotLike": {"aws:PrincipalArn": options.role_patterns(deployers)}}
     return [
         GuardrailRule("ProtectEstateKmsKeys", "disabling, deleting or re-policing the estate's KMS keys", PROTECTED_KMS_ACTIONS,
                       {"ForAnyValue:StringLike": {"kms:ResourceAliases": f"alias/{name}/*"}, **deployer}),

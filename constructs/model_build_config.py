@@ -12,14 +12,18 @@ from typing import Literal
 
 from mlops_estate.config_parsing import Problems, join
 from mlops_estate.governance_config import always_keyed_problem
+from mlops_estate.pipeline.debugger import DEEP_LEARNING_ONLY, DebuggerSettings, ProfilerSettings, distributed_debugging_problems
+from mlops_estate.pipeline.distribution import Distribution, S3Distribution
 from mlops_estate.pipeline.patterns import ECR_IMAGE, INSTANCE_TYPE, SCHEDULE
 
 RiskRating = Literal["High", "Medium", "Low", "Unknown"]
 
 S3_SCRIPT = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S+\.py$")
 HYPERPARAMETER = re.compile(r"^[A-Za-z0-9_.:-]{1,256}$")
-# SageMaker's limits: a training job runs at most 28 days.
+# SageMaker's limits: a training job runs at most 28 days, on at most 100 instances; a warm pool waits at most an hour.
 MAX_RUNTIME_MINUTES = 28 * 24 * 60
+MAX_TRAINING_INSTANCES = 100
+MAX_WARM_POOL_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,12 @@ class BuildConfig:
     URIs of the scripts; by default they are read from ``code/<model>/preprocess.py`` and
     ``code/<model>/evaluate.py`` in the ML dev artifacts bucket, where your CI uploads them.
     ``schedule`` starts the build pipeline, with ``schedule_parameters`` as pipeline parameter values.
+
+    Training extras: ``training_instance_count`` instances, the ``train`` channel ``FullyReplicated`` or
+    ``ShardedByS3Key`` (``training_data_distribution``; the reference preprocessing then writes one shard per
+    instance); ``distribution``, the launcher of a framework ``training_image`` (`Distribution`);
+    ``warm_pool_seconds``, a managed warm pool kept after each run (needs ``spot: false`` and a raised
+    warm-pool service quota); ``debugger`` and ``profiler`` (`DebuggerSettings`, `ProfilerSettings`).
     """
 
     training_image: str | None = None
@@ -47,6 +57,12 @@ class BuildConfig:
     schedule_parameters: Mapping[str, str] = field(default_factory=dict)
     batch_inference: bool = False
     batch_instance_type: str = "ml.m5.large"
+    training_instance_count: int = 1
+    training_data_distribution: S3Distribution = "FullyReplicated"
+    distribution: Distribution | None = None
+    warm_pool_seconds: int = 0
+    debugger: DebuggerSettings | None = None
+    profiler: ProfilerSettings | None = None
 
     def check(self, path: str, problems: Problems) -> None:
         if self.training_image is not None and not ECR_IMAGE.match(self.training_image):
@@ -74,6 +90,36 @@ class BuildConfig:
         for key, value in self.hyperparameters.items():
             if not HYPERPARAMETER.match(key) or not value:
                 problems.add(join(join(path, "hyperparameters"), key), f"{key!r}={value!r}: names are 1-256 of [A-Za-z0-9_.:-], values non-empty")
+        self._check_training_extras(path, problems)
+
+    def _check_training_extras(self, path: str, problems: Problems) -> None:
+        count = self.training_instance_count
+        if not 1 <= count <= MAX_TRAINING_INSTANCES:
+            problems.add(join(path, "training_instance_count"), f"{count} must lie in [1, {MAX_TRAINING_INSTANCES}]")
+        if self.training_data_distribution == "ShardedByS3Key" and count == 1:
+            problems.add(join(path, "training_data_distribution"),
+                         "ShardedByS3Key with training_instance_count 1 shards across one instance; use FullyReplicated or more instances")
+        if self.distribution is not None:
+            if self.training_image is None:
+                problems.add(join(path, "distribution"),
+                             f"{self.distribution.strategy!r} launches a framework (script-mode) container; the built-in XGBoost image "
+                             "distributes by training_instance_count and training_data_distribution alone. Set training_image or drop distribution")
+            for problem in self.distribution.problems(self.training_instance_type, count):
+                problems.add(path, problem.replace("instance_count", "training_instance_count").replace("instance_type", "training_instance_type"))
+        if not 0 <= self.warm_pool_seconds <= MAX_WARM_POOL_SECONDS:
+            problems.add(join(path, "warm_pool_seconds"), f"{self.warm_pool_seconds} must lie in [0, {MAX_WARM_POOL_SECONDS}]")
+        elif self.warm_pool_seconds and self.spot:
+            problems.add(join(path, "warm_pool_seconds"),
+                         "SageMaker managed warm pools cannot be used with spot training; set spot to false or warm_pool_seconds to 0")
+        if self.debugger is not None:
+            for problem in distributed_debugging_problems(self.distribution, checkpointing=self.spot):
+                problems.add(path, problem)
+        if self.debugger is not None and self.training_image is None:
+            for i, rule in enumerate(self.debugger.rules):
+                if rule.name in DEEP_LEARNING_ONLY:
+                    problems.add(join(path, f"debugger.rules[{i}].name"),
+                                 f"{rule.name!r} reads neural-network tensors and is not available for the built-in XGBoost algorithm; "
+                                 "set training_image to a deep learning container, or use a rule such as LossNotDecreasing or Overfit")
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,11 @@ class PrivateNetwork(Construct):
     The workload group admits only itself (distributed training, Studio apps) and sends only HTTPS out.
     Isolated subnets route nowhere but the VPC and the S3 gateway, so HTTPS egress reaches only the
     endpoints and S3; pass ``s3_prefix_list_id`` to also name S3 exactly in the group.
+
+    The VPC's default security group is stripped of its rules by CDK's custom resource (a Lambda function, so a
+    file asset); where assets cannot be used (a StackSet template), pass ``restrict_default_security_group=False``
+    and close it otherwise (`mlops_estate.default_security_group.DefaultSecurityGroupClosed`). The address block is
+    ``cidr``, or ``ip_addresses`` (``ec2.IpAddresses.aws_ipam_allocation(...)``: a block from an IPAM pool at deploy time).
     """
 
     def __init__(
@@ -59,12 +64,14 @@ class PrivateNetwork(Construct):
         scope: Construct,
         id: str,
         *,
-        cidr: str,
+        cidr: str | None = None,
         availability_zones: Sequence[str],
         logs_key: kms.IKey,
         flow_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         interface_endpoints: Sequence[str] = tuple(DEFAULT_INTERFACE_ENDPOINTS),
         s3_prefix_list_id: str | None = None,
+        restrict_default_security_group: bool = True,
+        ip_addresses: ec2.IIpAddresses | None = None,
     ) -> None:
         super().__init__(scope, id)
         unknown = sorted(set(interface_endpoints) - set(DEFAULT_INTERFACE_ENDPOINTS))
@@ -74,16 +81,19 @@ class PrivateNetwork(Construct):
             )
         if len(availability_zones) < 2:
             raise ValueError(f"{self.node.path}: availability_zones needs at least 2 zones, got {list(availability_zones)}")
+        if (cidr is None) == (ip_addresses is None):
+            raise ValueError(f"{self.node.path}: give exactly one of cidr (a fixed block) and ip_addresses (e.g. an IPAM "
+                             f"allocation), got cidr={cidr!r} and ip_addresses={ip_addresses!r}")
 
         self.vpc = ec2.Vpc(
             self,
             "Vpc",
-            ip_addresses=ec2.IpAddresses.cidr(cidr),
+            ip_addresses=ip_addresses if ip_addresses is not None else ec2.IpAddresses.cidr(str(cidr)),
             availability_zones=list(availability_zones),
             nat_gateways=0,
             create_internet_gateway=False,
             subnet_configuration=[ec2.SubnetConfiguration(name="workloads", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24)],
-            restrict_default_security_group=True,
+            restrict_default_security_group=restrict_default_security_group,
         )
         self.flow_log_group = logs.LogGroup(
             self,

@@ -21,6 +21,7 @@ from mlops_estate.model_groups import group_stack_id, model_groups
 from mlops_estate.promotion import DeployTarget, PromotionTarget
 from mlops_estate.stacks.approved_model import ApprovedModelStack
 from mlops_estate.stacks.base import GOVERNED_ROLES, EstateStack, add_account_governance
+from mlops_estate.stacks.ci_access import CiAccessStack, add_ci_access
 from mlops_estate.stacks.data_lake import DataLakeStack
 from mlops_estate.stacks.ml_dev import MlDevPipelinesStack, MlDevStack
 from mlops_estate.stacks.organization import OrganizationStack
@@ -46,13 +47,16 @@ class Estate:
     # Per account role ("shared_services", "ml_dev", "staging", "prod"), the stacks of the model groups after the
     # first, in group order (empty until the config has more models than model_groups.MODELS_PER_STACK).
     model_stacks: Mapping[str, Sequence[EstateStack]] = field(default_factory=dict)
+    # Per stage name, its `CiAccess` stack (GitHub OIDC deploy role); empty unless config.ci is set.
+    ci_access: Mapping[str, CiAccessStack] = field(default_factory=dict)
 
     def stacks(self) -> list[Stack]:
         """Every stack of the estate, the model-group and approved-model stacks included."""
         main: list[Stack] = [self.organization, self.shared_services, self.data_lake, self.ml_dev, self.staging, self.prod]
         groups = [s for role in self.model_stacks.values() for s in role]
         main += [self.projects] if self.projects is not None else []
-        return main + groups + [s for env in self.approved_models.values() for s in env.values()]
+        approved = [s for env in self.approved_models.values() for s in env.values()]
+        return main + groups + approved + list(self.ci_access.values())
 
 
 def _stage(scope: Construct, name: str, config: EstateConfig, environment: str) -> Stage:
@@ -123,6 +127,8 @@ def build_estate(scope: Construct, config: EstateConfig) -> Estate:
                                   promotion_targets=targets, models=group)
         for k, group in enumerate(groups[1:], start=1)
     ]
+    stages = {of.node.id: of for stack in (organization, shared_services, data_lake, ml_dev, *serving.values())
+              if (of := Stage.of(stack)) is not None}
     estate = Estate(
         organization=organization,
         shared_services=shared_services,
@@ -133,6 +139,7 @@ def build_estate(scope: Construct, config: EstateConfig) -> Estate:
         approved_models=approved,
         projects=projects,
         model_stacks=extra,
+        ci_access=add_ci_access(stages, config),
     )
     for role in GOVERNED_ROLES:
         stack = getattr(estate, role)

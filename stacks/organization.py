@@ -8,6 +8,7 @@ from mlops_estate.audit import OrganizationTrail
 from mlops_estate.config import EstateConfig
 from mlops_estate.encryption import DataClass, EstateKeys
 from mlops_estate.guardrails import GuardrailOptions, SageMakerGuardrails
+from mlops_estate.stacks.account_baseline import account_baseline_rollout
 from mlops_estate.stacks.base import EstateStack
 
 
@@ -21,3 +22,5 @@ class OrganizationStack(EstateStack):
         if config.audit.organization_trail:
             self.trail = OrganizationTrail(self, "AuditTrail", estate_name=config.name, key=self.keys.logs,
                                            log_retention_days=config.audit.log_retention_days)
+        if config.organization.baseline_rollout.enabled:
+            self.baseline_rollout = account_baseline_rollout(self, config)

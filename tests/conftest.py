@@ -12,7 +12,10 @@ import pytest
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
+from aws_cdk import Stage  # noqa: E402
+
 from mlops_estate.nag import apply_nag_packs  # noqa: E402
+from mlops_estate.stack_set import StackSetTemplate  # noqa: E402
 from mlops_estate.stacks.estate import Estate, build_estate, estate_app  # noqa: E402
 
 from tests.helpers import CDK_JSON  # noqa: E402
@@ -36,6 +39,11 @@ def synthesize_estate(outdir: Path, context: dict[str, Any] | None = None, nag: 
     for stage in assembly.nested_assemblies:
         for stack in stage.nested_assembly.stacks:
             templates[stack.hierarchical_id] = json.loads(Path(stack.template_full_path).read_text())
+    # StackSet templates are no deployable stacks of their own (stack_set.py): found by construct, by path.
+    for template in (c for c in app.node.find_all() if isinstance(c, StackSetTemplate)):
+        stage = Stage.of(template)
+        assert stage is not None and stage.outdir is not None
+        templates[template.node.path] = json.loads((Path(stage.outdir) / template.template_file).read_text())
     return SynthesizedEstate(estate=estate, outdir=outdir, templates=templates)
 
 

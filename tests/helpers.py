@@ -53,6 +53,16 @@ def resources_of_type(template: dict[str, Any], type_name: str) -> dict[str, dic
     return {k: v for k, v in template.get("Resources", {}).items() if v["Type"] == type_name}
 
 
+def policy_statements(template: dict[str, Any], logical_id_prefix: str) -> list[dict[str, Any]]:
+    """Every statement of the IAM policies (inline or managed) whose logical id starts with the prefix (a role's)."""
+    statements: list[dict[str, Any]] = []
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy") and logical_id.startswith(logical_id_prefix):
+            statements.extend(resource["Properties"]["PolicyDocument"]["Statement"])
+    assert statements, f"no policy of {logical_id_prefix}"
+    return statements
+
+
 def scaled_estate_dict(models: int) -> dict[str, Any]:
     """The default estate with ``models`` models: the default ones, then copies of them in turn (``churn-3``,
     ``spend-forecast-4``, ...), so every serving mode, monitor and build option is represented at scale."""

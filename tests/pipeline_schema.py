@@ -89,6 +89,23 @@ def patched_schema() -> dict[str, Any]:
     # 7. RetryPolicies: the service (and the SDK) take ExceptionType as a list of exception types.
     exception = d["RetryPolicy"]["properties"]["ExceptionType"]
     d["RetryPolicy"]["properties"]["ExceptionType"] = {"type": "array", "minItems": 1, "items": exception}
+    # 8. Training extras the CreateTrainingJob API has and the schema lacks: ResourceConfig.KeepAlivePeriodInSeconds
+    #    (managed warm pools), ProfilerConfig and ProfilerRuleConfigurations (Debugger profiling). Shaped as the
+    #    API reference defines them, with pipeline values where the service takes them.
+    training_args = d["TrainingStep"]["properties"]["Arguments"]["properties"]
+    training_args["ResourceConfig"]["properties"]["KeepAlivePeriodInSeconds"] = {"$ref": "#/definitions/IntegerArgumentValue"}
+    training_args["ProfilerConfig"] = {
+        "type": "object",
+        "properties": {
+            "S3OutputPath": {"$ref": "#/definitions/StringArgumentValue"},
+            "ProfilingIntervalInMilliseconds": {"$ref": "#/definitions/IntegerArgumentValue"},
+            "ProfilingParameters": {"type": "object", "patternProperties": {".*": {"$ref": "#/definitions/StringArgumentValue"}}},
+            "DisableProfiler": {"$ref": "#/definitions/BooleanArgumentValue"},
+        },
+        "additionalProperties": False,
+    }
+    # A profiler rule configuration has exactly the fields of a debug rule configuration, which the schema defines.
+    training_args["ProfilerRuleConfigurations"] = copy.deepcopy(training_args["DebugRuleConfigurations"])
     return schema
 
 

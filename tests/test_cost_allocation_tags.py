@@ -59,6 +59,8 @@ def test_every_taggable_resource_carries_the_cost_tags(default_estate, stack):
     config = default_estate.estate.organization.config
     expected = {"project": config.tags.project, "team": config.tags.team, "cost-center": config.tags.cost_center,
                 "environment": ENVIRONMENT[stack.split("/")[0]]}
+    if stack == "Organization/Guardrails/AccountBaseline":  # the StackSet template names its member accounts' environment
+        expected["environment"] = config.organization.baseline_rollout.environment_tag
     checked, missing = 0, []
     for logical_id, resource in default_estate.templates[stack]["Resources"].items():
         prop = tag_property(config.region, resource["Type"])
@@ -66,7 +68,10 @@ def test_every_taggable_resource_carries_the_cost_tags(default_estate, stack):
             continue
         checked += 1
         tags = tags_of(resource.get("Properties", {}).get(prop))
-        wrong = {k: tags.get(k) for k in COST_TAGS if tags.get(k) != expected[k]}
+        # A StackSet propagates its tags to its stack instances: it carries the member accounts' environment.
+        want = ({**expected, "environment": config.organization.baseline_rollout.environment_tag}
+                if resource["Type"] == "AWS::CloudFormation::StackSet" else expected)
+        wrong = {k: tags.get(k) for k in COST_TAGS if tags.get(k) != want[k]}
         if wrong:
             missing.append(f"{logical_id} ({resource['Type']}.{prop}): {wrong}")
     assert checked > 0

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from mlops_estate.pipeline.reference import XGBOOST_REGISTRIES, xgboost_image
-from tests.helpers import default_config, resources_of_type
+from tests.helpers import default_config, policy_statements, resources_of_type
 from tests.pipeline_schema import from_template, validate
 
 CONFIG = default_config()
@@ -86,10 +86,13 @@ def test_every_job_is_isolated_encrypted_and_bounded(default_estate):
                 assert args["ProcessingOutputConfig"]["KmsKeyId"], name
             if step["Type"] == "Training":
                 assert args["EnableNetworkIsolation"] and args["EnableInterContainerTrafficEncryption"], name
-                assert args["EnableManagedSpotTraining"] is True, name
-                assert args["CheckpointConfig"]["S3Uri"], name
                 stop = args["StoppingCondition"]
-                assert stop["MaxWaitTimeInSeconds"] >= stop["MaxRuntimeInSeconds"] > 0, name
+                if "KeepAlivePeriodInSeconds" in args["ResourceConfig"]:  # a warm pool: on-demand instances (no spot)
+                    assert "EnableManagedSpotTraining" not in args and "MaxWaitTimeInSeconds" not in stop, name
+                else:
+                    assert args["EnableManagedSpotTraining"] is True, name
+                    assert args["CheckpointConfig"]["S3Uri"], name
+                    assert stop["MaxWaitTimeInSeconds"] >= stop["MaxRuntimeInSeconds"] > 0, name
                 assert args["ResourceConfig"]["VolumeKmsKeyId"] and args["OutputDataConfig"]["KmsKeyId"], name
                 # The model goes straight to the registry's artifacts, with the registry's key.
                 assert args["OutputDataConfig"]["S3OutputPath"].startswith("s3://mlops-artifacts-222222222222-eu-west-1/models/"), name
@@ -146,3 +149,42 @@ def test_models_key_admits_build_to_write_and_consumers_to_read(default_estate):
         return sorted(re.search(r"::(\d{12}):", json.dumps(a)).group(1) for a in (aws if isinstance(aws, list) else [aws]))  # type: ignore[union-attr]
     assert accounts("EstateAccountsReadWrite") == [CONFIG.accounts.ml_dev]
     assert accounts("EstateAccountsRead") == sorted([CONFIG.accounts.staging, CONFIG.accounts.prod])
+
+
+def test_spend_forecast_trains_on_two_sharded_instances_with_debugger_and_profiler(default_estate):
+    body = _pipelines(default_estate)["mlops-spend-forecast-build"]
+    params = {p["Name"]: p for p in body["Parameters"]}
+    assert params["TrainingInstanceCount"]["DefaultValue"] == 2
+    preprocess, train = body["Steps"][0]["Arguments"], body["Steps"][1]["Arguments"]
+    assert preprocess["Environment"] == {"TRAIN_SHARDS": "2"}  # one shard per instance
+    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3DataDistributionType"] for c in train["InputDataConfig"]}
+    assert channels == {"train": "ShardedByS3Key", "validation": "FullyReplicated"}
+    assert train["EnableInterContainerTrafficEncryption"] is True
+    rules = {r["RuleConfigurationName"]: r for r in train["DebugRuleConfigurations"]}
+    assert sorted(rules) == ["LossNotDecreasing", "Overfit"]
+    assert {r["RuleEvaluatorImage"] for r in rules.values()} == {"929884845733.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-debugger-rules:latest"}
+    assert [r["RuleConfigurationName"] for r in train["ProfilerRuleConfigurations"]] == ["ProfilerReport"]
+    # Tensors, profiles and rule reports stay in the ML dev artifacts bucket, per execution.
+    for path in (train["DebugHookConfig"]["S3OutputPath"], train["ProfilerConfig"]["S3OutputPath"], rules["Overfit"]["S3OutputPath"]):
+        values = path["Std:Join"]["Values"]
+        assert values[0] == "s3://TOKEN/pipelines/spend-forecast" and values[1] == {"Get": "Execution.PipelineExecutionId"}
+    others = [n for n in _pipelines(default_estate) if n != "mlops-spend-forecast-build"]
+    assert all("DebugHookConfig" not in s["Arguments"] for n in others for s in _pipelines(default_estate)[n]["Steps"])
+
+
+def _create_training_condition(default_estate, role_prefix: str) -> dict[str, Any]:
+    statements = policy_statements(default_estate.templates["MlDev/Workspace"], role_prefix)
+    (statement,) = [s for s in statements if s["Action"] == "sagemaker:CreateTrainingJob"]
+    return statement["Condition"]  # type: ignore[no-any-return]
+
+
+def test_warm_pool_only_where_configured_and_bounded_by_the_pipeline_role(default_estate):
+    pipelines = _pipelines(default_estate)
+    fraud = pipelines["mlops-fraud-batch-build"]["Steps"][1]["Arguments"]
+    assert fraud["ResourceConfig"]["KeepAlivePeriodInSeconds"] == 600
+    assert all("KeepAlivePeriodInSeconds" not in pipelines[n]["Steps"][1]["Arguments"]["ResourceConfig"]
+               for n in ("mlops-churn-build", "mlops-spend-forecast-build"))
+    fraud_role = _create_training_condition(default_estate, "PipelinesfraudbatchBuildPipelineRole")
+    churn_role = _create_training_condition(default_estate, "PipelineschurnBuildPipelineRole")
+    assert fraud_role["NumericLessThanEqualsIfExists"] == {"sagemaker:KeepAlivePeriod": "600"}
+    assert churn_role["NumericLessThanEqualsIfExists"] == {"sagemaker:KeepAlivePeriod": "0"}

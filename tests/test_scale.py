@@ -25,6 +25,7 @@ from mlops_estate.model_groups import (
     STACK_TEMPLATE_LIMIT_BYTES,
 )
 from mlops_estate.retraining_config import promotion_pipeline_name
+from mlops_estate.stack_set import StackSetTemplate
 
 from tests.conftest import SynthesizedEstate, synthesize_estate
 from tests.gates.test_cfn_lint import IGNORED, _expected
@@ -44,7 +45,9 @@ def scaled(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedEstate:
 def _sizes(scaled: SynthesizedEstate) -> dict[str, int]:
     """Template file size per stack: the bytes CloudFormation receives (the CDK uploads the file as is)."""
     sizes = {}
-    for stack in scaled.estate.stacks():
+    # StackSet templates (the account baseline) are measured too: keyed by path, as in the fixture's templates.
+    stack_sets = [c for c in scaled.estate.organization.node.find_all() if isinstance(c, StackSetTemplate)]
+    for stack in [*scaled.estate.stacks(), *stack_sets]:
         stage = Stage.of(stack)
         assert stage is not None and stage.outdir
         sizes[stack.node.path] = (Path(stage.outdir) / stack.template_file).stat().st_size

@@ -18,7 +18,19 @@ from mlops_estate.pipeline.conditions import (
     ConditionNotEquals,
     ConditionOr,
 )
+from mlops_estate.pipeline.debugger import (
+    DEBUGGER_RULE_REGISTRIES,
+    Debugger,
+    DebuggerRule,
+    DebuggerSettings,
+    Profiler,
+    ProfilerRule,
+    ProfilerSettings,
+    RuleJob,
+    debugger_rules_image,
+)
 from mlops_estate.pipeline.definition import PipelineDefinition, PipelineDefinitionError
+from mlops_estate.pipeline.distribution import SMDDP_INSTANCE_TYPES, Distribution
 from mlops_estate.pipeline.expressions import (
     ExecutionVariables,
     Expression,
@@ -66,11 +78,11 @@ from mlops_estate.pipeline.steps import (
 __all__ = [
     "CacheConfig", "CategoricalRange", "ClarifyCheckStep", "Condition", "ConditionEquals", "ConditionGreaterThan",
     "ConditionGreaterThanOrEqualTo", "ConditionIn", "ConditionLessThan", "ConditionLessThanOrEqualTo", "ConditionNot",
-    "ConditionNotEquals", "ConditionOr", "ConditionStep", "ContinuousRange", "CreateModelStep", "DEFAULT_JOB_RETRY",
-    "ExecutionVariables", "Expression", "FailStep", "IntegerRange", "JobEnvironment", "Join", "JsonGet",
+    "ConditionNotEquals", "ConditionOr", "ConditionStep", "ContinuousRange", "CreateModelStep", "DEBUGGER_RULE_REGISTRIES",
+    "DEFAULT_JOB_RETRY", "Debugger", "DebuggerRule", "DebuggerSettings", "Distribution", "ExecutionVariables", "Expression", "FailStep", "IntegerRange", "JobEnvironment", "Join", "JsonGet",
     "MetricDefinition", "MetricsSource", "ModelMetrics", "Parameter", "ParameterBoolean", "ParameterFloat",
     "ParameterInteger", "ParameterString", "PipelineDefinition", "PipelineDefinitionError", "ProcessingInput",
-    "ProcessingOutput", "ProcessingStep", "Property", "PropertyFile", "QualityCheckStep", "RegisterModelStep",
-    "RetryPolicy", "SpotTraining", "Step", "StepError", "TrainingInput", "TrainingStep", "TransformStep",
-    "TuningObjective", "TuningStep", "Value",
+    "ProcessingOutput", "ProcessingStep", "Profiler", "ProfilerRule", "ProfilerSettings", "Property", "PropertyFile", "QualityCheckStep",
+    "RegisterModelStep", "RetryPolicy", "RuleJob", "SMDDP_INSTANCE_TYPES", "SpotTraining", "Step", "StepError", "TrainingInput", "TrainingStep", "TransformStep",
+    "TuningObjective", "TuningStep", "Value", "debugger_rules_image",
 ]

@@ -12,7 +12,8 @@ Where things come from and go:
   of a built-in XGBoost model with every metric of the problem type.
   ``evaluate.py`` writes ``evaluation.json`` as ``{"metrics": {"<metric>": {"value": <number>}}}``.
 - **Data**: the ``InputDataUrl`` parameter, by default ``s3://<ML dev data bucket>/<model>/input/``.
-- **Intermediate data** (splits, checkpoints) stays in the ML dev artifacts bucket under ``pipelines/``.
+- **Intermediate data** (splits, checkpoints, Debugger tensors and profiler data with their rule reports)
+  stays in the ML dev artifacts bucket under ``pipelines/<model>/<execution>/``.
 - **The model and its evaluation** go straight to the registry's artifacts bucket in shared services
   (``models/<model>/``, encrypted with the shared ``models`` key) so staging and prod can read what they deploy.
 """
@@ -28,6 +29,7 @@ from constructs import Construct
 from mlops_estate.config import ERROR_METRICS, ModelConfig
 from mlops_estate.network import NetworkPlacement
 from mlops_estate.pipeline.conditions import Condition, ConditionGreaterThanOrEqualTo, ConditionLessThanOrEqualTo
+from mlops_estate.pipeline.debugger import Debugger, Profiler
 from mlops_estate.pipeline.definition import PipelineDefinition
 from mlops_estate.pipeline.expressions import (
     ExecutionVariables,
@@ -163,7 +165,8 @@ def training_definition(model: ModelConfig, jobs: JobEnvironment, *, pipeline_na
     input_data = ParameterString("InputDataUrl", f"s3://{data_bucket}/{model.name}/input/", "S3 prefix of the raw training data")
     processing_type = ParameterString("ProcessingInstanceType", build.processing_instance_type)
     training_type = ParameterString("TrainingInstanceType", build.training_instance_type)
-    training_count = ParameterInteger("TrainingInstanceCount", 1)
+    training_count = ParameterInteger("TrainingInstanceCount", build.training_instance_count,
+                                      "Training instances (with a sharded train channel, preprocessing writes this many shards)")
     threshold = ParameterFloat("MetricThreshold", gate.threshold,
                                f"{gate.metric} the candidate must reach ({'at most' if gate.metric in ERROR_METRICS else 'at least'})")
     approval = ParameterString("ModelApprovalStatus", "PendingManualApproval", "Status of the new model package version")
@@ -181,6 +184,7 @@ def training_definition(model: ModelConfig, jobs: JobEnvironment, *, pipeline_na
             ProcessingOutput(split, f"/opt/ml/processing/{split}", Join([work, execution, split], on="/"))
             for split in ("train", "validation", "test")
         ],
+        environment={"TRAIN_SHARDS": str(build.training_instance_count)} if build.training_data_distribution == "ShardedByS3Key" else None,
         max_runtime_seconds=runtime,
         cache=cache,
         description=f"Clean and split the {model.name} data into train, validation and test sets",
@@ -194,7 +198,7 @@ def training_definition(model: ModelConfig, jobs: JobEnvironment, *, pipeline_na
         instance_type=training_type,
         instance_count=training_count,
         inputs={
-            "train": TrainingInput(preprocess.output_uri("train"), "text/csv"),
+            "train": TrainingInput(preprocess.output_uri("train"), "text/csv", distribution=build.training_data_distribution),
             "validation": TrainingInput(preprocess.output_uri("validation"), "text/csv"),
         },
         output_path=f"{published}/training",
@@ -202,6 +206,10 @@ def training_definition(model: ModelConfig, jobs: JobEnvironment, *, pipeline_na
         spot=SpotTraining(Join([work, execution, "checkpoints"], on="/"), build.max_wait_minutes * 60) if build.spot else None,
         hyperparameters=hyperparameters,
         max_runtime_seconds=runtime,
+        distribution=build.distribution,
+        keep_alive_seconds=build.warm_pool_seconds or None,
+        debugger=Debugger(region, Join([work, execution, "debugger"], on="/"), build.debugger) if build.debugger else None,
+        profiler=Profiler(region, Join([work, execution, "profiler"], on="/"), build.profiler) if build.profiler else None,
         cache=cache,
         description=f"Train the {model.name} model",
     )

@@ -4,10 +4,11 @@ Two roles, so neither holds more than it uses:
 
 - the **pipeline role** (the pipeline's RoleArn) starts, describes and stops only the job types the
   definition contains, only with network isolation, inter-container encryption and this VPC's subnets and
-  security group (IAM conditions), passes only the job role, and reads the property files;
+  security group (IAM conditions), training jobs with a warm pool no longer than the definition asks for,
+  passes only the job role, and reads the property files;
 - the **job role** (the RoleArn of every job) reads and writes only the estate's buckets and keys given
-  in `PipelineStorage`, pulls only the images the definition names, writes only SageMaker log groups and
-  creates network interfaces only in this VPC.
+  in `PipelineStorage`, pulls only the images the definition names (Debugger rule images included), writes
+  only SageMaker log groups and creates network interfaces only in this VPC.
 
 An optional EventBridge Scheduler schedule starts executions with fixed parameter values.
 """
@@ -28,11 +29,11 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
 
-from mlops_estate.nag import acknowledge
+from mlops_estate.nag import acknowledge, flatten_reference
 from mlops_estate.network import NetworkPlacement
 from mlops_estate.pipeline.definition import PipelineDefinition
 from mlops_estate.pipeline.patterns import ECR_IMAGE, SCHEDULE
-from mlops_estate.pipeline.steps import JobEnvironment, RegisterModelStep, Step
+from mlops_estate.pipeline.steps import JobEnvironment, RegisterModelStep, Step, TrainingStep
 
 PIPELINE_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$")
 METRIC_NAMESPACE = "AWS/Sagemaker/ModelBuildingPipeline"
@@ -172,8 +173,12 @@ class TrainingPipeline(Construct):
     def _images(self, steps: Sequence[Step]) -> dict[str, str]:
         """ECR repository ARN per image URI the steps name; an image given as an expression cannot be scoped."""
         repos: dict[str, str] = {}
+        images: list[tuple[Step, Any]] = []
         for step in steps:
-            image = getattr(step, "image_uri", None) or getattr(getattr(step, "training", None), "image_uri", None)
+            images.append((step, getattr(step, "image_uri", None) or getattr(getattr(step, "training", None), "image_uri", None)))
+            if isinstance(step, TrainingStep):  # Debugger / profiler rule jobs run with the job role too
+                images.extend((step, rule_image) for rule_image in step.rule_images())
+        for step, image in images:
             if image is None:
                 continue
             if not isinstance(image, str):
@@ -296,7 +301,11 @@ class TrainingPipeline(Construct):
             if step_type == "Tuning":
                 resources.append(f"{arn_base}:training-job/*")
             conditions: dict[str, Any] | None = None
-            if step_type in ISOLATED_JOB_TYPES:
+            if step_type == "Training":
+                # Warm pools are billed while they wait: no longer than the definition's steps ask for (0: none).
+                conditions = {**isolation_conditions,
+                              "NumericLessThanEqualsIfExists": {"sagemaker:KeepAlivePeriod": str(self._max_keep_alive())}}
+            elif step_type in ISOLATED_JOB_TYPES:
                 conditions = isolation_conditions
             elif step_type == "Model":
                 conditions = {"Bool": {"sagemaker:NetworkIsolation": "true"}, **in_vpc}
@@ -343,6 +352,9 @@ class TrainingPipeline(Construct):
                 "limited to that account's keys through S3 in this region.",
                 *{f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:{c.region}:{c.account}:key/*]" for c in self.storage.cross_account},
             )
+
+    def _max_keep_alive(self) -> int:
+        return max((s.keep_alive_seconds or 0 for s in self.definition.all_steps() if isinstance(s, TrainingStep)), default=0)
 
     def _model_package_groups(self, arn_base: str) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
@@ -418,18 +430,4 @@ def _nag_name(stack: Stack, value: str) -> str:
     """How cdk-nag prints a value with tokens in a finding id: ``<LogicalId.Attr>``, ``<AWS::Pseudo>``."""
     if not Token.is_unresolved(value):
         return value
-    return _render(stack.resolve(value))
-
-
-def _render(resolved: Any) -> str:
-    if isinstance(resolved, str):
-        return resolved
-    if isinstance(resolved, dict) and "Fn::GetAtt" in resolved:
-        logical, attr = resolved["Fn::GetAtt"]
-        return f"<{logical}.{attr}>"
-    if isinstance(resolved, dict) and "Ref" in resolved:
-        return f"<{resolved['Ref']}>"
-    if isinstance(resolved, dict) and "Fn::Join" in resolved:
-        sep, parts = resolved["Fn::Join"]
-        return str(sep).join(_render(p) for p in parts)
-    return str(resolved)
+    return flatten_reference(stack.resolve(value))

@@ -35,6 +35,7 @@ STATEFUL_TYPES = {
     "AWS::CloudTrail::Trail",
     "AWS::SQS::Queue",
     "AWS::SNS::Topic",
+    "AWS::IAM::OIDCProvider",
     # Replacing a portfolio or product orphans the SageMaker projects provisioned from it.
     "AWS::ServiceCatalog::Portfolio",
     "AWS::ServiceCatalog::CloudFormationProduct",

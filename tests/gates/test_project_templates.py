@@ -116,3 +116,22 @@ def test_launch_role_can_create_every_resource_type_of_every_template(default_es
     allowed = {a for s in launch["Properties"]["PolicyDocument"]["Statement"]
                for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
     assert {CREATE_ACTIONS[t] for t in types} <= allowed
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    return [statement["Action"]] if isinstance(statement["Action"], str) else list(statement["Action"])
+
+
+@pytest.mark.parametrize("model", PRODUCT_MODELS)
+def test_project_boundary_admits_every_action_the_template_grants(default_estate, model):
+    """The boundary caps every project role: an action a template grants outside it would fail at run time."""
+    from fnmatch import fnmatchcase
+
+    (boundary,) = [p for p in resources_of_type(default_estate.templates["MlDev/Projects"], "AWS::IAM::ManagedPolicy").values()
+                   if "permissions boundary" in p["Properties"]["Description"]]
+    allowed = [a for s in boundary["Properties"]["PolicyDocument"]["Statement"] for a in _actions(s)]
+    template = product_templates(default_estate)[model]
+    granted = {a for p in resources_of_type(template, "AWS::IAM::ManagedPolicy").values()
+               for s in p["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow" for a in _actions(s)}
+    assert granted
+    assert sorted(a for a in granted if not any(fnmatchcase(a, pattern) for pattern in allowed)) == []

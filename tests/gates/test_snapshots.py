@@ -9,20 +9,27 @@ from mlops_estate.stacks.estate import STAGE_NAMES
 from tests.gates.normalize import normalize
 
 EXPECTED_STACKS = [
+    "DataLake/CiAccess",
     "DataLake/DataLake",
+    "MlDev/CiAccess",
     "MlDev/Projects",
     "MlDev/Workspace",
+    "Organization/CiAccess",
     "Organization/Guardrails",
+    "Organization/Guardrails/AccountBaseline",
     "Prod/ApprovedChurn",
     "Prod/ApprovedChurnShadow",
     "Prod/ApprovedFraudBatch",
     "Prod/ApprovedSpendForecast",
+    "Prod/CiAccess",
     "Prod/Serving",
+    "SharedServices/CiAccess",
     "SharedServices/Registry",
     "Staging/ApprovedChurn",
     "Staging/ApprovedChurnChallenger",
     "Staging/ApprovedFraudBatch",
     "Staging/ApprovedSpendForecast",
+    "Staging/CiAccess",
     "Staging/Serving",
 ]
 

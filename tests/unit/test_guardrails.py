@@ -249,8 +249,10 @@ def test_protection_exempts_the_deployment_role_by_principal_arn():
     protect = [s for s in statements(options()) if s["Sid"].startswith("Protect")]
     assert len(protect) == 3
     for s in protect:
+        # The default estate rolls the account baseline out with a StackSet, whose execution role deploys keys too.
         assert s["Condition"]["ArnNotLike"]["aws:PrincipalArn"] == [
-            "arn:aws:iam::*:role/cdk-hnb659fds-cfn-exec-role", "arn:aws:iam::*:role/cdk-hnb659fds-cfn-exec-role-*"]
+            "arn:aws:iam::*:role/cdk-hnb659fds-cfn-exec-role", "arn:aws:iam::*:role/cdk-hnb659fds-cfn-exec-role-*",
+            "arn:aws:iam::*:role/stacksets-exec", "arn:aws:iam::*:role/stacksets-exec-*"]
 
 
 # --- size ------------------------------------------------------------------------------------------

@@ -45,6 +45,21 @@ def test_preprocess_drops_header_and_incomplete_rows_and_splits_everything(tmp_p
     assert sorted(written) == sorted(tuple(r) for r in rows)  # every row exactly once, none invented
 
 
+def test_preprocess_writes_one_train_shard_per_instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    data = tmp_path / "in"
+    data.mkdir()
+    rows = [[str(i % 2), str(i)] for i in range(100)]
+    with (data / "a.csv").open("w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    monkeypatch.setenv("TRAIN_SHARDS", "3")
+    counts = preprocess.main(data, tmp_path / "out")
+    shards = sorted((tmp_path / "out" / "train").glob("*.csv"))
+    assert [p.name for p in shards] == ["train-0000.csv", "train-0001.csv", "train-0002.csv"]
+    sizes = [sum(1 for _ in csv.reader(p.open())) for p in shards]
+    assert sum(sizes) == counts["train"] == 70 and max(sizes) - min(sizes) <= 1  # every train row once, evenly spread
+    assert [p.name for p in (tmp_path / "out" / "validation").glob("*.csv")] == ["validation.csv"]
+
+
 def test_preprocess_refuses_too_little_data(tmp_path: Path):
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "a.csv").write_text("1,2\n0,3\n")

@@ -32,7 +32,7 @@ from mlops_estate.pipeline import (
 )
 from mlops_estate.pipeline.training_pipeline import CrossAccountStore, PipelineSchedule, PipelineStorage, TrainingPipeline
 from mlops_estate.storage import SecureBucket
-from tests.helpers import TEST_AZS, make_stack, resources_of_type, template_of
+from tests.helpers import TEST_AZS, make_stack, policy_statements, resources_of_type, template_of
 from tests.pipeline_schema import from_template, validate
 
 IMAGE = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1"
@@ -83,12 +83,7 @@ class Built:
         self.template: dict[str, Any] = template_of(self.stack).to_json()
 
     def policy_of(self, role_logical_prefix: str) -> list[dict[str, Any]]:
-        statements: list[dict[str, Any]] = []
-        for k, v in self.template["Resources"].items():
-            if v["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy") and k.startswith(role_logical_prefix):
-                statements.extend(v["Properties"]["PolicyDocument"]["Statement"])
-        assert statements, role_logical_prefix
-        return statements
+        return policy_statements(self.template, role_logical_prefix)
 
     def logical_id(self, construct: Any) -> str:
         return str(Stack.of(construct).get_logical_id(construct.node.default_child))

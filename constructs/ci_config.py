@@ -1,0 +1,90 @@
+"""Typed settings of the CI/CD access: which GitHub repository may deploy the estate, through which environments.
+
+They hang on `mlops_estate.config.EstateConfig` as ``ci`` (optional: without it no CI role is built). Each
+account's stage then gets a ``CiAccess`` stack with GitHub's OIDC identity provider and one deploy role that
+only workflow jobs of ``github_repository`` bound to the account's GitHub environment can assume.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from mlops_estate.config_parsing import Problems, join
+
+# The account role each stage deploys into; "management" is the Organization stage's management account.
+CiAccount = Literal["management", "shared_services", "data_lake", "ml_dev", "staging", "prod"]
+
+# GitHub: owner 1-39 letters, digits or single hyphens (no leading/trailing hyphen); repository 1-100 of
+# letters, digits, '.', '_' and '-' (not "." or "..").
+GITHUB_REPOSITORY = re.compile(r"^(?P<owner>[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38})/(?P<repo>[A-Za-z0-9._-]{1,100})$")
+# GitHub environment names may hold more, but they end up in the OIDC subject claim matched with StringEquals:
+# we allow the characters that need no escaping anywhere (letters, digits, '.', '_', '-'), up to 255.
+ENVIRONMENT_NAME = re.compile(r"^[A-Za-z0-9._-]{1,255}$")
+QUALIFIER = re.compile(r"^[a-z0-9]{1,10}$")
+# The CloudFormation execution role `cdk bootstrap` creates: `cdk-<qualifier>-cfn-exec-role-<account>-<region>`.
+EXEC_ROLE = re.compile(r"^cdk-(?P<qualifier>[a-z0-9]{1,10})-cfn-exec-role")
+
+
+def _default_environments() -> Mapping[CiAccount, str]:
+    return {
+        "management": "management",
+        "shared_services": "shared-services",
+        "data_lake": "data-lake",
+        "ml_dev": "ml-dev",
+        "staging": "staging",
+        "prod": "production",
+    }
+
+
+@dataclass(frozen=True)
+class CiConfig:
+    """GitHub Actions deployments through OIDC: no long-lived keys anywhere."""
+
+    # "owner/repo" of the repository whose workflows deploy the estate.
+    github_repository: str
+    # The GitHub environment each account's deploy job is bound to; the role trusts exactly that environment.
+    # Keep them equal to the `environment:` of the jobs in .github/workflows/deploy.yml.
+    environments: Mapping[CiAccount, str] = field(default_factory=_default_environments)
+    # CDK bootstrap qualifier of every account: the role may assume only that qualifier's bootstrap roles.
+    bootstrap_qualifier: str = "hnb659fds"
+    # Longest session of the deploy role (IAM allows 1 to 12); a stage deploy must finish within it.
+    max_session_hours: int = 1
+    # False when the accounts already have GitHub's OIDC provider (an account holds one per URL): it is referenced.
+    create_oidc_provider: bool = True
+
+    def check(self, path: str, problems: Problems) -> None:
+        match = GITHUB_REPOSITORY.match(self.github_repository)
+        if not match or match.group("repo") in (".", ".."):
+            problems.add(join(path, "github_repository"),
+                         f"{self.github_repository!r} is not a GitHub repository like 'my-org/ml-estate' (owner: letters, digits "
+                         "and single hyphens; name: letters, digits, '.', '_' and '-'; no wildcards)")
+        envs = join(path, "environments")
+        missing = sorted(set(_default_environments()) - set(self.environments))
+        if missing:
+            problems.add(envs, f"needs an environment for every account role; missing {', '.join(missing)}")
+        seen: dict[str, str] = {}
+        for account, name in self.environments.items():
+            if not ENVIRONMENT_NAME.match(name):
+                problems.add(join(envs, account), f"{name!r} is not a GitHub environment name we accept (1-255 letters, digits, '.', '_' or '-')")
+            elif name.lower() in seen:  # GitHub environment names are case-insensitive
+                problems.add(join(envs, account), f"{name!r} is already the environment of {seen[name.lower()]}; each account needs its own")
+            else:
+                seen[name.lower()] = account
+        if not QUALIFIER.match(self.bootstrap_qualifier):
+            problems.add(join(path, "bootstrap_qualifier"),
+                         f"{self.bootstrap_qualifier!r} is not a CDK bootstrap qualifier (1-10 lowercase letters and digits)")
+        if not 1 <= self.max_session_hours <= 12:
+            problems.add(join(path, "max_session_hours"), f"{self.max_session_hours} is out of range; IAM allows 1 to 12 hours")
+
+    def check_deployment_role(self, deployment_role_name: str, path: str, problems: Problems) -> None:
+        """The guardrails exempt ``organization.deployment_role_name``; when that is a CDK bootstrap execution
+        role, CI must deploy through the same bootstrap (qualifier), or the SCPs would deny its deployments."""
+        match = EXEC_ROLE.match(deployment_role_name)
+        if match and match.group("qualifier") != self.bootstrap_qualifier:
+            problems.add(join(path, "bootstrap_qualifier"),
+                         f"{self.bootstrap_qualifier!r} differs from the qualifier {match.group('qualifier')!r} of "
+                         f"organization.deployment_role_name {deployment_role_name!r}, the role the guardrails exempt; "
+                         "use the same bootstrap qualifier for both")
