@@ -388,8 +388,10 @@ class ModelEndpoint(Construct):
                 actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
                 resources=repositories,
             ),
-            "A model package names its inference image only at deploy time; pulls are limited to the "
-            "repositories of the artifact account.",
+            "The image is known only at deploy time (from the model package or a deploy-time value), so no single "
+            "repository can be named; pulls are limited to the ECR repositories of the account that owns the "
+            "model's artifacts (its registry or artifact account, or this account). Images in AWS's own registry "
+            "accounts (built-in algorithm and framework images) are outside this statement.",
         )
         url = source.model_data_url
         data = S3_URL.match(url) if url and not Token.is_unresolved(url) else None
