@@ -45,7 +45,7 @@ from mlops_estate.monitoring_config import (
     MonitorType,
     model_quality_alarm,
 )
-from mlops_estate.nag import acknowledge
+from mlops_estate.nag import acknowledge, nag_text
 from mlops_estate.network import NetworkPlacement
 from mlops_estate.storage import SecureBucket
 
@@ -472,13 +472,12 @@ class ModelMonitor(Construct):
 
     def _wildcard_resource_ids(self, statements: list[iam.PolicyStatement]) -> list[str]:
         """cdk-nag's finding id for each statement resource that ends in a wildcard (prefixes, sm-clarify-*)."""
-        stack = Stack.of(self)
         ids = []
         for statement in statements:
             for resource in statement.resources:
                 if resource == "*" or not resource.endswith("*"):
                     continue
-                ids.append(f"AwsSolutions-IAM5[Resource::{_nag_text(stack, resource)}]")
+                ids.append(f"AwsSolutions-IAM5[Resource::{nag_text(self, resource)}]")
         return sorted(set(ids))
 
     # ---------------------------------------------------------------------------------- job definitions
@@ -949,24 +948,3 @@ def _number_or_text(value: str) -> int | float | str:
             return float(value)
         except ValueError:
             return value
-
-
-def _nag_text(stack: Stack, value: str) -> str:
-    """A resource string as cdk-nag prints it in a finding id (tokens become <LogicalId.Attr> or <AWS::Param>)."""
-    resolved = stack.resolve(value)
-    return _render(resolved)
-
-
-def _render(node: Any) -> str:
-    if isinstance(node, str):
-        return node
-    if isinstance(node, dict):
-        if "Fn::Join" in node:
-            sep, parts = node["Fn::Join"]
-            return str(sep).join(_render(p) for p in parts)
-        if "Ref" in node:
-            return f"<{node['Ref']}>"
-        if "Fn::GetAtt" in node:
-            logical, attr = node["Fn::GetAtt"]
-            return f"<{logical}.{attr}>"
-    return json.dumps(node)
