@@ -44,6 +44,7 @@ from mlops_estate.monitoring_config import (
     MonitoringConfig,
     MonitorType,
     model_quality_alarm,
+    monitor_role_path,
 )
 from mlops_estate.nag import acknowledge, nag_text
 from mlops_estate.network import NetworkPlacement
@@ -248,6 +249,8 @@ class ModelMonitor(Construct):
             "Role",
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),  # type: ignore[arg-type]
             description=f"Model Monitor jobs of {self.name_prefix} (endpoint {endpoint.endpoint_name})",
+            # The guardrail SCP lets only roles under this path create Clarify's keyless shadow endpoint configs.
+            path=monitor_role_path(estate_name),
         )
         statements = self._statements()
         self.policy = iam.ManagedPolicy(

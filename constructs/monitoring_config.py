@@ -51,6 +51,13 @@ GATE_TO_MONITOR_METRIC = {
 }
 
 
+def monitor_role_path(estate_name: str) -> str:
+    """The IAM path of the estate's Model Monitor roles. Clarify creates its explainability shadow endpoint
+    config (``sm-clarify-*``, no KMS key) as the monitoring job's role; the guardrail SCP exempts exactly
+    that: configs of that name, created by roles under this path."""
+    return f"/{estate_name}/model-monitor/"
+
+
 @dataclass(frozen=True)
 class Cadence:
     """A validated schedule: how often a monitor runs, in hours (24 for daily)."""
