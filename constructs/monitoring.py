@@ -347,9 +347,13 @@ class ModelMonitor(Construct):
             for extra in ("statistics_uri", "shap_baseline_uri"):
                 if getattr(section, extra, ""):
                     baselines.append(getattr(section, extra))
+        # The baseline and ground-truth buckets are named in config; read them only in the account that owns them.
+        baselines_owner = {"StringEquals": {"s3:ResourceAccount": config.baselines_account or Aws.ACCOUNT_ID}}
+        truth_owner = {"s3:ResourceAccount": config.ground_truth_account or Aws.ACCOUNT_ID}
         statements = [
             iam.PolicyStatement(
-                sid="ReadBaselines", actions=["s3:GetObject"], resources=sorted({_object_arn(u) for u in baselines})
+                sid="ReadBaselines", actions=["s3:GetObject"], resources=sorted({_object_arn(u) for u in baselines}),
+                conditions=baselines_owner,
             ),
             *(
                 [iam.PolicyStatement(sid="ReadAnalysisConfigs", actions=["s3:GetObject"], resources=self._analysis_config_arns)]
@@ -418,14 +422,15 @@ class ModelMonitor(Construct):
             assert match is not None
             prefix = match["key"].strip("/")
             statements.append(
-                iam.PolicyStatement(sid="ReadGroundTruth", actions=["s3:GetObject"], resources=[f"{_bucket_arn(config.ground_truth_uri)}/{prefix}/*"])
+                iam.PolicyStatement(sid="ReadGroundTruth", actions=["s3:GetObject"], resources=[f"{_bucket_arn(config.ground_truth_uri)}/{prefix}/*"],
+                                    conditions={"StringEquals": truth_owner})
             )
             statements.append(
                 iam.PolicyStatement(
                     sid="ListGroundTruth",
                     actions=["s3:ListBucket"],
                     resources=[_bucket_arn(config.ground_truth_uri)],
-                    conditions={"StringLike": {"s3:prefix": [f"{prefix}/*"]}},
+                    conditions={"StringLike": {"s3:prefix": [f"{prefix}/*"]}, "StringEquals": truth_owner},
                 )
             )
         if config.explainability is not None and endpoint.model_name:

@@ -209,7 +209,11 @@ def test_role_has_no_wildcard_actions_and_reads_exactly_the_baselines(built):
         assert all("*" not in a for a in actions), statement
     baselines = {json.dumps(r) for r in statements["ReadBaselines"]["Resource"]}
     assert len(baselines) == 6 and all("mlops-monitoring-baselines/churn/" in r for r in baselines)
-    assert statements["ListGroundTruth"]["Condition"] == {"StringLike": {"s3:prefix": ["churn/*"]}}
+    # The example buckets belong to the accounts the config names: reads never reach a same-named bucket elsewhere.
+    assert statements["ReadBaselines"]["Condition"] == {"StringEquals": {"s3:ResourceAccount": "444444444444"}}
+    assert statements["ReadGroundTruth"]["Condition"] == {"StringEquals": {"s3:ResourceAccount": "333333333333"}}
+    assert statements["ListGroundTruth"]["Condition"] == {"StringLike": {"s3:prefix": ["churn/*"]},
+                                                          "StringEquals": {"s3:ResourceAccount": "333333333333"}}
     assert statements["PublishMonitorMetrics"]["Condition"] == {"StringLike": {"cloudwatch:namespace": "aws/sagemaker/Endpoints/*"}}
     assert "ec2:Vpc" in statements["NetworkInterfacesInTheVpc"]["Condition"]["ArnEquals"]
     assert statements["MonitoringKeyGrantsForVolumes"]["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
@@ -369,6 +373,11 @@ def test_a_regression_model_alarms_when_its_error_rises():
     assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 25.0)
     assert set(monitor.schedule_names) == {"model_quality"}
     assert resources_of_type(template, "AWS::SageMaker::DataQualityJobDefinition") == {}
+    # No bucket accounts in the config: the buckets must be the serving account's own.
+    (policy,) = resources_of_type(template, "AWS::IAM::ManagedPolicy").values()
+    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    for sid in ("ReadBaselines", "ReadGroundTruth", "ListGroundTruth"):
+        assert statements[sid]["Condition"]["StringEquals"] == {"s3:ResourceAccount": {"Ref": "AWS::AccountId"}}, sid
 
 
 def make_template(stack) -> dict[str, Any]:
