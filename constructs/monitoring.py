@@ -35,8 +35,9 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct, IConstruct
 
-from mlops_estate.config import ModelConfig, ServingEnv
+from mlops_estate.config import AccountsConfig, ModelConfig, ServingEnv
 from mlops_estate.encryption import EstateKeys
+from mlops_estate.governance_config import GovernedRole
 from mlops_estate.endpoint import ModelEndpoint
 from mlops_estate.monitoring_config import (
     LOWER_IS_BETTER,
@@ -203,10 +204,12 @@ class ModelMonitor(Construct):
         estate_name: str,
         reports: SecureBucket | None = None,
         images: MonitorImages | None = None,
+        accounts: AccountsConfig | None = None,
     ) -> None:
         super().__init__(scope, id)
         region = Stack.of(self).region
-        config = self._validate(endpoint, model, estate_name, region, images)
+        config = self._validate(endpoint, model, estate_name, region, images, accounts)
+        self._accounts = accounts
         self.config = config
         self.endpoint = endpoint
         self.model_name = model.name
@@ -304,12 +307,18 @@ class ModelMonitor(Construct):
 
     # ----------------------------------------------------------------------------------------- validation
     def _validate(
-        self, endpoint: MonitoredEndpoint, model: ModelConfig, estate_name: str, region: str, images: MonitorImages | None
+        self, endpoint: MonitoredEndpoint, model: ModelConfig, estate_name: str, region: str, images: MonitorImages | None,
+        accounts: AccountsConfig | None,
     ) -> MonitoringConfig:
         problems: list[str] = []
         config = model.monitoring
         if config is None:
             problems.append(f"model {model.name!r}: has no 'monitoring' config; add one that enables at least one monitor")
+        elif accounts is None:
+            for field in ("baselines_account", "ground_truth_account"):
+                if getattr(config, field) is not None:
+                    problems.append(f"accounts: None, but monitoring.{field} is {getattr(config, field)!r}; pass the estate's "
+                                    "accounts (EstateConfig.accounts) so the bucket owner's account id is known")
         elif not endpoint.data_capture_enabled:
             problems.append(
                 f"endpoint.data_capture_enabled: False, but {', '.join(config.enabled)} monitoring reads captured requests; "
@@ -348,8 +357,8 @@ class ModelMonitor(Construct):
                 if getattr(section, extra, ""):
                     baselines.append(getattr(section, extra))
         # The baseline and ground-truth buckets are named in config; read them only in the account that owns them.
-        baselines_owner = {"StringEquals": {"s3:ResourceAccount": config.baselines_account or Aws.ACCOUNT_ID}}
-        truth_owner = {"s3:ResourceAccount": config.ground_truth_account or Aws.ACCOUNT_ID}
+        baselines_owner = {"StringEquals": {"s3:ResourceAccount": self._account_of(config.baselines_account)}}
+        truth_owner = {"s3:ResourceAccount": self._account_of(config.ground_truth_account)}
         statements = [
             iam.PolicyStatement(
                 sid="ReadBaselines", actions=["s3:GetObject"], resources=sorted({_object_arn(u) for u in baselines}),
@@ -454,6 +463,10 @@ class ModelMonitor(Construct):
                 iam.PolicyStatement(sid="DescribeTheModel", actions=["sagemaker:DescribeModel"], resources=[f"{arn}:model/{model}"])
             )
         return statements
+
+    def _account_of(self, role: GovernedRole | None) -> str:
+        """The id of the estate account playing ``role`` (validated with the props), or this account."""
+        return Aws.ACCOUNT_ID if role is None or self._accounts is None else self._accounts.of(role)
 
     def _acknowledge_policy(self, statements: list[iam.PolicyStatement]) -> None:
         if any(s.sid == "DescribeTheModel" and s.resources[0].endswith(":model/*") for s in statements):

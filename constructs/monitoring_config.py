@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from mlops_estate.config_parsing import Problems, join
-from mlops_estate.governance_config import always_keyed_problem
+from mlops_estate.governance_config import GovernedRole, always_keyed_problem
 
 MonitorType = Literal["data_quality", "model_quality", "bias", "explainability"]
 MONITOR_TYPES: tuple[MonitorType, ...] = ("data_quality", "model_quality", "bias", "explainability")
@@ -30,7 +30,6 @@ S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key
 INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+[a-z0-9-]*\.(?:[0-9]*x?large|medium|small|xlarge|[0-9]+xlarge)$")
 # Feature and metric names end up in CloudWatch metric names (<= 255 characters, printable ASCII).
 FEATURE_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,200}$")
-ACCOUNT_ID = re.compile(r"^\d{12}$")
 ISO_OFFSET = re.compile(r"^-P(?:T\d{1,3}[HM]|\d{1,2}D(?:T\d{1,2}H)?)$")
 
 # Metric names the model quality monitor publishes (aws/sagemaker/Endpoints/model-metrics), by problem type.
@@ -255,16 +254,16 @@ class MonitoringConfig:
     ``features`` and ``label`` name the columns of the captured CSV requests (in order) and of the ground
     truth; ``ground_truth_uri`` is the S3 prefix where labels are uploaded (model quality and bias need it).
     Labels arrive late, so those runs analyse the window from ``ground_truth_start_offset`` to
-    ``ground_truth_end_offset`` before each run. ``baselines_account`` and ``ground_truth_account`` are the
-    account ids owning the baseline and ground-truth buckets (default: the serving account itself); the
-    monitor role reads them only there (``s3:ResourceAccount``).
+    ``ground_truth_end_offset`` before each run. ``baselines_account`` and ``ground_truth_account`` name the
+    estate account (by role, e.g. ``ml_dev``) owning the baseline and ground-truth buckets (default: the
+    serving account itself); the monitor role reads them only in that account (``s3:ResourceAccount``).
     """
 
     features: tuple[str, ...] = ()
     label: str = "label"
     ground_truth_uri: str = ""
-    baselines_account: str = ""
-    ground_truth_account: str = ""
+    baselines_account: GovernedRole | None = None
+    ground_truth_account: GovernedRole | None = None
     ground_truth_start_offset: str = "-P2D"
     ground_truth_end_offset: str = "-P1D"
     instance_type: str = "ml.m5.xlarge"
@@ -297,10 +296,6 @@ class MonitoringConfig:
             problems.add(join(path, "ground_truth_uri"), f"{' and '.join(needs_truth)} monitoring needs ground truth: set the S3 prefix where labels are uploaded")
         elif self.ground_truth_uri:
             _s3_uri(join(path, "ground_truth_uri"), self.ground_truth_uri, problems, what="ground-truth/")
-        for name in ("baselines_account", "ground_truth_account"):
-            value = getattr(self, name)
-            if value and not ACCOUNT_ID.match(value):
-                problems.add(join(path, name), f"{value!r} is not an AWS account id (12 digits); name the account owning the bucket")
         for name in ("ground_truth_start_offset", "ground_truth_end_offset"):
             value = getattr(self, name)
             if not ISO_OFFSET.match(value):

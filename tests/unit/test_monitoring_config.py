@@ -148,11 +148,11 @@ def test_default_estate_names_the_accounts_owning_the_baseline_and_ground_truth_
     config = EstateConfig.from_dict(default_estate_dict(), "test")
     churn = next(m for m in config.models if m.name == "churn")
     assert churn.monitoring is not None
-    assert (churn.monitoring.baselines_account, churn.monitoring.ground_truth_account) == (
-        config.accounts.ml_dev, config.accounts.data_lake)
+    assert (churn.monitoring.baselines_account, churn.monitoring.ground_truth_account) == ("ml_dev", "data_lake")
 
 
 @pytest.mark.parametrize("key", ["baselines_account", "ground_truth_account"])
-def test_a_bucket_account_must_be_an_account_id(key):
-    problems = _problems(_with_monitoring(lambda m: m.update({key: "ml-dev"})))
-    assert f"models[0].monitoring.{key}: 'ml-dev' is not an AWS account id (12 digits)" in " ".join(problems), problems
+def test_a_bucket_account_must_be_an_estate_account_role(key):
+    problems = _problems(_with_monitoring(lambda m: m.update({key: "444444444444"})))
+    assert any(p.startswith(f"models[0].monitoring.{key}: '444444444444' is not allowed; expected one of 'shared_services'")
+               for p in problems), problems
