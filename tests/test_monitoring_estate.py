@@ -55,7 +55,7 @@ def test_explainability_runs_as_a_role_the_guardrail_exempts_for_clarify(default
     role_id, attribute = job["Properties"]["RoleArn"]["Fn::GetAtt"]
     role = template["Resources"][role_id]
     assert (role["Type"], attribute, role["Properties"]["Path"]) == ("AWS::IAM::Role", "Arn", "/mlops/model-monitor/")
-    (guardrails,) = [t for name, t in default_estate.templates.items() if name.startswith("Organization/")]
-    statements = [s for p in resources_of_type(guardrails, "AWS::Organizations::Policy").values() for s in p["Properties"]["Content"]["Statement"]]
+    statements = [s for t in default_estate.templates.values() for p in resources_of_type(t, "AWS::Organizations::Policy").values()
+                  for s in p["Properties"]["Content"]["Statement"]]
     exempt = next(s for s in statements if s["Sid"] == "DenyEndpointConfigWithoutKmsKey")["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
     assert exempt == "arn:aws:iam::*:role/mlops/model-monitor/*"
