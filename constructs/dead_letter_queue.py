@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_kms as kms
@@ -12,6 +14,21 @@ from mlops_estate.nag import acknowledge
 
 # SQS keeps a message at most 14 days; a dead letter should wait as long as possible for someone to look.
 MAX_RETENTION_DAYS = 14
+
+
+def secure_queue(scope: Construct, id: str, *, key: kms.IKey, retention: Duration, **options: Any) -> sqs.Queue:
+    """An SQS queue as the estate keeps them: encrypted with ``key`` (a CMK), TLS-only, retained on stack
+    deletion (it may hold undelivered events); ``options`` are further ``sqs.Queue`` props."""
+    return sqs.Queue(
+        scope,
+        id,
+        encryption=sqs.QueueEncryption.KMS,
+        encryption_master_key=key,
+        enforce_ssl=True,
+        retention_period=retention,
+        removal_policy=RemovalPolicy.RETAIN,
+        **options,
+    )
 
 
 class DeadLetterQueue(Construct):
@@ -34,15 +51,7 @@ class DeadLetterQueue(Construct):
         super().__init__(scope, id)
         if not 1 <= retention_days <= MAX_RETENTION_DAYS:
             raise ValueError(f"{self.node.path}: retention_days {retention_days} is out of range; SQS keeps messages 1 to {MAX_RETENTION_DAYS} days")
-        self.queue = sqs.Queue(
-            self,
-            "Queue",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=key,
-            enforce_ssl=True,
-            retention_period=Duration.days(retention_days),
-            removal_policy=RemovalPolicy.RETAIN,
-        )
+        self.queue = secure_queue(self, "Queue", key=key, retention=Duration.days(retention_days))
         acknowledge(
             self.queue,
             f"This queue is itself the dead-letter queue of {of}; a DLQ of a DLQ would only move the problem.",

@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from aws_cdk import Aws, Duration, RemovalPolicy, Stack, Token
+from aws_cdk import Aws, Duration, RemovalPolicy, Token
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -22,7 +22,7 @@ from mlops_estate.config import ServingConfig
 from mlops_estate.config_parsing import Problems
 from mlops_estate.encryption import EstateKeys
 from mlops_estate.governance_config import has_local_storage
-from mlops_estate.nag import acknowledge
+from mlops_estate.nag import acknowledge, wildcard_findings
 from mlops_estate.network import NetworkPlacement
 from mlops_estate.serving_config import PRIMARY_VARIANT, VariantConfig, validate_serving
 from mlops_estate.storage import SecureBucket
@@ -297,14 +297,8 @@ class ModelEndpoint(Construct):
     def _allow(self, statement: iam.PolicyStatement, reason: str) -> None:
         """Add a statement to the execution role; acknowledge each wildcard in it (AwsSolutions-IAM5)."""
         self.role.add_to_principal_policy(statement)
-        stack = Stack.of(self)
-        for action in statement.actions:
-            if "*" in action:
-                self._wildcards[f"AwsSolutions-IAM5[Action::{action}]"] = reason
-        for resource in statement.resources:
-            rendered = _nag_form(stack.resolve(resource))
-            if "*" in rendered:
-                self._wildcards[f"AwsSolutions-IAM5[Resource::{rendered}]"] = reason
+        for finding in wildcard_findings(self, statement):
+            self._wildcards[finding] = reason
 
     def _acknowledge_wildcards(self) -> None:
         policy = self.role.node.try_find_child("DefaultPolicy")
@@ -388,8 +382,10 @@ class ModelEndpoint(Construct):
                 actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
                 resources=repositories,
             ),
-            "A model package names its inference image only at deploy time; pulls are limited to the "
-            "repositories of the artifact account.",
+            "The image is known only at deploy time (from the model package or a deploy-time value), so no single "
+            "repository can be named; pulls are limited to the ECR repositories of the account that owns the "
+            "model's artifacts (its registry or artifact account, or this account). Images in AWS's own registry "
+            "accounts (built-in algorithm and framework images) are outside this statement.",
         )
         url = source.model_data_url
         data = S3_URL.match(url) if url and not Token.is_unresolved(url) else None
@@ -869,22 +865,6 @@ class ModelEndpoint(Construct):
                                        right=[self.metric_has_backlog_without_capacity()], width=24),
             )
         return dashboard
-
-
-def _nag_form(value: object) -> str:
-    """A resolved CloudFormation value the way cdk-nag prints it in finding ids (<Ref>, <Id.Attr>)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict):
-        if "Ref" in value:
-            return f"<{value['Ref']}>"
-        if "Fn::GetAtt" in value:
-            logical_id, attribute = value["Fn::GetAtt"]
-            return f"<{logical_id}.{attribute}>"
-        if "Fn::Join" in value:
-            separator, parts = value["Fn::Join"]
-            return str(separator).join(_nag_form(p) for p in parts)
-    return str(value)
 
 
 def _inherit(variant: VariantConfig, primary: VariantConfig) -> VariantConfig:

@@ -32,6 +32,11 @@ class EstateEventBus(Construct):
     """A custom event bus with a physical name (senders in other accounts address it by ARN), encrypted with
     a CMK when ``key`` is given (with a dead-letter queue for events that fail encryption), and a resource
     policy that admits nobody until `allow_put_events_from` names accounts.
+
+    The policy statements use the ``Statement`` form of ``AWS::Events::EventBusPolicy``, never the deprecated
+    ``Principal``/``Action`` form. The ``CfnEventBusPolicy#principal is deprecated`` warning printed at a synth
+    with the nag packs comes from cdk-nag 3.0.2's EventBusOpenAccess rule, which reads that deprecated
+    property of every bus policy; nothing in this library sets or reads it.
     """
 
     def __init__(self, scope: Construct, id: str, *, event_bus_name: str, description: str, key: kms.IKey | None = None) -> None:

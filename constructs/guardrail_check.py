@@ -26,11 +26,12 @@ from typing import Any
 
 import jsii
 from aws_cdk import CfnParameter, CfnResource, IAspect, Stack, Token
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import IConstruct, IValidation
 
 from mlops_estate.governance_config import string_like
-from mlops_estate.guardrails import STUDIO_SYSTEM_INSTANCE, GuardrailOptions, guardrail_rules
+from mlops_estate.guardrails import ENDPOINT_CONFIG_KMS, STUDIO_SYSTEM_INSTANCE, GuardrailOptions, guardrail_rules
 
 Finding = tuple[str, str]  # (Sid, what is wrong and how to fix it)
 Props = dict[str, Any]
@@ -74,8 +75,9 @@ def _job(*, volume_key: Any, output_key: Any, network: Any, where: str, isolatio
 
 
 def _endpoint_config(props: Props) -> Iterator[Finding]:
+    # CloudFormation creates it as the deploying role, which is never a monitor role: no Clarify exemption.
     if props.get("KmsKeyId") is None:
-        yield VOLUME_KMS, "the endpoint config has no KmsKeyId; give the estate's CMK"
+        yield ENDPOINT_CONFIG_KMS, "the endpoint config has no KmsKeyId; give the estate's CMK"
 
 
 def _notebook(props: Props) -> Iterator[Finding]:
@@ -305,8 +307,42 @@ class GuardrailCheck:
             assert isinstance(node, CfnResource)
             props = stack.resolve(node._render_properties(node._cfn_properties))
             found = [f for kind, check in CHECKS.items() if isinstance(node, kind) for f in check(props)]
+            if isinstance(node, sagemaker.CfnModelExplainabilityJobDefinition):
+                found += self._clarify_findings(stack, props.get("RoleArn"))
             found += self._instance_findings(stack.account, _instance_types(props, _cfn_parameter_values(stack)))
         return [f"denied by guardrail SCP statement {sid}: {message}" for sid, message in found if sid in self.enabled]
+
+    def _clarify_findings(self, stack: Stack, role_arn: Any) -> list[Finding]:
+        """Clarify creates the explainability shadow endpoint config (``sm-clarify-*``, no KMS key) as the job's
+        role: the SCP lets it only when the options exempt those configs and the role is a monitor role.
+
+        The role is known when its ARN is a literal or a ``GetAtt`` of a role in the same stack; any other
+        reference cannot be resolved at synth and is not reported."""
+        options = self.options
+        if not options.clarify_shadow_endpoints:
+            return [(ENDPOINT_CONFIG_KMS, "Clarify creates the explainability shadow endpoint config (sm-clarify-*) without "
+                     "a KMS key, and the guardrails exempt no role from that rule: enable explainability in the "
+                     "estate config (models[].monitoring.explainability) so the SCP exempts the estate's monitor roles")]
+        arn = role_arn if isinstance(role_arn, str) and not Token.is_unresolved(role_arn) else self._role_arn_in(stack, role_arn)
+        if arn is None or string_like(arn, options.monitor_role_pattern):
+            return []
+        return [(ENDPOINT_CONFIG_KMS, f"Clarify creates the explainability shadow endpoint config (sm-clarify-*) without a "
+                 f"KMS key as the job's role {arn}, and the guardrail exempts only the estate's monitor roles "
+                 f"({options.monitor_role_pattern}); create the role with that path")]
+
+    @staticmethod
+    def _role_arn_in(stack: Stack, role_arn: Any) -> str | None:
+        """The ARN a ``{"Fn::GetAtt": [<role>, "Arn"]}`` of a role in ``stack`` stands for, with an account placeholder."""
+        target = role_arn.get("Fn::GetAtt") if isinstance(role_arn, dict) and len(role_arn) == 1 else None
+        if not (isinstance(target, list) and len(target) == 2 and target[1] == "Arn"):
+            return None
+        for node in stack.node.find_all():
+            if isinstance(node, iam.CfnRole) and stack.resolve(node.logical_id) == target[0]:
+                path = node.path if isinstance(node.path, str) and not Token.is_unresolved(node.path) else "/"
+                name = node.role_name if isinstance(node.role_name, str) and not Token.is_unresolved(node.role_name) else f"<{target[0]}>"
+                account = "<account>" if Token.is_unresolved(stack.account) else stack.account
+                return f"arn:aws:iam::{account}:role{path}{name}"
+        return None
 
     def _instance_findings(self, account: str, types: Iterator[tuple[str, str]]) -> list[Finding]:
         allowed = self.options.allowed_instance_types(account) if not Token.is_unresolved(account) else None

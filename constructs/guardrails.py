@@ -14,6 +14,13 @@ generated policies against a table taken from the reference. How absent keys are
   service default is the insecure value;
 - the same flag on *update*: the plain operator, since an update that leaves it out changes nothing.
 
+Clarify, which runs explainability monitoring, creates a temporary shadow endpoint of the model whose
+endpoint config is named ``sm-clarify-*`` and carries no ``KmsKeyId``; it does so with the credentials of
+the monitoring job's role. When the estate config enables explainability on a served model, endpoint
+configs without a key are therefore denied by two statements: one for every principal except the estate's
+monitor roles (``aws:PrincipalArn`` under `monitor_role_path`), one for every name except ``sm-clarify-*``
+(``NotResource``). Only a monitor role creating a Clarify shadow config passes both.
+
 Monitoring schedules may carry their job inline or name a job definition; only an inline job has
 instance types in the request, so the schedule rules also require ``Null: {sagemaker:InstanceTypes:
 "false"}`` and the named job definitions are covered by their own ``Create*JobDefinition`` rules.
@@ -34,6 +41,7 @@ from constructs import Construct
 from mlops_estate.baseline_rollout_config import STACK_SET_EXECUTION_ROLE
 from mlops_estate.config import EstateConfig
 from mlops_estate.governance_config import SCP_MAX_CHARS, GuardrailsConfig
+from mlops_estate.monitoring_config import monitor_role_path
 
 # Partition of every region the estate config accepts (its REGION pattern admits commercial regions only).
 PARTITION = "aws"
@@ -57,8 +65,11 @@ AUTOML = _sm("CreateAutoMLJob", "CreateAutoMLJobV2")
 
 VOLUME_KMS_ACTIONS = (
     TRAINING_AND_PROCESSING + AUTOML + MONITORING_JOB_DEFINITIONS
-    + _sm("CreateTransformJob", "CreateLabelingJob", "CreateEndpointConfig", "CreateNotebookInstance", "CreateDomain")
+    + _sm("CreateTransformJob", "CreateLabelingJob", "CreateNotebookInstance", "CreateDomain")
 )
+ENDPOINT_CONFIG_ACTIONS = _sm("CreateEndpointConfig")
+# Clarify's explainability shadow endpoint configs: sm-clarify-<random>.
+CLARIFY_ENDPOINT_CONFIGS = f"arn:{PARTITION}:sagemaker:*:*:endpoint-config/sm-clarify-*"
 OUTPUT_KMS_ACTIONS = TRAINING_AND_PROCESSING + AUTOML + MONITORING_JOB_DEFINITIONS + _sm("CreateTransformJob", "CreateLabelingJob")
 VPC_ACTIONS = TRAINING_AND_PROCESSING + AUTOML + MONITORING_JOB_DEFINITIONS + _sm("CreateNotebookInstance", "CreateDomain", "CreateCluster")
 # Not explainability: its Clarify job creates a shadow endpoint of the model, which needs the SageMaker API.
@@ -97,13 +108,15 @@ class GuardrailRule:
     actions: tuple[str, ...]
     condition: Mapping[str, Mapping[str, Any]]
     resources: tuple[str, ...] = ("*",)
+    not_resources: tuple[str, ...] = ()  # when given, the statement applies to every resource but these
 
     def statement(self) -> dict[str, Any]:
+        element, targets = ("NotResource", self.not_resources) if self.not_resources else ("Resource", self.resources)
         return {
             "Sid": self.sid,
             "Effect": "Deny",
             "Action": list(self.actions) if len(self.actions) > 1 else self.actions[0],
-            "Resource": list(self.resources) if len(self.resources) > 1 else self.resources[0],
+            element: list(targets) if len(targets) > 1 else targets[0],
             "Condition": {op: dict(kv) for op, kv in self.condition.items()},
         }
 
@@ -113,7 +126,9 @@ class GuardrailOptions:
     """Everything the guardrail statements depend on: the typed rules plus where the estate lives.
 
     ``instance_types_by_account`` maps an account id to its allowed instance-type patterns (accounts
-    sharing an id, as in sandbox mode, get the union of their roles' lists).
+    sharing an id, as in sandbox mode, get the union of their roles' lists). ``clarify_shadow_endpoints``
+    (on when a served model enables explainability monitoring) exempts Clarify's shadow endpoint configs
+    created by the estate's monitor roles from the endpoint-config KMS rule.
     """
 
     estate_name: str
@@ -122,6 +137,7 @@ class GuardrailOptions:
     # Further roles that deploy the estate's keys and Config rules (the StackSet execution role of the baseline rollout).
     other_deployment_role_names: tuple[str, ...] = ()
     instance_types_by_account: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    clarify_shadow_endpoints: bool = False
 
     @classmethod
     def from_config(cls, config: EstateConfig) -> GuardrailOptions:
@@ -135,7 +151,15 @@ class GuardrailOptions:
             rules=config.guardrails,
             other_deployment_role_names=(STACK_SET_EXECUTION_ROLE,) if config.organization.baseline_rollout.enabled else (),
             instance_types_by_account={a: tuple(p) for a, p in sorted(by_account.items())},
+            clarify_shadow_endpoints=any(
+                m.monitoring is not None and m.monitoring.explainability is not None and m.serving for m in config.models
+            ),
         )
+
+    @property
+    def monitor_role_pattern(self) -> str:
+        """``aws:PrincipalArn`` of the estate's Model Monitor roles, in any account of the estate."""
+        return f"arn:{PARTITION}:iam::*:role{monitor_role_path(self.estate_name)}*"
 
     def allowed_instance_types(self, account: str) -> tuple[str, ...] | None:
         """The allow-list an account runs under, or None when it is not restricted."""
@@ -174,6 +198,7 @@ def guardrail_rules(options: GuardrailOptions) -> list[GuardrailRule]:
     if r.require_kms:
         add("DenySageMakerWithoutVolumeKmsKey", "a storage volume without a customer-managed KMS key",
             VOLUME_KMS_ACTIONS, {"Null": {"sagemaker:VolumeKmsKey": "true"}}, inline_monitoring=True)
+        rules.extend(_endpoint_config_rules(options, exempt))
         add("DenySageMakerWithoutOutputKmsKey", "job output without a customer-managed KMS key",
             OUTPUT_KMS_ACTIONS, {"Null": {"sagemaker:OutputKmsKey": "true"}}, inline_monitoring=True)
         add("DenyFeatureGroupWithoutKmsKey", "a feature group whose stores name no customer-managed KMS key",
@@ -215,6 +240,26 @@ def guardrail_rules(options: GuardrailOptions) -> list[GuardrailRule]:
     if r.protect_audit:
         rules.extend(_protect_rules(options))
     return rules
+
+
+ENDPOINT_CONFIG_KMS = "DenyEndpointConfigWithoutKmsKey"
+ENDPOINT_CONFIG_KMS_OUTSIDE_CLARIFY = "DenyEndpointConfigWithoutKmsKeyOutsideClarify"
+
+
+def _endpoint_config_rules(options: GuardrailOptions, exempt: list[str]) -> list[GuardrailRule]:
+    """Endpoint configs need a KMS key; with explainability monitoring, except Clarify's shadow configs
+    (``sm-clarify-*``) created by the estate's monitor roles (see the module docstring)."""
+    keyless = {"Null": {"sagemaker:VolumeKmsKey": "true"}}
+    if not options.clarify_shadow_endpoints:
+        return [GuardrailRule(ENDPOINT_CONFIG_KMS, "an endpoint config without a customer-managed KMS key", ENDPOINT_CONFIG_ACTIONS,
+                              _with_exemptions(keyless, exempt))]
+    return [
+        GuardrailRule(ENDPOINT_CONFIG_KMS, "an endpoint config without a customer-managed KMS key (except by the estate's monitor roles)",
+                      ENDPOINT_CONFIG_ACTIONS, _with_exemptions(keyless, [*exempt, options.monitor_role_pattern])),
+        GuardrailRule(ENDPOINT_CONFIG_KMS_OUTSIDE_CLARIFY,
+                      "an endpoint config without a customer-managed KMS key not named like Clarify's shadow configs (sm-clarify-*)",
+                      ENDPOINT_CONFIG_ACTIONS, _with_exemptions(keyless, exempt), not_resources=(CLARIFY_ENDPOINT_CONFIGS,)),
+    ]
 
 
 def _protect_rules(options: GuardrailOptions) -> list[GuardrailRule]:

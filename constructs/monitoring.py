@@ -35,8 +35,9 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct, IConstruct
 
-from mlops_estate.config import ModelConfig, ServingEnv
+from mlops_estate.config import AccountsConfig, ModelConfig, ServingEnv
 from mlops_estate.encryption import EstateKeys
+from mlops_estate.governance_config import GovernedRole
 from mlops_estate.endpoint import ModelEndpoint
 from mlops_estate.monitoring_config import (
     LOWER_IS_BETTER,
@@ -44,8 +45,9 @@ from mlops_estate.monitoring_config import (
     MonitoringConfig,
     MonitorType,
     model_quality_alarm,
+    monitor_role_path,
 )
-from mlops_estate.nag import acknowledge
+from mlops_estate.nag import acknowledge, nag_text
 from mlops_estate.network import NetworkPlacement
 from mlops_estate.storage import SecureBucket
 
@@ -202,10 +204,12 @@ class ModelMonitor(Construct):
         estate_name: str,
         reports: SecureBucket | None = None,
         images: MonitorImages | None = None,
+        accounts: AccountsConfig | None = None,
     ) -> None:
         super().__init__(scope, id)
         region = Stack.of(self).region
-        config = self._validate(endpoint, model, estate_name, region, images)
+        config = self._validate(endpoint, model, estate_name, region, images, accounts)
+        self._accounts = accounts
         self.config = config
         self.endpoint = endpoint
         self.model_name = model.name
@@ -248,6 +252,8 @@ class ModelMonitor(Construct):
             "Role",
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),  # type: ignore[arg-type]
             description=f"Model Monitor jobs of {self.name_prefix} (endpoint {endpoint.endpoint_name})",
+            # The guardrail SCP lets only roles under this path create Clarify's keyless shadow endpoint configs.
+            path=monitor_role_path(estate_name),
         )
         statements = self._statements()
         self.policy = iam.ManagedPolicy(
@@ -301,12 +307,18 @@ class ModelMonitor(Construct):
 
     # ----------------------------------------------------------------------------------------- validation
     def _validate(
-        self, endpoint: MonitoredEndpoint, model: ModelConfig, estate_name: str, region: str, images: MonitorImages | None
+        self, endpoint: MonitoredEndpoint, model: ModelConfig, estate_name: str, region: str, images: MonitorImages | None,
+        accounts: AccountsConfig | None,
     ) -> MonitoringConfig:
         problems: list[str] = []
         config = model.monitoring
         if config is None:
             problems.append(f"model {model.name!r}: has no 'monitoring' config; add one that enables at least one monitor")
+        elif accounts is None:
+            for field in ("baselines_account", "ground_truth_account"):
+                if getattr(config, field) is not None:
+                    problems.append(f"accounts: None, but monitoring.{field} is {getattr(config, field)!r}; pass the estate's "
+                                    "accounts (EstateConfig.accounts) so the bucket owner's account id is known")
         elif not endpoint.data_capture_enabled:
             problems.append(
                 f"endpoint.data_capture_enabled: False, but {', '.join(config.enabled)} monitoring reads captured requests; "
@@ -344,9 +356,13 @@ class ModelMonitor(Construct):
             for extra in ("statistics_uri", "shap_baseline_uri"):
                 if getattr(section, extra, ""):
                     baselines.append(getattr(section, extra))
+        # The baseline and ground-truth buckets are named in config; read them only in the account that owns them.
+        baselines_owner = {"StringEquals": {"s3:ResourceAccount": self._account_of(config.baselines_account)}}
+        truth_owner = {"s3:ResourceAccount": self._account_of(config.ground_truth_account)}
         statements = [
             iam.PolicyStatement(
-                sid="ReadBaselines", actions=["s3:GetObject"], resources=sorted({_object_arn(u) for u in baselines})
+                sid="ReadBaselines", actions=["s3:GetObject"], resources=sorted({_object_arn(u) for u in baselines}),
+                conditions=baselines_owner,
             ),
             *(
                 [iam.PolicyStatement(sid="ReadAnalysisConfigs", actions=["s3:GetObject"], resources=self._analysis_config_arns)]
@@ -415,14 +431,15 @@ class ModelMonitor(Construct):
             assert match is not None
             prefix = match["key"].strip("/")
             statements.append(
-                iam.PolicyStatement(sid="ReadGroundTruth", actions=["s3:GetObject"], resources=[f"{_bucket_arn(config.ground_truth_uri)}/{prefix}/*"])
+                iam.PolicyStatement(sid="ReadGroundTruth", actions=["s3:GetObject"], resources=[f"{_bucket_arn(config.ground_truth_uri)}/{prefix}/*"],
+                                    conditions={"StringEquals": truth_owner})
             )
             statements.append(
                 iam.PolicyStatement(
                     sid="ListGroundTruth",
                     actions=["s3:ListBucket"],
                     resources=[_bucket_arn(config.ground_truth_uri)],
-                    conditions={"StringLike": {"s3:prefix": [f"{prefix}/*"]}},
+                    conditions={"StringLike": {"s3:prefix": [f"{prefix}/*"]}, "StringEquals": truth_owner},
                 )
             )
         if config.explainability is not None and endpoint.model_name:
@@ -446,6 +463,10 @@ class ModelMonitor(Construct):
                 iam.PolicyStatement(sid="DescribeTheModel", actions=["sagemaker:DescribeModel"], resources=[f"{arn}:model/{model}"])
             )
         return statements
+
+    def _account_of(self, role: GovernedRole | None) -> str:
+        """The id of the estate account playing ``role`` (validated with the props), or this account."""
+        return Aws.ACCOUNT_ID if role is None or self._accounts is None else self._accounts.of(role)
 
     def _acknowledge_policy(self, statements: list[iam.PolicyStatement]) -> None:
         if any(s.sid == "DescribeTheModel" and s.resources[0].endswith(":model/*") for s in statements):
@@ -472,13 +493,12 @@ class ModelMonitor(Construct):
 
     def _wildcard_resource_ids(self, statements: list[iam.PolicyStatement]) -> list[str]:
         """cdk-nag's finding id for each statement resource that ends in a wildcard (prefixes, sm-clarify-*)."""
-        stack = Stack.of(self)
         ids = []
         for statement in statements:
             for resource in statement.resources:
                 if resource == "*" or not resource.endswith("*"):
                     continue
-                ids.append(f"AwsSolutions-IAM5[Resource::{_nag_text(stack, resource)}]")
+                ids.append(f"AwsSolutions-IAM5[Resource::{nag_text(self, resource)}]")
         return sorted(set(ids))
 
     # ---------------------------------------------------------------------------------- job definitions
@@ -949,24 +969,3 @@ def _number_or_text(value: str) -> int | float | str:
             return float(value)
         except ValueError:
             return value
-
-
-def _nag_text(stack: Stack, value: str) -> str:
-    """A resource string as cdk-nag prints it in a finding id (tokens become <LogicalId.Attr> or <AWS::Param>)."""
-    resolved = stack.resolve(value)
-    return _render(resolved)
-
-
-def _render(node: Any) -> str:
-    if isinstance(node, str):
-        return node
-    if isinstance(node, dict):
-        if "Fn::Join" in node:
-            sep, parts = node["Fn::Join"]
-            return str(sep).join(_render(p) for p in parts)
-        if "Ref" in node:
-            return f"<{node['Ref']}>"
-        if "Fn::GetAtt" in node:
-            logical, attr = node["Fn::GetAtt"]
-            return f"<{logical}.{attr}>"
-    return json.dumps(node)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from mlops_estate.config_parsing import Problems, join
-from mlops_estate.governance_config import always_keyed_problem
+from mlops_estate.governance_config import GovernedRole, always_keyed_problem
 
 MonitorType = Literal["data_quality", "model_quality", "bias", "explainability"]
 MONITOR_TYPES: tuple[MonitorType, ...] = ("data_quality", "model_quality", "bias", "explainability")
@@ -49,6 +49,13 @@ LOWER_IS_BETTER = frozenset({"mae", "mse", "rmse", "false_positive_rate", "false
 GATE_TO_MONITOR_METRIC = {
     "MulticlassClassification": {"f1": "weighted_f1", "precision": "weighted_precision", "recall": "weighted_recall"},
 }
+
+
+def monitor_role_path(estate_name: str) -> str:
+    """The IAM path of the estate's Model Monitor roles. Clarify creates its explainability shadow endpoint
+    config (``sm-clarify-*``, no KMS key) as the monitoring job's role; the guardrail SCP exempts exactly
+    that: configs of that name, created by roles under this path."""
+    return f"/{estate_name}/model-monitor/"
 
 
 @dataclass(frozen=True)
@@ -247,12 +254,16 @@ class MonitoringConfig:
     ``features`` and ``label`` name the columns of the captured CSV requests (in order) and of the ground
     truth; ``ground_truth_uri`` is the S3 prefix where labels are uploaded (model quality and bias need it).
     Labels arrive late, so those runs analyse the window from ``ground_truth_start_offset`` to
-    ``ground_truth_end_offset`` before each run.
+    ``ground_truth_end_offset`` before each run. ``baselines_account`` and ``ground_truth_account`` name the
+    estate account (by role, e.g. ``ml_dev``) owning the baseline and ground-truth buckets (default: the
+    serving account itself); the monitor role reads them only in that account (``s3:ResourceAccount``).
     """
 
     features: tuple[str, ...] = ()
     label: str = "label"
     ground_truth_uri: str = ""
+    baselines_account: GovernedRole | None = None
+    ground_truth_account: GovernedRole | None = None
     ground_truth_start_offset: str = "-P2D"
     ground_truth_end_offset: str = "-P1D"
     instance_type: str = "ml.m5.xlarge"

@@ -53,13 +53,24 @@ def _as_list(value: object) -> list[object]:
     return value if isinstance(value, list) else [value]
 
 
-def acknowledge_wildcards(scope: Construct, statement: PolicyStatement, reason: str) -> list[str]:
-    """Acknowledge each AwsSolutions-IAM5 finding one Allow statement causes on ``scope`` (its policy),
-    naming every wildcard action and resource exactly as cdk-nag reports it. Returns the finding ids."""
+def nag_text(scope: Construct, value: str) -> str:
+    """A string (tokens included) of ``scope``'s stack as cdk-nag prints it in finding ids."""
+    return flatten_reference(Stack.of(scope).resolve(value))
+
+
+def wildcard_findings(scope: Construct, statement: PolicyStatement) -> list[str]:
+    """The AwsSolutions-IAM5 finding ids one Allow statement of ``scope``'s stack causes: every wildcard
+    action and resource, named exactly as cdk-nag reports it."""
     resolved = Stack.of(scope).resolve(statement.to_statement_json())
     findings = [f"Action::{a}" for a in map(str, _as_list(resolved.get("Action", []))) if "*" in a]
     findings += [f"Resource::{r}" for r in map(flatten_reference, _as_list(resolved.get("Resource", []))) if "*" in r]
-    ids = [f"AwsSolutions-IAM5[{f}]" for f in findings]
+    return [f"AwsSolutions-IAM5[{f}]" for f in findings]
+
+
+def acknowledge_wildcards(scope: Construct, statement: PolicyStatement, reason: str) -> list[str]:
+    """Acknowledge each AwsSolutions-IAM5 finding one Allow statement causes on ``scope`` (its policy),
+    naming every wildcard action and resource exactly as cdk-nag reports it. Returns the finding ids."""
+    ids = wildcard_findings(scope, statement)
     if ids:
         acknowledge(scope, reason, *ids)
     return ids

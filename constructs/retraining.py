@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -30,6 +30,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from mlops_estate.config import EstateConfig, ModelConfig, ServingEnv
+from mlops_estate.dead_letter_queue import secure_queue
 from mlops_estate.estate_function import EstateFunction
 from mlops_estate.network import NetworkPlacement
 from mlops_estate.monitoring import ENV_ABBREVIATION, SUFFIX, ModelMonitor
@@ -237,14 +238,11 @@ class RetrainingTrigger(Construct):
             )
         )
         # Between the rules and the function: absorbs bursts, batches them, and keeps what fails.
-        self.queue = sqs.Queue(
+        self.queue = secure_queue(
             self,
             "Buffer",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=queue_key,
-            enforce_ssl=True,
-            retention_period=Duration.days(4),
-            removal_policy=RemovalPolicy.RETAIN,
+            key=queue_key,
+            retention=Duration.days(4),
             visibility_timeout=Duration.seconds(6 * int(timeout.to_seconds()) + int(batching_window.to_seconds())),
             dead_letter_queue=sqs.DeadLetterQueue(queue=self.handler.dead_letter_queue, max_receive_count=max_receive_count),
         )

@@ -18,6 +18,9 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 QUALIFIER = re.compile(r"^[a-z0-9]{1,10}$")
 S3_PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()/=-]*$")
 PARAMETER = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,255}$")
+# The parameters of a model's build pipeline (pipeline/reference.py, training_definition) that take an S3 URI:
+# the retraining handler passes the new data's S3 URI in one of them. A test keeps this list in step.
+BUILD_DATA_PARAMETERS = ("InputDataUrl",)
 
 
 def promotion_pipeline_name(estate: str, model: str) -> str:
@@ -45,6 +48,12 @@ class RetrainingConfig:
             problems.add(join(path, "data_prefix"), f"{self.data_prefix!r} is not an S3 key prefix like 'churn/' (no leading '/')")
         if not PARAMETER.match(self.input_parameter):
             problems.add(join(path, "input_parameter"), f"{self.input_parameter!r} is not a pipeline parameter name (a letter, then letters and digits)")
+        elif self.input_parameter not in BUILD_DATA_PARAMETERS:
+            problems.add(
+                join(path, "input_parameter"),
+                f"{self.input_parameter!r} is not a parameter of the model's build pipeline that takes an S3 URI; use one of: "
+                f"{', '.join(BUILD_DATA_PARAMETERS)} (SageMaker refuses an execution that names an undeclared parameter)",
+            )
 
 
 @dataclass(frozen=True)

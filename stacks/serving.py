@@ -67,6 +67,7 @@ class ServesModels(EstateStack):
                 model=model,
                 estate_name=config.name,
                 reports=base.monitoring_reports,
+                accounts=config.accounts,
             )
 
         # The real drift alarms and violating executions of these monitors go to the build account, which retrains.

@@ -14,7 +14,7 @@ from mlops_estate.config import EstateConfig, ModelConfig, ServingEnv
 from mlops_estate.container_registry import EstateRepositories
 from mlops_estate.encryption import DataClass, EstateKeys
 from mlops_estate.event_bus import EstateEventBus, estate_bus_name
-from mlops_estate.promotion import MODEL_PACKAGE_STATE_CHANGE, PromotionPipeline, PromotionTarget, PromotionTrigger
+from mlops_estate.promotion import PromotionPipeline, PromotionTarget, PromotionTrigger
 from mlops_estate.retraining_config import promotion_pipeline_name
 from mlops_estate.registry import ModelRegistry, registry_location
 from mlops_estate.stacks.base import EstateStack
@@ -83,9 +83,7 @@ class SharedServicesStack(_PromotesModels):
         self.event_bus = EstateEventBus(self, "EventBus", event_bus_name=estate_bus_name(config.name, "shared_services"),
                                         description=f"{config.name} estate: model package events for promotion",
                                         key=self.keys.monitoring)
-        # The build account may forward (or replay) model package state changes of the shared registry.
-        self.event_bus.allow_put_events_from([accounts.ml_dev], "BuildAccountModelPackageEvents",
-                                             sources=["aws.sagemaker"], detail_types=[MODEL_PACKAGE_STATE_CHANGE])
+        # No other account is admitted: model package state changes originate here, in the registry's account.
         self.approvals = sns.Topic(self, "Approvals", master_key=self.keys.monitoring, enforce_ssl=True,
                                    display_name=f"{config.name} model approvals")
         for email in config.promotion.approver_emails:

@@ -51,3 +51,15 @@ def synthesize_estate(outdir: Path, context: dict[str, Any] | None = None, nag: 
 def default_estate(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedEstate:
     """The default estate from cdk.json, synthesized once per session with every nag pack on."""
     return synthesize_estate(tmp_path_factory.mktemp("estate"))
+
+
+SANDBOX_ACCOUNT = "123456789012"
+
+
+@pytest.fixture(scope="session")
+def sandbox_estate(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedEstate:
+    """Sandbox mode (every role and the management account in one account), given as `-c` overrides the way
+    the CLI passes them (JSON values: an account id is a quoted string); synthesized once with every nag pack on."""
+    same = {f"estate.accounts.{role}": f'"{SANDBOX_ACCOUNT}"' for role in ("shared_services", "data_lake", "ml_dev", "staging", "prod")}
+    return synthesize_estate(tmp_path_factory.mktemp("sandbox"),
+                             context={**same, "estate.organization.management_account": f'"{SANDBOX_ACCOUNT}"'})

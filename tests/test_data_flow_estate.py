@@ -74,13 +74,9 @@ def test_ml_dev_carries_customer_spending_features(default_estate):
     assert set(stack.feature_groups) == {"customer-spending-features"}
 
 
-def test_sandbox_mode_needs_no_bus_policy(tmp_path):
+def test_sandbox_mode_needs_no_bus_policy(sandbox_estate):
     # One account for every role: the rule still forwards (through its role's IAM), the bus admits nobody else.
-    from tests.conftest import synthesize_estate
-
-    # -c values are read as JSON, so an account id must be a quoted JSON string.
-    same = {f"estate.accounts.{role}": '"123456789012"' for role in ("shared_services", "data_lake", "ml_dev", "staging", "prod")}
-    sandbox = synthesize_estate(tmp_path, context={**same, "estate.organization.management_account": '"123456789012"'})
+    sandbox = sandbox_estate  # given as -c overrides (conftest)
     assert not resources_of_type(sandbox.templates[DEV], "AWS::Events::EventBusPolicy")
     _, rule = _one(sandbox.templates[LAKE], "AWS::Events::Rule")
     assert rule["Properties"]["Targets"][0]["Arn"] == "arn:aws:events:eu-west-1:123456789012:event-bus/mlops-ml-dev"

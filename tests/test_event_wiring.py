@@ -93,10 +93,12 @@ def test_shared_services_promotes_every_model(default_estate: Any) -> None:
     buses = [json.dumps(r.get("EventBusName", "default")) for r in rules]
     assert sorted(buses) == sorted(['"default"', json.dumps({"Ref": bus_id})])
     assert all(matches(r["EventPattern"], model_package_state_change("Approved", group="mlops-fraud-batch")) for r in rules)
-    [policy] = resources_of_type(template, "AWS::Events::EventBusPolicy").values()
-    statement = policy["Properties"]["Statement"]
-    assert statement["Principal"] == {"AWS": "arn:aws:iam::444444444444:root"}
-    assert statement["Condition"]["StringEquals"]["events:detail-type"] == ["SageMaker Model Package State Change"]
+    # Model package state changes originate in this account (the registry's), on its default bus; no other
+    # account forwards any, so the estate bus admits no other account (least privilege).
+    assert resources_of_type(template, "AWS::Events::EventBusPolicy") == {}
+    for name, other in default_estate.templates.items():
+        if name != "SharedServices/Registry":
+            assert "event-bus/mlops-shared-services" not in json.dumps(_rules(other)), name
     topic = next(k for k, t in resources_of_type(template, "AWS::SNS::Topic").items() if k.startswith("Approvals"))
     [subscription] = [s for s in resources_of_type(template, "AWS::SNS::Subscription").values()
                       if s["Properties"]["TopicArn"] == {"Ref": topic}]

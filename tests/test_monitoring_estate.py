@@ -44,3 +44,18 @@ def test_monitors_expose_drift_alarms(default_estate):
     monitor = default_estate.estate.prod.monitors["churn"]
     assert monitor.drift_alarm is not None
     assert len(monitor.alarms) >= 3
+
+
+@pytest.mark.parametrize("stack", ["Staging/Serving", "Prod/Serving"])
+def test_explainability_runs_as_a_role_the_guardrail_exempts_for_clarify(default_estate, stack):
+    # Clarify creates its keyless sm-clarify-* shadow endpoint config as this role; the guardrail SCP exempts
+    # exactly roles under the estate's monitor path (the synth-time GuardrailCheck passed on this estate too).
+    template = default_estate.templates[stack]
+    (job,) = resources_of_type(template, "AWS::SageMaker::ModelExplainabilityJobDefinition").values()
+    role_id, attribute = job["Properties"]["RoleArn"]["Fn::GetAtt"]
+    role = template["Resources"][role_id]
+    assert (role["Type"], attribute, role["Properties"]["Path"]) == ("AWS::IAM::Role", "Arn", "/mlops/model-monitor/")
+    statements = [s for t in default_estate.templates.values() for p in resources_of_type(t, "AWS::Organizations::Policy").values()
+                  for s in p["Properties"]["Content"]["Statement"]]
+    exempt = next(s for s in statements if s["Sid"] == "DenyEndpointConfigWithoutKmsKey")["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
+    assert exempt == "arn:aws:iam::*:role/mlops/model-monitor/*"

@@ -94,7 +94,7 @@ def test_guardrail_check_reaches_product_templates():
     servicecatalog.CloudFormationProduct(stack, "Product", product_name="p", owner="tests", product_versions=[
         servicecatalog.CloudFormationProductVersion(
             cloud_formation_template=servicecatalog.CloudFormationTemplate.from_product_stack(product))])
-    with pytest.raises(Exception, match="Gate/Test/Template/NoKey.*DenySageMakerWithoutVolumeKmsKey"):
+    with pytest.raises(Exception, match=r"Gate/Test/Template/NoKey\] denied by guardrail SCP statement Deny\w*KmsKey"):
         app.synth()
 
 

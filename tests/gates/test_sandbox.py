@@ -4,19 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import synthesize_estate
-from tests.helpers import default_estate_dict
-
-SANDBOX = "123456789012"
-
 
 @pytest.fixture(scope="module")
-def sandbox(tmp_path_factory):
-    estate = default_estate_dict()
-    estate["organization"]["management_account"] = SANDBOX
-    for role in estate["accounts"]:
-        estate["accounts"][role] = SANDBOX
-    return synthesize_estate(tmp_path_factory.mktemp("sandbox"), context={"estate": estate})
+def sandbox(sandbox_estate):
+    return sandbox_estate  # the session's sandbox estate (conftest), shared with the data-flow tests
 
 
 def test_sandbox_estate_synthesizes_with_all_gates(sandbox):

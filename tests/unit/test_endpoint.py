@@ -493,6 +493,15 @@ def test_every_mode_passes_the_nag_packs(built):
     assert not any("Action::" in finding for finding in acknowledged)
 
 
+def test_image_pull_reason_does_not_claim_aws_images_come_from_the_artifact_account(built):
+    # Built-in algorithm and framework images live in AWS's registry accounts, not the artifact account.
+    reasons = [reason for finding, reason in built["ab"]._wildcards.items() if ":repository/*]" in finding]
+    assert reasons
+    for reason in reasons:
+        assert "AWS's own registry accounts" in reason and "outside this statement" in reason
+        assert "repositories of the artifact account." not in reason
+
+
 # ----- bad props: one test per kind -----
 
 @pytest.fixture(scope="module")

@@ -100,3 +100,13 @@ def test_allow_put_events_from_rejects_bad_input_all_at_once():
     assert "account_ids ['12345'] are not AWS account ids" in message
     with pytest.raises(ValueError, match="sid 'data-lake' must be 1-64 letters and digits; account_ids is empty"):
         bus.allow_put_events_from([], "data-lake")
+
+
+def test_bus_policies_use_the_statement_form_not_the_deprecated_principal(template, default_estate):
+    # The deprecated Principal/Action/Condition properties of AWS::Events::EventBusPolicy are never set.
+    policies = [p for t in [template, *default_estate.templates.values()]
+                for p in resources_of_type(t, "AWS::Events::EventBusPolicy").values()]
+    assert policies
+    for policy in policies:
+        assert "Statement" in policy["Properties"]
+        assert not {"Principal", "Action", "Condition"} & set(policy["Properties"])

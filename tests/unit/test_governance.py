@@ -324,5 +324,5 @@ def test_estate_synth_fails_on_a_resource_the_scp_would_deny(tmp_path):
     estate = build_estate(app, config)
     sm.CfnEndpointConfig(estate.staging, "Unencrypted", production_variants=[sm.CfnEndpointConfig.ProductionVariantProperty(
         variant_name="a", model_name="m", instance_type="ml.m5.large", initial_instance_count=1)])
-    with pytest.raises(Exception, match=r"\[Staging/Serving/Unencrypted\] denied by guardrail SCP statement DenySageMakerWithoutVolumeKmsKey"):
+    with pytest.raises(Exception, match=r"\[Staging/Serving/Unencrypted\] denied by guardrail SCP statement DenyEndpointConfigWithoutKmsKey"):
         app.synth()

@@ -94,7 +94,7 @@ def errors() -> str:
 @pytest.mark.parametrize(
     ("path", "sid", "detail"),
     [
-        ("Test/EndpointConfig", "DenySageMakerWithoutVolumeKmsKey", "the endpoint config has no KmsKeyId"),
+        ("Test/EndpointConfig", "DenyEndpointConfigWithoutKmsKey", "the endpoint config has no KmsKeyId"),
         ("Test/EndpointConfig", f"DenyInstanceTypesOutsideAllowList{DEV}", "instance type 'ml.p4d.24xlarge' is not on the allow-list"),
         ("Test/Notebook", "DenyNotebookRootAccess", "RootAccess must be 'Disabled'"),
         ("Test/Notebook", "DenyNotebookDirectInternet", "DirectInternetAccess must be 'Disabled'"),
@@ -248,3 +248,49 @@ def test_a_domain_without_subnets_is_denied(studio_errors):
 def test_allowed_parameter_values_are_not_reported(studio_errors):
     assert "'ml.m5.large' (CloudFormation parameter" not in studio_errors
     assert "[Test/ParamPipeline] denied by guardrail SCP statement DenySageMaker" not in studio_errors
+
+
+# ----- Clarify's explainability shadow endpoint config (sm-clarify-*, no KMS key, created as the job's role) -----
+
+def explainability_job(role_path: str | None = None, role_arn: str | None = None):
+    from aws_cdk import aws_iam as iam
+
+    def build(stack):
+        arn = role_arn
+        if arn is None:
+            role = iam.Role(stack, "MonitorRole", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"), path=role_path)
+            arn = role.role_arn
+        sm.CfnModelExplainabilityJobDefinition(
+            stack, "Explainability",
+            model_explainability_app_specification={"imageUri": "i", "configUri": "s3://b/analysis_config.json"},
+            model_explainability_job_input={"endpointInput": {"endpointName": "e", "localPath": "/opt/ml/processing/input"}},
+            model_explainability_job_output_config={"kmsKeyId": KEY, "monitoringOutputs": [{"s3Output": {"localPath": "/o", "s3Uri": "s3://b/o"}}]},
+            job_resources={"clusterConfig": {"instanceCount": 1, "instanceType": "ml.m5.large", "volumeSizeInGb": 20, "volumeKmsKeyId": KEY}},
+            role_arn=arn,
+            network_config={"enableInterContainerTrafficEncryption": True,
+                            "vpcConfig": {"securityGroupIds": ["sg-0123456789abcdef0"], "subnets": ["subnet-0123456789abcdef0"]}},
+        )
+    return build
+
+
+def test_an_explainability_job_of_a_monitor_role_synthesizes():
+    assert options().clarify_shadow_endpoints  # the default estate monitors churn's explainability
+    assert synth_errors(explainability_job("/mlops/model-monitor/")) == ""
+    assert synth_errors(explainability_job(role_arn="arn:aws:iam::444444444444:role/mlops/model-monitor/m")) == ""
+
+
+def test_an_explainability_job_of_another_role_is_denied_its_shadow_endpoint_config():
+    errors = synth_errors(explainability_job())
+    assert ("[Test/Explainability] denied by guardrail SCP statement DenyEndpointConfigWithoutKmsKey: Clarify creates the "
+            "explainability shadow endpoint config (sm-clarify-*) without a KMS key as the job's role "
+            "arn:aws:iam::444444444444:role/<MonitorRole") in errors
+    assert "exempts only the estate's monitor roles (arn:aws:iam::*:role/mlops/model-monitor/*)" in errors
+    literal = synth_errors(explainability_job(role_arn="arn:aws:iam::444444444444:role/team/monitor"))
+    assert "as the job's role arn:aws:iam::444444444444:role/team/monitor" in literal
+
+
+def test_an_explainability_job_is_denied_when_the_config_enables_no_exemption():
+    errors = synth_errors(explainability_job("/mlops/model-monitor/"), replace(options(), clarify_shadow_endpoints=False))
+    assert "[Test/Explainability] denied by guardrail SCP statement DenyEndpointConfigWithoutKmsKey" in errors
+    assert "the guardrails exempt no role from that rule" in errors
+    assert synth_errors(explainability_job(), options(require_kms=False)) == ""

@@ -17,7 +17,8 @@ import pytest
 
 from mlops_estate.governance_config import GuardrailsConfig
 from mlops_estate.guardrails import GuardrailOptions, SageMakerGuardrails, guardrail_rules, pack_policies, policy_json
-from tests.helpers import default_config, make_stack, resources_of_type, template_of
+from mlops_estate.config import EstateConfig
+from tests.helpers import default_config, default_estate_dict, make_stack, resources_of_type, template_of
 
 KEY_TABLE = json.loads((Path(__file__).parents[1] / "data" / "iam_condition_keys.json").read_text())
 ALL_ON = GuardrailsConfig(models_in_vpc=True)
@@ -72,7 +73,10 @@ def denied_by(stmts: list[dict[str, Any]], action: str, ctx: dict[str, Any], res
     for s in stmts:
         if not any(_like(action, a) for a in _listed(s["Action"])):
             continue
-        if not any(_like(resource, r) for r in _listed(s["Resource"])):
+        if "NotResource" in s:
+            if any(_like(resource, r) for r in _listed(s["NotResource"])):
+                continue
+        elif not any(_like(resource, r) for r in _listed(s["Resource"])):
             continue
         if all(_operator(op, k, v, ctx) for op, kv in s.get("Condition", {}).items() for k, v in kv.items()):
             out.append(s["Sid"])
@@ -156,8 +160,53 @@ def test_endpoint_config_needs_only_its_volume_key():
     stmts = statements(options())
     ctx = {"aws:PrincipalAccount": PROD, "aws:PrincipalArn": "arn:aws:iam::666666666666:role/x",
            "sagemaker:InstanceTypes": ["ml.m5.xlarge"]}
-    assert denied_by(stmts, "sagemaker:CreateEndpointConfig", ctx) == ["DenySageMakerWithoutVolumeKmsKey"]
-    assert denied_by(stmts, "sagemaker:CreateEndpointConfig", {**ctx, "sagemaker:VolumeKmsKey": KMS}) == []
+    config = "arn:aws:sagemaker:eu-west-1:666666666666:endpoint-config/mlops-churn-prod"
+    assert denied_by(stmts, "sagemaker:CreateEndpointConfig", ctx, config) == [
+        "DenyEndpointConfigWithoutKmsKey", "DenyEndpointConfigWithoutKmsKeyOutsideClarify"]
+    assert denied_by(stmts, "sagemaker:CreateEndpointConfig", {**ctx, "sagemaker:VolumeKmsKey": KMS}, config) == []
+
+
+CLARIFY_CONFIG = "arn:aws:sagemaker:eu-west-1:666666666666:endpoint-config/sm-clarify-mlops-churn-prd-1a2b3c"
+MONITOR_ROLE = "arn:aws:iam::666666666666:role/mlops/model-monitor/Prod-Serving-ChurnMonitorRole-AbC123"
+SERVING_CTX = {"aws:PrincipalAccount": PROD, "sagemaker:InstanceTypes": ["ml.m5.large"]}
+
+
+def test_only_a_monitor_role_may_create_a_keyless_clarify_shadow_endpoint_config():
+    stmts = statements(options())
+    monitor = {**SERVING_CTX, "aws:PrincipalArn": MONITOR_ROLE}
+    assert denied_by(stmts, "sagemaker:CreateEndpointConfig", monitor, CLARIFY_CONFIG) == []
+    # The same role, any other name: denied.
+    other_name = CLARIFY_CONFIG.replace("sm-clarify-", "churn-")
+    assert denied_by(stmts, "sagemaker:CreateEndpointConfig", monitor, other_name) == ["DenyEndpointConfigWithoutKmsKeyOutsideClarify"]
+    # Another role (also one named like a monitor but outside the path), the Clarify name: denied.
+    for arn in ("arn:aws:iam::666666666666:role/data-scientist", "arn:aws:iam::666666666666:role/model-monitor/x",
+                "arn:aws:iam::666666666666:role/other/mlops/model-monitor/x"):
+        assert denied_by(stmts, "sagemaker:CreateEndpointConfig", {**SERVING_CTX, "aws:PrincipalArn": arn}, CLARIFY_CONFIG) == [
+            "DenyEndpointConfigWithoutKmsKey"], arn
+    # The exemption is for endpoint configs only: a monitor role's keyless training job is still denied.
+    assert "DenySageMakerWithoutVolumeKmsKey" in denied_by(stmts, "sagemaker:CreateTrainingJob", monitor)
+
+
+def test_without_explainability_in_the_config_no_role_is_exempt():
+    data = default_estate_dict()
+    for model in data["models"]:
+        if model.get("monitoring"):
+            model["monitoring"].pop("explainability", None)
+    opts = GuardrailOptions.from_config(EstateConfig.from_dict(data, "test"))
+    assert not opts.clarify_shadow_endpoints
+    stmts = statements(opts)
+    assert not any("NotResource" in s for s in stmts)
+    assert denied_by(stmts, "sagemaker:CreateEndpointConfig", {**SERVING_CTX, "aws:PrincipalArn": MONITOR_ROLE}, CLARIFY_CONFIG) == [
+        "DenyEndpointConfigWithoutKmsKey"]
+
+
+def test_the_clarify_exemption_names_the_estates_monitor_path_and_clarify_configs():
+    by_sid = {s["Sid"]: s for s in statements(options())}
+    assert by_sid["DenyEndpointConfigWithoutKmsKey"]["Condition"]["ArnNotLike"] == {
+        "aws:PrincipalArn": "arn:aws:iam::*:role/mlops/model-monitor/*"}
+    outside = by_sid["DenyEndpointConfigWithoutKmsKeyOutsideClarify"]
+    assert outside["NotResource"] == "arn:aws:sagemaker:*:*:endpoint-config/sm-clarify-*" and "Resource" not in outside
+    assert outside["Condition"] == {"Null": {"sagemaker:VolumeKmsKey": "true"}}
 
 
 def test_studio_domain_must_be_vpc_only_and_stay_so():

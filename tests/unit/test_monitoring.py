@@ -46,6 +46,9 @@ def _endpoint(stack, *, capture: bool = True, endpoint=None, model_name: str | N
     )
 
 
+ACCOUNTS = default_config().accounts
+
+
 def _churn() -> ModelConfig:
     return next(m for m in default_config().models if m.name == "churn")
 
@@ -65,7 +68,7 @@ def built(tmp_path_factory) -> Built:
     stack = make_stack(app)
     Aspects.of(app).add(ManagedPoliciesOnly(), priority=AspectPriority.MUTATING)
     endpoint = sagemaker.CfnEndpoint(stack, "Endpoint", endpoint_config_name="mlops-churn-staging-config", endpoint_name=ENDPOINT)
-    monitor = ModelMonitor(stack, "Monitor", endpoint=_endpoint(stack, endpoint=endpoint), model=_churn(), estate_name="mlops")
+    monitor = ModelMonitor(stack, "Monitor", endpoint=_endpoint(stack, endpoint=endpoint), model=_churn(), estate_name="mlops", accounts=ACCOUNTS)
     apply_nag_packs(app)
     assembly = app.synth()  # fails on any unacknowledged nag finding
     template = json.loads(Path(assembly.get_stack_by_name(stack.stack_name).template_full_path).read_text())
@@ -209,7 +212,11 @@ def test_role_has_no_wildcard_actions_and_reads_exactly_the_baselines(built):
         assert all("*" not in a for a in actions), statement
     baselines = {json.dumps(r) for r in statements["ReadBaselines"]["Resource"]}
     assert len(baselines) == 6 and all("mlops-monitoring-baselines/churn/" in r for r in baselines)
-    assert statements["ListGroundTruth"]["Condition"] == {"StringLike": {"s3:prefix": ["churn/*"]}}
+    # The example buckets belong to the accounts the config names: reads never reach a same-named bucket elsewhere.
+    assert statements["ReadBaselines"]["Condition"] == {"StringEquals": {"s3:ResourceAccount": "444444444444"}}
+    assert statements["ReadGroundTruth"]["Condition"] == {"StringEquals": {"s3:ResourceAccount": "333333333333"}}
+    assert statements["ListGroundTruth"]["Condition"] == {"StringLike": {"s3:prefix": ["churn/*"]},
+                                                          "StringEquals": {"s3:ResourceAccount": "333333333333"}}
     assert statements["PublishMonitorMetrics"]["Condition"] == {"StringLike": {"cloudwatch:namespace": "aws/sagemaker/Endpoints/*"}}
     assert "ec2:Vpc" in statements["NetworkInterfacesInTheVpc"]["Condition"]["ArnEquals"]
     assert statements["MonitoringKeyGrantsForVolumes"]["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
@@ -312,7 +319,7 @@ def test_the_gate_needs_each_acknowledgement(monkeypatch, tmp_path):
     app = App(context={**cdk_context(), "@aws-cdk/core:validateAgainstDefaultRules": False}, outdir=str(tmp_path))
     stack = make_stack(app)
     Aspects.of(app).add(ManagedPoliciesOnly(), priority=AspectPriority.MUTATING)
-    ModelMonitor(stack, "Monitor", endpoint=_endpoint(stack), model=_churn(), estate_name="mlops")
+    ModelMonitor(stack, "Monitor", endpoint=_endpoint(stack), model=_churn(), estate_name="mlops", accounts=ACCOUNTS)
     apply_nag_packs(app)
     with pytest.raises(RuntimeError, match="ValidationFailed") as failure:
         app.synth()
@@ -343,7 +350,7 @@ def test_metric_helpers_point_at_the_published_metrics(built):
 
 def test_grant_read_reports_is_limited_to_this_monitors_prefix():
     stack = make_stack()
-    monitor = ModelMonitor(stack, "Monitor", endpoint=_endpoint(stack), model=_churn(), estate_name="mlops")
+    monitor = ModelMonitor(stack, "Monitor", endpoint=_endpoint(stack), model=_churn(), estate_name="mlops", accounts=ACCOUNTS)
     reader = iam.Role(stack, "Reader", assumed_by=iam.AccountRootPrincipal())
     monitor.grant_read_reports(reader)
     template = make_template(stack)
@@ -369,6 +376,11 @@ def test_a_regression_model_alarms_when_its_error_rises():
     assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 25.0)
     assert set(monitor.schedule_names) == {"model_quality"}
     assert resources_of_type(template, "AWS::SageMaker::DataQualityJobDefinition") == {}
+    # No bucket accounts in the config: the buckets must be the serving account's own.
+    (policy,) = resources_of_type(template, "AWS::IAM::ManagedPolicy").values()
+    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    for sid in ("ReadBaselines", "ReadGroundTruth", "ListGroundTruth"):
+        assert statements[sid]["Condition"]["StringEquals"] == {"s3:ResourceAccount": {"Ref": "AWS::AccountId"}}, sid
 
 
 def make_template(stack) -> dict[str, Any]:
@@ -381,7 +393,7 @@ def make_template(stack) -> dict[str, Any]:
 def test_monitors_on_an_endpoint_without_data_capture_are_an_error():
     stack = make_stack()
     with pytest.raises(ValueError) as failure:
-        ModelMonitor(stack, "Monitor", endpoint=_endpoint(stack, capture=False), model=_churn(), estate_name="mlops")
+        ModelMonitor(stack, "Monitor", endpoint=_endpoint(stack, capture=False), model=_churn(), estate_name="mlops", accounts=ACCOUNTS)
     message = str(failure.value)
     assert message.startswith("Test/Monitor: 1 problem(s):")
     assert "endpoint.data_capture_enabled: False, but data_quality, model_quality, bias, explainability monitoring reads captured requests" in message
@@ -391,20 +403,27 @@ def test_a_model_without_monitoring_config_is_an_error():
     stack = make_stack()
     model = dataclasses.replace(_churn(), monitoring=None)
     with pytest.raises(ValueError, match=r"Test/Monitor: 1 problem\(s\):\n  - model 'churn': has no 'monitoring' config"):
-        ModelMonitor(stack, "Monitor", endpoint=_endpoint(stack), model=model, estate_name="mlops")
+        ModelMonitor(stack, "Monitor", endpoint=_endpoint(stack), model=model, estate_name="mlops", accounts=ACCOUNTS)
+
+
+def test_bucket_owners_by_role_need_the_estates_accounts():
+    stack = make_stack()
+    with pytest.raises(ValueError, match=r"accounts: None, but monitoring.baselines_account is 'ml_dev'; pass the estate's accounts") as raised:
+        ModelMonitor(stack, "Monitor", endpoint=_endpoint(stack), model=_churn(), estate_name="mlops")
+    assert "monitoring.ground_truth_account is 'data_lake'" in str(raised.value)
 
 
 def test_explainability_needs_the_endpoints_model_name():
     stack = make_stack()
     with pytest.raises(ValueError, match=r"endpoint.model_name: explainability monitoring runs the endpoint's model on a shadow endpoint"):
-        ModelMonitor(stack, "Monitor", endpoint=_endpoint(stack, model_name=None), model=_churn(), estate_name="mlops")
+        ModelMonitor(stack, "Monitor", endpoint=_endpoint(stack, model_name=None), model=_churn(), estate_name="mlops", accounts=ACCOUNTS)
 
 
 def test_names_that_sagemaker_would_reject_are_an_error():
     stack = make_stack()
     with pytest.raises(ValueError, match=r"estate_name: 'an-estate-name-far-too-long-x' gives job definition names like "
                                          r"'an-estate-name-far-too-long-x-a-very-long-model-name-of-thirty-stg-expl-00000000'"):
-        ModelMonitor(stack, "Monitor", endpoint=_endpoint(stack), model=dataclasses.replace(_churn(), name="a-very-long-model-name-of-thirty"), estate_name="an-estate-name-far-too-long-x")
+        ModelMonitor(stack, "Monitor", endpoint=_endpoint(stack), model=dataclasses.replace(_churn(), name="a-very-long-model-name-of-thirty"), estate_name="an-estate-name-far-too-long-x", accounts=ACCOUNTS)
 
 
 def test_the_longest_names_still_fit_with_the_properties_hash():
@@ -412,16 +431,16 @@ def test_the_longest_names_still_fit_with_the_properties_hash():
     stack = make_stack()
     estate = "e" * 20
     model = dataclasses.replace(_churn(), name="m" * (63 - len(f"{estate}--stg-expl-00000000")))
-    monitor = ModelMonitor(stack, "Monitor", endpoint=_endpoint(stack), model=model, estate_name=estate)
+    monitor = ModelMonitor(stack, "Monitor", endpoint=_endpoint(stack), model=model, estate_name=estate, accounts=ACCOUNTS)
     assert max(len(stack.resolve(n)) for n in monitor.job_definition_names.values()) == 63
     with pytest.raises(ValueError, match="gives job definition names like"):
         ModelMonitor(make_stack(), "Monitor", endpoint=_endpoint(make_stack()), model=dataclasses.replace(model, name=model.name + "m"),
-                     estate_name=estate)
+                     estate_name=estate, accounts=ACCOUNTS)
 
 
 def _names(model: ModelConfig, *, tags: dict[str, str] | None = None) -> dict[str, str]:
     stack = make_stack()
-    monitor = ModelMonitor(stack, "Monitor", endpoint=_endpoint(stack), model=model, estate_name="mlops")
+    monitor = ModelMonitor(stack, "Monitor", endpoint=_endpoint(stack), model=model, estate_name="mlops", accounts=ACCOUNTS)
     for key, value in (tags or {}).items():
         Tags.of(monitor).add(key, value)
     return _template_names(make_template(stack))  # synthesized: aspects (tags) have run
@@ -461,10 +480,10 @@ def test_a_region_without_known_images_needs_explicit_images():
     app = make_app()
     far = Stack(app, "Far", env=Environment(account="123456789012", region="xx-nowhere-1"))
     with pytest.raises(ValueError, match=r"images: no built-in monitor image is known for region 'xx-nowhere-1'; pass images="):
-        ModelMonitor(far, "Monitor", endpoint=_endpoint(far), model=_churn(), estate_name="mlops")
+        ModelMonitor(far, "Monitor", endpoint=_endpoint(far), model=_churn(), estate_name="mlops", accounts=ACCOUNTS)
     images = MonitorImages(analyzer="111122223333.dkr.ecr.xx-nowhere-1.amazonaws.com/analyzer", clarify="111122223333.dkr.ecr.xx-nowhere-1.amazonaws.com/clarify")
     other = Stack(app, "Far2", env=Environment(account="123456789012", region="xx-nowhere-1"))
-    monitor = ModelMonitor(other, "Monitor", endpoint=_endpoint(other), model=_churn(), estate_name="mlops", images=images)
+    monitor = ModelMonitor(other, "Monitor", endpoint=_endpoint(other), model=_churn(), estate_name="mlops", images=images, accounts=ACCOUNTS)
     job = resources_of_type(make_template(other), "AWS::SageMaker::ModelBiasJobDefinition")
     assert [j["Properties"]["ModelBiasAppSpecification"]["ImageUri"] for j in job.values()] == [images.clarify]
     assert monitor.images == images
@@ -473,7 +492,7 @@ def test_a_region_without_known_images_needs_explicit_images():
 def test_shipped_analysis_configs_are_deterministic(built):
     # Same config, fresh app: the asset (and so the ConfigUri CloudFormation sees) must not change between synths.
     stack = make_stack()
-    again = ModelMonitor(stack, "Monitor", endpoint=_endpoint(stack), model=_churn(), estate_name="mlops")
+    again = ModelMonitor(stack, "Monitor", endpoint=_endpoint(stack), model=_churn(), estate_name="mlops", accounts=ACCOUNTS)
     resolved = {k: stack.resolve(v) for k, v in again.analysis_config_uris.items()}
     first = {k: Stack.of(built.monitor).resolve(v) for k, v in built.monitor.analysis_config_uris.items()}
     assert resolved == first and set(first) == {"bias", "explainability"}

@@ -142,3 +142,17 @@ def test_bad_uris_and_thresholds_are_all_reported_at_once():
 def test_unknown_monitoring_key_is_an_error_with_a_hint():
     problems = _problems(_with_monitoring(lambda m: m.update(data_qualty={})))
     assert "models[0].monitoring.data_qualty: unknown key; did you mean 'data_quality'?" in problems
+
+
+def test_default_estate_names_the_accounts_owning_the_baseline_and_ground_truth_buckets():
+    config = EstateConfig.from_dict(default_estate_dict(), "test")
+    churn = next(m for m in config.models if m.name == "churn")
+    assert churn.monitoring is not None
+    assert (churn.monitoring.baselines_account, churn.monitoring.ground_truth_account) == ("ml_dev", "data_lake")
+
+
+@pytest.mark.parametrize("key", ["baselines_account", "ground_truth_account"])
+def test_a_bucket_account_must_be_an_estate_account_role(key):
+    problems = _problems(_with_monitoring(lambda m: m.update({key: "444444444444"})))
+    assert any(p.startswith(f"models[0].monitoring.{key}: '444444444444' is not allowed; expected one of 'shared_services'")
+               for p in problems), problems

@@ -10,7 +10,8 @@ from mlops_estate.config import EstateConfig
 from mlops_estate.config_parsing import ConfigError
 from mlops_estate.approved_model import approved_arn_parameter_name
 from mlops_estate.retraining import drift_alarm_name, monitoring_schedule_arns, retraining_triggers
-from mlops_estate.retraining_config import promotion_pipeline_name
+from mlops_estate.retraining_config import BUILD_DATA_PARAMETERS, promotion_pipeline_name
+from tests.pipeline_schema import from_template
 from tests.helpers import default_config, default_estate_dict
 
 
@@ -73,13 +74,30 @@ def _errors(edit: Any) -> str:
         (lambda d: d["models"][0]["retraining"].update(data_prefix="churn/"),
          "models[0].retraining.data_prefix: 'churn/' is not under data_lake.arrival_prefix 'datasets/'"),
         (lambda d: d["models"][0]["retraining"].update(input_parameter="input-uri"), "models[0].retraining.input_parameter: 'input-uri' is not a pipeline parameter name"),
+        (lambda d: d["models"][0]["retraining"].update(input_parameter="TrainingDataUri"),
+         "models[0].retraining.input_parameter: 'TrainingDataUri' is not a parameter of the model's build pipeline that takes "
+         "an S3 URI; use one of: InputDataUrl"),
+        (lambda d: d["models"][0]["retraining"].update(input_parameter="TrainingInstanceType"),
+         "models[0].retraining.input_parameter: 'TrainingInstanceType' is not a parameter of the model's build pipeline"),
         (lambda d: d["models"][0]["retraining"].update(on_drift="yes"), "models[0].retraining.on_drift"),
         (lambda d: d["promotion"].update(approver_emails=["nobody"]), "promotion.approver_emails[0]: 'nobody' is not an email address"),
         (lambda d: d["promotion"].update(bootstrap_qualifier="Bad_Q"), "promotion.bootstrap_qualifier: 'Bad_Q' is not a CDK bootstrap qualifier"),
         (lambda d: d["promotion"].update(source_key="assembly.tar"), "promotion.source_key: 'assembly.tar' must be an S3 key of a .zip file"),
         (lambda d: d["promotion"].update(approvers=[]), "promotion.approvers: unknown key"),
     ],
-    ids=["cooldown", "batching", "prefix", "outside-arrival-prefix", "parameter", "bool", "email", "qualifier", "source-key", "unknown-key"],
+    ids=["cooldown", "batching", "prefix", "outside-arrival-prefix", "parameter", "unknown-parameter", "non-uri-parameter", "bool", "email", "qualifier", "source-key", "unknown-key"],
 )
 def test_bad_values_are_reported_with_their_path(edit: Any, message: str) -> None:
     assert message in _errors(edit)
+
+
+def test_build_data_parameters_are_the_build_pipelines_s3_uri_parameters(default_estate: Any) -> None:
+    # The config check's list must match what the reference build pipeline really declares.
+    pipelines = [r for t in default_estate.templates.values() for r in t["Resources"].values()
+                 if r["Type"] == "AWS::SageMaker::Pipeline" and r["Properties"]["PipelineName"].endswith("-build")]
+    assert pipelines
+    for pipeline in pipelines:
+        body = from_template(pipeline["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"])
+        uri_parameters = {p["Name"] for p in body["Parameters"]
+                          if p["Type"] == "String" and str(p.get("DefaultValue", "")).startswith("s3://")}
+        assert uri_parameters == set(BUILD_DATA_PARAMETERS), pipeline["Properties"]["PipelineName"]
