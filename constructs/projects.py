@@ -278,6 +278,8 @@ class ProjectTemplates(Construct):
             iam.PolicyStatement(sid="ProvisionedStacks", resources=[stacks], actions=[
                 "cloudformation:CreateStack", "cloudformation:UpdateStack", "cloudformation:DeleteStack",
                 "cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents", "cloudformation:GetTemplate",
+                "cloudformation:DescribeStackResource", "cloudformation:DescribeStackResources",
+                "cloudformation:ListStackResources",
                 "cloudformation:SetStackPolicy", "cloudformation:TagResource", "cloudformation:UntagResource",
                 "cloudformation:CreateChangeSet", "cloudformation:DescribeChangeSet", "cloudformation:ExecuteChangeSet",
                 "cloudformation:DeleteChangeSet"]),
@@ -305,6 +307,7 @@ class ProjectTemplates(Construct):
                 "sagemaker:AddTags", "sagemaker:DeleteTags", "sagemaker:ListTags"]),
             iam.PolicyStatement(sid="ProjectRules", resources=[rules], actions=[
                 "events:PutRule", "events:DeleteRule", "events:DescribeRule", "events:PutTargets", "events:RemoveTargets",
+                "events:ListTargetsByRule",
                 "events:TagResource", "events:UntagResource"]),
         ]
         policy = iam.ManagedPolicy(self, "LaunchPolicy", statements=statements, roles=[role],
