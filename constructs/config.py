@@ -38,6 +38,7 @@ from mlops_estate.serving_config import (
     check_serving,
 )
 from mlops_estate.monitoring_config import MonitoringConfig
+from mlops_estate.projects_config import ProjectsConfig
 from mlops_estate.workspace_config import WorkspaceConfig
 from mlops_estate.retraining_config import PromotionConfig, RetrainingConfig, check_data_prefixes
 
@@ -271,6 +272,8 @@ class EstateConfig:
     promotion: PromotionConfig = field(default_factory=PromotionConfig)
     # GitHub Actions OIDC deploy roles, one per account (ci_config.py); none when unset.
     ci: CiConfig | None = None
+    # SageMaker Projects templates (Service Catalog) in the ML dev account (projects_config.py).
+    projects: ProjectsConfig = field(default_factory=ProjectsConfig)
 
     def check(self, path: str, problems: Problems) -> None:
         if not ESTATE_NAME.match(self.name):
@@ -294,6 +297,7 @@ class EstateConfig:
         if self.ci is not None:
             self.ci.check_deployment_role(self.organization.deployment_role_name, join(path, "ci"), problems)
         self.organization.baseline_rollout.check_estate(self, join(path, "organization.baseline_rollout"), problems)
+        self.projects.check_models([m.name for m in self.models if not is_missing(m)], join(path, "projects"), problems)
 
     @property
     def sandbox(self) -> bool:

@@ -25,6 +25,7 @@ from mlops_estate.stacks.ci_access import CiAccessStack, add_ci_access
 from mlops_estate.stacks.data_lake import DataLakeStack
 from mlops_estate.stacks.ml_dev import MlDevPipelinesStack, MlDevStack
 from mlops_estate.stacks.organization import OrganizationStack
+from mlops_estate.stacks.projects import ProjectTemplatesStack
 from mlops_estate.stacks.serving import ServingModelsStack, ServingStack, ServesModels
 from mlops_estate.stacks.shared_services import SharedServicesModelsStack, SharedServicesStack
 
@@ -41,6 +42,8 @@ class Estate:
     prod: ServingStack
     # Per serving environment, the stack owning the SSM parameter behind each model-package parameter.
     approved_models: Mapping[ServingEnv, Mapping[str, ApprovedModelStack]]
+    # The ML dev account's SageMaker project templates (None when config.projects selects no model).
+    projects: ProjectTemplatesStack | None = None
     # Per account role ("shared_services", "ml_dev", "staging", "prod"), the stacks of the model groups after the
     # first, in group order (empty until the config has more models than model_groups.MODELS_PER_STACK).
     model_stacks: Mapping[str, Sequence[EstateStack]] = field(default_factory=dict)
@@ -51,6 +54,7 @@ class Estate:
         """Every stack of the estate, the model-group and approved-model stacks included."""
         main: list[Stack] = [self.organization, self.shared_services, self.data_lake, self.ml_dev, self.staging, self.prod]
         groups = [s for role in self.model_stacks.values() for s in role]
+        main += [self.projects] if self.projects is not None else []
         approved = [s for env in self.approved_models.values() for s in env.values()]
         return main + groups + approved + list(self.ci_access.values())
 
@@ -81,6 +85,8 @@ def build_estate(scope: Construct, config: EstateConfig) -> Estate:
     data_lake = DataLakeStack(_stage(scope, "DataLake", config, "data"), "DataLake", config=config)
     ml_dev_stage = _stage(scope, "MlDev", config, "dev")
     ml_dev = MlDevStack(ml_dev_stage, "Workspace", config=config, models=first)
+    projects = (ProjectTemplatesStack(ml_dev_stage, "Projects", config=config, workspace=ml_dev)
+                if config.projects.template_models([m.name for m in config.models]) else None)
     extra: dict[str, list[EstateStack]] = {
         "ml_dev": [MlDevPipelinesStack(ml_dev_stage, group_stack_id("Pipelines", k), config=config, base=ml_dev, models=group)
                    for k, group in enumerate(groups[1:], start=1)],
@@ -131,6 +137,7 @@ def build_estate(scope: Construct, config: EstateConfig) -> Estate:
         staging=serving["staging"],
         prod=serving["prod"],
         approved_models=approved,
+        projects=projects,
         model_stacks=extra,
         ci_access=add_ci_access(stages, config),
     )

@@ -121,7 +121,8 @@ class TrainingPipeline(Construct):
     ) -> None:
         super().__init__(scope, id)
         problems: list[str] = []
-        if not PIPELINE_NAME.match(pipeline_name):
+        # A name built from a CloudFormation parameter (a SageMaker project's) is checked by that parameter's pattern.
+        if not Token.is_unresolved(pipeline_name) and not PIPELINE_NAME.match(pipeline_name):
             problems.append(f"pipeline_name {pipeline_name!r} is invalid: letters, digits and single hyphens, up to 256")
         if not storage.buckets:
             problems.append("storage.buckets: give at least one bucket for job inputs and outputs")
@@ -246,7 +247,7 @@ class TrainingPipeline(Construct):
             role,
             "SageMaker jobs create their log streams under /aws/sagemaker/<JobType>Jobs with job-generated names; "
             "the role is limited to SageMaker's log groups in this account and region.",
-            f"AwsSolutions-IAM5[Resource::arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:/aws/sagemaker/*]",
+            f"AwsSolutions-IAM5[Resource::{_nag_name(stack, log_groups)}]",
         )
         if self.storage.cross_account:
             acknowledge(

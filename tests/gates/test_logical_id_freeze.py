@@ -36,6 +36,9 @@ STATEFUL_TYPES = {
     "AWS::SQS::Queue",
     "AWS::SNS::Topic",
     "AWS::IAM::OIDCProvider",
+    # Replacing a portfolio or product orphans the SageMaker projects provisioned from it.
+    "AWS::ServiceCatalog::Portfolio",
+    "AWS::ServiceCatalog::CloudFormationProduct",
 }
 
 

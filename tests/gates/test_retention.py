@@ -27,6 +27,11 @@ NOT_RETAINED: dict[str, str] = {
     "AWS::CloudTrail::Trail": "stores nothing itself: the logs are in the retained bucket and log group; its delivery "
                               "needs the bucket policy and logs role of the same stack, so a retained trail would "
                               "outlive its permission to deliver",
+    "AWS::ServiceCatalog::Portfolio": "a catalogue entry, no data; frozen so projects keep their launch path, but a "
+                                      "retained portfolio would keep offering templates whose launch role is gone",
+    "AWS::ServiceCatalog::CloudFormationProduct": "a template reference, no data: launched projects are their own stacks "
+                                                  "and keep running; a retained product would stay visible in Studio "
+                                                  "without its launch constraint",
 }
 
 

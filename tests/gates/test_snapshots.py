@@ -12,6 +12,7 @@ EXPECTED_STACKS = [
     "DataLake/CiAccess",
     "DataLake/DataLake",
     "MlDev/CiAccess",
+    "MlDev/Projects",
     "MlDev/Workspace",
     "Organization/CiAccess",
     "Organization/Guardrails",
