@@ -12,6 +12,12 @@ from mlops_estate.config_parsing import Problems, join
 LAUNCHING_PERSONAS = ("data_scientist", "ml_engineer", "mlops_admin")
 # A Service Catalog provisioning artifact name (the product version users see in Studio).
 VERSION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+# Each template model gets a model-build and a model-deploy product.
+PRODUCTS_PER_MODEL = 2
+# The personas' CreatorPolicy names every product by ARN, and a managed policy holds at most 6,144 characters: with
+# the longest product ARNs that admits about 60 products (tests/unit/test_projects.py measures it); 50 leaves room for
+# the policy to grow. The portfolio stack's 3 resources per product stay far below CloudFormation's 500.
+MAX_TEMPLATE_PRODUCTS = 50
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,14 @@ class ProjectsConfig:
             if name not in model_names:
                 known = ", ".join(model_names) or "none configured"
                 problems.add(join(join(path, "models"), i), f"{name!r} is not a configured model (models: {known})")
+        selected = self.template_models(model_names)
+        limit = MAX_TEMPLATE_PRODUCTS // PRODUCTS_PER_MODEL
+        if len(selected) > limit:
+            which = "lists" if self.models else "is empty, so it selects all"
+            problems.add(join(path, "models"),
+                         f"{which} {len(selected)} models: {len(selected) * PRODUCTS_PER_MODEL} template products, more than "
+                         f"the {MAX_TEMPLATE_PRODUCTS} one portfolio and its creator policy hold; list at most {limit} "
+                         "models that need self-service projects")
 
     def template_models(self, model_names: Sequence[str]) -> tuple[str, ...]:
         """The models that get a template, in config order."""

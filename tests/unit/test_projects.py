@@ -17,8 +17,9 @@ from mlops_estate.config_parsing import ConfigError
 from mlops_estate.encryption import EstateKeys
 from mlops_estate.network import PrivateNetwork
 from mlops_estate.projects import PROJECT_NAME_PATTERN, ProjectTemplates
+from mlops_estate.projects_config import MAX_TEMPLATE_PRODUCTS, PRODUCTS_PER_MODEL
 from mlops_estate.storage import SecureBucket
-from tests.helpers import TEST_ACCOUNT, TEST_AZS, default_estate_dict, make_app, make_stack, resources_of_type
+from tests.helpers import TEST_ACCOUNT, TEST_AZS, default_estate_dict, make_app, make_stack, resources_of_type, scaled_estate_dict
 
 
 def _config(**projects: Any) -> EstateConfig:
@@ -235,3 +236,44 @@ def test_project_boundary_caps_roles_at_pipeline_work(built):
     assert statements["PipelineJobs"]["Resource"] == [
         f"arn:aws:sagemaker:eu-west-1:{TEST_ACCOUNT}:processing-job/pipelines-*",
         f"arn:aws:sagemaker:eu-west-1:{TEST_ACCOUNT}:training-job/pipelines-*"]
+
+
+# The longest product ARN IAM may have to store: GovCloud partition, a 14-character region, Service Catalog's ids.
+LONGEST_PRODUCT_ARN = "arn:aws-us-gov:catalog:ap-southeast-3:123456789012:product/prod-abcdefghijklm"
+MANAGED_POLICY_CHARACTERS = 6144  # IAM quota: characters of a managed policy document, whitespace not counted
+
+
+def test_creator_policy_holds_the_maximum_number_of_products(built):
+    """The CreatorPolicy names each product by ARN; MAX_TEMPLATE_PRODUCTS of the longest ARNs must fit the quota."""
+    _, template, _ = built
+    document = _policy(template, "create SageMaker projects from the estate's templates only")["Properties"]["PolicyDocument"]
+    products = [s for s in document["Statement"] if s["Sid"] == "LaunchEstateTemplates"]
+    arns = products[0]["Resource"]
+    arns = arns if isinstance(arns, list) else [arns]
+    assert len(arns) == PRODUCTS_PER_MODEL * len(built[2])
+    products[0]["Resource"] = []
+    fixed = len(json.dumps(document, separators=(",", ":")).replace(" ", ""))
+    per_product = len(LONGEST_PRODUCT_ARN) + 3  # quotes and comma
+    assert fixed + MAX_TEMPLATE_PRODUCTS * per_product <= MANAGED_POLICY_CHARACTERS
+
+
+def test_portfolio_stack_holds_the_maximum_number_of_products(built):
+    """3 resources per product in the portfolio stack: far inside CloudFormation's 500 at MAX_TEMPLATE_PRODUCTS."""
+    _, template, products = built
+    per_product = sum(len(template.find_resources(t)) for t in (
+        "AWS::ServiceCatalog::CloudFormationProduct", "AWS::ServiceCatalog::PortfolioProductAssociation",
+        "AWS::ServiceCatalog::LaunchRoleConstraint")) // (PRODUCTS_PER_MODEL * len(products))
+    assert per_product == 3
+    fixed = len(template.to_json()["Resources"])  # includes the unit stack's keys and network: an upper bound
+    assert fixed + MAX_TEMPLATE_PRODUCTS * per_product <= 500
+
+
+def test_too_many_template_models_are_rejected_with_the_fix():
+    data = scaled_estate_dict(MAX_TEMPLATE_PRODUCTS // PRODUCTS_PER_MODEL + 1)
+    data["projects"]["models"] = []
+    with pytest.raises(ConfigError, match=(
+            r"projects.models: is empty, so it selects all 26 models: 52 template products, more than the 50 one "
+            r"portfolio and its creator policy hold; list at most 25 models")):
+        EstateConfig.from_dict(data, "test")
+    data["projects"]["models"] = [m["name"] for m in data["models"]][:25]
+    assert len(EstateConfig.from_dict(data, "test").projects.template_models([m["name"] for m in data["models"]])) == 25
