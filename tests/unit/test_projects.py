@@ -36,7 +36,7 @@ def _build(stack, config: EstateConfig, creators: dict[str, iam.IRole] | None = 
         creators = {p: iam.Role(stack, f"Role-{p}", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
                     for p in config.projects.personas}
     return ProjectTemplates(stack, "Projects", config=config, placement=network.placement, artifacts=artifacts, data=data,
-                            models_key=keys.models, creators=creators)
+                            keys=keys, creators=creators)
 
 
 @pytest.fixture(scope="module")
