@@ -37,8 +37,10 @@ from mlops_estate.serving_config import PRIMARY_VARIANT, DataCaptureConfig, Roll
 from mlops_estate.storage import ImportedBucket
 
 # The SSM parameters (under /<estate>/projects/) a deploy template reads at launch, by key (and one per subnet).
-DEPLOY_HANDLES = ("vpc-id", "security-group-id", "data-bucket", "data-key-arn", "models-key-arn", "monitoring-key-arn",
+DEPLOY_HANDLES = ("security-group-id", "data-bucket", "data-key-arn", "models-key-arn", "monitoring-key-arn",
                   "logs-key-arn", "boundary-arn")
+# The monitor's network interfaces are confined to the estate's VPC by id.
+MONITOR_HANDLES = ("vpc-id",)
 MODEL_PACKAGE_ARN_PARAMETER = "ModelPackageArn"
 # Digits of a registry version the template admits: bounds the names that carry it.
 VERSION_DIGITS = 6
@@ -106,7 +108,9 @@ class ModelDeployProduct(ProjectProduct):
                                    f"registry ({registry.account}, {registry.region})",
             description=f"ARN of the registered {model.name} version to validate, e.g. "
                         f"arn:aws:sagemaker:{registry.region}:{registry.account}:model-package/{registry.group_name(model.name)}/1")
-        handle = self._handles(config.name, (*DEPLOY_HANDLES, *subnet_handles(subnet_count)))
+        monitored = model.monitoring is not None and model.monitoring.data_quality is not None
+        handle = self._handles(config.name, (*(MONITOR_HANDLES if monitored else ()), *DEPLOY_HANDLES,
+                                             *subnet_handles(subnet_count)))
         self._govern(handle["boundary-arn"])
         keys = ImportedKeys(self, "EstateKeys", key_arns={
             DataClass.DATA: handle["data-key-arn"], DataClass.MODELS: handle["models-key-arn"],
@@ -138,13 +142,12 @@ class ModelDeployProduct(ProjectProduct):
         sagemaker_model.model_name = name
         endpoint_config.endpoint_config_name = name
 
-        self.monitor = self._monitor(config, model, data)
+        self.monitor = self._monitor(config, model, data) if monitored else None
         self._outputs(config, model)
 
-    def _monitor(self, config: EstateConfig, model: ModelConfig, reports: ImportedBucket) -> ModelMonitor | None:
+    def _monitor(self, config: EstateConfig, model: ModelConfig, reports: ImportedBucket) -> ModelMonitor:
         """Data quality only: it needs nothing but the captured requests and the model's baseline."""
-        if model.monitoring is None or model.monitoring.data_quality is None:
-            return None
+        assert model.monitoring is not None
         data_quality = dataclasses.replace(model.monitoring, model_quality=None, bias=None, explainability=None)
         return ModelMonitor(
             self, "Monitor", endpoint=MonitoredEndpoint.of(self.endpoint, None),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import AspectPriority, Aspects, CfnParameter, Tags
+from aws_cdk import AspectPriority, Aspects, Aws, CfnParameter, Tags
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_servicecatalog as servicecatalog
@@ -85,9 +85,11 @@ class ProjectProduct(servicecatalog.ProductStack):
         iam.PermissionsBoundary.of(self).apply(iam.ManagedPolicy.from_managed_policy_arn(self, "Boundary", boundary_arn))
 
     def _placement(self, config: EstateConfig, handle: dict[str, str], subnet_count: int) -> NetworkPlacement:
-        """The estate's VPC, subnets and security group by id (jobs and models name subnets by id: no subnet objects)."""
+        """The estate's VPC, subnets and security group by id (jobs and models name subnets by id: no subnet objects).
+        The VPC is only ever used by id (network-interface conditions); a template that reads no ``vpc-id`` handle
+        uses none (an unused parameter fails cfn-lint)."""
         return NetworkPlacement(
-            vpc=ec2.Vpc.from_vpc_attributes(self, "EstateVpc", vpc_id=handle["vpc-id"],
+            vpc=ec2.Vpc.from_vpc_attributes(self, "EstateVpc", vpc_id=handle.get("vpc-id", Aws.NO_VALUE),
                                             availability_zones=list(config.availability_zones)[:subnet_count]),
             subnet_ids=tuple(handle[f"subnet-{i}"] for i in range(subnet_count)),
             security_group=ec2.SecurityGroup.from_security_group_id(self, "EstateSecurityGroup", handle["security-group-id"],

@@ -210,12 +210,13 @@ class ProjectTemplates(Construct):
                 f"Product-{name}", self.templates[name], product_name=f"{config.name} {name} model build",
                 description=f"A SageMaker pipeline that builds, evaluates and registers the {name} model in the shared "
                             "registry, in the estate's private network with its keys")
-            self.deploy_templates[name] = ModelDeployProduct(self, f"DeployTemplate-{name}", config=config, model=model,
-                                                             subnet_count=self.handles.subnet_count)
+            deploy = self.deploy_templates[name] = ModelDeployProduct(self, f"DeployTemplate-{name}", config=config, model=model,
+                                                                      subnet_count=self.handles.subnet_count)
+            monitored = " and data-quality monitoring" if deploy.monitor is not None else ""
             self.deploy_products[name] = self._publish(
-                f"DeployProduct-{name}", self.deploy_templates[name], product_name=f"{config.name} {name} model deploy",
+                f"DeployProduct-{name}", deploy, product_name=f"{config.name} {name} model deploy",
                 description=f"A validation endpoint in ML dev for one registered version of the {name} model, with data "
-                            "capture and data-quality monitoring; approving the version in the shared registry promotes it")
+                            f"capture{monitored}; approving the version in the shared registry promotes it")
         for persona in sorted(creators):
             self.portfolio.give_access_to_role(creators[persona])
         self.creator_policy = self._creator_policy(stack, list(creators.values()))
