@@ -48,12 +48,10 @@ VERSION_DIGITS = 6
 # and endpoint config's "-<version>-<hash>" (job definitions take "-dq-<hash>").
 SAGEMAKER_NAME_LENGTH = 63
 LONGEST_SUFFIX = 1 + VERSION_DIGITS + 1 + HASH_CHARS
-# Shorter project names than this are no practical choice.
-MIN_PROJECT_NAME_LENGTH = 8
 
 
 def deploy_project_name_length(estate_name: str) -> int:
-    """The longest project name whose deploy-template names fit SageMaker's limit."""
+    """The longest project name whose deploy-template names fit SageMaker's limit (18 for the longest estate name)."""
     return min(PROJECT_NAME_MAX_LENGTH, SAGEMAKER_NAME_LENGTH - len(project_prefix(estate_name)) - LONGEST_SUFFIX)
 
 
@@ -90,17 +88,11 @@ class ModelDeployProduct(ProjectProduct):
     """
 
     def __init__(self, scope: Construct, id: str, *, config: EstateConfig, model: ModelConfig, subnet_count: int) -> None:
-        length = deploy_project_name_length(config.name)
         super().__init__(scope, id, description=f"{config.name} estate: SageMaker project template, {model.name} model deploy",
-                         project_name_max_length=max(length, 1))
-        problems = []
-        if length < MIN_PROJECT_NAME_LENGTH:
-            problems.append(f"config.name: {config.name!r} leaves project names only {length} characters in the deploy "
-                            f"template's SageMaker names ({SAGEMAKER_NAME_LENGTH} at most); use a shorter estate name")
+                         project_name_max_length=deploy_project_name_length(config.name))
         if subnet_count < 1:
-            problems.append(f"subnet_count: {subnet_count}; the endpoint runs in the estate's private subnets (give 1 or more)")
-        if problems:
-            raise ValueError(f"{self.node.path}: " + "; ".join(problems))
+            raise ValueError(f"{self.node.path}: subnet_count is {subnet_count}; the endpoint runs in the estate's private "
+                             "subnets (give 1 or more)")
         registry = registry_location(config)
         self.model_package_arn = CfnParameter(
             self, MODEL_PACKAGE_ARN_PARAMETER, type="String", allowed_pattern=model_package_arn_pattern(config, model),
