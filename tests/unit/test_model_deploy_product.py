@@ -197,7 +197,7 @@ def test_personas_may_launch_the_deploy_products_and_call_project_endpoints(depl
     launch = json.dumps(statements["LaunchEstateTemplates"]["Resource"])
     stack = templates.node.scope
     for product in (*templates.products.values(), *templates.deploy_products.values()):
-        assert stack.get_logical_id(product.node.default_child) in launch  # type: ignore[union-attr]
+        assert stack.get_logical_id(product.node.default_child) in launch
     assert len(templates.deploy_products) == 2
     assert statements["ValidateProjectEndpoints"]["Resource"] == f"arn:aws:sagemaker:eu-west-1:{TEST_ACCOUNT}:endpoint/mlops-project-*"
     assert sorted(statements["ValidateProjectEndpoints"]["Action"]) == ["sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint"]
