@@ -64,14 +64,13 @@ def model_package_arn_pattern(config: EstateConfig, model: ModelConfig) -> str:
 
 
 def validation_serving(model: ModelConfig) -> ServingConfig:
-    """One real-time instance capturing every request: the model's staging instance type and alarms where staging
-    is real-time, the estate defaults otherwise (serverless endpoints cannot capture data)."""
+    """One real-time instance capturing every request, with the model's staging alarms: the staging instance type
+    where staging is real-time, the estate default otherwise (serverless endpoints cannot capture data)."""
     staging = model.serving.get("staging")
-    realtime = staging is not None and staging.mode == "realtime"
     defaults = ServingConfig()
     return ServingConfig(
         mode="realtime",
-        instance_type=staging.instance_type if staging is not None and realtime else defaults.instance_type,
+        instance_type=staging.instance_type if staging is not None and staging.mode == "realtime" else defaults.instance_type,
         min_instances=1,
         max_instances=1,
         alarms=staging.alarms if staging is not None else defaults.alarms,
