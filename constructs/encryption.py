@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Protocol
 
 from aws_cdk import Aws, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
@@ -135,3 +136,47 @@ class EstateKeys(Construct):
                 conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
             )
         )
+
+
+class KeyRing(Protocol):
+    """The keys a serving workload encrypts with: an `EstateKeys`, or `ImportedKeys` made elsewhere."""
+
+    @property
+    def data(self) -> kms.IKey: ...
+
+    @property
+    def models(self) -> kms.IKey: ...
+
+    @property
+    def monitoring(self) -> kms.IKey: ...
+
+    @property
+    def logs(self) -> kms.IKey: ...
+
+
+class ImportedKeys(Construct):
+    """The estate's existing data, models, monitoring and logs keys by ARN (e.g. read from SSM in a Service
+    Catalog template); creates no key and changes no key policy."""
+
+    def __init__(self, scope: Construct, id: str, *, key_arns: Mapping[DataClass, str]) -> None:
+        super().__init__(scope, id)
+        missing = [c.value for c in (DataClass.DATA, DataClass.MODELS, DataClass.MONITORING, DataClass.LOGS) if c not in key_arns]
+        if missing:
+            raise ValueError(f"{self.node.path}: key_arns lacks the {', '.join(missing)} key(s)")
+        self._keys = {c: kms.Key.from_key_arn(self, c.value.capitalize(), arn) for c, arn in key_arns.items()}
+
+    @property
+    def data(self) -> kms.IKey:
+        return self._keys[DataClass.DATA]
+
+    @property
+    def models(self) -> kms.IKey:
+        return self._keys[DataClass.MODELS]
+
+    @property
+    def monitoring(self) -> kms.IKey:
+        return self._keys[DataClass.MONITORING]
+
+    @property
+    def logs(self) -> kms.IKey:
+        return self._keys[DataClass.LOGS]

@@ -20,12 +20,12 @@ from constructs import Construct
 
 from mlops_estate.config import ServingConfig
 from mlops_estate.config_parsing import Problems
-from mlops_estate.encryption import EstateKeys
+from mlops_estate.encryption import KeyRing
 from mlops_estate.governance_config import has_local_storage
 from mlops_estate.nag import acknowledge, wildcard_findings
 from mlops_estate.network import NetworkPlacement
 from mlops_estate.serving_config import PRIMARY_VARIANT, VariantConfig, validate_serving
-from mlops_estate.storage import SecureBucket
+from mlops_estate.storage import CmkBucket
 
 MODEL_PACKAGE_ARN = re.compile(r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[a-zA-Z0-9-]{1,63}(/\d+)?$")
 ECR_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/([a-z0-9._/-]+)(?::[\w.-]+|@sha256:[0-9a-f]{64})$")
@@ -105,22 +105,26 @@ class ModelEndpointProps:
     ``variant_models`` names the model of an A/B or shadow variant (by variant name); variants without
     one serve ``model``. ``data_capture_bucket`` is required when data capture is on, ``async_bucket``
     for mode ``async`` (inputs, outputs and failures under ``async/<endpoint>/``). Without an
-    ``alarm_topic`` the endpoint makes its own, encrypted with the monitoring key.
+    ``alarm_topic`` the endpoint makes its own, encrypted with the monitoring key. ``autoscale`` false
+    keeps the configured instance count (no Application Auto Scaling); ``log_removal_policy`` DESTROY suits
+    an endpoint whose name is reused after deletion (a SageMaker project's).
     """
 
     endpoint_name: str
     model: ModelSource
     placement: NetworkPlacement
-    keys: EstateKeys
+    keys: KeyRing
     serving: ServingConfig = field(default_factory=ServingConfig)
     variant_models: Mapping[str, ModelSource] = field(default_factory=dict)
-    data_capture_bucket: SecureBucket | None = None
+    data_capture_bucket: CmkBucket | None = None
     data_capture_prefix: str = "data-capture"
-    async_bucket: SecureBucket | None = None
+    async_bucket: CmkBucket | None = None
     alarm_topic: sns.ITopic | None = None
     rollback_alarms: Sequence[cloudwatch.IAlarm] = ()
     multi_model: bool = False
     log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR
+    log_removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
+    autoscale: bool = True
 
 
 @dataclass(frozen=True)
@@ -171,7 +175,7 @@ class ModelEndpoint(Construct):
             log_group_name=f"/aws/sagemaker/Endpoints/{props.endpoint_name}",
             encryption_key=props.keys.logs,
             retention=props.log_retention,
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=props.log_removal_policy,
         )
         self.role = self._execution_role(props)
         self.models: dict[str, sagemaker.CfnModel] = {}
@@ -181,7 +185,7 @@ class ModelEndpoint(Construct):
         self.success_topic: sns.Topic | None = None
         self.error_topic: sns.Topic | None = None
         self.async_prefix: str | None = None
-        self.async_bucket: SecureBucket | None = None
+        self.async_bucket: CmkBucket | None = None
         self.endpoint_config = self._endpoint_config(props)
 
         self.alarm_topic = props.alarm_topic or sns.Topic(
@@ -219,7 +223,7 @@ class ModelEndpoint(Construct):
         self.scalable_targets: dict[str, appscaling.ScalableTarget] = {}
         if serving.mode == "serverless" and serving.serverless.scales_provisioned_concurrency:
             self._autoscale_provisioned_concurrency()
-        elif serving.mode != "serverless":
+        elif serving.mode != "serverless" and props.autoscale:
             for variant in self.variants:
                 if not variant.shadow:
                     self._autoscale(variant)
@@ -476,7 +480,7 @@ class ModelEndpoint(Construct):
             )
         return config
 
-    def _write_objects(self, bucket: SecureBucket, prefix: str, sid: str) -> None:
+    def _write_objects(self, bucket: CmkBucket, prefix: str, sid: str) -> None:
         self._allow(
             iam.PolicyStatement(sid=sid, actions=["s3:PutObject", "s3:AbortMultipartUpload"], resources=[bucket.bucket.arn_for_objects(f"{prefix}/*")]),
             "SageMaker names the objects it writes at run time; writes are limited to this endpoint's own prefix.",

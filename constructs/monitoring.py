@@ -10,7 +10,6 @@ aggregates every drift signal: it is what retraining listens to.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import tempfile
@@ -18,9 +17,7 @@ from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import jsii
-
-from aws_cdk import Aws, CfnResource, Duration, IResolveContext, IStringProducer, Lazy, RemovalPolicy, Stack, Token
+from aws_cdk import Aws, CfnResource, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
@@ -28,6 +25,7 @@ from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_s3_deployment as s3_deployment
@@ -36,8 +34,9 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct, IConstruct
 
 from mlops_estate.config import AccountsConfig, ModelConfig, ServingEnv
-from mlops_estate.encryption import EstateKeys
+from mlops_estate.encryption import KeyRing
 from mlops_estate.governance_config import GovernedRole
+from mlops_estate.hashed_name import HASH_CHARS, hashed_name
 from mlops_estate.endpoint import ModelEndpoint
 from mlops_estate.monitoring_config import (
     LOWER_IS_BETTER,
@@ -49,7 +48,7 @@ from mlops_estate.monitoring_config import (
 )
 from mlops_estate.nag import acknowledge, nag_text
 from mlops_estate.network import NetworkPlacement
-from mlops_estate.storage import SecureBucket
+from mlops_estate.storage import CmkBucket, SecureBucket
 
 # Namespaces the built-in monitors publish to for real-time endpoints (dimensions Endpoint, MonitoringSchedule).
 DATA_METRICS = "aws/sagemaker/Endpoints/data-metrics"
@@ -88,8 +87,6 @@ CONSTRUCT_ID: dict[MonitorType, str] = {
     "data_quality": "DataQuality", "model_quality": "ModelQuality", "bias": "ModelBias", "explainability": "ModelExplainability",
 }
 SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
-# Hex digits of the properties hash in a job definition name.
-HASH_CHARS = 8
 
 
 JobDefinition = TypeVar("JobDefinition", bound=CfnResource)
@@ -113,18 +110,19 @@ class MonitoredEndpoint:
     """
 
     endpoint_name: str
-    environment: ServingEnv
+    environment: ServingEnv | None
     data_capture_enabled: bool
     data_capture_bucket: s3.IBucket
     data_capture_prefix: str
     placement: NetworkPlacement
-    keys: EstateKeys
+    keys: KeyRing
     endpoint: IConstruct | None = None
     model_name: str | None = None
 
     @classmethod
-    def of(cls, endpoint: ModelEndpoint, environment: ServingEnv) -> MonitoredEndpoint:
-        """Adapt a `ModelEndpoint`; monitors read what it captures, so it must capture data."""
+    def of(cls, endpoint: ModelEndpoint, environment: ServingEnv | None) -> MonitoredEndpoint:
+        """Adapt a `ModelEndpoint`; monitors read what it captures, so it must capture data. ``environment`` is
+        None for an endpoint outside the serving accounts (then give the monitor a ``name_prefix``)."""
         capture = endpoint.data_capture_bucket
         if capture is None or endpoint.data_capture_prefix is None:
             raise ValueError(
@@ -192,6 +190,9 @@ class ModelMonitor(Construct):
     ``job_definition_names`` (by monitor type; ``<schedule name>-<hash>``, a token resolved at synthesis) /
     ``schedule_names`` (by monitor type), ``drift_alarm`` (composite: any drift,
     quality drop or constraint violation), ``failure_alarm``, ``alarms`` (every alarm, composite first).
+
+    Names start with ``name_prefix`` (default ``<estate>-<model>-<stg|prd>``); ``reports`` and ``topic`` may be
+    existing ones (by default the monitor makes its own bucket and encrypted topic).
     """
 
     def __init__(
@@ -202,26 +203,28 @@ class ModelMonitor(Construct):
         endpoint: MonitoredEndpoint,
         model: ModelConfig,
         estate_name: str,
-        reports: SecureBucket | None = None,
+        reports: CmkBucket | None = None,
         images: MonitorImages | None = None,
         accounts: AccountsConfig | None = None,
+        name_prefix: str | None = None,
+        topic: sns.ITopic | None = None,
     ) -> None:
         super().__init__(scope, id)
         region = Stack.of(self).region
-        config = self._validate(endpoint, model, estate_name, region, images, accounts)
+        config = self._validate(endpoint, model, estate_name, region, images, accounts, name_prefix)
         self._accounts = accounts
         self.config = config
         self.endpoint = endpoint
         self.model_name = model.name
         self._model_problem_type: str = model.problem_type
         self._gate_metric, self._gate_threshold = model.quality_gate.metric, model.quality_gate.threshold
-        self.name_prefix = f"{estate_name}-{model.name}-{ENV_ABBREVIATION[endpoint.environment]}"
+        self.name_prefix = name_prefix or _name_prefix(estate_name, model.name, endpoint.environment)
         resolved_images = images or MonitorImages.for_region(region)
         assert resolved_images is not None  # checked in _validate
         self.images = resolved_images
         keys = endpoint.keys
 
-        self.reports = reports or SecureBucket(self, "Reports", key=keys.monitoring)
+        self.reports: CmkBucket = reports or SecureBucket(self, "Reports", key=keys.monitoring)
         # Clarify analysis configs: rendered from config and shipped as file assets unless config names its own.
         self.analysis_config_uris: dict[MonitorType, str] = {}
         self._analysis_config_arns: list[str] = []
@@ -278,7 +281,7 @@ class ModelMonitor(Construct):
             # Every property of a job definition is "replacement" and CloudFormation creates the replacement
             # before deleting the old one, so a fixed name would collide on any change: the name carries a
             # hash of everything else, and the schedule (updated in place) follows it.
-            self.job_definition_names[monitor] = definition.job_definition_name = _hashed_name(definition, name)
+            self.job_definition_names[monitor] = definition.job_definition_name = hashed_name(name, (definition, "jobDefinitionName"))
             definition.node.add_dependency(self.policy)
             if endpoint.endpoint is not None:
                 definition.node.add_dependency(endpoint.endpoint)
@@ -287,7 +290,7 @@ class ModelMonitor(Construct):
             self.job_definitions[monitor] = definition
             self.schedules[monitor] = self._schedule(monitor, name, definition)
 
-        self.topic = self._topic()
+        self.topic = topic or alarm_topic(self, "Alarms", key=keys.monitoring, display_name=f"Model Monitor alarms of {self.name_prefix}")
         self.drift_alarms: list[cloudwatch.Alarm] = self._drift_alarms()
         self.failure_alarm, self.violations_alarm = self._execution_alarms()
         self.drift_alarm = cloudwatch.CompositeAlarm(
@@ -308,7 +311,7 @@ class ModelMonitor(Construct):
     # ----------------------------------------------------------------------------------------- validation
     def _validate(
         self, endpoint: MonitoredEndpoint, model: ModelConfig, estate_name: str, region: str, images: MonitorImages | None,
-        accounts: AccountsConfig | None,
+        accounts: AccountsConfig | None, name_prefix: str | None,
     ) -> MonitoringConfig:
         problems: list[str] = []
         config = model.monitoring
@@ -331,13 +334,16 @@ class ModelMonitor(Construct):
             )
         if not Token.is_unresolved(endpoint.endpoint_name) and not _sagemaker_name(endpoint.endpoint_name):
             problems.append(f"endpoint.endpoint_name: {endpoint.endpoint_name!r} is not a SageMaker endpoint name (letters, digits, hyphens, up to 63)")
-        if endpoint.environment not in ENV_ABBREVIATION:
-            problems.append(f"endpoint.environment: {endpoint.environment!r} is not one of {sorted(ENV_ABBREVIATION)}")
-        else:
-            name = f"{estate_name}-{model.name}-{ENV_ABBREVIATION[endpoint.environment]}-expl-{'0' * HASH_CHARS}"
+        if name_prefix is None and endpoint.environment not in ENV_ABBREVIATION:
+            problems.append(f"endpoint.environment: {endpoint.environment!r} is not one of {sorted(ENV_ABBREVIATION)} "
+                            "(or give the monitor a name_prefix)")
+        elif name_prefix is None or not Token.is_unresolved(name_prefix):
+            # A deploy-time prefix (a SageMaker project's) is bounded by its parameter's length instead.
+            name = f"{name_prefix or _name_prefix(estate_name, model.name, endpoint.environment)}-expl-{'0' * HASH_CHARS}"
             if not _sagemaker_name(name):
-                problems.append(f"estate_name: {estate_name!r} gives job definition names like {name!r}, which SageMaker rejects "
-                                "(letters, digits, hyphens, up to 63)")
+                field = "name_prefix" if name_prefix else "estate_name"
+                problems.append(f"{field}: {name_prefix or estate_name!r} gives job definition names like {name!r}, which "
+                                "SageMaker rejects (letters, digits, hyphens, up to 63)")
         if images is None and MonitorImages.for_region(region) is None:
             where = "an environment-agnostic stack" if Token.is_unresolved(region) else f"region {region!r}"
             problems.append(f"images: no built-in monitor image is known for {where}; pass images=MonitorImages(analyzer=..., clarify=...)")
@@ -653,25 +659,6 @@ class ModelMonitor(Construct):
         return schedule
 
     # -------------------------------------------------------------------------------------------- alarms
-    def _topic(self) -> sns.Topic:
-        topic = sns.Topic(
-            self,
-            "Alarms",
-            master_key=self.endpoint.keys.monitoring,
-            enforce_ssl=True,
-            display_name=f"Model Monitor alarms of {self.name_prefix}",
-        )
-        topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="CloudWatchAlarmsOfThisAccount",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["sns:Publish"],
-                resources=[topic.topic_arn],
-                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
-            )
-        )
-        return topic
-
     def _period(self, monitor: MonitorType) -> Duration:
         return Duration.hours(self.config.schedule_of(monitor).interval_hours)
 
@@ -923,28 +910,25 @@ class ModelMonitor(Construct):
         return self.reports.grant_read(grantee, f"{self.name_prefix}/*")
 
 
-@jsii.implements(IStringProducer)
-class _HashedName:
-    """``<base>-<hash>``: the hash of everything else the job definition renders, taken at synthesis.
-
-    Produced lazily (and uncached) so that tags added later by aspects count too: every property of a job
-    definition, its tags included, is replace-on-update. Deterministic: tokens render as their CloudFormation
-    intrinsics and assets by content hash, so the same properties always give the same name.
-    """
-
-    def __init__(self, resource: CfnResource, base: str) -> None:
-        self.resource = resource
-        self.base = base
-
-    def produce(self, context: IResolveContext) -> str:
-        properties = {k: v for k, v in self.resource._cfn_properties.items() if k != "jobDefinitionName"}
-        rendered = Stack.of(self.resource).resolve(self.resource._render_properties(properties))
-        digest = hashlib.sha256(json.dumps(rendered, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-        return f"{self.base}-{digest[:HASH_CHARS]}"
+def alarm_topic(scope: Construct, id: str, *, key: kms.IKey, display_name: str) -> sns.Topic:
+    """An encrypted, TLS-only SNS topic that this account's CloudWatch alarms may publish to."""
+    topic = sns.Topic(scope, id, master_key=key, enforce_ssl=True, display_name=display_name)
+    topic.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="CloudWatchAlarmsOfThisAccount",
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            actions=["sns:Publish"],
+            resources=[topic.topic_arn],
+            conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+        )
+    )
+    return topic
 
 
-def _hashed_name(resource: CfnResource, base: str) -> str:
-    return Lazy.uncached_string(_HashedName(resource, base))
+def _name_prefix(estate_name: str, model: str, environment: ServingEnv | None) -> str:
+    """``<estate>-<model>-<stg|prd>``: what a serving account's monitors of a model are named after."""
+    assert environment is not None  # checked in _validate
+    return f"{estate_name}-{model}-{ENV_ABBREVIATION[environment]}"
 
 
 def _strings(node: Any) -> list[str]:

@@ -1,9 +1,9 @@
-"""SageMaker Projects templates: the estate's model-build composition as AWS Service Catalog products.
+"""SageMaker Projects templates: the estate's model-build and model-deploy compositions as AWS Service Catalog products.
 
 Where things live (all in the ML dev account, where Studio runs and where SageMaker provisions a project):
 
-- **`ProjectTemplates`**: a Service Catalog portfolio, one product per configured model (a `ModelBuildProduct`
-  template, tagged ``sagemaker:studio-visibility=true`` so Studio lists it), a launch constraint per product with
+- **`ProjectTemplates`**: a Service Catalog portfolio, two products per configured model (a `ModelBuildProduct` and a
+  `ModelDeployProduct` template, tagged ``sagemaker:studio-visibility=true`` so Studio lists them), a launch constraint per product with
   one least-privilege launch role (assumable only by Service Catalog of this account), the permissions boundary
   every role a project creates must carry, the SSM parameters through which a template finds the estate, and the
   Studio-side policy that lets the chosen personas see and launch exactly these products.
@@ -13,18 +13,20 @@ Where things live (all in the ML dev account, where Studio runs and where SageMa
   and registers candidates in the model's own package group of the shared registry, so a project's candidates go
   through the same approval and promotion as the reference pipeline's. Optionally (``RetrainOnDrift``) the
   model's drift alarms and violating monitor executions, forwarded to the estate bus, restart it.
+- **`ModelDeployProduct`** (model_deploy_product.py): one registered version on a validation endpoint in ML dev,
+  with data capture and a data-quality monitor; approval in the shared registry promotes it.
 
-Names: a project's pipeline is ``<estate>-project-<SageMakerProjectName>-build``; every other resource is named
-by CloudFormation after the Service Catalog stack (``SC-<account>-pp-...``), which is what the launch role's
-IAM, policy, rule and stack permissions are scoped to.
+Names: what a template names starts with ``<estate>-project-<SageMakerProjectName>`` (the build pipeline, the
+deploy template's endpoint, model, endpoint config, dashboard, log group, monitoring schedule, job definition and
+alarms); every other resource is named by CloudFormation after the Service Catalog stack (``SC-<account>-pp-...``).
+The launch role's permissions are scoped to exactly those two prefixes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from aws_cdk import AspectPriority, Aspects, Aws, CfnCondition, CfnParameter, CfnResource, Fn, Stack, Tags
-from aws_cdk import aws_ec2 as ec2
+from aws_cdk import Aws, CfnCondition, CfnParameter, CfnResource, Fn, Stack, Tags
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -34,51 +36,38 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from mlops_estate.config import EstateConfig, ModelConfig
+from mlops_estate.encryption import EstateKeys
 from mlops_estate.event_bus import estate_bus_name
-from mlops_estate.managed_policies import ManagedPoliciesOnly
-from mlops_estate.nag import acknowledge
+from mlops_estate.model_deploy_product import ModelDeployProduct
+from mlops_estate.monitoring_config import S3_URI, monitor_role_path
+from mlops_estate.nag import acknowledge, wildcard_findings
 from mlops_estate.network import NetworkPlacement
 from mlops_estate.pipeline.reference import BuildLocations, training_definition
 from mlops_estate.pipeline.training_pipeline import CrossAccountStore, PipelineStorage, TrainingPipeline
 from mlops_estate.registry import ARTIFACTS_PREFIX, registry_location
 from mlops_estate.retraining import DriftAlarmTrigger, MonitoringViolationTrigger, retraining_triggers
+from mlops_estate.project_template import (
+    PROJECT_NAME_PATTERN,
+    STUDIO_VISIBILITY_TAG,
+    ProjectProduct,
+    handles_prefix,
+    project_prefix,
+    provisioned_stack_prefix,
+    subnet_handles,
+)
 from mlops_estate.storage import SecureBucket
 
-# What SageMaker requires of a project template (SageMaker developer guide, "Create custom project templates"):
-# the two parameters it fills in, and the product tag that makes Studio list the product.
-PROJECT_NAME_PARAMETER = "SageMakerProjectName"
-PROJECT_ID_PARAMETER = "SageMakerProjectId"
-PROJECT_NAME_PATTERN = r"^[a-zA-Z](-*[a-zA-Z0-9])*"
-PROJECT_ID_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*"
-STUDIO_VISIBILITY_TAG = ("sagemaker:studio-visibility", "true")
-# Tags SageMaker uses to attach resources to a project in Studio.
-PROJECT_NAME_TAG = "sagemaker:project-name"
-PROJECT_ID_TAG = "sagemaker:project-id"
+__all__ = ["PROJECT_NAME_PATTERN", "EstateHandles", "ModelBuildProduct", "ModelDeployProduct", "ProjectTemplates"]
 
-# The SSM parameters (under /<estate>/projects/) a template reads at launch, by key.
-HANDLE_KEYS = ("vpc-id", "security-group-id", "artifacts-bucket", "data-bucket", "models-key-arn", "boundary-arn")
-
-
-def handles_prefix(estate_name: str) -> str:
-    return f"/{estate_name}/projects"
-
-
-def project_pipeline_prefix(estate_name: str) -> str:
-    """Every project pipeline's name starts with this (the persona policies admit ``<estate>-*``)."""
-    return f"{estate_name}-project-"
-
-
-def provisioned_stack_prefix(account: str) -> str:
-    """Service Catalog names a provisioned product's stack ``SC-<account>-pp-<id>``; CloudFormation names the
-    roles, policies and rules it creates without a name after the stack."""
-    return f"SC-{account}-pp-"
+# The SSM parameters (under /<estate>/projects/) a build template reads at launch, by key (and one per subnet).
+BUILD_HANDLES = ("vpc-id", "security-group-id", "artifacts-bucket", "data-bucket", "models-key-arn", "boundary-arn")
 
 
 class EstateHandles(Construct):
     """SSM parameters naming the estate resources a project template uses: written here, read at launch."""
 
     def __init__(self, scope: Construct, id: str, *, estate_name: str, placement: NetworkPlacement, artifacts: SecureBucket,
-                 data: SecureBucket, models_key: kms.IKey, boundary: iam.IManagedPolicy) -> None:
+                 data: SecureBucket, keys: EstateKeys, boundary: iam.IManagedPolicy) -> None:
         super().__init__(scope, id)
         self.prefix = handles_prefix(estate_name)
         values: dict[str, str] = {
@@ -86,8 +75,11 @@ class EstateHandles(Construct):
             "security-group-id": placement.security_group.security_group_id,
             "artifacts-bucket": artifacts.bucket_name,
             "data-bucket": data.bucket_name,
-            "models-key-arn": models_key.key_arn,
+            "models-key-arn": keys.models.key_arn,
             "boundary-arn": boundary.managed_policy_arn,
+            "data-key-arn": keys.data.key_arn,
+            "monitoring-key-arn": keys.monitoring.key_arn,
+            "logs-key-arn": keys.logs.key_arn,
         }
         values.update({f"subnet-{i}": subnet for i, subnet in enumerate(placement.subnet_ids)})
         self.subnet_count = len(placement.subnet_ids)
@@ -102,33 +94,15 @@ class EstateHandles(Construct):
         return [f"{self.prefix}/{key}" for key in self.parameters]
 
 
-class ModelBuildProduct(servicecatalog.ProductStack):
+class ModelBuildProduct(ProjectProduct):
     """The model-build project template of one configured model (see the module docstring)."""
 
     def __init__(self, scope: Construct, id: str, *, config: EstateConfig, model: ModelConfig, subnet_count: int) -> None:
         super().__init__(scope, id, description=f"{config.name} estate: SageMaker project template, {model.name} model build")
-        self.project_name = CfnParameter(
-            self, PROJECT_NAME_PARAMETER, type="String", min_length=1, max_length=32, allowed_pattern=PROJECT_NAME_PATTERN,
-            description="Name of the project (SageMaker fills it in)")
-        self.project_id = CfnParameter(
-            self, PROJECT_ID_PARAMETER, type="String", min_length=1, max_length=20, allowed_pattern=PROJECT_ID_PATTERN,
-            description="Service generated Id of the project (SageMaker fills it in)")
-        handle = self._handles(config.name, subnet_count)
-        project = self.project_name.value_as_string
-        Tags.of(self).add(PROJECT_NAME_TAG, project)
-        Tags.of(self).add(PROJECT_ID_TAG, self.project_id.value_as_string)
-        # Every role of the project is bounded and has managed policies only: what the launch role may create.
-        Aspects.of(self).add(ManagedPoliciesOnly(), priority=AspectPriority.MUTATING)
-        iam.PermissionsBoundary.of(self).apply(iam.ManagedPolicy.from_managed_policy_arn(self, "Boundary", handle["boundary-arn"]))
-
-        # The jobs name the subnets by id; the VPC is only needed by id (ENI conditions), so no subnet objects.
-        placement = NetworkPlacement(
-            vpc=ec2.Vpc.from_vpc_attributes(self, "EstateVpc", vpc_id=handle["vpc-id"],
-                                            availability_zones=list(config.availability_zones)[:subnet_count]),
-            subnet_ids=tuple(handle[f"subnet-{i}"] for i in range(subnet_count)),
-            security_group=ec2.SecurityGroup.from_security_group_id(self, "EstateSecurityGroup", handle["security-group-id"],
-                                                                   mutable=False),
-        )
+        handle = self._handles(config.name, (*BUILD_HANDLES, *subnet_handles(subnet_count)))
+        project = self.project
+        self._govern(handle["boundary-arn"])
+        placement = self._placement(config, handle, subnet_count)
         artifacts = s3.Bucket.from_bucket_name(self, "EstateArtifacts", handle["artifacts-bucket"])
         data = s3.Bucket.from_bucket_name(self, "EstateData", handle["data-bucket"])
         registry = registry_location(config)
@@ -139,7 +113,7 @@ class ModelBuildProduct(servicecatalog.ProductStack):
                                              registry.account, registry.region),),
         )
         where = BuildLocations(config.region, artifacts.bucket_name, data.bucket_name, registry)
-        pipeline_name = f"{project_pipeline_prefix(config.name)}{project}-build"
+        pipeline_name = f"{project_prefix(config.name)}{project}-build"
         self.pipeline = TrainingPipeline(
             self, "Build", pipeline_name=pipeline_name,
             definition=lambda jobs: training_definition(model, jobs, pipeline_name=pipeline_name, where=where),
@@ -147,17 +121,6 @@ class ModelBuildProduct(servicecatalog.ProductStack):
             description=f"SageMaker project build of the {model.name} model: registers candidates in the shared registry",
         )
         self.retraining_rules = self._retraining(config, model)
-
-    def _handles(self, estate_name: str, subnet_count: int) -> dict[str, str]:
-        """One SSM-typed parameter per estate handle: CloudFormation resolves them at launch, so the template holds
-        no resource id. Each admits only its own parameter name."""
-        out: dict[str, str] = {}
-        for key in (*HANDLE_KEYS, *(f"subnet-{i}" for i in range(subnet_count))):
-            name = f"{handles_prefix(estate_name)}/{key}"
-            logical = "Estate" + "".join(part.capitalize() for part in key.split("-"))
-            out[key] = CfnParameter(self, logical, type="AWS::SSM::Parameter::Value<String>", default=name,
-                                    allowed_values=[name], description=f"SSM parameter naming the estate's {key} (keep)").value_as_string
-        return out
 
     def _retraining(self, config: EstateConfig, model: ModelConfig) -> list[events.CfnRule]:
         """Drift and violations of the model's monitors restart the project's pipeline when ``RetrainOnDrift`` is
@@ -209,7 +172,7 @@ class ProjectTemplates(Construct):
         placement: NetworkPlacement,
         artifacts: SecureBucket,
         data: SecureBucket,
-        models_key: kms.IKey,
+        keys: EstateKeys,
         creators: Mapping[str, iam.IRole],
     ) -> None:
         super().__init__(scope, id)
@@ -224,54 +187,90 @@ class ProjectTemplates(Construct):
             raise ValueError(f"{self.node.path}: " + "; ".join(problems))
         stack = Stack.of(self)
         self.estate_name = config.name
-        self.boundary = self._boundary(stack, config, artifacts, data, models_key)
+        self.version = settings.version
+        self.team = config.tags.team
+        by_name = {m.name: m for m in config.models}
+        models = [by_name[name] for name in names]
+        self.boundary = self._boundary(stack, config, artifacts, data, keys, models)
         self.handles = EstateHandles(self, "Handles", estate_name=config.name, placement=placement, artifacts=artifacts,
-                                     data=data, models_key=models_key, boundary=self.boundary)
+                                     data=data, keys=keys, boundary=self.boundary)
         self.portfolio = servicecatalog.Portfolio(
             self, "Portfolio", display_name=f"{config.name} SageMaker project templates", provider_name=config.tags.team,
-            description=f"Model-build templates of the {config.name} estate for SageMaker Studio projects")
-        self.launch_role = self._launch_role(stack, config)
-        by_name = {m.name: m for m in config.models}
+            description=f"Model-build and model-deploy templates of the {config.name} estate for SageMaker Studio projects")
+        self.launch_role = self._launch_role(stack, config, keys, names)
         self.products: dict[str, servicecatalog.CloudFormationProduct] = {}
         self.templates: dict[str, ModelBuildProduct] = {}
-        for name in names:
-            template = ModelBuildProduct(self, f"Template-{name}", config=config, model=by_name[name],
-                                         subnet_count=self.handles.subnet_count)
-            product = servicecatalog.CloudFormationProduct(
-                self, f"Product-{name}", product_name=f"{config.name} {name} model build", owner=config.tags.team,
+        self.deploy_products: dict[str, servicecatalog.CloudFormationProduct] = {}
+        self.deploy_templates: dict[str, ModelDeployProduct] = {}
+        for model in models:
+            name = model.name
+            self.templates[name] = ModelBuildProduct(self, f"Template-{name}", config=config, model=model,
+                                                     subnet_count=self.handles.subnet_count)
+            self.products[name] = self._publish(
+                f"Product-{name}", self.templates[name], product_name=f"{config.name} {name} model build",
                 description=f"A SageMaker pipeline that builds, evaluates and registers the {name} model in the shared "
-                            "registry, in the estate's private network with its keys",
-                product_versions=[servicecatalog.CloudFormationProductVersion(
-                    product_version_name=settings.version,
-                    cloud_formation_template=servicecatalog.CloudFormationTemplate.from_product_stack(template),
-                    validate_template=True,
-                )],
-            )
-            Tags.of(product).add(*STUDIO_VISIBILITY_TAG)
-            self.portfolio.add_product(product)
-            self.portfolio.set_launch_role(product, self.launch_role,
-                                           description="Launch with the estate's bounded project launch role")
-            self.templates[name] = template
-            self.products[name] = product
+                            "registry, in the estate's private network with its keys")
+            deploy = self.deploy_templates[name] = ModelDeployProduct(self, f"DeployTemplate-{name}", config=config, model=model,
+                                                                      subnet_count=self.handles.subnet_count)
+            monitored = " and data-quality monitoring" if deploy.monitor is not None else ""
+            self.deploy_products[name] = self._publish(
+                f"DeployProduct-{name}", deploy, product_name=f"{config.name} {name} model deploy",
+                description=f"A validation endpoint in ML dev for one registered version of the {name} model, with data "
+                            f"capture{monitored}; approving the version in the shared registry promotes it")
         for persona in sorted(creators):
             self.portfolio.give_access_to_role(creators[persona])
         self.creator_policy = self._creator_policy(stack, list(creators.values()))
 
+    @property
+    def all_templates(self) -> dict[str, ProjectProduct]:
+        """Every product template, as ``<model>-build`` and ``<model>-deploy``."""
+        return {**{f"{n}-build": t for n, t in self.templates.items()},
+                **{f"{n}-deploy": t for n, t in self.deploy_templates.items()}}
+
+    def _publish(self, id: str, template: ProjectProduct, *, product_name: str, description: str) -> servicecatalog.CloudFormationProduct:
+        """A product in the portfolio, listed in Studio, launched with the launch role."""
+        product = servicecatalog.CloudFormationProduct(
+            self, id, product_name=product_name, owner=self.team, description=description,
+            product_versions=[servicecatalog.CloudFormationProductVersion(
+                product_version_name=self.version,
+                cloud_formation_template=servicecatalog.CloudFormationTemplate.from_product_stack(template),
+                validate_template=True,
+            )],
+        )
+        Tags.of(product).add(*STUDIO_VISIBILITY_TAG)
+        self.portfolio.add_product(product)
+        self.portfolio.set_launch_role(product, self.launch_role,
+                                       description="Launch with the estate's bounded project launch role")
+        return product
+
     # -- the launch role and the boundary of what it creates -----------------------------------------------------
 
-    def _launch_role(self, stack: Stack, config: EstateConfig) -> iam.Role:
+    def _launch_role(self, stack: Stack, config: EstateConfig, keys: EstateKeys, models: Sequence[str]) -> iam.Role:
         account, region, partition = stack.account, stack.region, stack.partition
         prefix = provisioned_stack_prefix(account)
+        named = project_prefix(config.name)
         role = iam.Role(
             self, "LaunchRole",
             assumed_by=iam.ServicePrincipal("servicecatalog.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": account}}),
             description=f"{config.name}: Service Catalog provisions SageMaker project templates with this role",
         )
-        role_arns = f"arn:{partition}:iam::{account}:role/{prefix}*"
+        # Model Monitor roles live under the estate's monitor path (see monitoring_config.monitor_role_path).
+        role_arns = [f"arn:{partition}:iam::{account}:role/{prefix}*",
+                     f"arn:{partition}:iam::{account}:role{monitor_role_path(config.name)}{prefix}*"]
         policy_arns = f"arn:{partition}:iam::{account}:policy/{prefix}*"
         stacks = f"arn:{partition}:cloudformation:{region}:{account}:stack/{prefix}*/*"
-        pipelines = f"arn:{partition}:sagemaker:{region}:{account}:pipeline/{project_pipeline_prefix(config.name)}*"
-        rules = f"arn:{partition}:events:{region}:{account}:rule/{estate_bus_name(config.name, 'ml_dev')}/{prefix}*"
+        pipelines = f"arn:{partition}:sagemaker:{region}:{account}:pipeline/{project_prefix(config.name)}*"
+        rules = [f"arn:{partition}:events:{region}:{account}:rule/{estate_bus_name(config.name, 'ml_dev')}/{prefix}*",
+                 f"arn:{partition}:events:{region}:{account}:rule/{prefix}*"]
+        sagemaker_arn = f"arn:{partition}:sagemaker:{region}:{account}"
+        serving = [f"{sagemaker_arn}:{kind}/{named}*"
+                   for kind in ("model", "endpoint-config", "endpoint", "monitoring-schedule", "data-quality-job-definition")]
+        registry = registry_location(config)
+        log_groups = f"arn:{partition}:logs:{region}:{account}:log-group:/aws/sagemaker/Endpoints/{named}*"
+        all_log_groups = f"arn:{partition}:logs:{region}:{account}:log-group:*"
+        dashboards = f"arn:{partition}:cloudwatch::{account}:dashboard/{named}*"
+        alarms = [f"arn:{partition}:cloudwatch:{region}:{account}:alarm:{p}*" for p in (named, prefix)]
+        topics = f"arn:{partition}:sns:{region}:{account}:{prefix}*"
         parameters = f"arn:{partition}:ssm:{region}:{account}:parameter{handles_prefix(config.name)}/*"
         bounded = {"StringEquals": {"iam:PermissionsBoundary": self.boundary.managed_policy_arn}}
         statements = [
@@ -290,13 +289,13 @@ class ProjectTemplates(Construct):
             iam.PolicyStatement(sid="TemplateObjects", resources=["*"], actions=["s3:GetObject"],
                                 conditions={"StringEquals": {"s3:ExistingObjectTag/servicecatalog:provisioning": "true"}}),
             iam.PolicyStatement(sid="EstateHandles", resources=[parameters], actions=["ssm:GetParameters", "ssm:GetParameter"]),
-            iam.PolicyStatement(sid="CreateBoundedRoles", resources=[role_arns], conditions=bounded,
+            iam.PolicyStatement(sid="CreateBoundedRoles", resources=role_arns, conditions=bounded,
                                 actions=["iam:CreateRole", "iam:PutRolePermissionsBoundary", "iam:AttachRolePolicy",
                                          "iam:DetachRolePolicy"]),
-            iam.PolicyStatement(sid="ManageProjectRoles", resources=[role_arns], actions=[
+            iam.PolicyStatement(sid="ManageProjectRoles", resources=role_arns, actions=[
                 "iam:DeleteRole", "iam:GetRole", "iam:TagRole", "iam:UntagRole", "iam:UpdateRoleDescription",
                 "iam:ListAttachedRolePolicies", "iam:ListRolePolicies", "iam:ListInstanceProfilesForRole"]),
-            iam.PolicyStatement(sid="PassProjectRoles", resources=[role_arns], actions=["iam:PassRole"], conditions={
+            iam.PolicyStatement(sid="PassProjectRoles", resources=role_arns, actions=["iam:PassRole"], conditions={
                 "StringEquals": {"iam:PassedToService": ["sagemaker.amazonaws.com", "events.amazonaws.com"]}}),
             iam.PolicyStatement(sid="ProjectPolicies", resources=[policy_arns], actions=[
                 "iam:CreatePolicy", "iam:DeletePolicy", "iam:CreatePolicyVersion", "iam:DeletePolicyVersion",
@@ -305,20 +304,55 @@ class ProjectTemplates(Construct):
             iam.PolicyStatement(sid="ProjectPipelines", resources=[pipelines], actions=[
                 "sagemaker:CreatePipeline", "sagemaker:UpdatePipeline", "sagemaker:DeletePipeline", "sagemaker:DescribePipeline",
                 "sagemaker:AddTags", "sagemaker:DeleteTags", "sagemaker:ListTags"]),
-            iam.PolicyStatement(sid="ProjectRules", resources=[rules], actions=[
+            iam.PolicyStatement(sid="ProjectRules", resources=rules, actions=[
                 "events:PutRule", "events:DeleteRule", "events:DescribeRule", "events:PutTargets", "events:RemoveTargets",
                 "events:ListTargetsByRule",
                 "events:TagResource", "events:UntagResource"]),
+            # The deploy templates: a validation endpoint, its model and config, and a data-quality monitor.
+            iam.PolicyStatement(sid="ProjectEndpoints", resources=serving, actions=[
+                "sagemaker:CreateModel", "sagemaker:DeleteModel", "sagemaker:DescribeModel",
+                "sagemaker:CreateEndpointConfig", "sagemaker:DeleteEndpointConfig", "sagemaker:DescribeEndpointConfig",
+                "sagemaker:CreateEndpoint", "sagemaker:UpdateEndpoint", "sagemaker:DeleteEndpoint", "sagemaker:DescribeEndpoint",
+                "sagemaker:CreateMonitoringSchedule", "sagemaker:UpdateMonitoringSchedule",
+                "sagemaker:DeleteMonitoringSchedule", "sagemaker:DescribeMonitoringSchedule",
+                "sagemaker:CreateDataQualityJobDefinition", "sagemaker:DeleteDataQualityJobDefinition",
+                "sagemaker:DescribeDataQualityJobDefinition",
+                "sagemaker:AddTags", "sagemaker:DeleteTags", "sagemaker:ListTags"]),
+            # CreateModel reads the registered version it deploys (the registry's group policy admits this account).
+            iam.PolicyStatement(sid="RegisteredVersions", resources=[registry.packages_arn(m) for m in models],
+                                actions=["sagemaker:DescribeModelPackage"]),
+            # SageMaker encrypts the endpoint's volumes, captures and monitoring jobs through grants of the caller.
+            iam.PolicyStatement(sid="EstateKeyGrants", resources=[keys.models.key_arn, keys.data.key_arn, keys.monitoring.key_arn],
+                                actions=["kms:CreateGrant"], conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}}),
+            iam.PolicyStatement(sid="DescribeEstateKeys", actions=["kms:DescribeKey"],
+                                resources=[keys.models.key_arn, keys.data.key_arn, keys.monitoring.key_arn]),
+            iam.PolicyStatement(sid="EndpointLogGroups", resources=[log_groups], actions=[
+                "logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:PutRetentionPolicy", "logs:DeleteRetentionPolicy",
+                "logs:AssociateKmsKey", "logs:DisassociateKmsKey", "logs:TagResource", "logs:UntagResource",
+                "logs:ListTagsForResource", "logs:TagLogGroup", "logs:UntagLogGroup", "logs:ListTagsLogGroup"]),
+            iam.PolicyStatement(sid="DescribeLogGroups", resources=[all_log_groups], actions=["logs:DescribeLogGroups"]),
+            iam.PolicyStatement(sid="EndpointDashboards", resources=[dashboards], actions=[
+                "cloudwatch:PutDashboard", "cloudwatch:GetDashboard", "cloudwatch:DeleteDashboards"]),
+            iam.PolicyStatement(sid="ProjectAlarms", resources=alarms, actions=[
+                "cloudwatch:PutMetricAlarm", "cloudwatch:PutCompositeAlarm", "cloudwatch:DeleteAlarms",
+                "cloudwatch:DescribeAlarms", "cloudwatch:TagResource", "cloudwatch:UntagResource",
+                "cloudwatch:ListTagsForResource"]),
+            iam.PolicyStatement(sid="AlarmTopics", resources=[topics], actions=[
+                "sns:CreateTopic", "sns:DeleteTopic", "sns:GetTopicAttributes", "sns:SetTopicAttributes",
+                "sns:TagResource", "sns:UntagResource", "sns:ListTagsForResource"]),
         ]
         policy = iam.ManagedPolicy(self, "LaunchPolicy", statements=statements, roles=[role],
                                    description=f"{config.name}: what the SageMaker project templates create, and nothing else")
         acknowledge(
             policy,
-            "Service Catalog names each provisioned stack SC-<account>-pp-<id>, and CloudFormation names the roles, policies "
-            "and rules a template creates after that stack; project pipelines are named <estate>-project-<project>-build. "
-            "The launch role is scoped to exactly those name prefixes, its roles to the project permissions boundary, "
-            "and it reads only Service Catalog's template copies and the estate's /projects SSM parameters.",
-            *(f"AwsSolutions-IAM5[Resource::{_nag(stack, r)}]" for r in (stacks, parameters, role_arns, policy_arns, pipelines, rules)),
+            "Service Catalog names each provisioned stack SC-<account>-pp-<id>, and CloudFormation names the roles, policies, "
+            "rules, topics and alarms a template creates after that stack; everything a template names itself (pipelines, "
+            "endpoints, models, endpoint configs, monitoring schedules and job definitions, dashboards, log groups, alarms) "
+            "starts with <estate>-project-<project>, and deployable versions are those of the template models' registry "
+            "groups. The launch role is scoped to exactly those prefixes, its roles to the project permissions boundary, "
+            "and it reads only Service Catalog's template copies and the estate's /projects SSM parameters; "
+            "DescribeLogGroups takes log-group:* (it lists).",
+            *sorted({f for statement in statements for f in wildcard_findings(policy, statement)} - {"AwsSolutions-IAM5[Resource::*]"}),
         )
         acknowledge(policy, "cloudformation:GetTemplateSummary and ValidateTemplate act on a template, not a resource, and "
                             "have no resource-level permissions; s3:GetObject reads only objects Service Catalog tagged "
@@ -327,7 +361,7 @@ class ProjectTemplates(Construct):
         return role
 
     def _boundary(self, stack: Stack, config: EstateConfig, artifacts: SecureBucket, data: SecureBucket,
-                  models_key: kms.IKey) -> iam.ManagedPolicy:
+                  keys: EstateKeys, models: Sequence[ModelConfig]) -> iam.ManagedPolicy:
         """The most any role a project creates may ever do, whatever its own policies say."""
         account, region, partition = stack.account, stack.region, stack.partition
         registry = registry_location(config)
@@ -344,14 +378,14 @@ class ProjectTemplates(Construct):
                 "sagemaker:AddTags"], resources=[f"arn:{partition}:sagemaker:{region}:{registry.account}:model-package/{config.name}-*/*",
                                                  f"arn:{partition}:sagemaker:{region}:{registry.account}:model-package-group/{config.name}-*"]),
             iam.PolicyStatement(sid="StartProjectPipelines", actions=["sagemaker:StartPipelineExecution"],
-                                resources=[f"{sagemaker_arn}:pipeline/{project_pipeline_prefix(config.name)}*"]),
+                                resources=[f"{sagemaker_arn}:pipeline/{project_prefix(config.name)}*"]),
             iam.PolicyStatement(sid="EstateBuckets", actions=[
                 "s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:PutObject*", "s3:DeleteObject*", "s3:Abort*"],
                 resources=[artifacts.bucket_arn, f"{artifacts.bucket_arn}/*", data.bucket_arn, f"{data.bucket_arn}/*",
                            registry.artifacts_bucket_arn, shared_objects]),
             iam.PolicyStatement(sid="EstateKeys", actions=[
                 "kms:Decrypt", "kms:Encrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey", "kms:CreateGrant"],
-                resources=[models_key.key_arn, shared_key]),
+                resources=[keys.models.key_arn, keys.data.key_arn, keys.monitoring.key_arn, shared_key]),
             iam.PolicyStatement(sid="PullImages", actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
                                                            "ecr:BatchCheckLayerAvailability"],
                                 resources=[f"arn:{partition}:ecr:{region}:*:repository/*"]),
@@ -367,6 +401,10 @@ class ProjectTemplates(Construct):
                                 resources=[f"arn:{partition}:iam::{account}:role/{provisioned_stack_prefix(account)}*"],
                                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}),
         ]
+        baselines = _data_quality_baselines(models)
+        if baselines:
+            # The deploy templates' data-quality monitors read the model's training baseline.
+            statements.append(iam.PolicyStatement(sid="MonitorBaselines", actions=["s3:GetObject"], resources=baselines))
         boundary = iam.ManagedPolicy(self, "ProjectBoundary", statements=statements,
                                      description=f"{config.name}: permissions boundary of every role a SageMaker project creates")
         wildcard_resources = [*job_resources, *(s for s in statements[1].resources), statements[2].resources[0],
@@ -377,8 +415,9 @@ class ProjectTemplates(Construct):
         acknowledge(
             boundary,
             "A permissions boundary grants nothing: it caps every project role at the job types, buckets, keys, registry "
-            "groups and project pipelines of the estate; each role's own least-privilege policy (TrainingPipeline) names "
-            "the exact resources. Job names, log streams and project role names are generated, hence the prefixes.",
+            "groups and project pipelines of the estate; each role's own least-privilege policy (TrainingPipeline, "
+            "ModelEndpoint, ModelMonitor) names the exact resources. Job names, log streams, captured and report objects "
+            "and project role names are generated, hence the prefixes.",
             *sorted({f"AwsSolutions-IAM5[Resource::{_nag(stack, r)}]" for r in wildcard_resources}),
             "AwsSolutions-IAM5[Action::s3:GetObject*]", "AwsSolutions-IAM5[Action::s3:GetBucket*]",
             "AwsSolutions-IAM5[Action::s3:List*]", "AwsSolutions-IAM5[Action::s3:PutObject*]",
@@ -392,7 +431,8 @@ class ProjectTemplates(Construct):
     def _creator_policy(self, stack: Stack, roles: Sequence[iam.IRole]) -> iam.ManagedPolicy:
         account, region, partition = stack.account, stack.region, stack.partition
         projects = f"arn:{partition}:sagemaker:{region}:{account}:project/*"
-        products = [p.product_arn for p in self.products.values()]
+        products = [p.product_arn for p in (*self.products.values(), *self.deploy_products.values())]
+        endpoints = f"arn:{partition}:sagemaker:{region}:{account}:endpoint/{project_prefix(self.estate_name)}*"
         statements = [
             iam.PolicyStatement(sid="Projects", resources=[projects], actions=[
                 "sagemaker:CreateProject", "sagemaker:DescribeProject", "sagemaker:UpdateProject", "sagemaker:DeleteProject",
@@ -410,6 +450,9 @@ class ProjectTemplates(Construct):
                 "servicecatalog:ListRecordHistory", "servicecatalog:ScanProvisionedProducts",
                 "servicecatalog:SearchProvisionedProducts", "servicecatalog:TerminateProvisionedProduct",
                 "servicecatalog:UpdateProvisionedProduct"]),
+            # What a deploy project is for: sending test requests to its validation endpoint.
+            iam.PolicyStatement(sid="ValidateProjectEndpoints", resources=[endpoints], actions=[
+                "sagemaker:InvokeEndpoint", "sagemaker:DescribeEndpoint"]),
         ]
         policy = iam.ManagedPolicy(self, "CreatorPolicy", statements=statements, roles=list(roles),
                                    description=f"{self.estate_name}: create SageMaker projects from the estate's templates only")
@@ -422,11 +465,29 @@ class ProjectTemplates(Construct):
         )
         acknowledge(
             policy,
+            "Deploy projects name their validation endpoint <estate>-project-<project>, chosen at launch; invoking is "
+            "limited to those endpoints of this account.",
+            f"AwsSolutions-IAM5[Resource::{_nag(stack, endpoints)}]",
+        )
+        acknowledge(
+            policy,
             "ListProjects and SearchProducts have no resource-level permissions; the provisioned-product calls are "
             "limited to products this role provisioned (servicecatalog:roleLevel = self).",
             "AwsSolutions-IAM5[Resource::*]",
         )
         return policy
+
+
+def _data_quality_baselines(models: Sequence[ModelConfig]) -> list[str]:
+    """The S3 objects of the models' data-quality baselines (constraints and statistics)."""
+    uris = {uri for m in models if m.monitoring is not None and m.monitoring.data_quality is not None
+            for uri in (m.monitoring.data_quality.constraints_uri, m.monitoring.data_quality.statistics_uri)}
+    arns = []
+    for uri in sorted(uris):
+        match = S3_URI.match(uri)
+        assert match is not None, uri  # validated by MonitoringConfig
+        arns.append(f"arn:{Aws.PARTITION}:s3:::{match['bucket']}/{match['key']}")
+    return arns
 
 
 def _nag(stack: Stack, value: str) -> str:

@@ -70,7 +70,40 @@ def access_logs_bucket(scope: Construct) -> s3.Bucket:
     return bucket
 
 
-class SecureBucket(Construct):
+class CmkBucket:
+    """What users of a CMK-encrypted bucket need: the bucket, its key and the usual helpers. A `SecureBucket`
+    is one; `ImportedBucket` is one made elsewhere (found by name, e.g. in a Service Catalog template)."""
+
+    bucket: s3.IBucket
+    key: kms.IKey
+
+    @property
+    def bucket_arn(self) -> str:
+        return self.bucket.bucket_arn
+
+    @property
+    def bucket_name(self) -> str:
+        return self.bucket.bucket_name
+
+    def s3_uri(self, prefix: str = "") -> str:
+        return f"s3://{self.bucket.bucket_name}/{prefix.lstrip('/')}"
+
+    def grant_read(self, grantee: iam.IGrantable, prefix: str = "*") -> iam.Grant:
+        return self.bucket.grant_read(grantee, prefix)
+
+    def grant_read_write(self, grantee: iam.IGrantable, prefix: str = "*") -> iam.Grant:
+        return self.bucket.grant_read_write(grantee, prefix)
+
+
+class ImportedBucket(CmkBucket):
+    """An existing CMK bucket of the estate and its key, e.g. read from SSM at launch; it creates nothing."""
+
+    def __init__(self, bucket: s3.IBucket, key: kms.IKey) -> None:
+        self.bucket = bucket
+        self.key = key
+
+
+class SecureBucket(Construct, CmkBucket):
     """A data bucket: SSE-KMS with a CMK (bucket keys on), versioned, TLS-only, no public access,
     server access logs to the stack's log bucket, RETAIN.
 
@@ -123,23 +156,6 @@ class SecureBucket(Construct):
                 event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
             )
         acknowledge(self.bucket, REPLICATION_REASON, "NIST.800.53.R5-S3BucketReplicationEnabled", "HIPAA.Security-S3BucketReplicationEnabled")
-
-    @property
-    def bucket_arn(self) -> str:
-        return self.bucket.bucket_arn
-
-    @property
-    def bucket_name(self) -> str:
-        return self.bucket.bucket_name
-
-    def s3_uri(self, prefix: str = "") -> str:
-        return f"s3://{self.bucket.bucket_name}/{prefix.lstrip('/')}"
-
-    def grant_read(self, grantee: iam.IGrantable, prefix: str = "*") -> iam.Grant:
-        return self.bucket.grant_read(grantee, prefix)
-
-    def grant_read_write(self, grantee: iam.IGrantable, prefix: str = "*") -> iam.Grant:
-        return self.bucket.grant_read_write(grantee, prefix)
 
     def allow_account_read(self, account_ids: Sequence[str], prefix: str = "*") -> None:
         """Let other accounts of the estate read objects (and list) under ``prefix``, by account id."""

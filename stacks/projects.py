@@ -20,7 +20,7 @@ class ProjectTemplatesStack(EstateStack):
                          description="SageMaker project templates (ML dev account)")
         self.templates = ProjectTemplates(
             self, "ProjectTemplates", config=config, placement=workspace.network.placement, artifacts=workspace.artifacts,
-            data=workspace.data, models_key=workspace.keys.models,
+            data=workspace.data, keys=workspace.keys,
             creators={persona: workspace.personas.role(persona) for persona in config.projects.personas},
         )
         self.add_stack_dependency(workspace, "project templates use the workspace's network, buckets, key and persona roles")

@@ -28,7 +28,8 @@ def test_portfolio_is_shared_with_exactly_the_configured_personas(default_estate
 def test_one_visible_product_per_configured_model_each_with_a_launch_constraint(default_estate):
     template = _projects(default_estate)
     products = resources_of_type(template, "AWS::ServiceCatalog::CloudFormationProduct")
-    assert sorted(p["Properties"]["Name"] for p in products.values()) == ["mlops churn model build", "mlops spend-forecast model build"]
+    assert sorted(p["Properties"]["Name"] for p in products.values()) == [
+        "mlops churn model build", "mlops churn model deploy", "mlops spend-forecast model build", "mlops spend-forecast model deploy"]
     for product in products.values():
         assert {"Key": "sagemaker:studio-visibility", "Value": "true"} in product["Properties"]["Tags"]
     constraints = resources_of_type(template, "AWS::ServiceCatalog::LaunchRoleConstraint")

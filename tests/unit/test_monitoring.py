@@ -426,6 +426,21 @@ def test_names_that_sagemaker_would_reject_are_an_error():
         ModelMonitor(stack, "Monitor", endpoint=_endpoint(stack), model=dataclasses.replace(_churn(), name="a-very-long-model-name-of-thirty"), estate_name="an-estate-name-far-too-long-x", accounts=ACCOUNTS)
 
 
+def test_an_endpoint_outside_the_serving_accounts_needs_a_name_prefix():
+    stack = make_stack()
+    endpoint = dataclasses.replace(_endpoint(stack), environment=None)
+    with pytest.raises(ValueError, match=r"Test/Monitor: 1 problem\(s\):\n  - endpoint.environment: None is not one of "
+                                         r"\['prod', 'staging'\] \(or give the monitor a name_prefix\)"):
+        ModelMonitor(stack, "Monitor", endpoint=endpoint, model=_churn(), estate_name="mlops", accounts=ACCOUNTS)
+    with pytest.raises(ValueError, match=r"name_prefix: 'p-" + "x" * 50 + "' gives job definition names like"):
+        ModelMonitor(stack, "Long", endpoint=endpoint, model=_churn(), estate_name="mlops", accounts=ACCOUNTS,
+                     name_prefix="p-" + "x" * 50)
+    monitor = ModelMonitor(stack, "Named", endpoint=endpoint, model=_churn(), estate_name="mlops", accounts=ACCOUNTS,
+                           name_prefix="mlops-project-p1")
+    assert monitor.schedule_names["data_quality"] == "mlops-project-p1-dq"
+    assert stack.resolve(monitor.job_definition_names["data_quality"]).startswith("mlops-project-p1-dq-")
+
+
 def test_the_longest_names_still_fit_with_the_properties_hash():
     """Room for the hash is part of the name check: a name that passes gives job definitions of at most 63 characters."""
     stack = make_stack()

@@ -37,7 +37,7 @@ def _build(stack, config: EstateConfig, creators: dict[str, iam.IRole] | None = 
         creators = {p: iam.Role(stack, f"Role-{p}", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
                     for p in config.projects.personas}
     return ProjectTemplates(stack, "Projects", config=config, placement=network.placement, artifacts=artifacts, data=data,
-                            models_key=keys.models, creators=creators)
+                            keys=keys, creators=creators)
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +47,10 @@ def built() -> tuple[ProjectTemplates, Template, dict[str, dict[str, Any]]]:
     stack = make_stack(Stage(app, "Unit"))
     templates = _build(stack, config)
     assembly = app.synth()
-    (product,) = templates.templates.values()
-    return templates, Template.from_stack(stack), {"churn": _product_template(assembly, product)}
+    return templates, Template.from_stack(stack), {
+        "churn": _product_template(assembly, templates.templates["churn"]),
+        "churn-deploy": _product_template(assembly, templates.deploy_templates["churn"]),
+    }
 
 
 def _product_template(assembly: Any, product: Any) -> dict[str, Any]:
@@ -68,23 +70,26 @@ def _statements(policy: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
 
 
-def test_one_product_per_selected_model_tagged_for_studio(built):
+def test_a_build_and_a_deploy_product_per_selected_model_tagged_for_studio(built):
     _, template, _ = built
     products = template.find_resources("AWS::ServiceCatalog::CloudFormationProduct")
-    assert len(products) == 1
-    (product,) = products.values()
-    props = product["Properties"]
-    assert props["Name"] == "mlops churn model build"
-    assert {"Key": "sagemaker:studio-visibility", "Value": "true"} in props["Tags"]
-    (artifact,) = props["ProvisioningArtifactParameters"]
-    assert artifact["Name"] == "v2"
-    assert artifact["DisableTemplateValidation"] is False
-    template.resource_count_is("AWS::ServiceCatalog::PortfolioProductAssociation", 1)
+    assert sorted(p["Properties"]["Name"] for p in products.values()) == ["mlops churn model build", "mlops churn model deploy"]
+    for product in products.values():
+        props = product["Properties"]
+        assert {"Key": "sagemaker:studio-visibility", "Value": "true"} in props["Tags"]
+        (artifact,) = props["ProvisioningArtifactParameters"]
+        assert artifact["Name"] == "v2"
+        assert artifact["DisableTemplateValidation"] is False
+    template.resource_count_is("AWS::ServiceCatalog::PortfolioProductAssociation", 2)
+    # Both are launched with the one launch role.
+    constraints = template.find_resources("AWS::ServiceCatalog::LaunchRoleConstraint")
+    assert sorted(c["Properties"]["ProductId"]["Ref"] for c in constraints.values()) == sorted(products)
+    assert len({json.dumps(c["Properties"]["RoleArn"]) for c in constraints.values()}) == 1
 
 
 def test_launch_constraint_uses_the_launch_role_only_service_catalog_assumes(built):
     _, template, _ = built
-    (constraint,) = template.find_resources("AWS::ServiceCatalog::LaunchRoleConstraint").values()
+    constraint = next(iter(template.find_resources("AWS::ServiceCatalog::LaunchRoleConstraint").values()))
     role_ref = constraint["Properties"]["RoleArn"]["Fn::GetAtt"][0]
     role = template.to_json()["Resources"][role_ref]
     (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
@@ -96,7 +101,9 @@ def test_launch_role_is_scoped_to_project_names_and_the_boundary(built):
     _, template, _ = built
     statements = _statements(_policy(template, "what the SageMaker project templates create"))
     prefix = f"SC-{TEST_ACCOUNT}-pp-"
-    assert statements["CreateBoundedRoles"]["Resource"] == f"arn:aws:iam::{TEST_ACCOUNT}:role/{prefix}*"
+    # Model Monitor roles live under the estate's monitor path.
+    assert sorted(statements["CreateBoundedRoles"]["Resource"]) == [f"arn:aws:iam::{TEST_ACCOUNT}:role/{prefix}*",
+                                                                    f"arn:aws:iam::{TEST_ACCOUNT}:role/mlops/model-monitor/{prefix}*"]
     assert "iam:CreateRole" in statements["CreateBoundedRoles"]["Action"]
     boundary = statements["CreateBoundedRoles"]["Condition"]["StringEquals"]["iam:PermissionsBoundary"]
     (boundary_id,) = [k for k, v in template.find_resources("AWS::IAM::ManagedPolicy").items()
@@ -104,7 +111,9 @@ def test_launch_role_is_scoped_to_project_names_and_the_boundary(built):
     assert boundary == {"Ref": boundary_id}
     assert statements["ProvisionedStacks"]["Resource"] == f"arn:aws:cloudformation:eu-west-1:{TEST_ACCOUNT}:stack/{prefix}*/*"
     assert statements["ProjectPipelines"]["Resource"] == f"arn:aws:sagemaker:eu-west-1:{TEST_ACCOUNT}:pipeline/mlops-project-*"
-    assert statements["ProjectRules"]["Resource"] == f"arn:aws:events:eu-west-1:{TEST_ACCOUNT}:rule/mlops-ml-dev/{prefix}*"
+    # The estate bus (build retraining) and the default bus (deploy monitors' execution events).
+    assert sorted(statements["ProjectRules"]["Resource"]) == [f"arn:aws:events:eu-west-1:{TEST_ACCOUNT}:rule/{prefix}*",
+                                                              f"arn:aws:events:eu-west-1:{TEST_ACCOUNT}:rule/mlops-ml-dev/{prefix}*"]
     assert statements["PassProjectRoles"]["Condition"] == {
         "StringEquals": {"iam:PassedToService": ["sagemaker.amazonaws.com", "events.amazonaws.com"]}}
     # Nothing in the launch policy is unscoped except the two template calls without resource-level permissions.
@@ -132,7 +141,8 @@ def test_estate_handles_are_ssm_parameters_under_the_projects_prefix(built):
     templates, template, _ = built
     names = sorted(p["Properties"]["Name"] for p in template.find_resources("AWS::SSM::Parameter").values())
     assert names == sorted(f"/mlops/projects/{k}" for k in (
-        "vpc-id", "security-group-id", "artifacts-bucket", "data-bucket", "models-key-arn", "boundary-arn", "subnet-0", "subnet-1"))
+        "vpc-id", "security-group-id", "artifacts-bucket", "data-bucket", "models-key-arn", "boundary-arn", "subnet-0", "subnet-1",
+        "data-key-arn", "monitoring-key-arn", "logs-key-arn"))
     assert templates.handles.names == [f"/mlops/projects/{k}" for k in templates.handles.parameters]
 
 
