@@ -106,8 +106,7 @@ class ModelEndpointProps:
     one serve ``model``. ``data_capture_bucket`` is required when data capture is on, ``async_bucket``
     for mode ``async`` (inputs, outputs and failures under ``async/<endpoint>/``). Without an
     ``alarm_topic`` the endpoint makes its own, encrypted with the monitoring key. ``autoscale`` false
-    keeps the configured instance count (no Application Auto Scaling); ``log_removal_policy`` DESTROY suits
-    an endpoint whose name is reused after deletion (a SageMaker project's).
+    keeps the configured instance count (no Application Auto Scaling).
     """
 
     endpoint_name: str
@@ -123,7 +122,6 @@ class ModelEndpointProps:
     rollback_alarms: Sequence[cloudwatch.IAlarm] = ()
     multi_model: bool = False
     log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR
-    log_removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
     autoscale: bool = True
 
 
@@ -175,7 +173,7 @@ class ModelEndpoint(Construct):
             log_group_name=f"/aws/sagemaker/Endpoints/{props.endpoint_name}",
             encryption_key=props.keys.logs,
             retention=props.log_retention,
-            removal_policy=props.log_removal_policy,
+            removal_policy=RemovalPolicy.RETAIN,
         )
         self.role = self._execution_role(props)
         self.models: dict[str, sagemaker.CfnModel] = {}

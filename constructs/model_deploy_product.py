@@ -10,18 +10,19 @@ template's outputs name the group and the pipeline). The other monitor types nee
 configs written for the serving accounts, so they stay there.
 
 Nothing is stored in the project itself: captures and reports go to the estate's ML dev data bucket under
-``<estate>-project-<project>/``, encrypted with the estate's data and monitoring keys; the endpoint's log group
-goes with the project. Every name starts with ``<estate>-project-<project>``: the endpoint, its dashboard and
-log group, the monitor's schedule, job definition and alarms, and the model and endpoint config, which also
-carry the package version and a hash of their properties (they are replaced on any change, and CloudFormation
-creates a replacement before deleting the old one).
+``<estate>-project-<project id>/``, encrypted with the estate's data and monitoring keys, and the endpoint's log
+group (logs key) is retained. Every name starts with ``<estate>-project-<project id>``: the endpoint, its
+dashboard and log group, the monitor's schedule, job definition and alarms, and the model and endpoint config,
+which also carry the package version and a hash of their properties (they are replaced on any change, and
+CloudFormation creates a replacement before deleting the old one). The project id, unlike its name, is never
+reused, so a retained log group or a deleted project's captures never meet a later project's.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-from aws_cdk import CfnOutput, CfnParameter, Fn, RemovalPolicy
+from aws_cdk import CfnOutput, CfnParameter, Fn
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -30,7 +31,7 @@ from mlops_estate.encryption import DataClass, ImportedKeys
 from mlops_estate.endpoint import ModelEndpoint, ModelEndpointProps, ModelSource
 from mlops_estate.hashed_name import HASH_CHARS, hashed_name
 from mlops_estate.monitoring import ModelMonitor, MonitoredEndpoint, MonitorImages, alarm_topic
-from mlops_estate.project_template import PROJECT_NAME_MAX_LENGTH, ProjectProduct, project_prefix, subnet_handles
+from mlops_estate.project_template import PROJECT_ID_MAX_LENGTH, ProjectProduct, project_prefix, subnet_handles
 from mlops_estate.registry import registry_location
 from mlops_estate.retraining_config import promotion_pipeline_name
 from mlops_estate.serving_config import PRIMARY_VARIANT, DataCaptureConfig, RolloutConfig
@@ -45,14 +46,15 @@ MODEL_PACKAGE_ARN_PARAMETER = "ModelPackageArn"
 # Digits of a registry version the template admits: bounds the names that carry it.
 VERSION_DIGITS = 6
 # SageMaker names: 63 characters at most. The longest suffix after <estate>-project-<project> is the model's
-# and endpoint config's "-<version>-<hash>" (job definitions take "-dq-<hash>").
+# and endpoint config's "-<version>-<hash>" (job definitions take "-dq-<hash>"); <project> is the project id.
 SAGEMAKER_NAME_LENGTH = 63
 LONGEST_SUFFIX = 1 + VERSION_DIGITS + 1 + HASH_CHARS
 
 
-def deploy_project_name_length(estate_name: str) -> int:
-    """The longest project name whose deploy-template names fit SageMaker's limit (18 for the longest estate name)."""
-    return min(PROJECT_NAME_MAX_LENGTH, SAGEMAKER_NAME_LENGTH - len(project_prefix(estate_name)) - LONGEST_SUFFIX)
+def deploy_project_id_length(estate_name: str) -> int:
+    """The longest project id whose deploy-template names fit SageMaker's limit: SageMaker's 20 for estate names up
+    to 18 characters, 18 for the longest (SageMaker's ids, ``p-`` and 12 characters, fit either way)."""
+    return min(PROJECT_ID_MAX_LENGTH, SAGEMAKER_NAME_LENGTH - len(project_prefix(estate_name)) - LONGEST_SUFFIX)
 
 
 def model_package_arn_pattern(config: EstateConfig, model: ModelConfig) -> str:
@@ -88,7 +90,7 @@ class ModelDeployProduct(ProjectProduct):
 
     def __init__(self, scope: Construct, id: str, *, config: EstateConfig, model: ModelConfig, subnet_count: int) -> None:
         super().__init__(scope, id, description=f"{config.name} estate: SageMaker project template, {model.name} model deploy",
-                         project_name_max_length=deploy_project_name_length(config.name))
+                         project_id_max_length=deploy_project_id_length(config.name))
         if subnet_count < 1:
             raise ValueError(f"{self.node.path}: subnet_count is {subnet_count}; the endpoint runs in the estate's private "
                              "subnets (give 1 or more)")
@@ -107,7 +109,7 @@ class ModelDeployProduct(ProjectProduct):
             DataClass.DATA: handle["data-key-arn"], DataClass.MODELS: handle["models-key-arn"],
             DataClass.MONITORING: handle["monitoring-key-arn"], DataClass.LOGS: handle["logs-key-arn"]})
         data = ImportedBucket(s3.Bucket.from_bucket_name(self, "EstateData", handle["data-bucket"]), keys.data)
-        self.endpoint_name = f"{project_prefix(config.name)}{self.project}"
+        self.endpoint_name = f"{project_prefix(config.name)}{self.project_id.value_as_string}"
         topic = alarm_topic(self, "Alarms", key=keys.monitoring,
                             display_name=f"{model.name} validation endpoint and monitor alarms of a SageMaker project")
         package_arn = self.model_package_arn.value_as_string
@@ -120,8 +122,6 @@ class ModelDeployProduct(ProjectProduct):
             data_capture_bucket=data,
             data_capture_prefix=f"{self.endpoint_name}/data-capture",
             alarm_topic=topic,
-            # The project may be deleted and a new one of the same name created: its log group must go with it.
-            log_removal_policy=RemovalPolicy.DESTROY,
             autoscale=False,
         ))
         # A new version replaces the model and its endpoint config: their names carry the version, and a hash of

@@ -27,8 +27,9 @@ PROJECT_NAME_PARAMETER = "SageMakerProjectName"
 PROJECT_ID_PARAMETER = "SageMakerProjectId"
 PROJECT_NAME_PATTERN = r"^[a-zA-Z](-*[a-zA-Z0-9])*"
 PROJECT_ID_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*"
-# SageMaker's own limit on project names.
+# SageMaker's own limits on project names and ids.
 PROJECT_NAME_MAX_LENGTH = 32
+PROJECT_ID_MAX_LENGTH = 20
 STUDIO_VISIBILITY_TAG = ("sagemaker:studio-visibility", "true")
 # Tags SageMaker uses to attach resources to a project in Studio.
 PROJECT_NAME_TAG = "sagemaker:project-name"
@@ -40,8 +41,8 @@ def handles_prefix(estate_name: str) -> str:
 
 
 def project_prefix(estate_name: str) -> str:
-    """Every name a project template gives starts with this, then the project's name (the persona policies
-    admit ``<estate>-*``; the launch role and the boundary are scoped to it)."""
+    """Every name a project template gives starts with this, then the project's name (build) or id (deploy); the
+    persona policies admit ``<estate>-*``, and the launch role and the boundary are scoped to it."""
     return f"{estate_name}-project-"
 
 
@@ -55,13 +56,14 @@ class ProjectProduct(servicecatalog.ProductStack):
     """A project template: the SageMaker parameters and tags, the estate handles, the boundary and placement."""
 
     def __init__(self, scope: Construct, id: str, *, description: str,
-                 project_name_max_length: int = PROJECT_NAME_MAX_LENGTH) -> None:
+                 project_id_max_length: int = PROJECT_ID_MAX_LENGTH) -> None:
         super().__init__(scope, id, description=description)
         self.project_name = CfnParameter(
-            self, PROJECT_NAME_PARAMETER, type="String", min_length=1, max_length=project_name_max_length,
+            self, PROJECT_NAME_PARAMETER, type="String", min_length=1, max_length=PROJECT_NAME_MAX_LENGTH,
             allowed_pattern=PROJECT_NAME_PATTERN, description="Name of the project (SageMaker fills it in)")
         self.project_id = CfnParameter(
-            self, PROJECT_ID_PARAMETER, type="String", min_length=1, max_length=20, allowed_pattern=PROJECT_ID_PATTERN,
+            self, PROJECT_ID_PARAMETER, type="String", min_length=1, max_length=project_id_max_length,
+            allowed_pattern=PROJECT_ID_PATTERN,
             description="Service generated Id of the project (SageMaker fills it in)")
         self.project = self.project_name.value_as_string
 

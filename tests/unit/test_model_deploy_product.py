@@ -12,12 +12,12 @@ from aws_cdk import Stage
 from aws_cdk.assertions import Template
 
 from mlops_estate.encryption import DataClass, ImportedKeys
-from mlops_estate.model_deploy_product import ModelDeployProduct, deploy_project_name_length, model_package_arn_pattern
+from mlops_estate.model_deploy_product import ModelDeployProduct, deploy_project_id_length, model_package_arn_pattern
 from mlops_estate.projects import ProjectTemplates
 from tests.helpers import TEST_ACCOUNT, make_app, make_stack, resources_of_type
 from tests.unit.test_projects import _build, _config, _policy, _product_template, _statements
 
-PROJECT = {"Ref": "SageMakerProjectName"}
+PROJECT = {"Ref": "SageMakerProjectId"}
 REGISTRY = "arn:aws:sagemaker:eu-west-1:222222222222:model-package"
 
 
@@ -33,7 +33,7 @@ def deployed() -> tuple[ProjectTemplates, Template, dict[str, dict[str, Any]]]:
 
 
 def _named(value: Any) -> bool:
-    """A name rendered as "<estate>-project-" + the project's name + anything."""
+    """A name rendered as "<estate>-project-" + the project's id + anything."""
     parts = value["Fn::Join"][1] if isinstance(value, dict) and "Fn::Join" in value else []
     return len(parts) >= 2 and parts[0].endswith("mlops-project-") and parts[1] == PROJECT
 
@@ -69,10 +69,12 @@ def test_deploy_template_parameters_are_validated(deployed):
     assert all(p["AllowedValues"] == [p["Default"]] for p in ssm.values())
 
 
-def test_project_names_shrink_so_every_name_fits_sagemaker():
-    assert deploy_project_name_length("mlops") == 32
-    # The longest estate name: mlops...-project- (29) + project + "-<6-digit version>-<8-hex hash>" (16) <= 63.
-    assert deploy_project_name_length("a" * 20) == 18
+def test_project_ids_shrink_so_every_name_fits_sagemaker():
+    assert deploy_project_id_length("mlops") == 20
+    # The longest estate name: <estate>-project- (29) + project id + "-<6-digit version>-<8-hex hash>" (16) <= 63.
+    assert deploy_project_id_length("a" * 20) == 18
+    # SageMaker's project ids (p- and 12 characters) fit the longest estate name.
+    assert len("p-abcdefghijkl") <= deploy_project_id_length("a" * 20)
 
 
 def test_deploy_template_creates_no_data_store_and_no_asset(deployed):
@@ -127,10 +129,10 @@ def test_validation_endpoint_captures_under_the_project_prefix_with_the_estate_k
     (model,) = resources_of_type(template, "AWS::SageMaker::Model").values()
     assert model["Properties"]["PrimaryContainer"] == {"ModelPackageName": {"Ref": "ModelPackageArn"}}
     assert model["Properties"]["EnableNetworkIsolation"] is True
-    # One fixed instance (no autoscaling); the log group goes with the project (its name is reused).
+    # One fixed instance (no autoscaling); the log group is retained (named by the project id, never reused).
     assert not resources_of_type(template, "AWS::ApplicationAutoScaling::ScalableTarget")
     (log_group,) = resources_of_type(template, "AWS::Logs::LogGroup").values()
-    assert log_group["DeletionPolicy"] == "Delete" and log_group["Properties"]["KmsKeyId"] == {"Ref": "EstateLogsKeyArn"}
+    assert log_group["DeletionPolicy"] == "Retain" and log_group["Properties"]["KmsKeyId"] == {"Ref": "EstateLogsKeyArn"}
     (topic,) = resources_of_type(template, "AWS::SNS::Topic").values()
     assert topic["Properties"]["KmsMasterKeyId"] == {"Ref": "EstateMonitoringKeyArn"}
 

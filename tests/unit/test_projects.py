@@ -260,7 +260,7 @@ def test_creator_policy_holds_the_maximum_number_of_products(built):
     products = [s for s in document["Statement"] if s["Sid"] == "LaunchEstateTemplates"]
     arns = products[0]["Resource"]
     arns = arns if isinstance(arns, list) else [arns]
-    assert len(arns) == PRODUCTS_PER_MODEL * len(built[2])
+    assert len(arns) == PRODUCTS_PER_MODEL * len(built[0].templates)  # one ARN per product of each template model
     products[0]["Resource"] = []
     fixed = len(json.dumps(document, separators=(",", ":")).replace(" ", ""))
     per_product = len(LONGEST_PRODUCT_ARN) + 3  # quotes and comma
@@ -269,10 +269,12 @@ def test_creator_policy_holds_the_maximum_number_of_products(built):
 
 def test_portfolio_stack_holds_the_maximum_number_of_products(built):
     """3 resources per product in the portfolio stack: far inside CloudFormation's 500 at MAX_TEMPLATE_PRODUCTS."""
-    _, template, products = built
+    templates, template, _ = built
+    products = len(template.find_resources("AWS::ServiceCatalog::CloudFormationProduct"))
+    assert products == PRODUCTS_PER_MODEL * len(templates.templates)
     per_product = sum(len(template.find_resources(t)) for t in (
         "AWS::ServiceCatalog::CloudFormationProduct", "AWS::ServiceCatalog::PortfolioProductAssociation",
-        "AWS::ServiceCatalog::LaunchRoleConstraint")) // (PRODUCTS_PER_MODEL * len(products))
+        "AWS::ServiceCatalog::LaunchRoleConstraint")) // products
     assert per_product == 3
     fixed = len(template.to_json()["Resources"])  # includes the unit stack's keys and network: an upper bound
     assert fixed + MAX_TEMPLATE_PRODUCTS * per_product <= 500
