@@ -18,6 +18,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from mlops_estate.alarm_topic import alarm_topic
 from mlops_estate.config import ServingConfig
 from mlops_estate.config_parsing import Problems
 from mlops_estate.encryption import KeyRing
@@ -186,10 +187,8 @@ class ModelEndpoint(Construct):
         self.async_bucket: CmkBucket | None = None
         self.endpoint_config = self._endpoint_config(props)
 
-        self.alarm_topic = props.alarm_topic or sns.Topic(
-            self, "AlarmTopic", master_key=props.keys.monitoring, enforce_ssl=True,
-            display_name=f"{props.endpoint_name} endpoint alarms",
-        )
+        self.alarm_topic = props.alarm_topic or alarm_topic(
+            self, "AlarmTopic", key=props.keys.monitoring, display_name=f"{props.endpoint_name} endpoint alarms")
         self.alarms: list[cloudwatch.Alarm] = []
         for variant in self.variants:
             if not variant.shadow:

@@ -30,7 +30,8 @@ from mlops_estate.config import EstateConfig, ModelConfig, ServingConfig
 from mlops_estate.encryption import DataClass, ImportedKeys
 from mlops_estate.endpoint import ModelEndpoint, ModelEndpointProps, ModelSource
 from mlops_estate.hashed_name import HASH_CHARS, hashed_name
-from mlops_estate.monitoring import ModelMonitor, MonitoredEndpoint, MonitorImages, alarm_topic
+from mlops_estate.alarm_topic import alarm_topic
+from mlops_estate.monitoring import ModelMonitor, MonitoredEndpoint, MonitorImages
 from mlops_estate.project_template import PROJECT_ID_MAX_LENGTH, ProjectProduct, project_prefix, subnet_handles
 from mlops_estate.registry import registry_location
 from mlops_estate.retraining_config import promotion_pipeline_name

@@ -33,6 +33,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct, IConstruct
 
+from mlops_estate.alarm_topic import alarm_topic
 from mlops_estate.config import AccountsConfig, ModelConfig, ServingEnv
 from mlops_estate.encryption import KeyRing
 from mlops_estate.governance_config import GovernedRole
@@ -908,21 +909,6 @@ class ModelMonitor(Construct):
     def grant_read_reports(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let a role read the monitoring reports (constraint violations, statistics) of this monitor."""
         return self.reports.grant_read(grantee, f"{self.name_prefix}/*")
-
-
-def alarm_topic(scope: Construct, id: str, *, key: kms.IKey, display_name: str) -> sns.Topic:
-    """An encrypted, TLS-only SNS topic that this account's CloudWatch alarms may publish to."""
-    topic = sns.Topic(scope, id, master_key=key, enforce_ssl=True, display_name=display_name)
-    topic.add_to_resource_policy(
-        iam.PolicyStatement(
-            sid="CloudWatchAlarmsOfThisAccount",
-            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-            actions=["sns:Publish"],
-            resources=[topic.topic_arn],
-            conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
-        )
-    )
-    return topic
 
 
 def _name_prefix(estate_name: str, model: str, environment: ServingEnv | None) -> str:

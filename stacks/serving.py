@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aws_cdk import CfnParameter
-from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from mlops_estate.alarm_topic import alarm_topic
 from mlops_estate.config import EstateConfig, ModelConfig, ServingEnv
 from mlops_estate.encryption import DataClass, EstateKeys
 from mlops_estate.approved_model import approved_arn_parameter_name
@@ -117,8 +117,8 @@ class ServingStack(ServesModels):
         self.async_inference = (
             SecureBucket(self, "AsyncInference", key=self.keys.data) if any(s.mode == "async" for s in served) else None
         )
-        self.alarm_topic = sns.Topic(self, "EndpointAlarms", master_key=self.keys.monitoring, enforce_ssl=True,
-                                     display_name=f"{config.name} {environment} endpoint alarms")
+        self.alarm_topic = alarm_topic(self, "EndpointAlarms", key=self.keys.monitoring,
+                                       display_name=f"{config.name} {environment} endpoint alarms")
         monitored = [m for m in config.models if environment in m.serving and m.monitoring is not None]
         # One CMK bucket for every monitor's reports (constraint violations, statistics) in this account.
         self.monitoring_reports = SecureBucket(self, "MonitoringReports", key=self.keys.monitoring) if monitored else None

@@ -76,3 +76,25 @@ def scaled_estate_dict(models: int) -> dict[str, Any]:
         scaled.append(model)
     estate["models"] = scaled
     return estate
+
+
+def alarm_topics(template: dict[str, Any]) -> set[str]:
+    """Logical ids of the template's SNS topics that its CloudWatch alarms notify."""
+    sns_topics = resources_of_type(template, "AWS::SNS::Topic")
+    alarms = [*resources_of_type(template, "AWS::CloudWatch::Alarm").values(),
+              *resources_of_type(template, "AWS::CloudWatch::CompositeAlarm").values()]
+    return {action["Ref"] for alarm in alarms for key in ("AlarmActions", "OKActions", "InsufficientDataActions")
+            for action in alarm["Properties"].get(key, []) if isinstance(action, dict) and action.get("Ref") in sns_topics}
+
+
+def alarm_topics_closed_to_cloudwatch(template: dict[str, Any]) -> list[str]:
+    """Alarm topics whose resource policy has no Allow of sns:Publish for CloudWatch's service principal."""
+    policies = resources_of_type(template, "AWS::SNS::TopicPolicy").values()
+    closed = []
+    for topic in sorted(alarm_topics(template)):
+        statements = [s for p in policies if {"Ref": topic} in p["Properties"]["Topics"]
+                      for s in p["Properties"]["PolicyDocument"]["Statement"]]
+        if not any(s["Effect"] == "Allow" and s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+                   and s["Action"] == "sns:Publish" for s in statements):
+            closed.append(topic)
+    return closed

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from mlops_estate.endpoint import MODEL_PACKAGE_ARN
-from tests.helpers import resources_of_type
+from tests.helpers import alarm_topics, alarm_topics_closed_to_cloudwatch, resources_of_type
 
 STACKS = {"staging": "Staging/Serving", "prod": "Prod/Serving"}
 
@@ -72,3 +72,12 @@ def test_async_bucket_only_where_an_async_model_is_served(default_estate):
     stack = default_estate.estate.staging
     assert stack.async_inference is not None
     assert stack.endpoints["fraud-batch"].async_bucket is stack.async_inference
+
+
+def test_every_topic_an_alarm_notifies_admits_cloudwatch(default_estate):
+    """An encrypted, TLS-only topic has an explicit policy, which replaces SNS's default: CloudWatch publishes as its
+    service principal and needs its own Allow, or every alarm notification is dropped."""
+    checked = {path: alarm_topics(template) for path, template in default_estate.templates.items()}
+    assert sum(len(topics) for topics in checked.values()) >= 4  # both serving stacks' endpoint and monitor topics at least
+    assert {path: closed for path, template in default_estate.templates.items()
+            if (closed := alarm_topics_closed_to_cloudwatch(template))} == {}

@@ -33,7 +33,7 @@ from mlops_estate.serving_config import (
     VariantConfig,
 )
 from mlops_estate.storage import SecureBucket
-from tests.helpers import TEST_AZS, make_app, make_stack, resources_of_type
+from tests.helpers import TEST_AZS, alarm_topics, alarm_topics_closed_to_cloudwatch, make_app, make_stack, resources_of_type
 
 PACKAGE = "arn:aws:sagemaker:eu-west-1:222222222222:model-package/team-churn/3"
 CANDIDATE = "arn:aws:sagemaker:eu-west-1:222222222222:model-package/team-churn/4"
@@ -346,6 +346,9 @@ def test_alarms_thresholds_and_actions(built):
     for alarm in alarms.values():
         assert alarm["AlarmActions"] == [topic]
         assert {"Name": "VariantName", "Value": "primary"} in alarm["Dimensions"]
+    # The endpoint's own topic admits CloudWatch (its TLS-only policy replaces SNS's default one).
+    assert topic["Ref"] in alarm_topics(built["json"])
+    assert alarm_topics_closed_to_cloudwatch(built["json"]) == []
 
 
 def test_async_error_alarm_counts_failed_invocations(built):
