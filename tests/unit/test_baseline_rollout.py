@@ -324,7 +324,7 @@ def test_stack_set_checks_names_ids_and_regions_like_the_config():
 
 def _protect_principals(data: dict[str, Any]) -> set[str]:
     options = GuardrailOptions.from_config(EstateConfig.from_dict(data))
-    protect = [r.statement() for r in guardrail_rules(options) if r.sid.startswith("Protect")]
+    protect = [r.statement() for r in guardrail_rules(options) if r.sid.startswith("Protect") and r.condition]
     return {p for s in protect for p in s["Condition"]["ArnNotLike"]["aws:PrincipalArn"]}
 
 
