@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 from mlops_estate.config_parsing import Problems, join
 
@@ -26,6 +26,10 @@ ENVIRONMENT_NAME = re.compile(r"^[A-Za-z0-9._-]{1,255}$")
 QUALIFIER = re.compile(r"^[a-z0-9]{1,10}$")
 # The CloudFormation execution role `cdk bootstrap` creates: `cdk-<qualifier>-cfn-exec-role-<account>-<region>`.
 EXEC_ROLE = re.compile(r"^cdk-(?P<qualifier>[a-z0-9]{1,10})-cfn-exec-role")
+# Where CDK reads the bootstrap qualifier from context; estate stacks set it for constructs that name bootstrap resources.
+BOOTSTRAP_QUALIFIER_CONTEXT = "@aws-cdk/core:bootstrapQualifier"
+MOVED_QUALIFIER = ("set the estate-wide 'bootstrap_qualifier' instead; one qualifier now drives every account's bootstrap "
+                   "(the stacks' synthesizer, the CI deploy roles, the promotion pipeline and the guardrails' deployment role)")
 
 
 def _default_environments() -> Mapping[CiAccount, str]:
@@ -48,12 +52,11 @@ class CiConfig:
     # The GitHub environment each account's deploy job is bound to; the role trusts exactly that environment.
     # Keep them equal to the `environment:` of the jobs in .github/workflows/deploy.yml.
     environments: Mapping[CiAccount, str] = field(default_factory=_default_environments)
-    # CDK bootstrap qualifier of every account: the role may assume only that qualifier's bootstrap roles.
-    bootstrap_qualifier: str = "hnb659fds"
     # Longest session of the deploy role (IAM allows 1 to 12); a stage deploy must finish within it.
     max_session_hours: int = 1
     # False when the accounts already have GitHub's OIDC provider (an account holds one per URL): it is referenced.
     create_oidc_provider: bool = True
+    MOVED_KEYS: ClassVar[dict[str, str]] = {"bootstrap_qualifier": MOVED_QUALIFIER}
 
     def check(self, path: str, problems: Problems) -> None:
         match = GITHUB_REPOSITORY.match(self.github_repository)
@@ -73,18 +76,5 @@ class CiConfig:
                 problems.add(join(envs, account), f"{name!r} is already the environment of {seen[name.lower()]}; each account needs its own")
             else:
                 seen[name.lower()] = account
-        if not QUALIFIER.match(self.bootstrap_qualifier):
-            problems.add(join(path, "bootstrap_qualifier"),
-                         f"{self.bootstrap_qualifier!r} is not a CDK bootstrap qualifier (1-10 lowercase letters and digits)")
         if not 1 <= self.max_session_hours <= 12:
             problems.add(join(path, "max_session_hours"), f"{self.max_session_hours} is out of range; IAM allows 1 to 12 hours")
-
-    def check_deployment_role(self, deployment_role_name: str, path: str, problems: Problems) -> None:
-        """The guardrails exempt ``organization.deployment_role_name``; when that is a CDK bootstrap execution
-        role, CI must deploy through the same bootstrap (qualifier), or the SCPs would deny its deployments."""
-        match = EXEC_ROLE.match(deployment_role_name)
-        if match and match.group("qualifier") != self.bootstrap_qualifier:
-            problems.add(join(path, "bootstrap_qualifier"),
-                         f"{self.bootstrap_qualifier!r} differs from the qualifier {match.group('qualifier')!r} of "
-                         f"organization.deployment_role_name {deployment_role_name!r}, the role the guardrails exempt; "
-                         "use the same bootstrap qualifier for both")

@@ -153,7 +153,7 @@ class GuardrailOptions:
             merged.extend(p for p in patterns if p not in merged)
         return cls(
             estate_name=config.name,
-            deployment_role_name=config.organization.deployment_role_name,
+            deployment_role_name=config.deployment_role_name,
             rules=config.guardrails,
             other_deployment_role_names=(STACK_SET_EXECUTION_ROLE,) if config.organization.baseline_rollout.enabled else (),
             instance_types_by_account={a: tuple(p) for a, p in sorted(by_account.items())},

@@ -178,17 +178,6 @@ def test_config_rejects_a_session_iam_does_not_allow():
     assert problem == "ci.max_session_hours: 0 is out of range; IAM allows 1 to 12 hours"
 
 
-def test_config_rejects_a_qualifier_other_than_the_guardrail_exempt_deployment_role():
-    (problem,) = _config_problems({"github_repository": REPO, "bootstrap_qualifier": "team1"})
-    assert problem.startswith("ci.bootstrap_qualifier: 'team1' differs from the qualifier 'hnb659fds' of "
-                              "organization.deployment_role_name 'cdk-hnb659fds-cfn-exec-role'")
-    # Consistent when both move together.
-    estate = default_estate_dict()
-    estate["ci"] = {"github_repository": REPO, "bootstrap_qualifier": "team1"}
-    estate["organization"]["deployment_role_name"] = "cdk-team1-cfn-exec-role"
-    assert EstateConfig.from_dict(estate).ci.bootstrap_qualifier == "team1"
-
-
 def test_config_rejects_unknown_ci_keys():
     (problem,) = _config_problems({"github_repository": REPO, "github_repo": REPO})
     assert problem == "ci.github_repo: unknown key; did you mean 'github_repository'?"
