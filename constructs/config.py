@@ -301,6 +301,8 @@ class EstateConfig:
         self.guardrails.check_models(self.models, join(path, "guardrails"), problems)
         check_data_prefixes([m for m in self.models if not is_missing(m)], self.data_lake.arrival_prefix, join(path, "models"), problems)
         self._check_bootstrap(path, problems)
+        if self.ci is not None:
+            self.ci.check_rollouts(self.models, join(path, "ci"), problems)
         self.organization.baseline_rollout.check_estate(self, join(path, "organization.baseline_rollout"), problems)
         self.projects.check_models([m.name for m in self.models if not is_missing(m)], join(path, "projects"), problems)
 

@@ -132,7 +132,7 @@ def test_all_construct_problems_are_reported_at_once():
 
 def _config_problems(ci: dict[str, Any], **organization: Any) -> list[str]:
     estate = default_estate_dict()
-    estate["ci"] = ci
+    estate["ci"] = {"max_session_hours": 3, **ci}  # the default estate's longest rollout needs 3 h
     estate["organization"].update(organization)
     with pytest.raises(ConfigError) as failure:
         EstateConfig.from_dict(estate, "test")
