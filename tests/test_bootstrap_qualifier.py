@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from mlops_estate.config import ConfigError, EstateConfig
+from mlops_estate.config import EstateConfig
 from tests.conftest import SynthesizedEstate, synthesize_estate
-from tests.helpers import default_estate_dict, resources_of_type
+from tests.helpers import config_problems, default_estate_dict, resources_of_type
 
 QUALIFIER = "team1"
 
@@ -60,25 +60,17 @@ def test_ci_roles_promotion_and_guardrails_name_the_same_bootstrap(team1):
     assert protect and f"arn:aws:iam::*:role/cdk-{QUALIFIER}-cfn-exec-role-*" in protect[0]["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
 
 
-def _problems(mutate: Any) -> list[str]:
-    data = default_estate_dict()
-    mutate(data)
-    with pytest.raises(ConfigError) as failure:
-        EstateConfig.from_dict(data)
-    return failure.value.problems
-
-
 def test_the_old_per_feature_qualifiers_point_to_the_estate_wide_one():
-    problems = _problems(lambda d: (d["ci"].update(bootstrap_qualifier="team1"), d["promotion"].update(bootstrap_qualifier="team1")))
+    problems = config_problems(lambda d: (d["ci"].update(bootstrap_qualifier="team1"), d["promotion"].update(bootstrap_qualifier="team1")))
     moved = ("has moved: set the estate-wide 'bootstrap_qualifier' instead; one qualifier now drives every account's bootstrap "
              "(the stacks' synthesizer, the CI deploy roles, the promotion pipeline and the guardrails' deployment role)")
     assert problems == [f"promotion.bootstrap_qualifier: {moved}", f"ci.bootstrap_qualifier: {moved}"]
 
 
 def test_qualifier_and_deployment_role_must_agree():
-    (bad,) = _problems(lambda d: d.update(bootstrap_qualifier="Team_1"))
+    (bad,) = config_problems(lambda d: d.update(bootstrap_qualifier="Team_1"))
     assert bad == "bootstrap_qualifier: 'Team_1' is not a CDK bootstrap qualifier (1-10 lowercase letters and digits)"
-    (other,) = _problems(lambda d: (d.update(bootstrap_qualifier="team1"),
+    (other,) = config_problems(lambda d: (d.update(bootstrap_qualifier="team1"),
                                     d["organization"].update(deployment_role_name="cdk-hnb659fds-cfn-exec-role")))
     assert other == ("organization.deployment_role_name: 'cdk-hnb659fds-cfn-exec-role' is the execution role of bootstrap "
                      "qualifier 'hnb659fds', but the estate deploys through bootstrap_qualifier 'team1'; leave "

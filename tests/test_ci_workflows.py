@@ -15,8 +15,7 @@ import yaml
 from mlops_estate.ci_config import SERVING_JOB_TIMEOUT_MINUTES, STAGE_MARGIN_MINUTES
 from mlops_estate.stacks.ci_access import DEPLOY_ORDER, role_variable
 from mlops_estate.stacks.estate import STAGE_NAMES
-from mlops_estate.config import ConfigError, EstateConfig
-from tests.helpers import ROOT, default_config, default_estate_dict
+from tests.helpers import ROOT, config_problems, default_config
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 DEPLOY_STAGE_ACTION = ROOT / ".github" / "actions" / "deploy-stage" / "action.yml"
@@ -195,16 +194,8 @@ def test_serving_jobs_outlast_the_longest_rollout_the_config_admits(deploy):
     assert config.ci is not None and longest + STAGE_MARGIN_MINUTES <= config.ci.max_session_hours * 60 <= SERVING_JOB_TIMEOUT_MINUTES
 
 
-def _ci_problems(mutate: Any) -> list[str]:
-    data = default_estate_dict()
-    mutate(data)
-    with pytest.raises(ConfigError) as failure:
-        EstateConfig.from_dict(data)
-    return failure.value.problems
-
-
 def test_config_rejects_a_ci_session_shorter_than_a_rollout():
-    (problem,) = _ci_problems(lambda d: d["ci"].update(max_session_hours=1))
+    (problem,) = config_problems(lambda d: d["ci"].update(max_session_hours=1))
     assert problem == ("ci.max_session_hours: a 1 h CI session is shorter than models[2].serving.prod.rollout.max_execution_minutes "
                        "(120) plus 30 minutes for the rest of the stage; raise it to 3 and the repository variable "
                        "AWS_SESSION_SECONDS to 10800")
@@ -214,7 +205,7 @@ def test_config_rejects_a_rollout_longer_than_a_hosted_job():
     def long_rollout(d: dict[str, Any]) -> None:
         d["ci"]["max_session_hours"] = 12
         d["models"][1]["serving"]["prod"]["rollout"]["max_execution_minutes"] = 400
-    (problem,) = _ci_problems(long_rollout)
+    (problem,) = config_problems(long_rollout)
     assert problem == ("models[1].serving.prod.rollout.max_execution_minutes: 400 minutes plus 30 for the rest of the stage exceed "
                        "the 360-minute limit of a GitHub-hosted deploy job; shorten the rollout")
 
