@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -47,6 +48,26 @@ class RolloutOperationConfig:
                          f"{self.failure_tolerance_percentage} is outside 0..100 (percent of the target accounts per region)")
 
 
+def check_stack_set_name(name: str, path: str, problems: Problems) -> None:
+    if not STACK_SET_NAME.match(name):
+        problems.add(path, f"{name!r} is not a StackSet name (a letter, then up to 127 letters, digits or hyphens)")
+
+
+def check_targets(ou_ids: Sequence[str], regions: Sequence[str], exclude_accounts: Sequence[str], path: str, problems: Problems) -> None:
+    """The ids and regions of a StackSet's deployment targets are well-formed (the config and `ServiceManagedStackSet`)."""
+    from mlops_estate.config import ACCOUNT_ID, OU_ID, REGION, ROOT_ID  # config.py imports this module
+
+    for i, ou in enumerate(ou_ids):
+        if not (OU_ID.match(ou) or ROOT_ID.match(ou)):
+            problems.add(join(join(path, "ou_ids"), i), f"{ou!r} is not an OU id (ou-xxxx-xxxxxxxx) or root id (r-xxxx)")
+    for i, region in enumerate(regions):
+        if not REGION.match(region):
+            problems.add(join(join(path, "regions"), i), f"{region!r} is not an AWS region name like eu-west-1")
+    for i, account in enumerate(exclude_accounts):
+        if not ACCOUNT_ID.match(account):
+            problems.add(join(join(path, "exclude_accounts"), i), f"{account!r} is not an AWS account id (exactly 12 digits)")
+
+
 @dataclass(frozen=True)
 class BaselineRolloutConfig:
     """The StackSet that rolls the account baseline out to whole OUs from the management account.
@@ -78,9 +99,8 @@ class BaselineRolloutConfig:
     def check(self, path: str, problems: Problems) -> None:
         from mlops_estate.config import TAG_VALUE  # config.py imports this module
 
-        if self.stack_set_name and not STACK_SET_NAME.match(self.stack_set_name):
-            problems.add(join(path, "stack_set_name"),
-                         f"{self.stack_set_name!r} is not a StackSet name (a letter, then up to 127 letters, digits or hyphens)")
+        if self.stack_set_name:
+            check_stack_set_name(self.stack_set_name, join(path, "stack_set_name"), problems)
         try:
             net = ipaddress.IPv4Network(self.cidr)
         except ValueError:
@@ -107,17 +127,7 @@ class BaselineRolloutConfig:
 
     def check_estate(self, estate: EstateConfig, path: str, problems: Problems) -> None:
         """Checks against the rest of the estate: ids and regions well-formed, the CIDR clear of the estate's VPCs."""
-        from mlops_estate.config import ACCOUNT_ID, OU_ID, REGION, ROOT_ID  # config.py imports this module
-
-        for i, ou in enumerate(self.ou_ids):
-            if not (OU_ID.match(ou) or ROOT_ID.match(ou)):
-                problems.add(join(join(path, "ou_ids"), i), f"{ou!r} is not an OU id (ou-xxxx-xxxxxxxx) or root id (r-xxxx)")
-        for i, region in enumerate(self.regions):
-            if not REGION.match(region):
-                problems.add(join(join(path, "regions"), i), f"{region!r} is not an AWS region name like eu-west-1")
-        for i, account in enumerate(self.exclude_accounts):
-            if not ACCOUNT_ID.match(account):
-                problems.add(join(join(path, "exclude_accounts"), i), f"{account!r} is not an AWS account id (exactly 12 digits)")
+        check_targets(self.ou_ids, self.regions, self.exclude_accounts, path, problems)
         if not self.enabled:
             return
         if self.ipam_pool_id is not None:

@@ -20,7 +20,7 @@ from typing import Any, Callable, Literal
 from mlops_estate.model_build_config import BuildConfig, GovernanceConfig
 from mlops_estate.pipeline.patterns import INSTANCE_TYPE
 
-from mlops_estate.ci_config import CiConfig
+from mlops_estate.ci_config import EXEC_ROLE, QUALIFIER, CiConfig
 from mlops_estate.baseline_rollout_config import BaselineRolloutConfig
 from mlops_estate.config_parsing import ConfigError, Problems, join, parse_dataclass, is_missing
 from mlops_estate.data_lake_config import DataLakeConfig
@@ -42,6 +42,8 @@ from mlops_estate.projects_config import ProjectsConfig
 from mlops_estate.workspace_config import WorkspaceConfig
 from mlops_estate.retraining_config import PromotionConfig, RetrainingConfig, check_data_prefixes
 
+# `cdk bootstrap`'s default qualifier (DefaultStackSynthesizer.DEFAULT_QUALIFIER; config.py does not import aws_cdk).
+DEFAULT_QUALIFIER = "hnb659fds"
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 OU_ID = re.compile(r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$")
 ROOT_ID = re.compile(r"^r-[0-9a-z]{4,32}$")
@@ -81,7 +83,8 @@ class OrganizationConfig:
     management_account: str
     ml_ou_ids: tuple[str, ...]
     # The role CloudFormation deploys with; guardrails exempt it so the estate can manage itself.
-    deployment_role_name: str = "cdk-hnb659fds-cfn-exec-role"
+    # Default: the execution role of the estate's bootstrap, `cdk-<bootstrap_qualifier>-cfn-exec-role`.
+    deployment_role_name: str | None = None
     # The account baseline rolled out to whole OUs with a StackSet (baseline_rollout_config.py).
     baseline_rollout: BaselineRolloutConfig = field(default_factory=BaselineRolloutConfig)
 
@@ -274,6 +277,9 @@ class EstateConfig:
     ci: CiConfig | None = None
     # SageMaker Projects templates (Service Catalog) in the ML dev account (projects_config.py).
     projects: ProjectsConfig = field(default_factory=ProjectsConfig)
+    # The CDK bootstrap qualifier of every account (`cdk bootstrap --qualifier`): the stacks deploy through its roles,
+    # the CI deploy roles and the promotion pipeline assume them, the guardrails exempt its execution role.
+    bootstrap_qualifier: str = DEFAULT_QUALIFIER
 
     def check(self, path: str, problems: Problems) -> None:
         if not ESTATE_NAME.match(self.name):
@@ -294,10 +300,28 @@ class EstateConfig:
         check_feature_groups(self.feature_groups, join(path, "feature_groups"), problems)
         self.guardrails.check_models(self.models, join(path, "guardrails"), problems)
         check_data_prefixes([m for m in self.models if not is_missing(m)], self.data_lake.arrival_prefix, join(path, "models"), problems)
+        self._check_bootstrap(path, problems)
         if self.ci is not None:
-            self.ci.check_deployment_role(self.organization.deployment_role_name, join(path, "ci"), problems)
+            self.ci.check_rollouts(self.models, join(path, "ci"), problems)
         self.organization.baseline_rollout.check_estate(self, join(path, "organization.baseline_rollout"), problems)
         self.projects.check_models([m.name for m in self.models if not is_missing(m)], join(path, "projects"), problems)
+
+    def _check_bootstrap(self, path: str, problems: Problems) -> None:
+        if not QUALIFIER.match(self.bootstrap_qualifier):
+            problems.add(join(path, "bootstrap_qualifier"),
+                         f"{self.bootstrap_qualifier!r} is not a CDK bootstrap qualifier (1-10 lowercase letters and digits)")
+        # The guardrails exempt the deployment role: a CDK execution role of another bootstrap would be denied.
+        match = EXEC_ROLE.match(self.organization.deployment_role_name or "")
+        if match and match.group("qualifier") != self.bootstrap_qualifier:
+            problems.add(join(path, "organization.deployment_role_name"),
+                         f"{self.organization.deployment_role_name!r} is the execution role of bootstrap qualifier "
+                         f"{match.group('qualifier')!r}, but the estate deploys through bootstrap_qualifier {self.bootstrap_qualifier!r}; "
+                         "leave deployment_role_name out (it follows bootstrap_qualifier) or name the same qualifier")
+
+    @property
+    def deployment_role_name(self) -> str:
+        """The role the guardrails exempt: ``organization.deployment_role_name`` or the bootstrap's execution role."""
+        return self.organization.deployment_role_name or f"cdk-{self.bootstrap_qualifier}-cfn-exec-role"
 
     @property
     def sandbox(self) -> bool:

@@ -136,8 +136,12 @@ def parse_dataclass(cls: type[T], value: Any, path: str, problems: Problems) -> 
     hints = get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     kwargs: dict[str, Any] = {}
+    # Keys a config class no longer takes, with where they went (``MOVED_KEYS``): a clear error, not "unknown key".
+    moved: dict[str, str] = getattr(cls, "MOVED_KEYS", {})
     for key in value:
-        if key not in fields:
+        if key in moved:
+            problems.add(join(path, key), f"has moved: {moved[key]}")
+        elif key not in fields:
             hint = difflib.get_close_matches(str(key), list(fields), n=1)
             suggestion = f"; did you mean {hint[0]!r}?" if hint else f"; known keys: {', '.join(sorted(fields))}"
             problems.add(join(path, key), f"unknown key{suggestion}")

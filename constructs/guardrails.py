@@ -93,6 +93,12 @@ PROTECTED_KMS_ACTIONS = (
     "kms:UntagResource",
 )
 PROTECTED_ALIAS_ACTIONS = ("kms:DeleteAlias", "kms:UpdateAlias")
+# What would let a principal forge a `stacksets-exec-*` role (the name the protections exempt) or re-policy one.
+# StackSets creates and manages those roles through its service-linked role, which SCPs do not affect.
+ROLE_FORGING_ACTIONS = (
+    "iam:CreateRole", "iam:UpdateAssumeRolePolicy", "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:DeleteRolePolicy",
+    "iam:DetachRolePolicy", "iam:PutRolePermissionsBoundary", "iam:DeleteRolePermissionsBoundary",
+)
 PROTECTED_CONFIG_ACTIONS = (
     "config:StopConfigurationRecorder", "config:DeleteConfigurationRecorder", "config:DeleteDeliveryChannel",
     "config:DeleteConfigRule", "config:DeleteEvaluationResults",
@@ -117,7 +123,7 @@ class GuardrailRule:
             "Effect": "Deny",
             "Action": list(self.actions) if len(self.actions) > 1 else self.actions[0],
             element: list(targets) if len(targets) > 1 else targets[0],
-            "Condition": {op: dict(kv) for op, kv in self.condition.items()},
+            **({"Condition": {op: dict(kv) for op, kv in self.condition.items()}} if self.condition else {}),
         }
 
 
@@ -147,7 +153,7 @@ class GuardrailOptions:
             merged.extend(p for p in patterns if p not in merged)
         return cls(
             estate_name=config.name,
-            deployment_role_name=config.organization.deployment_role_name,
+            deployment_role_name=config.deployment_role_name,
             rules=config.guardrails,
             other_deployment_role_names=(STACK_SET_EXECUTION_ROLE,) if config.organization.baseline_rollout.enabled else (),
             instance_types_by_account={a: tuple(p) for a, p in sorted(by_account.items())},
@@ -265,6 +271,11 @@ def _endpoint_config_rules(options: GuardrailOptions, exempt: list[str]) -> list
 def _protect_rules(options: GuardrailOptions) -> list[GuardrailRule]:
     """Deny turning off the estate's own keys and AWS Config, except by the deployment role.
 
+    An exemption by role name is only as strong as control over who may hold that name: the StackSet execution
+    role's name (``stacksets-exec-*``) is reserved for StackSets here, for every principal of the member accounts.
+    The CDK execution role (``cdk-<qualifier>-cfn-exec-role-*``) is not: admins create it with ``cdk bootstrap``,
+    so an admin could create one of that name (the README's guardrails section records this residual risk).
+
     No rule for the organisation trail: it lives in the management account, where SCPs never apply, and
     member accounts cannot stop, change or delete an organisation trail anyway. It relies on the
     management account's IAM.
@@ -272,13 +283,17 @@ def _protect_rules(options: GuardrailOptions) -> list[GuardrailRule]:
     name = options.estate_name
     deployers = [options.deployment_role_name, *options.other_deployment_role_names]
     deployer = {"ArnNotLike": {"aws:PrincipalArn": options.role_patterns(deployers)}}
-    return [
+    rules = [
         GuardrailRule("ProtectEstateKmsKeys", "disabling, deleting or re-policing the estate's KMS keys", PROTECTED_KMS_ACTIONS,
                       {"ForAnyValue:StringLike": {"kms:ResourceAliases": f"alias/{name}/*"}, **deployer}),
         GuardrailRule("ProtectEstateKmsAliases", "moving or deleting the estate's KMS aliases", PROTECTED_ALIAS_ACTIONS,
                       deployer, resources=(f"arn:{PARTITION}:kms:*:*:alias/{name}/*",)),
         GuardrailRule("ProtectAwsConfig", "stopping AWS Config or deleting its rules and results", PROTECTED_CONFIG_ACTIONS, deployer),
     ]
+    if STACK_SET_EXECUTION_ROLE in options.other_deployment_role_names:
+        rules.append(GuardrailRule("ProtectStackSetsExecutionRoles", "creating or re-policing roles named like the StackSet execution role",
+                                   ROLE_FORGING_ACTIONS, {}, resources=tuple(options.role_patterns([STACK_SET_EXECUTION_ROLE]))))
+    return rules
 
 
 def policy_json(statements: Sequence[Mapping[str, Any]]) -> str:

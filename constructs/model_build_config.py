@@ -119,7 +119,9 @@ class BuildConfig:
                 if rule.name in DEEP_LEARNING_ONLY:
                     problems.add(join(path, f"debugger.rules[{i}].name"),
                                  f"{rule.name!r} reads neural-network tensors and is not available for the built-in XGBoost algorithm; "
-                                 "set training_image to a deep learning container, or use a rule such as LossNotDecreasing or Overfit")
+                                 "set training_image to a deep learning container, or use a rule that reads the XGBoost hook's "
+                                 "collections, such as LossNotDecreasing (pointed at its metrics collection), TreeDepth or "
+                                 "FeatureImportanceOverweight")
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import ClassVar, Protocol
 
+from mlops_estate.ci_config import MOVED_QUALIFIER
 from mlops_estate.config_parsing import Problems, join
 
 
@@ -15,7 +16,6 @@ from mlops_estate.config_parsing import Problems, join
 PARTITION = "aws"
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
-QUALIFIER = re.compile(r"^[a-z0-9]{1,10}$")
 S3_PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()/=-]*$")
 PARAMETER = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,255}$")
 # The parameters of a model's build pipeline (pipeline/reference.py, training_definition) that take an S3 URI:
@@ -61,17 +61,14 @@ class PromotionConfig:
     """Who approves models, and how the promotion pipeline reaches the serving accounts."""
 
     approver_emails: tuple[str, ...] = ()
-    # CDK bootstrap qualifier of staging and prod; bootstrap them with `--trust <shared services account>`.
-    bootstrap_qualifier: str = "hnb659fds"
     # The object the CI uploads to the promotion source bucket: the zipped, asset-published cloud assembly.
     source_key: str = "cloud-assembly.zip"
+    MOVED_KEYS: ClassVar[dict[str, str]] = {"bootstrap_qualifier": MOVED_QUALIFIER}
 
     def check(self, path: str, problems: Problems) -> None:
         for i, email in enumerate(self.approver_emails):
             if not EMAIL.match(email):
                 problems.add(join(join(path, "approver_emails"), i), f"{email!r} is not an email address")
-        if not QUALIFIER.match(self.bootstrap_qualifier):
-            problems.add(join(path, "bootstrap_qualifier"), f"{self.bootstrap_qualifier!r} is not a CDK bootstrap qualifier (1-10 lowercase letters and digits)")
         if not self.source_key.endswith(".zip") or self.source_key.startswith("/"):
             problems.add(join(path, "source_key"), f"{self.source_key!r} must be an S3 key of a .zip file (no leading '/')")
 

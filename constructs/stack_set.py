@@ -38,7 +38,7 @@ from aws_cdk import (
 from aws_cdk import aws_cloudformation as cloudformation
 from constructs import Construct
 
-from mlops_estate.baseline_rollout_config import RolloutOperationConfig
+from mlops_estate.baseline_rollout_config import RolloutOperationConfig, check_stack_set_name, check_targets
 from mlops_estate.config_parsing import Problems
 
 CallAs = Literal["SELF", "DELEGATED_ADMIN"]
@@ -141,6 +141,8 @@ class ServiceManagedStackSet(Construct):
         super().__init__(scope, id)
         checked = Problems()
         operation.check("operation", checked)
+        check_stack_set_name(stack_set_name, "stack_set_name", checked)
+        check_targets(ou_ids, regions, exclude_accounts, "", checked)
         problems = list(checked.items)
         if template.parent_stack is not Stack.of(self):
             problems.append(f"template {template.node.path!r} must be a child of this construct's stack "

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from aws_cdk import Environment, Stack
+from aws_cdk import DefaultStackSynthesizer, Environment, IBoundStackSynthesizer, Stack
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from mlops_estate.budgets import AccountBudget
+from mlops_estate.ci_config import BOOTSTRAP_QUALIFIER_CONTEXT
 from mlops_estate.config import EstateConfig
 from mlops_estate.config_rules import SageMakerConfigRules
 from mlops_estate.governance_config import GovernedRole
@@ -16,22 +17,37 @@ ML_ROLES: tuple[GovernedRole, ...] = ("ml_dev", "staging", "prod")
 GOVERNED_ROLES: tuple[GovernedRole, ...] = ("shared_services", "data_lake", "ml_dev", "staging", "prod")
 
 
+class _QualifiedSynthesizer(DefaultStackSynthesizer):
+    """A DefaultStackSynthesizer for exactly one stack. Stacks use a bound copy of a reusable synthesizer, but jsii
+    hands that copy back to Python as this (unbound) object, so Python callers of ``stack.synthesizer`` (the
+    StackSet template's asset) would fail; binding this instance itself keeps them working."""
+
+    def reusable_bind(self, stack: Stack) -> IBoundStackSynthesizer:
+        self.bind(stack)
+        return self
+
+
 class EstateStack(Stack):
     """A stack pinned to one account and the configured region.
 
     The availability zones are put into context under the key the CDK's AZ lookup reads, so a VPC
-    with explicit zones synthesizes without AWS credentials or network calls.
+    with explicit zones synthesizes without AWS credentials or network calls. The stack deploys through the
+    bootstrap of ``config.bootstrap_qualifier`` (its roles, asset bucket and version parameter).
     """
 
     def __init__(self, scope: Construct, id: str, *, config: EstateConfig, account: str, description: str) -> None:
+        qualifier = config.bootstrap_qualifier
         super().__init__(
             scope,
             id,
             env=Environment(account=account, region=config.region),
             description=f"{config.name} estate: {description}",
             termination_protection=True,
+            synthesizer=None if qualifier == DefaultStackSynthesizer.DEFAULT_QUALIFIER else _QualifiedSynthesizer(qualifier=qualifier),
         )
         self.node.set_context(f"availability-zones:account={account}:region={config.region}", list(config.availability_zones))
+        # For constructs that name a bootstrap resource themselves, under the key CDK reads the qualifier from.
+        self.node.set_context(BOOTSTRAP_QUALIFIER_CONTEXT, qualifier)
         self.config = config
 
 

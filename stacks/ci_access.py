@@ -63,7 +63,7 @@ class CiAccessStack(EstateStack):
             github_repository=ci.github_repository,
             environment=ci.environments[account],
             provider=provider,
-            bootstrap_qualifier=ci.bootstrap_qualifier,
+            bootstrap_qualifier=config.bootstrap_qualifier,
             role_name=ci_role_name(config, stage_name),
             max_session=Duration.hours(ci.max_session_hours),
         )

@@ -40,7 +40,7 @@ class _PromotesModels(EstateStack):
                 source_bucket=base.promotion_source.bucket, source_key=config.promotion.source_key,
                 artifact_bucket=base.promotion_artifacts.bucket, staging=promotion_targets[m.name]["staging"],
                 prod=promotion_targets[m.name]["prod"], approval_topic=base.approvals,
-                bootstrap_qualifier=config.promotion.bootstrap_qualifier,
+                bootstrap_qualifier=config.bootstrap_qualifier,
             )
             for m in models
             if {"staging", "prod"} <= set(promotion_targets.get(m.name, {}))

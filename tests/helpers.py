@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from aws_cdk import App, Environment, Stack
 from aws_cdk.assertions import Template
 
-from mlops_estate.config import EstateConfig
+from mlops_estate.config import ConfigError, EstateConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 CDK_JSON = ROOT / "cdk.json"
@@ -29,6 +29,17 @@ def default_estate_dict() -> dict[str, Any]:
 
 def default_config() -> EstateConfig:
     return EstateConfig.from_dict(default_estate_dict(), "test default")
+
+
+def config_problems(mutate: Callable[[dict[str, Any]], Any]) -> list[str]:
+    """The problems the default estate has once ``mutate`` has edited it (it must have some)."""
+    data = default_estate_dict()
+    mutate(data)
+    try:
+        EstateConfig.from_dict(data)
+    except ConfigError as error:
+        return error.problems
+    raise AssertionError("the edited estate is valid")
 
 
 def make_app(**context: Any) -> App:

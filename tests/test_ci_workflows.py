@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 import yaml
 
+from mlops_estate.ci_config import SERVING_JOB_TIMEOUT_MINUTES, STAGE_MARGIN_MINUTES
 from mlops_estate.stacks.ci_access import DEPLOY_ORDER, role_variable
 from mlops_estate.stacks.estate import STAGE_NAMES
-from tests.helpers import ROOT, default_config
+from tests.helpers import ROOT, config_problems, default_config
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 DEPLOY_STAGE_ACTION = ROOT / ".github" / "actions" / "deploy-stage" / "action.yml"
@@ -153,6 +154,7 @@ def test_each_job_uses_its_stages_role_variable_and_the_configured_environment(d
         stage = step["stage"]
         assert step["role-arn"] == f"${{{{ vars.{role_variable(stage)} }}}}"
         assert step["region"] == "${{ vars.AWS_REGION }}"
+        assert step["session-seconds"] == "${{ vars.AWS_SESSION_SECONDS || 3600 }}"
         # The job's environment is the one the stage's role trusts (ci.environments of cdk.json).
         assert job["environment"] == config.ci.environments[accounts[stage]]
 
@@ -160,7 +162,7 @@ def test_each_job_uses_its_stages_role_variable_and_the_configured_environment(d
 def test_readme_names_every_variable_the_workflow_reads(deploy):
     section = README.split("## CI/CD with GitHub Actions")[1]
     read = set(re.findall(r"vars\.([A-Z_]+)", (WORKFLOWS / "deploy.yml").read_text()))
-    assert read == {"AWS_REGION", "ESTATE_FILE", *(role_variable(stage) for stage in STAGE_NAMES)}
+    assert read == {"AWS_REGION", "AWS_SESSION_SECONDS", "ESTATE_FILE", *(role_variable(stage) for stage in STAGE_NAMES)}
     for variable in read:
         assert f"`{variable}`" in section, variable
 
@@ -170,7 +172,10 @@ def test_deploy_stage_action_assumes_the_role_by_oidc_and_deploys_one_stage_from
     steps = action["runs"]["steps"]
     (credentials,) = [s for s in steps if s.get("uses", "").startswith("aws-actions/configure-aws-credentials@")]
     assert credentials["with"]["role-to-assume"] == "${{ inputs.role-arn }}"
-    assert credentials["with"]["role-duration-seconds"] <= 3600 * default_config().ci.max_session_hours  # type: ignore[union-attr]
+    # The session length is an input (fed from AWS_SESSION_SECONDS), one hour unless given, checked before use.
+    assert credentials["with"]["role-duration-seconds"] == "${{ inputs.session-seconds }}"
+    assert action["inputs"]["session-seconds"] == {**action["inputs"]["session-seconds"], "required": False, "default": "3600"}
+    assert "SESSION >= 900 && SESSION <= 43200" in steps[0]["run"]
     (download,) = [s for s in steps if s.get("uses", "").startswith("actions/download-artifact@")]
     assert download["with"] == {"name": "cloud-assembly", "path": "cdk.out"}
     deploy_runs = [s["run"] for s in steps if "cdk deploy" in s.get("run", "")]
@@ -178,6 +183,31 @@ def test_deploy_stage_action_assumes_the_role_by_oidc_and_deploys_one_stage_from
         ["npx", "cdk", "deploy", "--app", "cdk.out", "$STAGE/*", "--require-approval", "never", "--progress", "events"]]
     # The steps run in order: credentials only after the assembly is there, the deploy last.
     assert steps.index(download) < steps.index(credentials) < len(steps) - 1
+
+
+def test_serving_jobs_outlast_the_longest_rollout_the_config_admits(deploy):
+    jobs = {_stage_step(job)["stage"]: job for job in deploy_jobs(deploy).values()}
+    assert jobs["Staging"]["timeout-minutes"] == jobs["Prod"]["timeout-minutes"] == SERVING_JOB_TIMEOUT_MINUTES
+    config = default_config()
+    longest = max(s.rollout.max_execution_minutes for m in config.models for s in m.serving.values())
+    assert longest == 120  # fraud-batch in prod, in the default estate
+    assert config.ci is not None and longest + STAGE_MARGIN_MINUTES <= config.ci.max_session_hours * 60 <= SERVING_JOB_TIMEOUT_MINUTES
+
+
+def test_config_rejects_a_ci_session_shorter_than_a_rollout():
+    (problem,) = config_problems(lambda d: d["ci"].update(max_session_hours=1))
+    assert problem == ("ci.max_session_hours: a 1 h CI session is shorter than models[2].serving.prod.rollout.max_execution_minutes "
+                       "(120) plus 30 minutes for the rest of the stage; raise it to 3 and the repository variable "
+                       "AWS_SESSION_SECONDS to 10800")
+
+
+def test_config_rejects_a_rollout_longer_than_a_hosted_job():
+    def long_rollout(d: dict[str, Any]) -> None:
+        d["ci"]["max_session_hours"] = 12
+        d["models"][1]["serving"]["prod"]["rollout"]["max_execution_minutes"] = 400
+    (problem,) = config_problems(long_rollout)
+    assert problem == ("models[1].serving.prod.rollout.max_execution_minutes: 400 minutes plus 30 for the rest of the stage exceed "
+                       "the 360-minute limit of a GitHub-hosted deploy job; shorten the rollout")
 
 
 def test_dependabot_updates_the_pins_of_every_workflow_and_the_composite_action():

@@ -151,25 +151,19 @@ def test_models_key_admits_build_to_write_and_consumers_to_read(default_estate):
     assert accounts("EstateAccountsRead") == sorted([CONFIG.accounts.staging, CONFIG.accounts.prod])
 
 
-def test_spend_forecast_trains_on_two_sharded_instances_with_debugger_and_profiler(default_estate):
+def test_spend_forecast_trains_on_two_sharded_instances_without_debugger(default_estate):
     body = _pipelines(default_estate)["mlops-spend-forecast-build"]
     params = {p["Name"]: p for p in body["Parameters"]}
     assert params["TrainingInstanceCount"]["DefaultValue"] == 2
     preprocess, train = body["Steps"][0]["Arguments"], body["Steps"][1]["Arguments"]
-    assert preprocess["Environment"] == {"TRAIN_SHARDS": "2"}  # one shard per instance
+    # One shard per instance, also when a run overrides the count.
+    assert preprocess["Environment"] == {"TRAIN_SHARDS": {"Std:Join": {"On": "", "Values": [{"Get": "Parameters.TrainingInstanceCount"}]}}}
     channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3DataDistributionType"] for c in train["InputDataConfig"]}
     assert channels == {"train": "ShardedByS3Key", "validation": "FullyReplicated"}
     assert train["EnableInterContainerTrafficEncryption"] is True
-    rules = {r["RuleConfigurationName"]: r for r in train["DebugRuleConfigurations"]}
-    assert sorted(rules) == ["LossNotDecreasing", "Overfit"]
-    assert {r["RuleEvaluatorImage"] for r in rules.values()} == {"929884845733.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-debugger-rules:latest"}
-    assert [r["RuleConfigurationName"] for r in train["ProfilerRuleConfigurations"]] == ["ProfilerReport"]
-    # Tensors, profiles and rule reports stay in the ML dev artifacts bucket, per execution.
-    for path in (train["DebugHookConfig"]["S3OutputPath"], train["ProfilerConfig"]["S3OutputPath"], rules["Overfit"]["S3OutputPath"]):
-        values = path["Std:Join"]["Values"]
-        assert values[0] == "s3://TOKEN/pipelines/spend-forecast" and values[1] == {"Get": "Execution.PipelineExecutionId"}
-    others = [n for n in _pipelines(default_estate) if n != "mlops-spend-forecast-build"]
-    assert all("DebugHookConfig" not in s["Arguments"] for n in others for s in _pipelines(default_estate)[n]["Steps"])
+    # AWS closed Debugger to new customers: no pipeline of the default estate uses Debugger or profiler rules.
+    steps = [s["Arguments"] for body in _pipelines(default_estate).values() for s in body["Steps"]]
+    assert not any({"DebugHookConfig", "DebugRuleConfigurations", "ProfilerRuleConfigurations"} & set(a) for a in steps)
 
 
 def _create_training_condition(default_estate, role_prefix: str) -> dict[str, Any]:

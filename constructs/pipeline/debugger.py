@@ -65,6 +65,9 @@ RULE_COLLECTIONS: dict[str, str] = {
     "VanishingGradient": "gradients", "LossNotDecreasing": "losses", "WeightUpdateRatio": "weights",
     "FeatureImportanceOverweight": "feature_importance",
 }
+# The built-in XGBoost image's hook has no `losses` collection: it saves its evaluation metrics as `metrics`
+# (AWS's XGBoost Debugger examples point LossNotDecreasing there with ``collection_names: metrics``).
+XGBOOST_RULE_COLLECTIONS: dict[str, str] = {**RULE_COLLECTIONS, "LossNotDecreasing": "metrics"}
 # Rules the developer guide marks "not available for the XGBoost algorithm" (they read neural-network tensors).
 DEEP_LEARNING_ONLY: frozenset[str] = frozenset({"VanishingGradient", "ExplodingTensor", "WeightUpdateRatio"})
 
@@ -168,6 +171,11 @@ class DebuggerSettings(_Checked):
         out = _rule_problems(prefix, self.rules, DEBUGGER_RULES)
         if not 1 <= self.save_interval <= 1_000_000:
             out.append(f"{prefix}save_interval {self.save_interval} must lie in [1, 1000000]")
+        for i, name in enumerate(self.collections):
+            if not 1 <= len(name) <= 256:
+                out.append(f"{prefix}collections[{i}] {name!r} is {len(name)} characters; a CollectionName has 1 to 256")
+            elif name in self.collections[:i]:
+                out.append(f"{prefix}collections[{i}] {name!r} is given twice")
         return out
 
 
@@ -208,12 +216,15 @@ class _RuleEvaluation:
             {
                 "RuleConfigurationName": rule.name,
                 "RuleEvaluatorImage": image,
-                "RuleParameters": {"rule_to_invoke": rule.name, **dict(rule.parameters)},
+                "RuleParameters": {"rule_to_invoke": rule.name, **self._default_parameters(rule.name), **dict(rule.parameters)},
                 "S3OutputPath": _under(self.s3_output_path, "rule-output", rule.name),
                 **rule.job.to_json(),
             }
             for rule in self._settings().rules
         ]
+
+    def _default_parameters(self, rule: str) -> dict[str, str]:
+        return {}
 
     @property
     def image(self) -> str | None:
@@ -223,17 +234,30 @@ class _RuleEvaluation:
 @dataclass(frozen=True)
 class Debugger(_RuleEvaluation):
     """The Debugger hook of a training job, writing to ``s3_output_path``, and its rules (evaluated with the
-    rule image of ``region``)."""
+    rule image of ``region``). ``builtin_xgboost``: the job runs SageMaker's built-in XGBoost image, whose hook
+    saves ``metrics`` where deep learning hooks save ``losses``; the rules are pointed there."""
 
     settings: DebuggerSettings = DebuggerSettings()
+    builtin_xgboost: bool = False
     what: ClassVar[str] = "debugger"
 
     def _settings(self) -> DebuggerSettings:
         return self.settings
 
+    @property
+    def _rule_collections(self) -> dict[str, str]:
+        return XGBOOST_RULE_COLLECTIONS if self.builtin_xgboost else RULE_COLLECTIONS
+
+    def _default_parameters(self, rule: str) -> dict[str, str]:
+        # The rule's own default is the `losses` collection; a rule's explicit parameters still win.
+        if self.builtin_xgboost and rule == "LossNotDecreasing":
+            return {"collection_names": XGBOOST_RULE_COLLECTIONS[rule]}
+        return {}
+
     def hook_config(self) -> dict[str, Any]:
         s = self.settings
-        wanted = list(dict.fromkeys([*(RULE_COLLECTIONS[r.name] for r in s.rules if r.name in RULE_COLLECTIONS), *s.collections]))
+        reads = self._rule_collections
+        wanted = list(dict.fromkeys([*(reads[r.name] for r in s.rules if r.name in reads), *s.collections]))
         out: dict[str, Any] = {"S3OutputPath": self.s3_output_path}
         if wanted:
             out["CollectionConfigurations"] = [

@@ -165,8 +165,11 @@ def training_definition(model: ModelConfig, jobs: JobEnvironment, *, pipeline_na
     input_data = ParameterString("InputDataUrl", f"s3://{data_bucket}/{model.name}/input/", "S3 prefix of the raw training data")
     processing_type = ParameterString("ProcessingInstanceType", build.processing_instance_type)
     training_type = ParameterString("TrainingInstanceType", build.training_instance_type)
-    training_count = ParameterInteger("TrainingInstanceCount", build.training_instance_count,
-                                      "Training instances (with a sharded train channel, preprocessing writes this many shards)")
+    # A distribution is checked against the configured count only, so there the count is fixed; elsewhere a run may
+    # override it, and a sharded train channel gets as many shards as the run has instances (a Join of the parameter).
+    training_count: int | Parameter = build.training_instance_count if build.distribution else ParameterInteger(
+        "TrainingInstanceCount", build.training_instance_count, "Training instances (with a sharded train channel, preprocessing writes this many shards)")
+    shards = Join([training_count], on="") if isinstance(training_count, Parameter) else str(training_count)
     threshold = ParameterFloat("MetricThreshold", gate.threshold,
                                f"{gate.metric} the candidate must reach ({'at most' if gate.metric in ERROR_METRICS else 'at least'})")
     approval = ParameterString("ModelApprovalStatus", "PendingManualApproval", "Status of the new model package version")
@@ -184,7 +187,7 @@ def training_definition(model: ModelConfig, jobs: JobEnvironment, *, pipeline_na
             ProcessingOutput(split, f"/opt/ml/processing/{split}", Join([work, execution, split], on="/"))
             for split in ("train", "validation", "test")
         ],
-        environment={"TRAIN_SHARDS": str(build.training_instance_count)} if build.training_data_distribution == "ShardedByS3Key" else None,
+        environment={"TRAIN_SHARDS": shards} if build.training_data_distribution == "ShardedByS3Key" else None,
         max_runtime_seconds=runtime,
         cache=cache,
         description=f"Clean and split the {model.name} data into train, validation and test sets",
@@ -208,7 +211,8 @@ def training_definition(model: ModelConfig, jobs: JobEnvironment, *, pipeline_na
         max_runtime_seconds=runtime,
         distribution=build.distribution,
         keep_alive_seconds=build.warm_pool_seconds or None,
-        debugger=Debugger(region, Join([work, execution, "debugger"], on="/"), build.debugger) if build.debugger else None,
+        debugger=(Debugger(region, Join([work, execution, "debugger"], on="/"), build.debugger, builtin_xgboost=not build.training_image)
+                  if build.debugger else None),
         profiler=Profiler(region, Join([work, execution, "profiler"], on="/"), build.profiler) if build.profiler else None,
         cache=cache,
         description=f"Train the {model.name} model",
@@ -260,7 +264,7 @@ def training_definition(model: ModelConfig, jobs: JobEnvironment, *, pipeline_na
     )
     return PipelineDefinition(
         pipeline_name,
-        parameters=[input_data, processing_type, training_type, training_count, threshold, approval],
+        parameters=[p for p in (input_data, processing_type, training_type, training_count, threshold, approval) if isinstance(p, Parameter)],
         steps=[preprocess, train, evaluate, gate_step],
     )
 

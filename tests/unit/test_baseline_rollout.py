@@ -305,11 +305,26 @@ def test_stack_set_rejects_a_template_of_another_stack_and_bad_targets_at_once()
         assert part in message, part
 
 
+def test_stack_set_checks_names_ids_and_regions_like_the_config():
+    app = make_app()
+    stack = Stack(app, "Parent")
+    template = StackSetTemplate(stack, "Baseline", description="test")
+    with pytest.raises(ValueError) as failure:
+        ServiceManagedStackSet(stack, "Rollout", template=template, stack_set_name="1-bad_name", ou_ids=["ou-ab12-mlworkld", "ou-x"],
+                               regions=["eu-west-1", "europe"], exclude_accounts=["12345"])
+    assert str(failure.value) == (
+        "Parent/Rollout: stack_set_name: '1-bad_name' is not a StackSet name (a letter, then up to 127 letters, digits or hyphens); "
+        "ou_ids[1]: 'ou-x' is not an OU id (ou-xxxx-xxxxxxxx) or root id (r-xxxx); "
+        "regions[1]: 'europe' is not an AWS region name like eu-west-1; "
+        "exclude_accounts[0]: '12345' is not an AWS account id (exactly 12 digits)"
+    )
+
+
 # --- the guardrail SCP ---------------------------------------------------------------------------------------
 
 def _protect_principals(data: dict[str, Any]) -> set[str]:
     options = GuardrailOptions.from_config(EstateConfig.from_dict(data))
-    protect = [r.statement() for r in guardrail_rules(options) if r.sid.startswith("Protect")]
+    protect = [r.statement() for r in guardrail_rules(options) if r.sid.startswith("Protect") and r.condition]
     return {p for s in protect for p in s["Condition"]["ArnNotLike"]["aws:PrincipalArn"]}
 
 

@@ -295,7 +295,7 @@ def test_no_scp_pretends_to_protect_the_organisation_trail():
 
 
 def test_protection_exempts_the_deployment_role_by_principal_arn():
-    protect = [s for s in statements(options()) if s["Sid"].startswith("Protect")]
+    protect = [s for s in statements(options()) if s["Sid"].startswith("Protect") and s["Sid"] != "ProtectStackSetsExecutionRoles"]
     assert len(protect) == 3
     for s in protect:
         # The default estate rolls the account baseline out with a StackSet, whose execution role deploys keys too.
@@ -374,3 +374,30 @@ def test_default_estate_attaches_guardrails_to_the_configured_ous(default_estate
     assert policies and all(p["Properties"]["TargetIds"] == ["ou-ab12-mlworkld"] for p in policies.values())
     sids = {s["Sid"] for p in policies.values() for s in p["Properties"]["Content"]["Statement"]}
     assert {"DenySageMakerWithoutVolumeKmsKey", "ProtectAwsConfig", f"DenyInstanceTypesOutsideAllowList{DEV}"} <= sids
+
+
+# --- the StackSet execution role's name cannot be borrowed --------------------------------------------------
+
+FORGING = ("iam:CreateRole", "iam:UpdateAssumeRolePolicy", "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:DeleteRolePolicy",
+           "iam:DetachRolePolicy", "iam:PutRolePermissionsBoundary", "iam:DeleteRolePermissionsBoundary")
+
+
+def test_nobody_in_a_member_account_may_create_or_repolicy_a_stacksets_exec_role():
+    stmts = statements(options())  # the default estate rolls the baseline out with a StackSet
+    (statement,) = [s for s in stmts if s["Sid"] == "ProtectStackSetsExecutionRoles"]
+    assert statement["Resource"] == ["arn:aws:iam::*:role/stacksets-exec", "arn:aws:iam::*:role/stacksets-exec-*"]
+    assert "Condition" not in statement  # every principal; StackSets' service-linked role is not subject to SCPs
+    deployer = {"aws:PrincipalArn": "arn:aws:iam::444444444444:role/cdk-hnb659fds-cfn-exec-role-444444444444-eu-west-1"}
+    forged = "arn:aws:iam::444444444444:role/stacksets-exec-0123abcd"
+    for action in FORGING:
+        assert denied_by(stmts, action, deployer, forged) == ["ProtectStackSetsExecutionRoles"], action
+    # Other roles, and the CDK execution role (admins create it with `cdk bootstrap`), stay the account's business.
+    assert denied_by(stmts, "iam:CreateRole", deployer, "arn:aws:iam::444444444444:role/mlops-pipeline") == []
+    assert denied_by(stmts, "iam:CreateRole", deployer, "arn:aws:iam::444444444444:role/cdk-hnb659fds-cfn-exec-role-4-eu-west-1") == []
+
+
+def test_without_the_baseline_rollout_no_role_name_is_reserved():
+    data = default_estate_dict()
+    data["organization"]["baseline_rollout"]["enabled"] = False
+    stmts = statements(GuardrailOptions.from_config(EstateConfig.from_dict(data)))
+    assert not [s for s in stmts if s["Sid"] == "ProtectStackSetsExecutionRoles"]

@@ -70,7 +70,9 @@ def test_defaults_and_the_default_estate():
         ({"warm_pool_seconds": 600}, "models[0].build.warm_pool_seconds: SageMaker managed warm pools cannot be used with spot training"),
         ({"spot": False, "warm_pool_seconds": 7200}, "models[0].build.warm_pool_seconds: 7200 must lie in [0, 3600]"),
         ({"debugger": {"rules": [{"name": "VanishingGradient"}]}},
-         "models[0].build.debugger.rules[0].name: 'VanishingGradient' reads neural-network tensors and is not available for the built-in XGBoost"),
+         "models[0].build.debugger.rules[0].name: 'VanishingGradient' reads neural-network tensors and is not available for the built-in "
+         "XGBoost algorithm; set training_image to a deep learning container, or use a rule that reads the XGBoost hook's collections, "
+         "such as LossNotDecreasing (pointed at its metrics collection), TreeDepth or FeatureImportanceOverweight"),
         ({"debugger": {"rules": [{"name": "Overfit"}, {"name": "Overfit"}]}},
          "models[0].build.debugger: rules: 'Overfit' is given twice; a rule configuration name must be unique"),
         ({"debugger": {"rules": [{"name": "Overfit", "job": {"instance_type": "ml.m5.xlarge", "volume_size_gb": 0}}]}},
@@ -80,6 +82,11 @@ def test_defaults_and_the_default_estate():
         ({"training_image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/pt:1", "training_instance_count": 2,
           "distribution": {"strategy": "mpi"}, "debugger": {"rules": [{"name": "Overfit"}]}},
          "models[0].build: debugger: SageMaker Debugger is not available for distributed training ('mpi') with SageMaker checkpoints"),
+        ({"debugger": {"collections": ["metrics", ""]}},
+         "models[0].build.debugger: collections[1] '' is 0 characters; a CollectionName has 1 to 256"),
+        ({"debugger": {"collections": ["x" * 257]}},
+         f"models[0].build.debugger: collections[0] '{'x' * 257}' is 257 characters; a CollectionName has 1 to 256"),
+        ({"debugger": {"collections": ["metrics", "metrics"]}}, "models[0].build.debugger: collections[1] 'metrics' is given twice"),
         ({"profiler": {"interval_ms": 250}}, "models[0].build.profiler: interval_ms 250 is not allowed; use one of 100, 200, 500, 1000, 5000, 60000"),
         ({"profiler": {"rules": [{"name": "ProfilerReport", "parameters": {"rule_to_invoke": "X"}}]}},
          "models[0].build.profiler: rules[0].parameters: rule_to_invoke is set from the rule name; remove it"),
@@ -93,8 +100,8 @@ def test_training_extras_of_the_default_estate():
     churn, spend, fraud = default_config().models
     assert churn.build.training_instance_count == 1 and churn.build.debugger is None and churn.build.warm_pool_seconds == 0
     assert spend.build.training_instance_count == 2 and spend.build.training_data_distribution == "ShardedByS3Key"
-    assert spend.build.debugger is not None and [r.name for r in spend.build.debugger.rules] == ["LossNotDecreasing", "Overfit"]
-    assert spend.build.profiler is not None and [r.name for r in spend.build.profiler.rules] == ["ProfilerReport"]
+    # AWS closed Debugger to new customers (2026-07-30): the default estate must run in a new account.
+    assert all(m.build.debugger is None and m.build.profiler is None for m in (churn, spend, fraud))
     assert fraud.build.warm_pool_seconds == 600 and fraud.build.spot is False
     # SMDDP on the one supported type with EBS volumes (the others have NVMe storage, which takes no volume KMS key).
     data = _with(build={

@@ -11,6 +11,8 @@ from mlops_estate.config import ModelConfig, QualityGateConfig
 from mlops_estate.encryption import EstateKeys
 from mlops_estate.model_build_config import BuildConfig
 from mlops_estate.network import PrivateNetwork
+from mlops_estate.pipeline.debugger import DebuggerRule, DebuggerSettings, ProfilerSettings
+from mlops_estate.pipeline.distribution import Distribution
 from mlops_estate.pipeline.reference import ModelBuildPipelines
 from mlops_estate.registry import registry_location
 from mlops_estate.storage import SecureBucket
@@ -82,3 +84,56 @@ def test_schedule_passes_the_configured_parameters(custom):
     assert schedule["Properties"]["ScheduleExpression"] == "rate(7 days)"
     assert schedule["Properties"]["Target"]["SageMakerPipelineParameters"] == {
         "PipelineParameterList": [{"Name": "MetricThreshold", "Value": "0.95"}]}
+
+
+def _forecaster(id: str, **build: Any) -> dict[str, Any]:
+    """The build pipeline body of a regression model (no num_class needed), validated against the pipeline schema."""
+    stack = make_stack()
+    model = ModelConfig(name="forecast", problem_type="Regression", quality_gate=QualityGateConfig("rmse", 10.0),
+                        build=BuildConfig(spot=False, **build))
+    body = _pipelines(stack, model, id).training.definition.to_dict()
+    validate(body)
+    return body  # type: ignore[no-any-return]
+
+
+def test_sharded_preprocessing_writes_as_many_shards_as_the_run_has_instances():
+    body = _forecaster("Sharded", training_instance_count=2, training_data_distribution="ShardedByS3Key")
+    (count,) = [p for p in body["Parameters"] if p["Name"] == "TrainingInstanceCount"]
+    assert count["DefaultValue"] == 2
+    preprocess, train = body["Steps"][0]["Arguments"], body["Steps"][1]["Arguments"]
+    # The shard count is the parameter itself, so a run that overrides it gets one shard per instance.
+    assert preprocess["Environment"] == {"TRAIN_SHARDS": {"Std:Join": {"On": "", "Values": [{"Get": "Parameters.TrainingInstanceCount"}]}}}
+    assert train["ResourceConfig"]["InstanceCount"] == {"Get": "Parameters.TrainingInstanceCount"}
+
+
+def test_a_distribution_fixes_the_instance_count_it_was_checked_against():
+    body = _forecaster("Distributed", training_image=CUSTOM, training_instance_type="ml.p3.16xlarge", training_instance_count=2,
+                       training_data_distribution="ShardedByS3Key", distribution=Distribution("pytorchddp"))
+    assert "TrainingInstanceCount" not in [p["Name"] for p in body["Parameters"]]
+    preprocess, train = body["Steps"][0]["Arguments"], body["Steps"][1]["Arguments"]
+    assert preprocess["Environment"] == {"TRAIN_SHARDS": "2"} and train["ResourceConfig"]["InstanceCount"] == 2
+
+
+def test_debugger_on_the_builtin_xgboost_image_reads_the_metrics_collection():
+    rules = (DebuggerRule("LossNotDecreasing", {"num_steps": "10"}), DebuggerRule("Overfit"))
+    body = _forecaster("Debugged", debugger=DebuggerSettings(rules=rules), profiler=ProfilerSettings())
+    train = body["Steps"][1]["Arguments"]
+    # XGBoost's hook has no `losses` collection: it saves `metrics`, and LossNotDecreasing is pointed there.
+    assert [c["CollectionName"] for c in train["DebugHookConfig"]["CollectionConfigurations"]] == ["metrics"]
+    by_name = {r["RuleConfigurationName"]: r["RuleParameters"] for r in train["DebugRuleConfigurations"]}
+    assert by_name == {"LossNotDecreasing": {"rule_to_invoke": "LossNotDecreasing", "collection_names": "metrics", "num_steps": "10"},
+                       "Overfit": {"rule_to_invoke": "Overfit"}}
+    assert [r["RuleConfigurationName"] for r in train["ProfilerRuleConfigurations"]] == ["ProfilerReport"]
+    # Tensors, profiles and rule reports stay in the ML dev artifacts bucket, per execution.
+    for path in (train["DebugHookConfig"]["S3OutputPath"], train["ProfilerConfig"]["S3OutputPath"]):
+        assert path["Std:Join"]["Values"][1] == {"Get": "Execution.PipelineExecutionId"}
+    # An explicit collection_names wins.
+    own = _forecaster("OwnCollection", debugger=DebuggerSettings(rules=(DebuggerRule("LossNotDecreasing", {"collection_names": "x"}),)))
+    assert own["Steps"][1]["Arguments"]["DebugRuleConfigurations"][0]["RuleParameters"]["collection_names"] == "x"
+
+
+def test_debugger_on_a_framework_image_keeps_the_losses_collection():
+    body = _forecaster("Framework", training_image=CUSTOM, debugger=DebuggerSettings(rules=(DebuggerRule("LossNotDecreasing"),)))
+    train = body["Steps"][1]["Arguments"]
+    assert [c["CollectionName"] for c in train["DebugHookConfig"]["CollectionConfigurations"]] == ["losses"]
+    assert train["DebugRuleConfigurations"][0]["RuleParameters"] == {"rule_to_invoke": "LossNotDecreasing"}

@@ -81,7 +81,7 @@ def _errors(edit: Any) -> str:
          "models[0].retraining.input_parameter: 'TrainingInstanceType' is not a parameter of the model's build pipeline"),
         (lambda d: d["models"][0]["retraining"].update(on_drift="yes"), "models[0].retraining.on_drift"),
         (lambda d: d["promotion"].update(approver_emails=["nobody"]), "promotion.approver_emails[0]: 'nobody' is not an email address"),
-        (lambda d: d["promotion"].update(bootstrap_qualifier="Bad_Q"), "promotion.bootstrap_qualifier: 'Bad_Q' is not a CDK bootstrap qualifier"),
+        (lambda d: d["promotion"].update(bootstrap_qualifier="Bad_Q"), "promotion.bootstrap_qualifier: has moved: set the estate-wide 'bootstrap_qualifier' instead"),
         (lambda d: d["promotion"].update(source_key="assembly.tar"), "promotion.source_key: 'assembly.tar' must be an S3 key of a .zip file"),
         (lambda d: d["promotion"].update(approvers=[]), "promotion.approvers: unknown key"),
     ],
