@@ -11,7 +11,7 @@ import dataclasses
 import ipaddress
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal
@@ -392,12 +392,15 @@ def _paths(data: Any, prefix: str = "") -> list[str]:
     return out
 
 
-def load_estate(get_context: Callable[[str], Any], default_file: Path | None = None) -> EstateConfig:
+def load_estate(get_context: Callable[[str], Any], default_file: Path | None = None,
+                context_keys: Iterable[str] = ()) -> EstateConfig:
     """Build the config the same way for the CDK CLI, a bare ``python app.py`` and tests.
 
     ``get_context`` is ``app.node.try_get_context``. Precedence: ``estate_file`` context (a JSON file)
     > ``estate`` context (cdk.json) > ``default_file``'s ``context.estate``; then each
-    ``estate.<path>`` context value (``-c estate.region=eu-central-1``) overrides that path.
+    ``estate.<path>`` context value (``-c estate.region=eu-central-1``) overrides that path. ``context_keys``
+    (every context key the app has) lets an override add a setting the file leaves out; a misspelt one then fails
+    parsing as an unknown key instead of being ignored.
     """
     source: str
     estate_file = get_context("estate_file")
@@ -416,7 +419,8 @@ def load_estate(get_context: Callable[[str], Any], default_file: Path | None = N
         data, source = json.loads(default_file.read_text(encoding="utf-8"))["context"]["estate"], str(default_file)
     else:
         raise ConfigError("estate config", ["no 'estate' context and no estate_file given"])
-    overrides = {p: v for p in _paths(data) if (v := get_context(f"estate.{p}")) is not None}
+    paths = {*_paths(data), *(key.removeprefix("estate.") for key in context_keys if key.startswith("estate."))}
+    overrides = {p: v for p in paths if (v := get_context(f"estate.{p}")) is not None}
     if overrides:
         data = apply_overrides(data, overrides)
         source += " with -c overrides"

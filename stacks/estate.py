@@ -157,4 +157,4 @@ def estate_app(cdk_json: Path, *, outdir: str | None = None, context: dict[str, 
     merged.update(context or {})
     merged.setdefault("@aws-cdk/core:validationReportJson", True)
     app = App(context=merged, outdir=outdir)
-    return app, load_estate(app.node.try_get_context, cdk_json)
+    return app, load_estate(app.node.try_get_context, cdk_json, context_keys=app.node.get_all_context())

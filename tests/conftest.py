@@ -54,12 +54,17 @@ def default_estate(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedEstat
 
 
 SANDBOX_ACCOUNT = "123456789012"
+# A sandbox account is often shared with other CDK apps, so the sandbox estate also has its own bootstrap qualifier
+# (tests/test_bootstrap_qualifier.py checks every bootstrap reference against it).
+SANDBOX_QUALIFIER = "team1"
 
 
 @pytest.fixture(scope="session")
 def sandbox_estate(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedEstate:
     """Sandbox mode (every role and the management account in one account), given as `-c` overrides the way
-    the CLI passes them (JSON values: an account id is a quoted string); synthesized once with every nag pack on."""
+    the CLI passes them (JSON values: an account id is a quoted string), with its own bootstrap qualifier;
+    synthesized once with every nag pack on."""
     same = {f"estate.accounts.{role}": f'"{SANDBOX_ACCOUNT}"' for role in ("shared_services", "data_lake", "ml_dev", "staging", "prod")}
     return synthesize_estate(tmp_path_factory.mktemp("sandbox"),
-                             context={**same, "estate.organization.management_account": f'"{SANDBOX_ACCOUNT}"'})
+                             context={**same, "estate.organization.management_account": f'"{SANDBOX_ACCOUNT}"',
+                                      "estate.bootstrap_qualifier": f'"{SANDBOX_QUALIFIER}"'})

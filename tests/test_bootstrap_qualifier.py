@@ -12,17 +12,16 @@ from typing import Any
 import pytest
 
 from mlops_estate.config import EstateConfig
-from tests.conftest import SynthesizedEstate, synthesize_estate
+from tests.conftest import SANDBOX_QUALIFIER, SynthesizedEstate
 from tests.helpers import config_problems, default_estate_dict, resources_of_type
 
-QUALIFIER = "team1"
+QUALIFIER = SANDBOX_QUALIFIER
 
 
 @pytest.fixture(scope="module")
-def team1(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedEstate:
-    data = default_estate_dict()
-    data["bootstrap_qualifier"] = QUALIFIER
-    return synthesize_estate(tmp_path_factory.mktemp("team1"), context={"estate": data})
+def team1(sandbox_estate: SynthesizedEstate) -> SynthesizedEstate:
+    """The sandbox estate carries the qualifier (one synthesis with every gate on serves both)."""
+    return sandbox_estate
 
 
 def _stack_artifacts(outdir: Path) -> dict[str, dict[str, Any]]:

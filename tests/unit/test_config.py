@@ -209,6 +209,15 @@ def test_bad_override_is_validated_like_the_file():
         load_estate(context_of(**{"estate": default_estate_dict(), "estate.accounts.prod": "42"}))
 
 
+def test_override_adds_a_setting_the_file_leaves_out_and_names_a_misspelt_one():
+    values = {"estate": default_estate_dict(), "estate.bootstrap_qualifier": "team1"}
+    assert "bootstrap_qualifier" not in values["estate"]
+    assert load_estate(context_of(**values), context_keys=values).bootstrap_qualifier == "team1"
+    values = {"estate": default_estate_dict(), "estate.bootstrap_qualifer": "team1"}
+    with pytest.raises(ConfigError, match=r"bootstrap_qualifer: unknown key; did you mean 'bootstrap_qualifier'"):
+        load_estate(context_of(**values), context_keys=values)
+
+
 def test_quoted_string_override_is_unquoted():
     config = load_estate(context_of(**{"estate": default_estate_dict(), "estate.accounts.prod": '"999999999999"'}))
     assert config.accounts.prod == "999999999999"
