@@ -86,6 +86,9 @@ def scaled_estate_dict(models: int) -> dict[str, Any]:
             model["name"] = f"{model['name']}-{i}"
         scaled.append(model)
     estate["models"] = scaled
+    # Settings naming models keep only the ones this estate has (1 model drops the others).
+    names = {m["name"] for m in scaled}
+    estate["projects"]["models"] = [n for n in estate["projects"].get("models", []) if n in names]
     return estate
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from mlops_estate.config import ConfigError, EstateConfig, load_estate
-from tests.helpers import CDK_JSON, default_estate_dict
+from tests.helpers import CDK_JSON, default_estate_dict, scaled_estate_dict
 
 
 def problems_of(data: dict[str, Any]) -> list[str]:
@@ -221,3 +221,11 @@ def test_override_adds_a_setting_the_file_leaves_out_and_names_a_misspelt_one():
 def test_quoted_string_override_is_unquoted():
     config = load_estate(context_of(**{"estate": default_estate_dict(), "estate.accounts.prod": '"999999999999"'}))
     assert config.accounts.prod == "999999999999"
+
+
+@pytest.mark.parametrize("models", [1, 4, 10])
+def test_scaled_estates_of_the_benchmarks_are_valid(models):
+    """benchmarks/scale.py and tests/test_scale.py synthesize these: every setting that names a model must still hold."""
+    config = EstateConfig.from_dict(scaled_estate_dict(models), "scaled")
+    assert len(config.models) == models
+    assert set(config.projects.models) <= {m.name for m in config.models}
