@@ -37,6 +37,14 @@ class EstateStack(Stack):
 
     def __init__(self, scope: Construct, id: str, *, config: EstateConfig, account: str, description: str) -> None:
         qualifier = config.bootstrap_qualifier
+        # CDK's own context key would move the stacks to another bootstrap while the CI roles, promotion and the
+        # guardrails' exemption follow the config: one source only.
+        given = scope.node.try_get_context(BOOTSTRAP_QUALIFIER_CONTEXT)
+        if given is not None and given != qualifier:
+            raise ValueError(
+                f"{scope.node.path or '<app>'}/{id}: the CDK context {BOOTSTRAP_QUALIFIER_CONTEXT} is {given!r}, but the "
+                f"estate's bootstrap_qualifier is {qualifier!r}; set bootstrap_qualifier in the estate config (it also "
+                "drives the CI deploy roles, promotion and the guardrails) and drop the context key")
         super().__init__(
             scope,
             id,

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from mlops_estate.config import EstateConfig
+from mlops_estate.stacks.base import EstateStack
 from tests.conftest import SANDBOX_QUALIFIER, SynthesizedEstate
-from tests.helpers import config_problems, default_estate_dict, resources_of_type
+from tests.helpers import config_problems, default_estate_dict, make_app, resources_of_type
 
 QUALIFIER = SANDBOX_QUALIFIER
 
@@ -79,3 +80,15 @@ def test_qualifier_and_deployment_role_must_agree():
     assert EstateConfig.from_dict(data).deployment_role_name == "cdk-team1-cfn-exec-role"
     data["organization"]["deployment_role_name"] = "org-deployer"  # not a CDK execution role: the user's choice
     assert EstateConfig.from_dict(data).deployment_role_name == "org-deployer"
+
+
+def test_cdk_qualifier_context_must_match_the_estate():
+    """CDK's own `@aws-cdk/core:bootstrapQualifier` would move the stacks alone: a different value is refused."""
+    config = EstateConfig.from_dict(default_estate_dict())
+    app = make_app(**{"@aws-cdk/core:bootstrapQualifier": "other"})
+    with pytest.raises(ValueError, match=re.escape(
+            "/Registry: the CDK context @aws-cdk/core:bootstrapQualifier is 'other', but the estate's bootstrap_qualifier "
+            "is 'hnb659fds'; set bootstrap_qualifier in the estate config")):
+        EstateStack(app, "Registry", config=config, account=config.accounts.shared_services, description="registry")
+    same = make_app(**{"@aws-cdk/core:bootstrapQualifier": "hnb659fds"})
+    EstateStack(same, "Registry", config=config, account=config.accounts.shared_services, description="registry")
