@@ -10,7 +10,7 @@ template's outputs name the group and the pipeline). The other monitor types nee
 configs written for the serving accounts, so they stay there.
 
 Nothing is stored in the project itself: captures and reports go to the estate's ML dev data bucket under
-``<estate>-project-<project id>/``, encrypted with the estate's data and monitoring keys, and the endpoint's log
+``data-capture/<estate>-project-<project id>/`` and ``<estate>-project-<project id>/``, encrypted with the estate's data and monitoring keys, and the endpoint's log
 group (logs key) is retained. Every name starts with ``<estate>-project-<project id>``: the endpoint, its
 dashboard and log group, the monitor's schedule, job definition and alarms, and the model and endpoint config,
 which also carry the package version and a hash of their properties (they are replaced on any change, and
@@ -58,12 +58,20 @@ def deploy_project_id_length(estate_name: str) -> int:
     return min(PROJECT_ID_MAX_LENGTH, SAGEMAKER_NAME_LENGTH - len(project_prefix(estate_name)) - LONGEST_SUFFIX)
 
 
+def partition_of(region: str) -> str:
+    """The AWS partition a region belongs to (the registry's region is configured, so its ARNs are known)."""
+    for prefix, partition in (("cn-", "aws-cn"), ("us-gov-", "aws-us-gov"), ("us-iso-", "aws-iso"), ("us-isob-", "aws-iso-b")):
+        if region.startswith(prefix):
+            return partition
+    return "aws"
+
+
 def model_package_arn_pattern(config: EstateConfig, model: ModelConfig) -> str:
     """Versions of ``model``'s group in the shared registry, and nothing else (names are config-validated:
-    letters, digits and hyphens only, so they need no escaping)."""
+    letters, digits and hyphens only, so they need no escaping). Versions count from 1."""
     registry = registry_location(config)
-    return (rf"^arn:aws[a-z-]*:sagemaker:{registry.region}:{registry.account}:model-package/"
-            rf"{registry.group_name(model.name)}/[0-9]{{1,{VERSION_DIGITS}}}$")
+    return (rf"^arn:{partition_of(registry.region)}:sagemaker:{registry.region}:{registry.account}:model-package/"
+            rf"{registry.group_name(model.name)}/[1-9][0-9]{{0,{VERSION_DIGITS - 1}}}$")
 
 
 def validation_serving(model: ModelConfig) -> ServingConfig:
@@ -121,7 +129,8 @@ class ModelDeployProduct(ProjectProduct):
             keys=keys,
             serving=validation_serving(model),
             data_capture_bucket=data,
-            data_capture_prefix=f"{self.endpoint_name}/data-capture",
+            # Captures beside, not under, the monitor's report prefix (<endpoint>/*), which its role may write.
+            data_capture_prefix=f"data-capture/{self.endpoint_name}",
             alarm_topic=topic,
             autoscale=False,
         ))

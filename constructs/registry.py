@@ -30,7 +30,7 @@ ARTIFACTS_PREFIX = "models"
 CONSUMER_GROUP_ACTIONS = ("sagemaker:DescribeModelPackageGroup",)
 CONSUMER_PACKAGE_ACTIONS = ("sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages")
 BUILDER_GROUP_ACTIONS = ("sagemaker:DescribeModelPackageGroup",)
-BUILDER_PACKAGE_ACTIONS = ("sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage")
+BUILDER_PACKAGE_ACTIONS = ("sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages")
 
 
 @dataclass(frozen=True)

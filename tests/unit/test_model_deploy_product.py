@@ -12,7 +12,12 @@ from aws_cdk import Stage
 from aws_cdk.assertions import Template
 
 from mlops_estate.encryption import DataClass, ImportedKeys
-from mlops_estate.model_deploy_product import ModelDeployProduct, deploy_project_id_length, model_package_arn_pattern
+from mlops_estate.model_deploy_product import (
+    ModelDeployProduct,
+    deploy_project_id_length,
+    model_package_arn_pattern,
+    partition_of,
+)
 from mlops_estate.projects import ProjectTemplates
 from tests.helpers import TEST_ACCOUNT, make_app, make_stack, resources_of_type
 from tests.unit.test_projects import _build, _config, _policy, _product_template, _statements
@@ -50,8 +55,15 @@ def test_model_package_pattern_admits_only_versions_of_the_models_group():
         "arn:aws:sagemaker:eu-west-1:444444444444:model-package/mlops-churn/1",  # not the registry account
         "arn:aws:sagemaker:us-east-1:222222222222:model-package/mlops-churn/1",  # not the registry region
         f"{REGISTRY}-group/mlops-churn",
+        f"{REGISTRY}/mlops-churn/0",  # versions count from 1
+        f"{REGISTRY}/mlops-churn/000001",
+        f"{REGISTRY}/mlops-churn/1234567",  # more digits than a name can carry
+        "arn:aws-cn:sagemaker:eu-west-1:222222222222:model-package/mlops-churn/1",  # not eu-west-1's partition
+        "arn:awsx:sagemaker:eu-west-1:222222222222:model-package/mlops-churn/1",
     ):
         assert not pattern.match(other), other
+    assert [partition_of(r) for r in ("eu-west-1", "cn-north-1", "us-gov-west-1", "us-east-1")] == [
+        "aws", "aws-cn", "aws-us-gov", "aws"]
 
 
 def test_deploy_template_parameters_are_validated(deployed):
@@ -124,8 +136,8 @@ def test_validation_endpoint_captures_under_the_project_prefix_with_the_estate_k
     capture = props["DataCaptureConfig"]
     assert capture["EnableCapture"] is True and capture["InitialSamplingPercentage"] == 100
     assert capture["KmsKeyId"] == {"Ref": "EstateDataKeyArn"}
-    assert capture["DestinationS3Uri"] == {"Fn::Join": ["", ["s3://", {"Ref": "EstateDataBucket"}, "/mlops-project-", PROJECT,
-                                                             "/data-capture"]]}
+    assert capture["DestinationS3Uri"] == {"Fn::Join": ["", ["s3://", {"Ref": "EstateDataBucket"}, "/data-capture/mlops-project-",
+                                                             PROJECT]]}
     (model,) = resources_of_type(template, "AWS::SageMaker::Model").values()
     assert model["Properties"]["PrimaryContainer"] == {"ModelPackageName": {"Ref": "ModelPackageArn"}}
     assert model["Properties"]["EnableNetworkIsolation"] is True
@@ -149,6 +161,11 @@ def test_only_the_data_quality_monitor_runs_and_reports_under_the_project_prefix
     assert uri[:4] == ["s3://", {"Ref": "EstateDataBucket"}, "/mlops-project-", PROJECT]
     baseline = definition["Properties"]["DataQualityBaselineConfig"]["ConstraintsResource"]["S3Uri"]
     assert baseline == "s3://mlops-monitoring-baselines/churn/data-quality/constraints.json"
+    # The monitor writes reports under <endpoint>/*, which does not reach the captures (data-capture/<endpoint>).
+    writes = [s for p in resources_of_type(template, "AWS::IAM::ManagedPolicy").values()
+              for s in p["Properties"]["PolicyDocument"]["Statement"] if s.get("Sid") == "WriteReports"]
+    assert [json.dumps(s["Resource"]) for s in writes] == [json.dumps({"Fn::Join": ["", [
+        "arn:", {"Ref": "AWS::Partition"}, ":s3:::", {"Ref": "EstateDataBucket"}, "/mlops-project-", PROJECT, "/*"]]})]
 
 
 def test_outputs_show_the_endpoint_and_where_approval_leads(deployed):

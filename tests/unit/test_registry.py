@@ -60,7 +60,7 @@ def test_group_policy_names_exactly_the_consumer_and_build_accounts(template):
         assert statements["ConsumersDescribeGroup"]["Action"] == ["sagemaker:DescribeModelPackageGroup"]
         for sid in ("BuildAccountDescribesGroup", "BuildAccountRegistersVersions"):
             assert [_account_of(p) for p in statements[sid]["Principal"]["AWS"]] == [BUILD]
-        assert statements["BuildAccountRegistersVersions"]["Action"] == ["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage"]
+        assert statements["BuildAccountRegistersVersions"]["Action"] == ["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages"]
         # Nobody outside the registry's account may approve (UpdateModelPackage) or delete.
         actions = {a for s in statements.values() for a in s["Action"]}
         assert not any(a.startswith(("sagemaker:Update", "sagemaker:Delete")) for a in actions)
