@@ -160,9 +160,14 @@ class ImportedKeys(Construct):
 
     def __init__(self, scope: Construct, id: str, *, key_arns: Mapping[DataClass, str]) -> None:
         super().__init__(scope, id)
-        missing = [c.value for c in (DataClass.DATA, DataClass.MODELS, DataClass.MONITORING, DataClass.LOGS) if c not in key_arns]
-        if missing:
-            raise ValueError(f"{self.node.path}: key_arns lacks the {', '.join(missing)} key(s)")
+        served = (DataClass.DATA, DataClass.MODELS, DataClass.MONITORING, DataClass.LOGS)
+        problems = []
+        if missing := [c.value for c in served if c not in key_arns]:
+            problems.append(f"key_arns lacks the {', '.join(missing)} key(s)")
+        if extra := sorted(c.value for c in key_arns if c not in served):
+            problems.append(f"key_arns has the {', '.join(extra)} key(s), which nothing here uses")
+        if problems:
+            raise ValueError(f"{self.node.path}: " + "; ".join(problems))
         self._keys = {c: kms.Key.from_key_arn(self, c.value.capitalize(), arn) for c, arn in key_arns.items()}
 
     @property

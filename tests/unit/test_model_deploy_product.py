@@ -11,6 +11,7 @@ import pytest
 from aws_cdk import Stage
 from aws_cdk.assertions import Template
 
+from mlops_estate.config import EstateConfig
 from mlops_estate.encryption import DataClass, ImportedKeys
 from mlops_estate.model_deploy_product import (
     ModelDeployProduct,
@@ -19,7 +20,7 @@ from mlops_estate.model_deploy_product import (
     partition_of,
 )
 from mlops_estate.projects import ProjectTemplates
-from tests.helpers import TEST_ACCOUNT, make_app, make_stack, resources_of_type
+from tests.helpers import TEST_ACCOUNT, default_estate_dict, make_app, make_stack, resources_of_type
 from tests.unit.test_projects import _build, _config, _policy, _product_template, _statements
 
 PROJECT = {"Ref": "SageMakerProjectId"}
@@ -239,7 +240,29 @@ def test_deploy_template_without_subnets_is_rejected():
         ModelDeployProduct(make_stack(Stage(make_app(), "Unit")), "Deploy", config=config, model=churn, subnet_count=0)
 
 
-def test_imported_keys_need_every_serving_key():
-    with pytest.raises(ValueError, match=r"Unit/Test/Keys: key_arns lacks the monitoring, logs key\(s\)"):
+def test_imported_keys_need_every_serving_key_and_no_other():
+    with pytest.raises(ValueError, match=r"Unit/Test/Keys: key_arns lacks the monitoring, logs key\(s\); key_arns has the "
+                                         r"studio key\(s\), which nothing here uses"):
         ImportedKeys(make_stack(Stage(make_app(), "Unit")), "Keys", key_arns={
-            DataClass.DATA: "arn:aws:kms:eu-west-1:123456789012:key/a", DataClass.MODELS: "arn:aws:kms:eu-west-1:123456789012:key/b"})
+            DataClass.DATA: "arn:aws:kms:eu-west-1:123456789012:key/a", DataClass.MODELS: "arn:aws:kms:eu-west-1:123456789012:key/b",
+            DataClass.STUDIO: "arn:aws:kms:eu-west-1:123456789012:key/c"})
+
+
+def test_model_and_config_names_change_with_their_properties_and_only_then():
+    """The shared hash makes a changed model or endpoint config a new name (CloudFormation creates the replacement
+    before deleting the old one); an unchanged template keeps its names."""
+    def names(stack, id: str, config) -> tuple[Any, Any]:
+        product = ModelDeployProduct(stack, id, config=config, model=next(m for m in config.models if m.name == "churn"),
+                                     subnet_count=2)
+        model, endpoint_config = product.endpoint.models["primary"], product.endpoint.endpoint_config
+        return product.resolve(model.model_name), product.resolve(endpoint_config.endpoint_config_name)
+
+    stack = make_stack(Stage(make_app(), "Unit"))
+    config = _config(personas=["data_scientist"], models=["churn"])
+    first, again = names(stack, "First", config), names(stack, "Again", config)
+    assert first == again and first[0] == first[1]
+    data = default_estate_dict()
+    churn = next(m for m in data["models"] if m["name"] == "churn")
+    churn["serving"]["staging"]["instance_type"] = "ml.c5.xlarge"
+    changed = names(stack, "Changed", EstateConfig.from_dict(data, "test"))
+    assert changed[0] != first[0] and changed[0] == changed[1]
