@@ -293,7 +293,8 @@ class ProjectTemplates(Construct):
                                 actions=["iam:CreateRole", "iam:PutRolePermissionsBoundary", "iam:AttachRolePolicy",
                                          "iam:DetachRolePolicy"]),
             iam.PolicyStatement(sid="ManageProjectRoles", resources=role_arns, actions=[
-                "iam:DeleteRole", "iam:GetRole", "iam:TagRole", "iam:UntagRole", "iam:UpdateRoleDescription",
+                "iam:DeleteRole", "iam:GetRole", "iam:TagRole", "iam:UntagRole", "iam:ListRoleTags",
+                "iam:UpdateRole", "iam:UpdateRoleDescription", "iam:UpdateAssumeRolePolicy",
                 "iam:ListAttachedRolePolicies", "iam:ListRolePolicies", "iam:ListInstanceProfilesForRole"]),
             iam.PolicyStatement(sid="PassProjectRoles", resources=role_arns, actions=["iam:PassRole"], conditions={
                 "StringEquals": {"iam:PassedToService": ["sagemaker.amazonaws.com", "events.amazonaws.com"]}}),
@@ -307,7 +308,7 @@ class ProjectTemplates(Construct):
             iam.PolicyStatement(sid="ProjectRules", resources=rules, actions=[
                 "events:PutRule", "events:DeleteRule", "events:DescribeRule", "events:PutTargets", "events:RemoveTargets",
                 "events:ListTargetsByRule",
-                "events:TagResource", "events:UntagResource"]),
+                "events:TagResource", "events:UntagResource", "events:ListTagsForResource"]),
             # The deploy templates: a validation endpoint, its model and config, and a data-quality monitor.
             iam.PolicyStatement(sid="ProjectEndpoints", resources=serving, actions=[
                 "sagemaker:CreateModel", "sagemaker:DeleteModel", "sagemaker:DescribeModel",
@@ -329,17 +330,25 @@ class ProjectTemplates(Construct):
             iam.PolicyStatement(sid="EndpointLogGroups", resources=[log_groups], actions=[
                 "logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:PutRetentionPolicy", "logs:DeleteRetentionPolicy",
                 "logs:AssociateKmsKey", "logs:DisassociateKmsKey", "logs:TagResource", "logs:UntagResource",
-                "logs:ListTagsForResource", "logs:TagLogGroup", "logs:UntagLogGroup", "logs:ListTagsLogGroup"]),
+                "logs:ListTagsForResource", "logs:TagLogGroup", "logs:UntagLogGroup", "logs:ListTagsLogGroup",
+                # The log-group handler reads (and on delete removes) the group's data protection and index policies.
+                "logs:GetDataProtectionPolicy", "logs:DeleteDataProtectionPolicy", "logs:DescribeIndexPolicies"]),
             iam.PolicyStatement(sid="DescribeLogGroups", resources=[all_log_groups], actions=["logs:DescribeLogGroups"]),
+            # The log-group handler lists the account's log resource policies; the action has no resource type.
+            iam.PolicyStatement(sid="DescribeLogResourcePolicies", resources=["*"], actions=["logs:DescribeResourcePolicies"]),
+            # The dashboard is tagged (template and Service Catalog tags): its handler tags on create, reads tags back
+            # and retags on update.
             iam.PolicyStatement(sid="EndpointDashboards", resources=[dashboards], actions=[
-                "cloudwatch:PutDashboard", "cloudwatch:GetDashboard", "cloudwatch:DeleteDashboards"]),
+                "cloudwatch:PutDashboard", "cloudwatch:GetDashboard", "cloudwatch:DeleteDashboards",
+                "cloudwatch:TagResource", "cloudwatch:UntagResource", "cloudwatch:ListTagsForResource"]),
             iam.PolicyStatement(sid="ProjectAlarms", resources=alarms, actions=[
                 "cloudwatch:PutMetricAlarm", "cloudwatch:PutCompositeAlarm", "cloudwatch:DeleteAlarms",
                 "cloudwatch:DescribeAlarms", "cloudwatch:TagResource", "cloudwatch:UntagResource",
                 "cloudwatch:ListTagsForResource"]),
             iam.PolicyStatement(sid="AlarmTopics", resources=[topics], actions=[
                 "sns:CreateTopic", "sns:DeleteTopic", "sns:GetTopicAttributes", "sns:SetTopicAttributes",
-                "sns:TagResource", "sns:UntagResource", "sns:ListTagsForResource"]),
+                "sns:TagResource", "sns:UntagResource", "sns:ListTagsForResource",
+                "sns:GetDataProtectionPolicy", "sns:ListSubscriptionsByTopic"]),
         ]
         policy = iam.ManagedPolicy(self, "LaunchPolicy", statements=statements, roles=[role],
                                    description=f"{config.name}: what the SageMaker project templates create, and nothing else")
@@ -355,7 +364,8 @@ class ProjectTemplates(Construct):
             *sorted({f for statement in statements for f in wildcard_findings(policy, statement)} - {"AwsSolutions-IAM5[Resource::*]"}),
         )
         acknowledge(policy, "cloudformation:GetTemplateSummary and ValidateTemplate act on a template, not a resource, and "
-                            "have no resource-level permissions; s3:GetObject reads only objects Service Catalog tagged "
+                            "have no resource-level permissions, nor has logs:DescribeResourcePolicies (it lists the "
+                            "account's CloudWatch Logs resource policies, read-only, for the log-group handler); s3:GetObject reads only objects Service Catalog tagged "
                             "servicecatalog:provisioning=true (its template copies), in a bucket it owns.",
                     "AwsSolutions-IAM5[Resource::*]")
         return role

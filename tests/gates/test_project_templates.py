@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from aws_cdk import Stage
+from aws_cdk import Stack, Stage
 from aws_cdk import aws_servicecatalog as servicecatalog
 from aws_cdk import aws_sns as sns
 from cfnlint.api import ManualArgs, lint
 
 from mlops_estate.nag import apply_nag_packs
+from tests.gates.cfn_permissions import Renderer, allows, handler_permissions, rendered_statements
 from tests.gates.normalize import normalize
 from tests.gates.test_cfn_lint import IGNORED
 from tests.helpers import make_app, make_stack, resources_of_type
@@ -108,36 +110,124 @@ def test_guardrail_check_reaches_product_templates():
         app.synth()
 
 
-# What the launch role must be allowed to create each resource type a template holds.
-CREATE_ACTIONS = {
-    "AWS::IAM::Role": "iam:CreateRole",
-    "AWS::IAM::ManagedPolicy": "iam:CreatePolicy",
-    "AWS::SageMaker::Pipeline": "sagemaker:CreatePipeline",
-    "AWS::Events::Rule": "events:PutRule",
-    "AWS::SageMaker::Model": "sagemaker:CreateModel",
-    "AWS::SageMaker::EndpointConfig": "sagemaker:CreateEndpointConfig",
-    "AWS::SageMaker::Endpoint": "sagemaker:CreateEndpoint",
-    "AWS::SageMaker::DataQualityJobDefinition": "sagemaker:CreateDataQualityJobDefinition",
-    "AWS::SageMaker::MonitoringSchedule": "sagemaker:CreateMonitoringSchedule",
-    "AWS::CloudWatch::Alarm": "cloudwatch:PutMetricAlarm",
-    "AWS::CloudWatch::CompositeAlarm": "cloudwatch:PutCompositeAlarm",
-    "AWS::CloudWatch::Dashboard": "cloudwatch:PutDashboard",
-    "AWS::Logs::LogGroup": "logs:CreateLogGroup",
-    "AWS::SNS::Topic": "sns:CreateTopic",
-    "AWS::SNS::TopicPolicy": "sns:SetTopicAttributes",
+def _launch_policy(estate) -> dict[str, Any]:
+    (launch,) = [p for p in resources_of_type(estate.templates["MlDev/Projects"], "AWS::IAM::ManagedPolicy").values()
+                 if "what the SageMaker project templates create" in p["Properties"]["Description"]]
+    return launch
+
+
+def _absent(*properties: str) -> Callable[[dict[str, Any]], bool]:
+    """Not needed when the resource sets none of these properties."""
+    return lambda props: not any(p in props for p in properties)
+
+
+def _always(_: dict[str, Any]) -> bool:
+    return True
+
+
+# Permissions AWS's handler schemas list that a launch of these templates provably does not need, or that the
+# launch role must not have; each with its reason and, where it depends on the template, the condition under which
+# it holds (checked per resource). Everything else a handler lists must be granted on the resource's ARN.
+NOT_NEEDED: dict[tuple[str, str], tuple[Callable[[dict[str, Any]], bool], str]] = {
+    # IAM roles: the templates attach managed policies only (ManagedPoliciesOnly), never inline ones.
+    ("AWS::IAM::Role", "iam:PutRolePolicy"): (_absent("Policies"), "inline policies only (Policies)"),
+    ("AWS::IAM::Role", "iam:GetRolePolicy"): (_absent("Policies"), "reads back inline policies only (Policies)"),
+    ("AWS::IAM::Role", "iam:DeleteRolePolicy"): (
+        _absent("Policies"), "deletes each inline policy ListRolePolicies returns; a project role has none"),
+    ("AWS::IAM::Role", "iam:DeleteRolePermissionsBoundary"): (
+        _always, "deliberately not granted: it would unbound a project role; every template sets the boundary and "
+                 "never removes it (an update that tried would fail, as it should)"),
+    # Managed policies of a template attach to its roles, never to groups or users.
+    ("AWS::IAM::ManagedPolicy", "iam:AttachGroupPolicy"): (_absent("Groups"), "groups only"),
+    ("AWS::IAM::ManagedPolicy", "iam:DetachGroupPolicy"): (_absent("Groups"), "groups only"),
+    ("AWS::IAM::ManagedPolicy", "iam:AttachUserPolicy"): (_absent("Users"), "users only"),
+    ("AWS::IAM::ManagedPolicy", "iam:DetachUserPolicy"): (_absent("Users"), "users only"),
+    # The pipeline definition is inline (PipelineDefinitionBody); S3 is read only for PipelineDefinitionS3Location.
+    ("AWS::SageMaker::Pipeline", "s3:GetObject"): (
+        lambda props: "PipelineDefinitionS3Location" not in props["PipelineDefinition"], "S3-hosted definitions only"),
+    # Log groups: optional features the templates do not use.
+    ("AWS::Logs::LogGroup", "logs:PutDataProtectionPolicy"): (_absent("DataProtectionPolicy"), "DataProtectionPolicy only"),
+    ("AWS::Logs::LogGroup", "logs:CreateLogDelivery"): (
+        _absent("DataProtectionPolicy"), "audit findings delivery of a DataProtectionPolicy only"),
+    ("AWS::Logs::LogGroup", "s3:REST.PUT.OBJECT"): (
+        _absent("DataProtectionPolicy"), "not an IAM action; S3 audit destination of a DataProtectionPolicy only"),
+    ("AWS::Logs::LogGroup", "firehose:TagDeliveryStream"): (
+        _absent("DataProtectionPolicy"), "Firehose audit destination of a DataProtectionPolicy only"),
+    ("AWS::Logs::LogGroup", "logs:PutResourcePolicy"): (_absent("ResourcePolicyDocument"), "ResourcePolicyDocument only"),
+    ("AWS::Logs::LogGroup", "logs:DeleteResourcePolicy"): (_absent("ResourcePolicyDocument"), "ResourcePolicyDocument only"),
+    ("AWS::Logs::LogGroup", "logs:PutIndexPolicy"): (_absent("FieldIndexPolicies"), "FieldIndexPolicies only"),
+    ("AWS::Logs::LogGroup", "logs:DeleteIndexPolicy"): (_absent("FieldIndexPolicies"), "FieldIndexPolicies only"),
+    ("AWS::Logs::LogGroup", "logs:PutBearerTokenAuthentication"): (
+        _absent("BearerTokenAuthenticationEnabled"), "BearerTokenAuthenticationEnabled only"),
+    ("AWS::Logs::LogGroup", "logs:PutLogGroupDeletionProtection"): (
+        _absent("DeletionProtectionEnabled"), "DeletionProtectionEnabled only"),
+    # SNS topics: no subscriptions, data protection policy or delivery-status logging in the templates.
+    ("AWS::SNS::Topic", "sns:Subscribe"): (_absent("Subscription"), "Subscription only"),
+    ("AWS::SNS::Topic", "sns:Unsubscribe"): (_absent("Subscription"), "Subscription only"),
+    ("AWS::SNS::Topic", "sns:PutDataProtectionPolicy"): (_absent("DataProtectionPolicy"), "DataProtectionPolicy only"),
+    ("AWS::SNS::Topic", "iam:GetRole"): (_absent("DeliveryStatusLogging"), "delivery-status logging roles only"),
 }
 
 
+def _targets(renderer: Renderer, logical_id: str, resource: dict[str, Any], permission: str) -> list[str] | str:
+    """The ARNs one handler permission is authorized against for this resource, or why it is not needed."""
+    props = resource.get("Properties", {})
+    kind = resource["Type"]
+    if (kind, permission) in NOT_NEEDED:
+        applies, reason = NOT_NEEDED[(kind, permission)]
+        if applies(props):
+            return reason
+        raise AssertionError(f"{logical_id}: {permission} is allow-listed ({reason}) but the resource uses the feature")
+    if permission in ("iam:PassRole", "iam:GetRole") and kind != "AWS::IAM::Role":
+        roles = renderer.roles_referenced(props)
+        return roles or "passes no role of the template"
+    if permission.startswith("kms:"):
+        return [renderer.render(props["KmsKeyId"])] if "KmsKeyId" in props else "no customer-managed key"
+    if kind == "AWS::IAM::ManagedPolicy" and permission in ("iam:AttachRolePolicy", "iam:DetachRolePolicy"):
+        return [renderer.arn(role["Ref"])[0] for role in props.get("Roles", [])] or "attached to no role"
+    return renderer.arn(logical_id)
+
+
+def _launch_gaps(estate, product: str, statements: list[dict[str, Any]] | None = None) -> list[str]:
+    template = product_templates(estate)[product]
+    stack = estate.estate.projects
+    account, region = Stack.of(stack).account, Stack.of(stack).region
+    renderer = Renderer(template, account=account, region=region)
+    if statements is None:
+        statements = rendered_statements(_launch_policy(estate), Renderer(estate.templates["MlDev/Projects"],
+                                                                          account=account, region=region))
+    gaps = []
+    for logical_id, resource in template["Resources"].items():
+        for op, permissions in handler_permissions(region, resource["Type"]).items():
+            for permission in sorted(permissions):
+                targets = _targets(renderer, logical_id, resource, permission)
+                if isinstance(targets, str):
+                    continue
+                gaps += [f"{resource['Type']} {op}: {permission} on {arn}" for arn in targets
+                         if not allows(statements, permission, arn)]
+    return sorted(set(gaps))
+
+
 @pytest.mark.parametrize("product", PRODUCT_TEMPLATES)
-def test_launch_role_can_create_every_resource_type_of_the_template(default_estate, product):
-    """A resource type added to a template without extending the launch role would fail every launch."""
-    types = {r["Type"] for r in product_templates(default_estate)[product]["Resources"].values()}
-    assert types <= set(CREATE_ACTIONS), f"no launch-role permission known for {sorted(types - set(CREATE_ACTIONS))}"
-    (launch,) = [p for p in resources_of_type(default_estate.templates["MlDev/Projects"], "AWS::IAM::ManagedPolicy").values()
-                 if "what the SageMaker project templates create" in p["Properties"]["Description"]]
-    allowed = {a for s in launch["Properties"]["PolicyDocument"]["Statement"]
-               for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
-    assert {CREATE_ACTIONS[t] for t in types} <= allowed
+def test_launch_role_can_run_every_handler_of_every_resource_of_the_template(default_estate, product):
+    """Every permission CloudFormation's resource handlers need to create, read, update and delete each resource
+    of the template (AWS's provider schemas, as cfn-lint ships them) is granted on the ARN that resource will have:
+    a resource type or property added to a template without extending the launch role fails the gate, not a launch."""
+    gaps = _launch_gaps(default_estate, product)
+    assert not gaps, "the launch role lacks:\n" + "\n".join(gaps)
+
+
+def test_launch_gate_sees_a_missing_resource_permission(default_estate):
+    """The gate checks resources, not just action names: the dashboard statement scoped to another prefix fails it."""
+    stack = default_estate.estate.projects
+    account, region = Stack.of(stack).account, Stack.of(stack).region
+    statements = rendered_statements(_launch_policy(default_estate), Renderer(default_estate.templates["MlDev/Projects"],
+                                                                                account=account, region=region))
+    for s in statements:
+        if s.get("Sid") == "EndpointDashboards":
+            s["_rendered"] = [r.replace("-project-", "-other-") for r in s["_rendered"]]
+    gaps = set(_launch_gaps(default_estate, "churn-deploy", statements)) - set(_launch_gaps(default_estate, "churn-deploy"))
+    assert gaps and all(g.startswith("AWS::CloudWatch::Dashboard") for g in gaps)
 
 
 def _actions(statement: dict[str, Any]) -> list[str]:
