@@ -377,6 +377,9 @@ class ProjectTemplates(Construct):
         registry = registry_location(config)
         sagemaker_arn = f"arn:{partition}:sagemaker:{region}:{account}"
         job_resources = [f"{sagemaker_arn}:processing-job/pipelines-*", f"{sagemaker_arn}:training-job/pipelines-*"]
+        # A deploy template's alarms: named <estate>-project-<id>-..., or after the provisioned stack when unnamed.
+        alarms = [f"arn:{partition}:cloudwatch:{region}:{account}:alarm:{p}*"
+                  for p in (project_prefix(config.name), provisioned_stack_prefix(account))]
         shared_key = f"arn:{partition}:kms:{region}:{registry.account}:key/*"
         shared_objects = f"{registry.artifacts_bucket_arn}/{ARTIFACTS_PREFIX}/*"
         statements = [
@@ -407,6 +410,8 @@ class ProjectTemplates(Construct):
             iam.PolicyStatement(sid="JobLogs", actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
                                                         "logs:DescribeLogStreams"],
                                 resources=[f"arn:{partition}:logs:{region}:{account}:log-group:/aws/sagemaker/*"]),
+            # Deployment guardrails read an endpoint's auto-rollback alarms with its execution role (ModelEndpoint).
+            iam.PolicyStatement(sid="RollbackAlarms", actions=["cloudwatch:DescribeAlarms"], resources=alarms),
             iam.PolicyStatement(sid="PassProjectRolesToSageMaker", actions=["iam:PassRole"],
                                 resources=[f"arn:{partition}:iam::{account}:role/{provisioned_stack_prefix(account)}*"],
                                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}),
@@ -421,13 +426,13 @@ class ProjectTemplates(Construct):
                               f"{artifacts.bucket_arn}/*", f"{data.bucket_arn}/*", shared_objects, shared_key,
                               f"arn:{partition}:ecr:{region}:*:repository/*", "*",
                               f"arn:{partition}:logs:{region}:{account}:log-group:/aws/sagemaker/*",
-                              f"arn:{partition}:iam::{account}:role/{provisioned_stack_prefix(account)}*"]
+                              f"arn:{partition}:iam::{account}:role/{provisioned_stack_prefix(account)}*", *alarms]
         acknowledge(
             boundary,
             "A permissions boundary grants nothing: it caps every project role at the job types, buckets, keys, registry "
-            "groups and project pipelines of the estate; each role's own least-privilege policy (TrainingPipeline, "
-            "ModelEndpoint, ModelMonitor) names the exact resources. Job names, log streams, captured and report objects "
-            "and project role names are generated, hence the prefixes.",
+            "groups, project pipelines and alarms of the estate; each role's own least-privilege policy (TrainingPipeline, "
+            "ModelEndpoint, ModelMonitor) names the exact resources. Job names, log streams, captured and report objects, "
+            "project role names and unnamed alarms are generated, hence the prefixes.",
             *sorted({f"AwsSolutions-IAM5[Resource::{_nag(stack, r)}]" for r in wildcard_resources}),
             "AwsSolutions-IAM5[Action::s3:GetObject*]", "AwsSolutions-IAM5[Action::s3:GetBucket*]",
             "AwsSolutions-IAM5[Action::s3:List*]", "AwsSolutions-IAM5[Action::s3:PutObject*]",

@@ -64,6 +64,9 @@ class Renderer:
         key = re.fullmatch(r"Estate(\w+)KeyArn", name)
         if key:
             return estate_key(key[1])
+        bucket = re.fullmatch(r"Estate(Artifacts|Data)Bucket", name)
+        if bucket:
+            return estate_bucket(bucket[1])
         default = self.template.get("Parameters", {}).get(name, {}).get("Default")
         return f"<{default or name}>"
 
@@ -129,7 +132,12 @@ class Renderer:
             return self.render_list(arg[1])[int(self.render(arg[0]))]
         if fn == "Fn::GetStackOutput":
             key = re.search(r"Keys(Data|Models|Monitoring|Logs)", arg["OutputName"])
-            return estate_key(key[1]) if key else f"<{arg['StackName']}.{arg['OutputName']}>"
+            if key:
+                return estate_key(key[1])
+            bucket = re.search(r"GetAtt(Artifacts|Data)Bucket\w*Arn", arg["OutputName"])
+            if bucket:
+                return f"arn:{self.partition}:s3:::{estate_bucket(bucket[1])}"
+            return f"<{arg['StackName']}.{arg['OutputName']}>"
         return f"<{fn}>"
 
     def render_list(self, value: Any) -> list[str]:
@@ -153,6 +161,11 @@ class Renderer:
 def estate_key(kind: str) -> str:
     """A symbolic ARN of one of the estate's keys (a template reads it from SSM, the estate stack exports it)."""
     return f"<estate {kind.lower()} key>"
+
+
+def estate_bucket(kind: str) -> str:
+    """A symbolic name of one of the estate's buckets (read from SSM by a template, exported by the estate stack)."""
+    return f"<estate {kind.lower()} bucket>"
 
 
 NAME_PROPERTIES = {
