@@ -16,10 +16,12 @@ Where things live (all in the ML dev account, where Studio runs and where SageMa
 - **`ModelDeployProduct`** (model_deploy_product.py): one registered version on a validation endpoint in ML dev,
   with data capture and a data-quality monitor; approval in the shared registry promotes it.
 
-Names: what a template names starts with ``<estate>-project-<SageMakerProjectName>`` (the build pipeline, the
-deploy template's endpoint, model, endpoint config, dashboard, log group, monitoring schedule, job definition and
-alarms); every other resource is named by CloudFormation after the Service Catalog stack (``SC-<account>-pp-...``).
-The launch role's permissions are scoped to exactly those two prefixes.
+Names: what a template names starts with ``<estate>-project-``: the build pipeline continues with the project name
+(``<estate>-project-<SageMakerProjectName>-build``), everything the deploy template names with the project id
+(``<estate>-project-<SageMakerProjectId>``: its endpoint, model, endpoint config, dashboard, monitoring schedule, job
+definition and monitor alarms; its log group is ``/aws/sagemaker/Endpoints/<estate>-project-<SageMakerProjectId>``);
+every other resource is named by CloudFormation after the Service Catalog stack (``SC-<account>-pp-...``). The launch
+role's permissions are scoped to exactly those prefixes.
 """
 
 from __future__ import annotations
