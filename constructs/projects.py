@@ -352,24 +352,43 @@ class ProjectTemplates(Construct):
                 "sns:TagResource", "sns:UntagResource", "sns:ListTagsForResource",
                 "sns:GetDataProtectionPolicy", "sns:ListSubscriptionsByTopic"]),
         ]
-        policy = iam.ManagedPolicy(self, "LaunchPolicy", statements=statements, roles=[role],
-                                   description=f"{config.name}: what the SageMaker project templates create, and nothing else")
-        acknowledge(
-            policy,
-            "Service Catalog names each provisioned stack SC-<account>-pp-<id>, and CloudFormation names the roles, policies, "
-            "rules, topics and alarms a template creates after that stack; everything a template names itself (pipelines, "
-            "endpoints, models, endpoint configs, monitoring schedules and job definitions, dashboards, log groups, alarms) "
-            "starts with <estate>-project-<project>, and deployable versions are those of the template models' registry "
-            "groups. The launch role is scoped to exactly those prefixes, its roles to the project permissions boundary, "
-            "and it reads only Service Catalog's template copies and the estate's /projects SSM parameters; "
-            "DescribeLogGroups takes log-group:* (it lists).",
-            *sorted({f for statement in statements for f in wildcard_findings(policy, statement)} - {"AwsSolutions-IAM5[Resource::*]"}),
-        )
-        acknowledge(policy, "cloudformation:GetTemplateSummary and ValidateTemplate act on a template, not a resource, and "
-                            "have no resource-level permissions, nor has logs:DescribeResourcePolicies (it lists the "
-                            "account's CloudWatch Logs resource policies, read-only, for the log-group handler); s3:GetObject reads only objects Service Catalog tagged "
-                            "servicecatalog:provisioning=true (its template copies), in a bucket it owns.",
-                    "AwsSolutions-IAM5[Resource::*]")
+        # IAM caps a managed policy at 6,144 characters: the launch permissions are split into what every template
+        # provisions, what the deploy templates serve with, and the registered versions (one ARN per template model).
+        serving = next(i for i, st in enumerate(statements) if st.sid == "ProjectEndpoints")
+        parts = {
+            "LaunchPolicy": ("", statements[:serving]),
+            "LaunchServingPolicy": (" (deploy templates: endpoints, monitors, logs, dashboards, alarms, topics)",
+                                    [st for st in statements[serving:] if st.sid != "RegisteredVersions"]),
+            "LaunchVersionsPolicy": (" (deploy templates: the registered versions they deploy)",
+                                     [st for st in statements if st.sid == "RegisteredVersions"]),
+        }
+        self.launch_policies: list[iam.ManagedPolicy] = []
+        for policy_id, (what, part) in parts.items():
+            policy = iam.ManagedPolicy(
+                self, policy_id, statements=part, roles=[role],
+                description=f"{config.name}: what the SageMaker project templates create, and nothing else{what}")
+            self.launch_policies.append(policy)
+            findings = {f for statement in part for f in wildcard_findings(policy, statement)}
+            scoped = sorted(findings - {"AwsSolutions-IAM5[Resource::*]"})
+            if scoped:
+                acknowledge(
+                    policy,
+                    "Service Catalog names each provisioned stack SC-<account>-pp-<id>, and CloudFormation names the roles, "
+                    "policies, rules, topics and alarms a template creates after that stack; everything a template names "
+                    "itself (pipelines, endpoints, models, endpoint configs, monitoring schedules and job definitions, "
+                    "dashboards, log groups, alarms) starts with <estate>-project-<project>, and deployable versions are "
+                    "those of the template models' registry groups. The launch role is scoped to exactly those prefixes, "
+                    "its roles to the project permissions boundary, and it reads only Service Catalog's template copies and "
+                    "the estate's /projects SSM parameters; DescribeLogGroups takes log-group:* (it lists).",
+                    *scoped,
+                )
+            if "AwsSolutions-IAM5[Resource::*]" in findings:
+                acknowledge(policy, "cloudformation:GetTemplateSummary and ValidateTemplate act on a template, not a "
+                                    "resource, and have no resource-level permissions, nor has logs:DescribeResourcePolicies "
+                                    "(it lists the account's CloudWatch Logs resource policies, read-only, for the log-group "
+                                    "handler); s3:GetObject reads only objects Service Catalog tagged "
+                                    "servicecatalog:provisioning=true (its template copies), in a bucket it owns.",
+                            "AwsSolutions-IAM5[Resource::*]")
         return role
 
     def _boundary(self, stack: Stack, config: EstateConfig, artifacts: SecureBucket, data: SecureBucket,
