@@ -354,11 +354,11 @@ class ProjectTemplates(Construct):
         ]
         # IAM caps a managed policy at 6,144 characters: the launch permissions are split into what every template
         # provisions, what the deploy templates serve with, and the registered versions (one ARN per template model).
-        serving = next(i for i, st in enumerate(statements) if st.sid == "ProjectEndpoints")
+        split = next(i for i, st in enumerate(statements) if st.sid == "ProjectEndpoints")
         parts = {
-            "LaunchPolicy": ("", statements[:serving]),
+            "LaunchPolicy": ("", statements[:split]),
             "LaunchServingPolicy": (" (deploy templates: endpoints, monitors, logs, dashboards, alarms, topics)",
-                                    [st for st in statements[serving:] if st.sid != "RegisteredVersions"]),
+                                    [st for st in statements[split:] if st.sid != "RegisteredVersions"]),
             "LaunchVersionsPolicy": (" (deploy templates: the registered versions they deploy)",
                                      [st for st in statements if st.sid == "RegisteredVersions"]),
         }

@@ -125,6 +125,15 @@ def _absent(*properties: str) -> Callable[[dict[str, Any]], bool]:
     return lambda props: not any(p in props for p in properties)
 
 
+Exemption = tuple[Callable[[dict[str, Any]], bool], str]
+
+
+def _only_with(kind: str, prop: str, feature: str, *permissions: str) -> dict[tuple[str, str], Exemption]:
+    """Permissions a handler needs only for a feature the resource turns on with ``prop``."""
+    return {(kind, permission): (_absent(prop), f"only for {feature} ({prop}), which the templates do not set")
+            for permission in permissions}
+
+
 def _always(_: dict[str, Any]) -> bool:
     return True
 
@@ -132,44 +141,36 @@ def _always(_: dict[str, Any]) -> bool:
 # Permissions AWS's handler schemas list that a launch of these templates provably does not need, or that the
 # launch role must not have; each with its reason and, where it depends on the template, the condition under which
 # it holds (checked per resource). Everything else a handler lists must be granted on the resource's ARN.
-NOT_NEEDED: dict[tuple[str, str], tuple[Callable[[dict[str, Any]], bool], str]] = {
-    # IAM roles: the templates attach managed policies only (ManagedPoliciesOnly), never inline ones.
-    ("AWS::IAM::Role", "iam:PutRolePolicy"): (_absent("Policies"), "inline policies only (Policies)"),
-    ("AWS::IAM::Role", "iam:GetRolePolicy"): (_absent("Policies"), "reads back inline policies only (Policies)"),
-    ("AWS::IAM::Role", "iam:DeleteRolePolicy"): (
-        _absent("Policies"), "deletes each inline policy ListRolePolicies returns; a project role has none"),
+NOT_NEEDED: dict[tuple[str, str], Exemption] = {
+    # IAM roles: the templates attach managed policies only (ManagedPoliciesOnly), never inline ones; the delete
+    # handler deletes each inline policy ListRolePolicies returns (none).
+    **_only_with("AWS::IAM::Role", "Policies", "inline policies", "iam:PutRolePolicy", "iam:GetRolePolicy",
+                 "iam:DeleteRolePolicy"),
     ("AWS::IAM::Role", "iam:DeleteRolePermissionsBoundary"): (
         _always, "deliberately not granted: it would unbound a project role; every template sets the boundary and "
                  "never removes it (an update that tried would fail, as it should)"),
     # Managed policies of a template attach to its roles, never to groups or users.
-    ("AWS::IAM::ManagedPolicy", "iam:AttachGroupPolicy"): (_absent("Groups"), "groups only"),
-    ("AWS::IAM::ManagedPolicy", "iam:DetachGroupPolicy"): (_absent("Groups"), "groups only"),
-    ("AWS::IAM::ManagedPolicy", "iam:AttachUserPolicy"): (_absent("Users"), "users only"),
-    ("AWS::IAM::ManagedPolicy", "iam:DetachUserPolicy"): (_absent("Users"), "users only"),
+    **_only_with("AWS::IAM::ManagedPolicy", "Groups", "groups", "iam:AttachGroupPolicy", "iam:DetachGroupPolicy"),
+    **_only_with("AWS::IAM::ManagedPolicy", "Users", "users", "iam:AttachUserPolicy", "iam:DetachUserPolicy"),
     # The pipeline definition is inline (PipelineDefinitionBody); S3 is read only for PipelineDefinitionS3Location.
     ("AWS::SageMaker::Pipeline", "s3:GetObject"): (
         lambda props: "PipelineDefinitionS3Location" not in props["PipelineDefinition"], "S3-hosted definitions only"),
-    # Log groups: optional features the templates do not use.
-    ("AWS::Logs::LogGroup", "logs:PutDataProtectionPolicy"): (_absent("DataProtectionPolicy"), "DataProtectionPolicy only"),
-    ("AWS::Logs::LogGroup", "logs:CreateLogDelivery"): (
-        _absent("DataProtectionPolicy"), "audit findings delivery of a DataProtectionPolicy only"),
-    ("AWS::Logs::LogGroup", "s3:REST.PUT.OBJECT"): (
-        _absent("DataProtectionPolicy"), "not an IAM action; S3 audit destination of a DataProtectionPolicy only"),
-    ("AWS::Logs::LogGroup", "firehose:TagDeliveryStream"): (
-        _absent("DataProtectionPolicy"), "Firehose audit destination of a DataProtectionPolicy only"),
-    ("AWS::Logs::LogGroup", "logs:PutResourcePolicy"): (_absent("ResourcePolicyDocument"), "ResourcePolicyDocument only"),
-    ("AWS::Logs::LogGroup", "logs:DeleteResourcePolicy"): (_absent("ResourcePolicyDocument"), "ResourcePolicyDocument only"),
-    ("AWS::Logs::LogGroup", "logs:PutIndexPolicy"): (_absent("FieldIndexPolicies"), "FieldIndexPolicies only"),
-    ("AWS::Logs::LogGroup", "logs:DeleteIndexPolicy"): (_absent("FieldIndexPolicies"), "FieldIndexPolicies only"),
-    ("AWS::Logs::LogGroup", "logs:PutBearerTokenAuthentication"): (
-        _absent("BearerTokenAuthenticationEnabled"), "BearerTokenAuthenticationEnabled only"),
-    ("AWS::Logs::LogGroup", "logs:PutLogGroupDeletionProtection"): (
-        _absent("DeletionProtectionEnabled"), "DeletionProtectionEnabled only"),
-    # SNS topics: no subscriptions, data protection policy or delivery-status logging in the templates.
-    ("AWS::SNS::Topic", "sns:Subscribe"): (_absent("Subscription"), "Subscription only"),
-    ("AWS::SNS::Topic", "sns:Unsubscribe"): (_absent("Subscription"), "Subscription only"),
-    ("AWS::SNS::Topic", "sns:PutDataProtectionPolicy"): (_absent("DataProtectionPolicy"), "DataProtectionPolicy only"),
-    ("AWS::SNS::Topic", "iam:GetRole"): (_absent("DeliveryStatusLogging"), "delivery-status logging roles only"),
+    # Log groups and topics: optional features the templates do not use (each permission is needed only with the
+    # property that turns the feature on).
+    **_only_with("AWS::Logs::LogGroup", "DataProtectionPolicy", "a data protection policy and its audit destinations "
+                 "(s3:REST.PUT.OBJECT is not even an IAM action)", "logs:PutDataProtectionPolicy",
+                 "logs:CreateLogDelivery", "s3:REST.PUT.OBJECT", "firehose:TagDeliveryStream"),
+    **_only_with("AWS::Logs::LogGroup", "ResourcePolicyDocument", "a log-group resource policy",
+                 "logs:PutResourcePolicy", "logs:DeleteResourcePolicy"),
+    **_only_with("AWS::Logs::LogGroup", "FieldIndexPolicies", "field index policies",
+                 "logs:PutIndexPolicy", "logs:DeleteIndexPolicy"),
+    **_only_with("AWS::Logs::LogGroup", "BearerTokenAuthenticationEnabled", "bearer-token ingestion",
+                 "logs:PutBearerTokenAuthentication"),
+    **_only_with("AWS::Logs::LogGroup", "DeletionProtectionEnabled", "deletion protection",
+                 "logs:PutLogGroupDeletionProtection"),
+    **_only_with("AWS::SNS::Topic", "Subscription", "inline subscriptions", "sns:Subscribe", "sns:Unsubscribe"),
+    **_only_with("AWS::SNS::Topic", "DataProtectionPolicy", "a topic data protection policy", "sns:PutDataProtectionPolicy"),
+    **_only_with("AWS::SNS::Topic", "DeliveryStatusLogging", "delivery-status logging roles", "iam:GetRole"),
 }
 
 
