@@ -194,6 +194,13 @@ class ModelEndpoint(Construct):
             if not variant.shadow:
                 self._alarms_for(variant)
 
+        rollback = [*self.alarms, *props.rollback_alarms]
+        if rollback:
+            # Deployment guardrails: SageMaker watches the auto-rollback alarms with the endpoint's execution role
+            # (SageMaker developer guide, "Auto-Rollback Configuration and Monitoring"); exactly those alarms.
+            self._allow(iam.PolicyStatement(sid="RollbackAlarms", actions=["cloudwatch:DescribeAlarms"],
+                                            resources=[a.alarm_arn for a in rollback]),
+                        "cloudwatch:DescribeAlarms of the endpoint's auto-rollback alarms")
         self.endpoint = sagemaker.CfnEndpoint(
             self,
             "Endpoint",

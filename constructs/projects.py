@@ -16,10 +16,12 @@ Where things live (all in the ML dev account, where Studio runs and where SageMa
 - **`ModelDeployProduct`** (model_deploy_product.py): one registered version on a validation endpoint in ML dev,
   with data capture and a data-quality monitor; approval in the shared registry promotes it.
 
-Names: what a template names starts with ``<estate>-project-<SageMakerProjectName>`` (the build pipeline, the
-deploy template's endpoint, model, endpoint config, dashboard, log group, monitoring schedule, job definition and
-alarms); every other resource is named by CloudFormation after the Service Catalog stack (``SC-<account>-pp-...``).
-The launch role's permissions are scoped to exactly those two prefixes.
+Names: what a template names starts with ``<estate>-project-``: the build pipeline continues with the project name
+(``<estate>-project-<SageMakerProjectName>-build``), everything the deploy template names with the project id
+(``<estate>-project-<SageMakerProjectId>``: its endpoint, model, endpoint config, dashboard, monitoring schedule, job
+definition and monitor alarms; its log group is ``/aws/sagemaker/Endpoints/<estate>-project-<SageMakerProjectId>``);
+every other resource is named by CloudFormation after the Service Catalog stack (``SC-<account>-pp-...``). The launch
+role's permissions are scoped to exactly those prefixes.
 """
 
 from __future__ import annotations
@@ -293,7 +295,8 @@ class ProjectTemplates(Construct):
                                 actions=["iam:CreateRole", "iam:PutRolePermissionsBoundary", "iam:AttachRolePolicy",
                                          "iam:DetachRolePolicy"]),
             iam.PolicyStatement(sid="ManageProjectRoles", resources=role_arns, actions=[
-                "iam:DeleteRole", "iam:GetRole", "iam:TagRole", "iam:UntagRole", "iam:UpdateRoleDescription",
+                "iam:DeleteRole", "iam:GetRole", "iam:TagRole", "iam:UntagRole", "iam:ListRoleTags",
+                "iam:UpdateRole", "iam:UpdateRoleDescription", "iam:UpdateAssumeRolePolicy",
                 "iam:ListAttachedRolePolicies", "iam:ListRolePolicies", "iam:ListInstanceProfilesForRole"]),
             iam.PolicyStatement(sid="PassProjectRoles", resources=role_arns, actions=["iam:PassRole"], conditions={
                 "StringEquals": {"iam:PassedToService": ["sagemaker.amazonaws.com", "events.amazonaws.com"]}}),
@@ -307,7 +310,7 @@ class ProjectTemplates(Construct):
             iam.PolicyStatement(sid="ProjectRules", resources=rules, actions=[
                 "events:PutRule", "events:DeleteRule", "events:DescribeRule", "events:PutTargets", "events:RemoveTargets",
                 "events:ListTargetsByRule",
-                "events:TagResource", "events:UntagResource"]),
+                "events:TagResource", "events:UntagResource", "events:ListTagsForResource"]),
             # The deploy templates: a validation endpoint, its model and config, and a data-quality monitor.
             iam.PolicyStatement(sid="ProjectEndpoints", resources=serving, actions=[
                 "sagemaker:CreateModel", "sagemaker:DeleteModel", "sagemaker:DescribeModel",
@@ -329,35 +332,63 @@ class ProjectTemplates(Construct):
             iam.PolicyStatement(sid="EndpointLogGroups", resources=[log_groups], actions=[
                 "logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:PutRetentionPolicy", "logs:DeleteRetentionPolicy",
                 "logs:AssociateKmsKey", "logs:DisassociateKmsKey", "logs:TagResource", "logs:UntagResource",
-                "logs:ListTagsForResource", "logs:TagLogGroup", "logs:UntagLogGroup", "logs:ListTagsLogGroup"]),
+                "logs:ListTagsForResource", "logs:TagLogGroup", "logs:UntagLogGroup", "logs:ListTagsLogGroup",
+                # The log-group handler reads (and on delete removes) the group's data protection and index policies.
+                "logs:GetDataProtectionPolicy", "logs:DeleteDataProtectionPolicy", "logs:DescribeIndexPolicies"]),
             iam.PolicyStatement(sid="DescribeLogGroups", resources=[all_log_groups], actions=["logs:DescribeLogGroups"]),
+            # The log-group handler lists the account's log resource policies; the action has no resource type.
+            iam.PolicyStatement(sid="DescribeLogResourcePolicies", resources=["*"], actions=["logs:DescribeResourcePolicies"]),
+            # The dashboard is tagged (template and Service Catalog tags): its handler tags on create, reads tags back
+            # and retags on update.
             iam.PolicyStatement(sid="EndpointDashboards", resources=[dashboards], actions=[
-                "cloudwatch:PutDashboard", "cloudwatch:GetDashboard", "cloudwatch:DeleteDashboards"]),
+                "cloudwatch:PutDashboard", "cloudwatch:GetDashboard", "cloudwatch:DeleteDashboards",
+                "cloudwatch:TagResource", "cloudwatch:UntagResource", "cloudwatch:ListTagsForResource"]),
             iam.PolicyStatement(sid="ProjectAlarms", resources=alarms, actions=[
                 "cloudwatch:PutMetricAlarm", "cloudwatch:PutCompositeAlarm", "cloudwatch:DeleteAlarms",
                 "cloudwatch:DescribeAlarms", "cloudwatch:TagResource", "cloudwatch:UntagResource",
                 "cloudwatch:ListTagsForResource"]),
             iam.PolicyStatement(sid="AlarmTopics", resources=[topics], actions=[
                 "sns:CreateTopic", "sns:DeleteTopic", "sns:GetTopicAttributes", "sns:SetTopicAttributes",
-                "sns:TagResource", "sns:UntagResource", "sns:ListTagsForResource"]),
+                "sns:TagResource", "sns:UntagResource", "sns:ListTagsForResource",
+                "sns:GetDataProtectionPolicy", "sns:ListSubscriptionsByTopic"]),
         ]
-        policy = iam.ManagedPolicy(self, "LaunchPolicy", statements=statements, roles=[role],
-                                   description=f"{config.name}: what the SageMaker project templates create, and nothing else")
-        acknowledge(
-            policy,
-            "Service Catalog names each provisioned stack SC-<account>-pp-<id>, and CloudFormation names the roles, policies, "
-            "rules, topics and alarms a template creates after that stack; everything a template names itself (pipelines, "
-            "endpoints, models, endpoint configs, monitoring schedules and job definitions, dashboards, log groups, alarms) "
-            "starts with <estate>-project-<project>, and deployable versions are those of the template models' registry "
-            "groups. The launch role is scoped to exactly those prefixes, its roles to the project permissions boundary, "
-            "and it reads only Service Catalog's template copies and the estate's /projects SSM parameters; "
-            "DescribeLogGroups takes log-group:* (it lists).",
-            *sorted({f for statement in statements for f in wildcard_findings(policy, statement)} - {"AwsSolutions-IAM5[Resource::*]"}),
-        )
-        acknowledge(policy, "cloudformation:GetTemplateSummary and ValidateTemplate act on a template, not a resource, and "
-                            "have no resource-level permissions; s3:GetObject reads only objects Service Catalog tagged "
-                            "servicecatalog:provisioning=true (its template copies), in a bucket it owns.",
-                    "AwsSolutions-IAM5[Resource::*]")
+        # IAM caps a managed policy at 6,144 characters: the launch permissions are split into what every template
+        # provisions, what the deploy templates serve with, and the registered versions (one ARN per template model).
+        split = next(i for i, st in enumerate(statements) if st.sid == "ProjectEndpoints")
+        parts = {
+            "LaunchPolicy": ("", statements[:split]),
+            "LaunchServingPolicy": (" (deploy templates: endpoints, monitors, logs, dashboards, alarms, topics)",
+                                    [st for st in statements[split:] if st.sid != "RegisteredVersions"]),
+            "LaunchVersionsPolicy": (" (deploy templates: the registered versions they deploy)",
+                                     [st for st in statements if st.sid == "RegisteredVersions"]),
+        }
+        self.launch_policies: list[iam.ManagedPolicy] = []
+        for policy_id, (what, part) in parts.items():
+            policy = iam.ManagedPolicy(
+                self, policy_id, statements=part, roles=[role],
+                description=f"{config.name}: what the SageMaker project templates create, and nothing else{what}")
+            self.launch_policies.append(policy)
+            findings = {f for statement in part for f in wildcard_findings(policy, statement)}
+            scoped = sorted(findings - {"AwsSolutions-IAM5[Resource::*]"})
+            if scoped:
+                acknowledge(
+                    policy,
+                    "Service Catalog names each provisioned stack SC-<account>-pp-<id>, and CloudFormation names the roles, "
+                    "policies, rules, topics and alarms a template creates after that stack; everything a template names "
+                    "itself (pipelines, endpoints, models, endpoint configs, monitoring schedules and job definitions, "
+                    "dashboards, log groups, alarms) starts with <estate>-project-<project>, and deployable versions are "
+                    "those of the template models' registry groups. The launch role is scoped to exactly those prefixes, "
+                    "its roles to the project permissions boundary, and it reads only Service Catalog's template copies and "
+                    "the estate's /projects SSM parameters; DescribeLogGroups takes log-group:* (it lists).",
+                    *scoped,
+                )
+            if "AwsSolutions-IAM5[Resource::*]" in findings:
+                acknowledge(policy, "cloudformation:GetTemplateSummary and ValidateTemplate act on a template, not a "
+                                    "resource, and have no resource-level permissions, nor has logs:DescribeResourcePolicies "
+                                    "(it lists the account's CloudWatch Logs resource policies, read-only, for the log-group "
+                                    "handler); s3:GetObject reads only objects Service Catalog tagged "
+                                    "servicecatalog:provisioning=true (its template copies), in a bucket it owns.",
+                            "AwsSolutions-IAM5[Resource::*]")
         return role
 
     def _boundary(self, stack: Stack, config: EstateConfig, artifacts: SecureBucket, data: SecureBucket,
@@ -367,6 +398,9 @@ class ProjectTemplates(Construct):
         registry = registry_location(config)
         sagemaker_arn = f"arn:{partition}:sagemaker:{region}:{account}"
         job_resources = [f"{sagemaker_arn}:processing-job/pipelines-*", f"{sagemaker_arn}:training-job/pipelines-*"]
+        # A deploy template's alarms: named <estate>-project-<id>-..., or after the provisioned stack when unnamed.
+        alarms = [f"arn:{partition}:cloudwatch:{region}:{account}:alarm:{p}*"
+                  for p in (project_prefix(config.name), provisioned_stack_prefix(account))]
         shared_key = f"arn:{partition}:kms:{region}:{registry.account}:key/*"
         shared_objects = f"{registry.artifacts_bucket_arn}/{ARTIFACTS_PREFIX}/*"
         statements = [
@@ -397,6 +431,8 @@ class ProjectTemplates(Construct):
             iam.PolicyStatement(sid="JobLogs", actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
                                                         "logs:DescribeLogStreams"],
                                 resources=[f"arn:{partition}:logs:{region}:{account}:log-group:/aws/sagemaker/*"]),
+            # Deployment guardrails read an endpoint's auto-rollback alarms with its execution role (ModelEndpoint).
+            iam.PolicyStatement(sid="RollbackAlarms", actions=["cloudwatch:DescribeAlarms"], resources=alarms),
             iam.PolicyStatement(sid="PassProjectRolesToSageMaker", actions=["iam:PassRole"],
                                 resources=[f"arn:{partition}:iam::{account}:role/{provisioned_stack_prefix(account)}*"],
                                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}),
@@ -411,13 +447,13 @@ class ProjectTemplates(Construct):
                               f"{artifacts.bucket_arn}/*", f"{data.bucket_arn}/*", shared_objects, shared_key,
                               f"arn:{partition}:ecr:{region}:*:repository/*", "*",
                               f"arn:{partition}:logs:{region}:{account}:log-group:/aws/sagemaker/*",
-                              f"arn:{partition}:iam::{account}:role/{provisioned_stack_prefix(account)}*"]
+                              f"arn:{partition}:iam::{account}:role/{provisioned_stack_prefix(account)}*", *alarms]
         acknowledge(
             boundary,
             "A permissions boundary grants nothing: it caps every project role at the job types, buckets, keys, registry "
-            "groups and project pipelines of the estate; each role's own least-privilege policy (TrainingPipeline, "
-            "ModelEndpoint, ModelMonitor) names the exact resources. Job names, log streams, captured and report objects "
-            "and project role names are generated, hence the prefixes.",
+            "groups, project pipelines and alarms of the estate; each role's own least-privilege policy (TrainingPipeline, "
+            "ModelEndpoint, ModelMonitor) names the exact resources. Job names, log streams, captured and report objects, "
+            "project role names and unnamed alarms are generated, hence the prefixes.",
             *sorted({f"AwsSolutions-IAM5[Resource::{_nag(stack, r)}]" for r in wildcard_resources}),
             "AwsSolutions-IAM5[Action::s3:GetObject*]", "AwsSolutions-IAM5[Action::s3:GetBucket*]",
             "AwsSolutions-IAM5[Action::s3:List*]", "AwsSolutions-IAM5[Action::s3:PutObject*]",

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from collections.abc import Callable
+from fnmatch import fnmatchcase
 from typing import Any
 
 import pytest
-from aws_cdk import Stage
+from aws_cdk import Stack, Stage
 from aws_cdk import aws_servicecatalog as servicecatalog
 from aws_cdk import aws_sns as sns
 from cfnlint.api import ManualArgs, lint
 
 from mlops_estate.nag import apply_nag_packs
+from tests.gates.cfn_permissions import Renderer, allows, handler_permissions, rendered_statements
 from tests.gates.normalize import normalize
 from tests.gates.test_cfn_lint import IGNORED
 from tests.helpers import make_app, make_stack, resources_of_type
@@ -108,52 +111,161 @@ def test_guardrail_check_reaches_product_templates():
         app.synth()
 
 
-# What the launch role must be allowed to create each resource type a template holds.
-CREATE_ACTIONS = {
-    "AWS::IAM::Role": "iam:CreateRole",
-    "AWS::IAM::ManagedPolicy": "iam:CreatePolicy",
-    "AWS::SageMaker::Pipeline": "sagemaker:CreatePipeline",
-    "AWS::Events::Rule": "events:PutRule",
-    "AWS::SageMaker::Model": "sagemaker:CreateModel",
-    "AWS::SageMaker::EndpointConfig": "sagemaker:CreateEndpointConfig",
-    "AWS::SageMaker::Endpoint": "sagemaker:CreateEndpoint",
-    "AWS::SageMaker::DataQualityJobDefinition": "sagemaker:CreateDataQualityJobDefinition",
-    "AWS::SageMaker::MonitoringSchedule": "sagemaker:CreateMonitoringSchedule",
-    "AWS::CloudWatch::Alarm": "cloudwatch:PutMetricAlarm",
-    "AWS::CloudWatch::CompositeAlarm": "cloudwatch:PutCompositeAlarm",
-    "AWS::CloudWatch::Dashboard": "cloudwatch:PutDashboard",
-    "AWS::Logs::LogGroup": "logs:CreateLogGroup",
-    "AWS::SNS::Topic": "sns:CreateTopic",
-    "AWS::SNS::TopicPolicy": "sns:SetTopicAttributes",
+def _launch_policy(estate) -> dict[str, Any]:
+    """The statements of the launch role's managed policies (split for IAM's size quota), as one policy."""
+    policies = [p for p in resources_of_type(estate.templates["MlDev/Projects"], "AWS::IAM::ManagedPolicy").values()
+                if "what the SageMaker project templates create" in p["Properties"]["Description"]]
+    assert len(policies) == 3
+    return {"Properties": {"PolicyDocument": {"Statement": [
+        s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]]}}}
+
+
+def _absent(*properties: str) -> Callable[[dict[str, Any]], bool]:
+    """Not needed when the resource sets none of these properties."""
+    return lambda props: not any(p in props for p in properties)
+
+
+Exemption = tuple[Callable[[dict[str, Any]], bool], str]
+
+
+def _only_with(kind: str, prop: str, feature: str, *permissions: str) -> dict[tuple[str, str], Exemption]:
+    """Permissions a handler needs only for a feature the resource turns on with ``prop``."""
+    return {(kind, permission): (_absent(prop), f"only for {feature} ({prop}), which the templates do not set")
+            for permission in permissions}
+
+
+def _always(_: dict[str, Any]) -> bool:
+    return True
+
+
+# Permissions AWS's handler schemas list that a launch of these templates provably does not need, or that the
+# launch role must not have; each with its reason and, where it depends on the template, the condition under which
+# it holds (checked per resource). Everything else a handler lists must be granted on the resource's ARN.
+NOT_NEEDED: dict[tuple[str, str], Exemption] = {
+    # IAM roles: the templates attach managed policies only (ManagedPoliciesOnly), never inline ones; the delete
+    # handler deletes each inline policy ListRolePolicies returns (none).
+    **_only_with("AWS::IAM::Role", "Policies", "inline policies", "iam:PutRolePolicy", "iam:GetRolePolicy",
+                 "iam:DeleteRolePolicy"),
+    ("AWS::IAM::Role", "iam:DeleteRolePermissionsBoundary"): (
+        _always, "deliberately not granted: it would unbound a project role; every template sets the boundary and "
+                 "never removes it (an update that tried would fail, as it should)"),
+    # Managed policies of a template attach to its roles, never to groups or users.
+    **_only_with("AWS::IAM::ManagedPolicy", "Groups", "groups", "iam:AttachGroupPolicy", "iam:DetachGroupPolicy"),
+    **_only_with("AWS::IAM::ManagedPolicy", "Users", "users", "iam:AttachUserPolicy", "iam:DetachUserPolicy"),
+    # The pipeline definition is inline (PipelineDefinitionBody); S3 is read only for PipelineDefinitionS3Location.
+    ("AWS::SageMaker::Pipeline", "s3:GetObject"): (
+        lambda props: "PipelineDefinitionS3Location" not in props["PipelineDefinition"], "S3-hosted definitions only"),
+    # Log groups and topics: optional features the templates do not use (each permission is needed only with the
+    # property that turns the feature on).
+    **_only_with("AWS::Logs::LogGroup", "DataProtectionPolicy", "a data protection policy and its audit destinations "
+                 "(s3:REST.PUT.OBJECT is not even an IAM action)", "logs:PutDataProtectionPolicy",
+                 "logs:CreateLogDelivery", "s3:REST.PUT.OBJECT", "firehose:TagDeliveryStream"),
+    **_only_with("AWS::Logs::LogGroup", "ResourcePolicyDocument", "a log-group resource policy",
+                 "logs:PutResourcePolicy", "logs:DeleteResourcePolicy"),
+    **_only_with("AWS::Logs::LogGroup", "FieldIndexPolicies", "field index policies",
+                 "logs:PutIndexPolicy", "logs:DeleteIndexPolicy"),
+    **_only_with("AWS::Logs::LogGroup", "BearerTokenAuthenticationEnabled", "bearer-token ingestion",
+                 "logs:PutBearerTokenAuthentication"),
+    **_only_with("AWS::Logs::LogGroup", "DeletionProtectionEnabled", "deletion protection",
+                 "logs:PutLogGroupDeletionProtection"),
+    **_only_with("AWS::SNS::Topic", "Subscription", "inline subscriptions", "sns:Subscribe", "sns:Unsubscribe"),
+    **_only_with("AWS::SNS::Topic", "DataProtectionPolicy", "a topic data protection policy", "sns:PutDataProtectionPolicy"),
+    **_only_with("AWS::SNS::Topic", "DeliveryStatusLogging", "delivery-status logging roles", "iam:GetRole"),
 }
 
 
+def _targets(renderer: Renderer, logical_id: str, resource: dict[str, Any], permission: str) -> list[str] | str:
+    """The ARNs one handler permission is authorized against for this resource, or why it is not needed."""
+    props = resource.get("Properties", {})
+    kind = resource["Type"]
+    if (kind, permission) in NOT_NEEDED:
+        applies, reason = NOT_NEEDED[(kind, permission)]
+        if applies(props):
+            return reason
+        raise AssertionError(f"{logical_id}: {permission} is allow-listed ({reason}) but the resource uses the feature")
+    if permission in ("iam:PassRole", "iam:GetRole") and kind != "AWS::IAM::Role":
+        roles = renderer.roles_referenced(props)
+        return roles or "passes no role of the template"
+    if permission.startswith("kms:"):
+        return [renderer.render(props["KmsKeyId"])] if "KmsKeyId" in props else "no customer-managed key"
+    if kind == "AWS::IAM::ManagedPolicy" and permission in ("iam:AttachRolePolicy", "iam:DetachRolePolicy"):
+        return [renderer.arn(role["Ref"])[0] for role in props.get("Roles", [])] or "attached to no role"
+    return renderer.arn(logical_id)
+
+
+def _launch_gaps(estate, product: str, statements: list[dict[str, Any]] | None = None) -> list[str]:
+    template = product_templates(estate)[product]
+    stack = estate.estate.projects
+    account, region = Stack.of(stack).account, Stack.of(stack).region
+    renderer = Renderer(template, account=account, region=region)
+    if statements is None:
+        statements = rendered_statements(_launch_policy(estate), Renderer(estate.templates["MlDev/Projects"],
+                                                                          account=account, region=region))
+    gaps = []
+    for logical_id, resource in template["Resources"].items():
+        for op, permissions in handler_permissions(region, resource["Type"]).items():
+            for permission in sorted(permissions):
+                targets = _targets(renderer, logical_id, resource, permission)
+                if isinstance(targets, str):
+                    continue
+                gaps += [f"{resource['Type']} {op}: {permission} on {arn}" for arn in targets
+                         if not allows(statements, permission, arn)]
+    return sorted(set(gaps))
+
+
 @pytest.mark.parametrize("product", PRODUCT_TEMPLATES)
-def test_launch_role_can_create_every_resource_type_of_the_template(default_estate, product):
-    """A resource type added to a template without extending the launch role would fail every launch."""
-    types = {r["Type"] for r in product_templates(default_estate)[product]["Resources"].values()}
-    assert types <= set(CREATE_ACTIONS), f"no launch-role permission known for {sorted(types - set(CREATE_ACTIONS))}"
-    (launch,) = [p for p in resources_of_type(default_estate.templates["MlDev/Projects"], "AWS::IAM::ManagedPolicy").values()
-                 if "what the SageMaker project templates create" in p["Properties"]["Description"]]
-    allowed = {a for s in launch["Properties"]["PolicyDocument"]["Statement"]
-               for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
-    assert {CREATE_ACTIONS[t] for t in types} <= allowed
+def test_launch_role_can_run_every_handler_of_every_resource_of_the_template(default_estate, product):
+    """Every permission CloudFormation's resource handlers need to create, read, update and delete each resource
+    of the template (AWS's provider schemas, as cfn-lint ships them) is granted on the ARN that resource will have:
+    a resource type or property added to a template without extending the launch role fails the gate, not a launch."""
+    gaps = _launch_gaps(default_estate, product)
+    assert not gaps, "the launch role lacks:\n" + "\n".join(gaps)
+
+
+def test_launch_gate_sees_a_missing_resource_permission(default_estate):
+    """The gate checks resources, not just action names: the dashboard statement scoped to another prefix fails it."""
+    stack = default_estate.estate.projects
+    account, region = Stack.of(stack).account, Stack.of(stack).region
+    statements = rendered_statements(_launch_policy(default_estate), Renderer(default_estate.templates["MlDev/Projects"],
+                                                                                account=account, region=region))
+    for s in statements:
+        if s.get("Sid") == "EndpointDashboards":
+            s["_rendered"] = [r.replace("-project-", "-other-") for r in s["_rendered"]]
+    gaps = set(_launch_gaps(default_estate, "churn-deploy", statements)) - set(_launch_gaps(default_estate, "churn-deploy"))
+    assert gaps and all(g.startswith("AWS::CloudWatch::Dashboard") for g in gaps)
 
 
 def _actions(statement: dict[str, Any]) -> list[str]:
     return [statement["Action"]] if isinstance(statement["Action"], str) else list(statement["Action"])
 
 
-@pytest.mark.parametrize("product", PRODUCT_TEMPLATES)
-def test_project_boundary_admits_every_action_the_template_grants(default_estate, product):
-    """The boundary caps every project role: an action a template grants outside it would fail at run time."""
-    from fnmatch import fnmatchcase
+# Role statements deliberately broader than the boundary, which narrows them (the boundary must still admit the
+# action on some resource inside the role's pattern, else the role could never use it).
+NARROWED_BY_BOUNDARY = {
+    # ModelEndpoint reads a model package's artifacts anywhere in the artifact account (s3:ResourceAccount): the
+    # location is known only at deploy time. Registered versions of the estate live under the shared registry's
+    # models/ prefix, which the boundary admits; nothing else may be read by a project endpoint.
+    ("s3:GetObject", "arn:aws:s3:::*/*"),
+}
 
+
+@pytest.mark.parametrize("product", PRODUCT_TEMPLATES)
+def test_project_boundary_admits_every_statement_the_template_grants(default_estate, product):
+    """The boundary caps every project role: an action a template grants outside it, or on a resource outside the
+    boundary's patterns, would fail at run time. Each (action, resource) of a role policy must match a boundary
+    statement by action pattern and resource pattern (fnmatch of the rendered role resource against the boundary's)."""
+    stack = Stack.of(default_estate.estate.projects)
+    account, region = stack.account, stack.region
     (boundary,) = [p for p in resources_of_type(default_estate.templates["MlDev/Projects"], "AWS::IAM::ManagedPolicy").values()
                    if "permissions boundary" in p["Properties"]["Description"]]
-    allowed = [a for s in boundary["Properties"]["PolicyDocument"]["Statement"] for a in _actions(s)]
+    bounds = rendered_statements(boundary, Renderer(default_estate.templates["MlDev/Projects"], account=account, region=region))
     template = product_templates(default_estate)[product]
-    granted = {a for p in resources_of_type(template, "AWS::IAM::ManagedPolicy").values()
-               for s in p["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow" for a in _actions(s)}
+    renderer = Renderer(template, account=account, region=region)
+    granted = [(a, r) for p in resources_of_type(template, "AWS::IAM::ManagedPolicy").values()
+               for s in rendered_statements(p, renderer) if s["Effect"] == "Allow" for a in _actions(s) for r in s["_rendered"]]
     assert granted
-    assert sorted(a for a in granted if not any(fnmatchcase(a, pattern) for pattern in allowed)) == []
+    outside = sorted({f"{a} on {r}" for a, r in granted if not allows(bounds, a, r) and (a, r) not in NARROWED_BY_BOUNDARY})
+    for action, pattern in sorted(NARROWED_BY_BOUNDARY & set(granted)):
+        admitted = [b for s in bounds if any(fnmatchcase(action, x) for x in _actions(s)) for b in s["_rendered"]]
+        assert any(fnmatchcase(b, pattern) for b in admitted), f"the boundary admits {action} on nothing in {pattern}"
+    assert not outside, "outside the project boundary:\n" + "\n".join(outside)

@@ -631,3 +631,15 @@ def test_artifact_account_comes_from_the_source():
     assert ModelSource.from_model_package(PACKAGE).owner_account == "222222222222"
     assert ModelSource.from_image(IMAGE).owner_account == "123456789012"
     assert ModelSource.from_model_package(PACKAGE, artifact_account="999999999999").owner_account == "999999999999"
+
+
+@pytest.mark.parametrize("endpoint", ["Ab", "Shadowed", "Sls"])
+def test_execution_role_reads_exactly_its_rollback_alarms(built, endpoint):
+    """Deployment guardrails watch the auto-rollback alarms with the execution role (cloudwatch:DescribeAlarms)."""
+    rollback = [a["AlarmName"]["Ref"] for a in _endpoint(built, f"{endpoint}Endpoint")["DeploymentConfig"]
+                ["AutoRollbackConfiguration"]["Alarms"]]
+    statement = _by_sid(_policy_statements(built["json"], f"{endpoint}ExecutionRole"), "RollbackAlarms")
+    assert statement["Action"] == "cloudwatch:DescribeAlarms"
+    resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+    assert sorted(r["Fn::GetAtt"][0] for r in resources) == sorted(rollback)
+    assert all(r["Fn::GetAtt"][1] == "Arn" for r in resources)

@@ -21,7 +21,7 @@ from mlops_estate.model_deploy_product import (
 )
 from mlops_estate.projects import ProjectTemplates
 from tests.helpers import TEST_ACCOUNT, default_estate_dict, make_app, make_stack, resources_of_type
-from tests.unit.test_projects import _build, _config, _policy, _product_template, _statements
+from tests.unit.test_projects import _build, _config, _launch_statements, _policy, _product_template, _statements
 
 PROJECT = {"Ref": "SageMakerProjectId"}
 REGISTRY = "arn:aws:sagemaker:eu-west-1:222222222222:model-package"
@@ -191,7 +191,7 @@ def test_unmonitored_model_gets_a_realtime_endpoint_without_monitor(deployed):
 
 def test_launch_policy_covers_what_the_deploy_template_creates(deployed):
     _, template, _ = deployed
-    statements = _statements(_policy(template, "what the SageMaker project templates create"))
+    statements = _launch_statements(template)
     arn = f"arn:aws:sagemaker:eu-west-1:{TEST_ACCOUNT}"
     assert sorted(statements["ProjectEndpoints"]["Resource"]) == sorted(
         f"{arn}:{kind}/mlops-project-*"

@@ -70,6 +70,21 @@ def _statements(policy: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
 
 
+LAUNCH_POLICIES = "what the SageMaker project templates create"
+
+
+def _launch_policies(template: Template) -> list[dict[str, Any]]:
+    """The launch role's managed policies (split to stay inside IAM's policy size quota)."""
+    return [p for p in template.find_resources("AWS::IAM::ManagedPolicy").values()
+            if LAUNCH_POLICIES in p["Properties"].get("Description", "")]
+
+
+def _launch_statements(template: Template) -> dict[str, dict[str, Any]]:
+    statements = [s for p in _launch_policies(template) for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    assert len({s["Sid"] for s in statements}) == len(statements)
+    return {s["Sid"]: s for s in statements}
+
+
 def test_a_build_and_a_deploy_product_per_selected_model_tagged_for_studio(built):
     _, template, _ = built
     products = template.find_resources("AWS::ServiceCatalog::CloudFormationProduct")
@@ -99,7 +114,7 @@ def test_launch_constraint_uses_the_launch_role_only_service_catalog_assumes(bui
 
 def test_launch_role_is_scoped_to_project_names_and_the_boundary(built):
     _, template, _ = built
-    statements = _statements(_policy(template, "what the SageMaker project templates create"))
+    statements = _launch_statements(template)
     prefix = f"SC-{TEST_ACCOUNT}-pp-"
     # Model Monitor roles live under the estate's monitor path.
     assert sorted(statements["CreateBoundedRoles"]["Resource"]) == [f"arn:aws:iam::{TEST_ACCOUNT}:role/{prefix}*",
@@ -116,9 +131,11 @@ def test_launch_role_is_scoped_to_project_names_and_the_boundary(built):
                                                               f"arn:aws:events:eu-west-1:{TEST_ACCOUNT}:rule/mlops-ml-dev/{prefix}*"]
     assert statements["PassProjectRoles"]["Condition"] == {
         "StringEquals": {"iam:PassedToService": ["sagemaker.amazonaws.com", "events.amazonaws.com"]}}
-    # Nothing in the launch policy is unscoped except the two template calls without resource-level permissions.
+    # Nothing in the launch policy is unscoped except the template calls and the log resource-policy listing, which
+    # have no resource-level permissions.
     unscoped = [sid for sid, s in statements.items() if s["Resource"] == "*"]
-    assert unscoped == ["ReadTemplates", "TemplateObjects"]
+    assert unscoped == ["ReadTemplates", "TemplateObjects", "DescribeLogResourcePolicies"]
+    assert statements["DescribeLogResourcePolicies"]["Action"] == "logs:DescribeResourcePolicies"
     assert statements["TemplateObjects"]["Condition"] == {
         "StringEquals": {"s3:ExistingObjectTag/servicecatalog:provisioning": "true"}}
     assert not any(a.endswith(":*") for s in statements.values() for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))
@@ -246,6 +263,20 @@ def test_project_boundary_caps_roles_at_pipeline_work(built):
     assert statements["PipelineJobs"]["Resource"] == [
         f"arn:aws:sagemaker:eu-west-1:{TEST_ACCOUNT}:processing-job/pipelines-*",
         f"arn:aws:sagemaker:eu-west-1:{TEST_ACCOUNT}:training-job/pipelines-*"]
+    # Deployment guardrails read a project endpoint's rollback alarms (named or stack-prefixed) with its role.
+    assert statements["RollbackAlarms"]["Action"] == "cloudwatch:DescribeAlarms"
+    assert sorted(statements["RollbackAlarms"]["Resource"]) == [
+        f"arn:aws:cloudwatch:eu-west-1:{TEST_ACCOUNT}:alarm:SC-{TEST_ACCOUNT}-pp-*",
+        f"arn:aws:cloudwatch:eu-west-1:{TEST_ACCOUNT}:alarm:mlops-project-*"]
+
+
+def test_launch_role_tags_project_dashboards(built):
+    """The deploy template's dashboard is tagged: its handler tags, reads tags and retags, on project dashboards only."""
+    _, template, _ = built
+    dashboards = _launch_statements(template)["EndpointDashboards"]
+    assert dashboards["Resource"] == f"arn:aws:cloudwatch::{TEST_ACCOUNT}:dashboard/mlops-project-*"
+    assert {"cloudwatch:TagResource", "cloudwatch:UntagResource", "cloudwatch:ListTagsForResource",
+            "cloudwatch:PutDashboard"} <= set(dashboards["Action"])
 
 
 # The longest product ARN IAM may have to store: GovCloud partition, a 14-character region, Service Catalog's ids.
@@ -265,6 +296,47 @@ def test_creator_policy_holds_the_maximum_number_of_products(built):
     fixed = len(json.dumps(document, separators=(",", ":")).replace(" ", ""))
     per_product = len(LONGEST_PRODUCT_ARN) + 3  # quotes and comma
     assert fixed + MAX_TEMPLATE_PRODUCTS * per_product <= MANAGED_POLICY_CHARACTERS
+
+
+# Upper bounds of what an intrinsic resolves to: the longest partition, region and account, any other reference (a key,
+# the boundary policy's ARN) at most 160 characters.
+_PSEUDO = {"AWS::Partition": "aws-us-gov", "AWS::Region": "ap-southeast-3", "AWS::AccountId": "123456789012"}
+# An ARN of a registered version the launch role may describe: the longest model package group name (63 characters).
+LONGEST_VERSIONS_ARN = "arn:aws-us-gov:sagemaker:ap-southeast-3:123456789012:model-package/" + "g" * 63 + "/*"
+
+
+def _resolved_upper_bound(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_resolved_upper_bound(v) for v in value]
+    if isinstance(value, dict):
+        if set(value) == {"Ref"} and value["Ref"] in _PSEUDO:
+            return _PSEUDO[value["Ref"]]
+        if set(value) == {"Fn::Join"}:
+            return value["Fn::Join"][0].join(str(_resolved_upper_bound(v)) for v in value["Fn::Join"][1])
+        if len(value) == 1 and next(iter(value)).startswith(("Fn::", "Ref")):
+            return "x" * 160
+        return {k: _resolved_upper_bound(v) for k, v in value.items()}
+    return value
+
+
+def test_launch_policies_fit_the_policy_size_quota_at_the_maximum_number_of_products(built):
+    """IAM caps a managed policy at 6,144 characters: the launch permissions are split over three policies, and the
+    one that names each template model's registered versions must hold MAX_TEMPLATE_PRODUCTS worth of them."""
+    templates, template, _ = built
+    policies = _launch_policies(template)
+    assert len(policies) == 3
+    for policy in policies:
+        document = _resolved_upper_bound(policy["Properties"]["PolicyDocument"])
+        versions = [s for s in document["Statement"] if s["Sid"] == "RegisteredVersions"]
+        per_model = 0
+        if versions:
+            arns = versions[0]["Resource"] if isinstance(versions[0]["Resource"], list) else [versions[0]["Resource"]]
+            assert len(arns) == len(templates.templates)
+            versions[0]["Resource"] = []
+            per_model = len(LONGEST_VERSIONS_ARN) + 3  # quotes and comma
+        fixed = len(json.dumps(document, separators=(",", ":")).replace(" ", ""))
+        assert fixed + MAX_TEMPLATE_PRODUCTS // PRODUCTS_PER_MODEL * per_model <= MANAGED_POLICY_CHARACTERS, \
+            policy["Properties"]["Description"]
 
 
 def test_portfolio_stack_holds_the_maximum_number_of_products(built):
