@@ -4,7 +4,7 @@
 from pathlib import Path
 
 from mlops_estate.stacks.estate import estate_app
-from mlops_estate.nag import apply_nag_packs
+from mlops_estate.core.nag import apply_nag_packs
 from mlops_estate.stacks.estate import build_estate
 
 app, config = estate_app(Path(__file__).resolve().parent / "cdk.json")

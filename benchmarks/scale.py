@@ -27,8 +27,8 @@ ENV = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
 
 def child(models: int, gates: bool) -> None:
     sys.path.insert(0, str(ROOT))
-    from mlops_estate.model_groups import MODELS_PER_STACK
-    from mlops_estate.nag import apply_nag_packs
+    from mlops_estate.stacks.model_groups import MODELS_PER_STACK
+    from mlops_estate.core.nag import apply_nag_packs
     from mlops_estate.stacks.estate import build_estate, estate_app
     from tests.helpers import scaled_estate_dict
 

@@ -28,7 +28,7 @@ ENV = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
 
 def child(gates: bool) -> None:
     t0 = time.perf_counter()
-    from mlops_estate.nag import apply_nag_packs
+    from mlops_estate.core.nag import apply_nag_packs
     from mlops_estate.stacks.estate import build_estate, estate_app
 
     t1 = time.perf_counter()

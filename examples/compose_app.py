@@ -11,11 +11,11 @@ import sys
 from aws_cdk import App, Aspects, Environment, Stack
 from constructs import Construct
 
-from mlops_estate.encryption import DataClass, EstateKeys
-from mlops_estate.managed_policies import ManagedPoliciesOnly
-from mlops_estate.nag import apply_nag_packs
-from mlops_estate.network import PrivateNetwork
-from mlops_estate.storage import SecureBucket
+from mlops_estate.security.encryption import DataClass, EstateKeys
+from mlops_estate.security.managed_policies import ManagedPoliciesOnly
+from mlops_estate.core.nag import apply_nag_packs
+from mlops_estate.network.private_network import PrivateNetwork
+from mlops_estate.security.storage import SecureBucket
 
 ACCOUNT, REGION, ZONES = "123456789012", "eu-west-1", ["eu-west-1a", "eu-west-1b"]
 

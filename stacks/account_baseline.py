@@ -15,13 +15,13 @@ from aws_cdk import CfnCondition, CfnResource, Fn, Tags
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
-from mlops_estate.budgets import AccountBudget
-from mlops_estate.config import EstateConfig
-from mlops_estate.config_rules import ConfigRecorder, SageMakerConfigRules
-from mlops_estate.default_security_group import DefaultSecurityGroupClosed
-from mlops_estate.encryption import EstateKeys
-from mlops_estate.network import PrivateNetwork
-from mlops_estate.stack_set import ServiceManagedStackSet, StackSetTemplate
+from mlops_estate.governance.budgets import AccountBudget
+from mlops_estate.config.estate import EstateConfig
+from mlops_estate.governance.config_rules import ConfigRecorder, SageMakerConfigRules
+from mlops_estate.network.default_security_group import DefaultSecurityGroupClosed
+from mlops_estate.security.encryption import EstateKeys
+from mlops_estate.network.private_network import PrivateNetwork
+from mlops_estate.governance.stack_set import ServiceManagedStackSet, StackSetTemplate
 
 # Above the stage's tags (priority 100), so `environment` names the baseline accounts, not the management account.
 ENVIRONMENT_TAG_PRIORITY = 200

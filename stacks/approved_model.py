@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from constructs import Construct
 
-from mlops_estate.approved_model import ApprovedModelPackage, approved_arn_parameter_name
-from mlops_estate.config import EstateConfig, ServingEnv
+from mlops_estate.lifecycle.approved_model import ApprovedModelPackage, approved_arn_parameter_name
+from mlops_estate.config.estate import EstateConfig, ServingEnv
 from mlops_estate.stacks.base import EstateStack
 
 

@@ -6,11 +6,11 @@ from aws_cdk import DefaultStackSynthesizer, Environment, IBoundStackSynthesizer
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from mlops_estate.budgets import AccountBudget
-from mlops_estate.ci_config import BOOTSTRAP_QUALIFIER_CONTEXT
-from mlops_estate.config import EstateConfig
-from mlops_estate.config_rules import SageMakerConfigRules
-from mlops_estate.governance_config import GovernedRole
+from mlops_estate.governance.budgets import AccountBudget
+from mlops_estate.config.ci import BOOTSTRAP_QUALIFIER_CONTEXT
+from mlops_estate.config.estate import EstateConfig
+from mlops_estate.governance.config_rules import SageMakerConfigRules
+from mlops_estate.config.governance import GovernedRole
 
 # Accounts that run SageMaker workloads: they get the AWS Config SageMaker rules.
 ML_ROLES: tuple[GovernedRole, ...] = ("ml_dev", "staging", "prod")

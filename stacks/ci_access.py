@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from aws_cdk import CfnOutput, Duration, Stage
 from constructs import Construct
 
-from mlops_estate.ci_config import CiAccount, CiConfig
-from mlops_estate.ci_deploy_role import CiDeployRole, github_oidc_provider
-from mlops_estate.config import EstateConfig
+from mlops_estate.config.ci import CiAccount, CiConfig
+from mlops_estate.governance.ci_deploy_role import CiDeployRole, github_oidc_provider
+from mlops_estate.config.estate import EstateConfig
 from mlops_estate.stacks.base import EstateStack
 
 # The order the deploy workflow deploys the stages in (README "Deploy, one account at a time"): the registry

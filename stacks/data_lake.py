@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from constructs import Construct
 
-from mlops_estate.catalog import CatalogDatabase, catalog_name
-from mlops_estate.config import EstateConfig
-from mlops_estate.encryption import DataClass, EstateKeys
-from mlops_estate.event_bus import EstateEventBus, estate_bus_name
-from mlops_estate.event_forwarding import ObjectCreatedForwarder
+from mlops_estate.features.catalog import CatalogDatabase, catalog_name
+from mlops_estate.config.estate import EstateConfig
+from mlops_estate.security.encryption import DataClass, EstateKeys
+from mlops_estate.events.event_bus import EstateEventBus, estate_bus_name
+from mlops_estate.events.event_forwarding import ObjectCreatedForwarder
 from mlops_estate.stacks.base import EstateStack
-from mlops_estate.storage import SecureBucket
+from mlops_estate.security.storage import SecureBucket
 
 
 class DataLakeStack(EstateStack):

@@ -11,14 +11,14 @@ from typing import Any
 from aws_cdk import App, Aspects, AspectPriority, Stack, Stage, Tags
 from constructs import Construct
 
-from mlops_estate.config import EstateConfig, ModelConfig, ServingEnv, load_estate
-from mlops_estate.cost_tags import TagPlainCfnResources
-from mlops_estate.endpoint import pascal
-from mlops_estate.guardrail_check import GuardrailCheck
-from mlops_estate.guardrails import GuardrailOptions
-from mlops_estate.managed_policies import ManagedPoliciesOnly
-from mlops_estate.model_groups import group_stack_id, model_groups
-from mlops_estate.promotion import DeployTarget, PromotionTarget
+from mlops_estate.config.estate import EstateConfig, ModelConfig, ServingEnv, load_estate
+from mlops_estate.governance.cost_tags import TagPlainCfnResources
+from mlops_estate.serving.endpoint import pascal
+from mlops_estate.governance.guardrail_check import GuardrailCheck
+from mlops_estate.governance.guardrails import GuardrailOptions
+from mlops_estate.security.managed_policies import ManagedPoliciesOnly
+from mlops_estate.stacks.model_groups import group_stack_id, model_groups
+from mlops_estate.lifecycle.promotion import DeployTarget, PromotionTarget
 from mlops_estate.stacks.approved_model import ApprovedModelStack
 from mlops_estate.stacks.base import GOVERNED_ROLES, EstateStack, add_account_governance
 from mlops_estate.stacks.ci_access import CiAccessStack, add_ci_access

@@ -10,21 +10,21 @@ from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from mlops_estate.catalog import CatalogDatabase, catalog_name
-from mlops_estate.config import EstateConfig, ModelConfig
-from mlops_estate.encryption import EstateKeys
-from mlops_estate.event_bus import EstateEventBus, estate_bus_name
-from mlops_estate.event_forwarding import OBJECT_CREATED
-from mlops_estate.feature_store import FeatureGroup
-from mlops_estate.mlflow import MlflowTrackingServer
-from mlops_estate.network import PrivateNetwork
-from mlops_estate.personas import PersonaResources, Personas
-from mlops_estate.pipeline.reference import ModelBuildPipelines
-from mlops_estate.registry import registry_location
-from mlops_estate.retraining import ALARM_STATE_CHANGE, PROCESSING_JOB_STATE_CHANGE, RetrainingTrigger, retraining_triggers
+from mlops_estate.features.catalog import CatalogDatabase, catalog_name
+from mlops_estate.config.estate import EstateConfig, ModelConfig
+from mlops_estate.security.encryption import EstateKeys
+from mlops_estate.events.event_bus import EstateEventBus, estate_bus_name
+from mlops_estate.events.event_forwarding import OBJECT_CREATED
+from mlops_estate.features.feature_store import FeatureGroup
+from mlops_estate.workspace.mlflow import MlflowTrackingServer
+from mlops_estate.network.private_network import PrivateNetwork
+from mlops_estate.workspace.personas import PersonaResources, Personas
+from mlops_estate.reference.pipelines import ModelBuildPipelines
+from mlops_estate.lifecycle.registry import registry_location
+from mlops_estate.lifecycle.retraining import ALARM_STATE_CHANGE, PROCESSING_JOB_STATE_CHANGE, RetrainingTrigger, retraining_triggers
 from mlops_estate.stacks.base import EstateStack
-from mlops_estate.storage import SecureBucket
-from mlops_estate.studio import StudioDomain
+from mlops_estate.security.storage import SecureBucket
+from mlops_estate.workspace.studio import StudioDomain
 
 
 class _BuildsModels(EstateStack):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from constructs import Construct
 
-from mlops_estate.audit import OrganizationTrail
-from mlops_estate.config import EstateConfig
-from mlops_estate.encryption import DataClass, EstateKeys
-from mlops_estate.guardrails import GuardrailOptions, SageMakerGuardrails
+from mlops_estate.governance.audit import OrganizationTrail
+from mlops_estate.config.estate import EstateConfig
+from mlops_estate.security.encryption import DataClass, EstateKeys
+from mlops_estate.governance.guardrails import GuardrailOptions, SageMakerGuardrails
 from mlops_estate.stacks.account_baseline import account_baseline_rollout
 from mlops_estate.stacks.base import EstateStack
 

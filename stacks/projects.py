@@ -1,12 +1,12 @@
 """SageMaker Projects templates of the ML dev account: a Service Catalog portfolio of the estate's model-build
-compositions, launched from Studio by the chosen personas (`mlops_estate.projects`)."""
+compositions, launched from Studio by the chosen personas (`mlops_estate.projects.templates`)."""
 
 from __future__ import annotations
 
 from constructs import Construct
 
-from mlops_estate.config import EstateConfig
-from mlops_estate.projects import ProjectTemplates
+from mlops_estate.config.estate import EstateConfig
+from mlops_estate.projects.templates import ProjectTemplates
 from mlops_estate.stacks.base import EstateStack
 from mlops_estate.stacks.ml_dev import MlDevStack
 

@@ -7,18 +7,18 @@ from collections.abc import Sequence
 from aws_cdk import CfnParameter
 from constructs import Construct
 
-from mlops_estate.alarm_topic import alarm_topic
-from mlops_estate.config import EstateConfig, ModelConfig, ServingEnv
-from mlops_estate.encryption import DataClass, EstateKeys
-from mlops_estate.approved_model import approved_arn_parameter_name
-from mlops_estate.endpoint import ModelEndpoint, ModelEndpointProps, ModelSource, pascal
-from mlops_estate.event_bus import EstateEventBus, estate_bus_name
-from mlops_estate.event_forwarding import EventForwarder
-from mlops_estate.monitoring import ModelMonitor, MonitoredEndpoint
-from mlops_estate.retraining import forwarded_retraining_patterns
-from mlops_estate.network import PrivateNetwork
+from mlops_estate.events.alarm_topic import alarm_topic
+from mlops_estate.config.estate import EstateConfig, ModelConfig, ServingEnv
+from mlops_estate.security.encryption import DataClass, EstateKeys
+from mlops_estate.lifecycle.approved_model import approved_arn_parameter_name
+from mlops_estate.serving.endpoint import ModelEndpoint, ModelEndpointProps, ModelSource, pascal
+from mlops_estate.events.event_bus import EstateEventBus, estate_bus_name
+from mlops_estate.events.event_forwarding import EventForwarder
+from mlops_estate.monitoring.model_monitor import ModelMonitor, MonitoredEndpoint
+from mlops_estate.lifecycle.retraining import forwarded_retraining_patterns
+from mlops_estate.network.private_network import PrivateNetwork
 from mlops_estate.stacks.base import EstateStack
-from mlops_estate.storage import SecureBucket
+from mlops_estate.security.storage import SecureBucket
 
 
 def placeholder_model_package_arn(config: EstateConfig, model: ModelConfig) -> str:

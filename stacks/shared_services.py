@@ -10,15 +10,15 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from mlops_estate.config import EstateConfig, ModelConfig, ServingEnv
-from mlops_estate.container_registry import EstateRepositories
-from mlops_estate.encryption import DataClass, EstateKeys
-from mlops_estate.event_bus import EstateEventBus, estate_bus_name
-from mlops_estate.promotion import PromotionPipeline, PromotionTarget, PromotionTrigger
-from mlops_estate.retraining_config import promotion_pipeline_name
-from mlops_estate.registry import ModelRegistry, registry_location
+from mlops_estate.config.estate import EstateConfig, ModelConfig, ServingEnv
+from mlops_estate.lifecycle.container_registry import EstateRepositories
+from mlops_estate.security.encryption import DataClass, EstateKeys
+from mlops_estate.events.event_bus import EstateEventBus, estate_bus_name
+from mlops_estate.lifecycle.promotion import PromotionPipeline, PromotionTarget, PromotionTrigger
+from mlops_estate.config.retraining import promotion_pipeline_name
+from mlops_estate.lifecycle.registry import ModelRegistry, registry_location
 from mlops_estate.stacks.base import EstateStack
-from mlops_estate.storage import SecureBucket
+from mlops_estate.security.storage import SecureBucket
 
 
 PROMOTE_OUTSIDE_VPC = (

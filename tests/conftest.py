@@ -14,8 +14,8 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 from aws_cdk import Stage  # noqa: E402
 
-from mlops_estate.nag import apply_nag_packs  # noqa: E402
-from mlops_estate.stack_set import StackSetTemplate  # noqa: E402
+from mlops_estate.core.nag import apply_nag_packs  # noqa: E402
+from mlops_estate.governance.stack_set import StackSetTemplate  # noqa: E402
 from mlops_estate.stacks.estate import Estate, build_estate, estate_app  # noqa: E402
 
 from tests.helpers import CDK_JSON  # noqa: E402

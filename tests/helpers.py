@@ -9,7 +9,7 @@ from typing import Any, Callable
 from aws_cdk import App, Environment, Stack
 from aws_cdk.assertions import Template
 
-from mlops_estate.config import ConfigError, EstateConfig
+from mlops_estate.config.estate import ConfigError, EstateConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 CDK_JSON = ROOT / "cdk.json"

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from mlops_estate.config import EstateConfig
+from mlops_estate.config.estate import EstateConfig
 from mlops_estate.stacks.base import EstateStack
 from tests.conftest import SANDBOX_QUALIFIER, SynthesizedEstate
 from tests.helpers import config_problems, default_estate_dict, make_app, resources_of_type

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from mlops_estate.ci_config import SERVING_JOB_TIMEOUT_MINUTES, STAGE_MARGIN_MINUTES
+from mlops_estate.config.ci import SERVING_JOB_TIMEOUT_MINUTES, STAGE_MARGIN_MINUTES
 from mlops_estate.stacks.ci_access import DEPLOY_ORDER, role_variable
 from mlops_estate.stacks.estate import STAGE_NAMES
 from tests.helpers import ROOT, config_problems, default_config

@@ -20,8 +20,16 @@ def test_no_init_in_constructs_folder():
     assert not (ROOT / "constructs" / "__init__.py").exists(), "constructs/__init__.py would shadow the constructs library"
 
 
-def test_library_imports_as_mlops_estate():
-    import mlops_estate.config
-    import mlops_estate.stacks.estate
+def test_source_paths_mirror_import_paths():
+    """Every library module is found at constructs/<its import path>.py, so path-based tools can follow imports."""
+    import importlib
 
-    assert Path(mlops_estate.config.__file__).parent.name in {"constructs", "mlops_estate"}
+    package = ROOT / "constructs"
+    modules = sorted(package.rglob("*.py"))
+    assert len(modules) > 40
+    for path in modules:
+        if "scripts" in path.parts:  # job scripts ship as package data; they are no modules of the library
+            continue
+        name = ".".join(path.relative_to(package).with_suffix("").parts).removesuffix(".__init__")
+        module = importlib.import_module(name)
+        assert Path(module.__file__).resolve().parts[-len(path.relative_to(package).parts):] == path.relative_to(package).parts, name

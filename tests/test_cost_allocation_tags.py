@@ -82,7 +82,7 @@ def test_plain_cfn_resources_get_the_tags_and_l1s_are_left_to_cdk():
     from aws_cdk import Aspects, CfnResource
     from aws_cdk import aws_iam as iam
 
-    from mlops_estate.cost_tags import TagPlainCfnResources
+    from mlops_estate.governance.cost_tags import TagPlainCfnResources
     from tests.helpers import make_stack, template_of
 
     stack = make_stack()

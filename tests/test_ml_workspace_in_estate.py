@@ -50,7 +50,7 @@ def test_workspace_settings_reach_the_ml_dev_stack():
     from aws_cdk import Stage
     from aws_cdk.assertions import Template
 
-    from mlops_estate.config import EstateConfig
+    from mlops_estate.config.estate import EstateConfig
     from mlops_estate.stacks.ml_dev import MlDevStack
     from tests.helpers import default_estate_dict, make_app
 

@@ -12,8 +12,8 @@ import pytest
 from aws_cdk import Stack, Stage
 from cfnlint.api import ManualArgs, lint
 
-from mlops_estate.endpoint import pascal
-from mlops_estate.model_groups import (
+from mlops_estate.serving.endpoint import pascal
+from mlops_estate.stacks.model_groups import (
     BASE_STACK_BYTES,
     BASE_STACK_RESOURCES,
     MODEL_RESOURCES,
@@ -24,8 +24,8 @@ from mlops_estate.model_groups import (
     STACK_RESOURCE_LIMIT,
     STACK_TEMPLATE_LIMIT_BYTES,
 )
-from mlops_estate.retraining_config import promotion_pipeline_name
-from mlops_estate.stack_set import StackSetTemplate
+from mlops_estate.config.retraining import promotion_pipeline_name
+from mlops_estate.governance.stack_set import StackSetTemplate
 
 from tests.conftest import SynthesizedEstate, synthesize_estate
 from tests.gates.test_cfn_lint import IGNORED, _expected

@@ -18,7 +18,7 @@ SCRIPT = """
 import json, sys
 from aws_cdk import App
 import mlops_estate
-from mlops_estate.config import EstateConfig
+from mlops_estate.config.estate import EstateConfig
 from mlops_estate.stacks.estate import build_estate
 context = json.load(open("context.json"))
 app = App(context=context, outdir="out")
@@ -39,7 +39,11 @@ def wheel(tmp_path_factory) -> Path:
 
 def test_wheel_contents(wheel):
     names = zipfile.ZipFile(wheel).namelist()
-    assert "mlops_estate/config.py" in names and "mlops_estate/py.typed" in names
+    assert "mlops_estate/py.typed" in names
+    # every source file of the library, at the path its import names (a subpackage missing from pyproject fails here)
+    library = ROOT / "constructs"
+    for source in sorted(library.rglob("*.py")):
+        assert source.relative_to(library).as_posix() in names, source
     assert "mlops_estate/stacks/estate.py" in names
     assert not any(n.startswith("constructs/") for n in names), "the wheel must not ship a top-level constructs package"
     assert not any("__pycache__" in n for n in names)

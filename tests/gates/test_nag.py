@@ -8,7 +8,7 @@ import re
 import pytest
 from aws_cdk import aws_s3 as s3
 
-from mlops_estate.nag import acknowledge, apply_nag_packs
+from mlops_estate.core.nag import acknowledge, apply_nag_packs
 from tests.helpers import make_app, make_stack
 
 VALIDATION_FAILED = "ValidationFailed"

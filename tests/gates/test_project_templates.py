@@ -20,7 +20,7 @@ from aws_cdk import aws_servicecatalog as servicecatalog
 from aws_cdk import aws_sns as sns
 from cfnlint.api import ManualArgs, lint
 
-from mlops_estate.nag import apply_nag_packs
+from mlops_estate.core.nag import apply_nag_packs
 from tests.gates.cfn_permissions import Renderer, allows, handler_permissions, rendered_statements
 from tests.gates.normalize import normalize
 from tests.gates.test_cfn_lint import IGNORED
@@ -93,8 +93,8 @@ def test_guardrail_check_reaches_product_templates():
     from aws_cdk import Aspects
     from aws_cdk import aws_sagemaker as sagemaker
 
-    from mlops_estate.guardrail_check import GuardrailCheck
-    from mlops_estate.guardrails import GuardrailOptions
+    from mlops_estate.governance.guardrail_check import GuardrailCheck
+    from mlops_estate.governance.guardrails import GuardrailOptions
     from tests.helpers import default_config
 
     app = make_app()

@@ -14,11 +14,11 @@ from aws_cdk import Stack, Stage
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 
-from mlops_estate.baseline_rollout_config import RolloutOperationConfig
-from mlops_estate.config import ConfigError, EstateConfig
-from mlops_estate.guardrails import GuardrailOptions, guardrail_rules
-from mlops_estate.nag import apply_nag_packs
-from mlops_estate.stack_set import ServiceManagedStackSet, StackSetTemplate
+from mlops_estate.config.baseline_rollout import RolloutOperationConfig
+from mlops_estate.config.estate import ConfigError, EstateConfig
+from mlops_estate.governance.guardrails import GuardrailOptions, guardrail_rules
+from mlops_estate.core.nag import apply_nag_packs
+from mlops_estate.governance.stack_set import ServiceManagedStackSet, StackSetTemplate
 from mlops_estate.stacks.estate import _stage
 from mlops_estate.stacks.organization import OrganizationStack
 from tests.helpers import ROOT, default_estate_dict, make_app, resources_of_type
@@ -189,8 +189,8 @@ def test_baseline_can_record_configuration_for_its_rules():
 def test_private_network_takes_exactly_one_address_plan():
     from aws_cdk import aws_ec2 as ec2
 
-    from mlops_estate.encryption import DataClass, EstateKeys
-    from mlops_estate.network import PrivateNetwork
+    from mlops_estate.security.encryption import DataClass, EstateKeys
+    from mlops_estate.network.private_network import PrivateNetwork
 
     stack = Stack(make_app(), "Net")
     keys = EstateKeys(stack, "Keys", estate_name="acme", classes=[DataClass.LOGS])

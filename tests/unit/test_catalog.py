@@ -8,7 +8,7 @@ import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Template
 
-from mlops_estate.catalog import CatalogDatabase, catalog_name
+from mlops_estate.features.catalog import CatalogDatabase, catalog_name
 from tests.helpers import TEST_ACCOUNT, TEST_REGION, make_stack
 
 

@@ -10,9 +10,9 @@ import pytest
 from aws_cdk import AspectPriority, Aspects, Duration, Stage
 from aws_cdk.assertions import Template
 
-from mlops_estate.ci_deploy_role import BOOTSTRAP_ROLE_KINDS, CiDeployRole, github_oidc_provider
-from mlops_estate.config import ConfigError, EstateConfig
-from mlops_estate.managed_policies import ManagedPoliciesOnly
+from mlops_estate.governance.ci_deploy_role import BOOTSTRAP_ROLE_KINDS, CiDeployRole, github_oidc_provider
+from mlops_estate.config.estate import ConfigError, EstateConfig
+from mlops_estate.security.managed_policies import ManagedPoliciesOnly
 from mlops_estate.stacks.ci_access import DEPLOY_ORDER, add_ci_access, ci_role_name, role_variable
 from tests.helpers import TEST_ACCOUNT, TEST_REGION, default_config, default_estate_dict, make_app, make_stack, resources_of_type
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from mlops_estate.config import ConfigError, EstateConfig, load_estate
+from mlops_estate.config.estate import ConfigError, EstateConfig, load_estate
 from tests.helpers import CDK_JSON, default_estate_dict, scaled_estate_dict
 
 

@@ -11,8 +11,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from cdk_nag import AwsSolutionsChecks
 
-from mlops_estate.cross_stack_acknowledgements import CrossStackAcknowledgements, resolved_names
-from mlops_estate.nag import acknowledge, acknowledge_wildcards
+from mlops_estate.core.cross_stack_acknowledgements import CrossStackAcknowledgements, resolved_names
+from mlops_estate.core.nag import acknowledge, acknowledge_wildcards
 
 from tests.helpers import TEST_ACCOUNT, TEST_REGION, cdk_context
 

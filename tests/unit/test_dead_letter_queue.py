@@ -8,7 +8,7 @@ import pytest
 from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Match, Template
 
-from mlops_estate.dead_letter_queue import DeadLetterQueue
+from mlops_estate.events.dead_letter_queue import DeadLetterQueue
 from tests.helpers import make_stack
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from mlops_estate.encryption import DataClass, EstateKeys
+from mlops_estate.security.encryption import DataClass, EstateKeys
 from tests.helpers import TEST_ACCOUNT, make_stack
 
 

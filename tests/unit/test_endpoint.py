@@ -15,13 +15,13 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Template
 
-from mlops_estate.config import ServingConfig
-from mlops_estate.encryption import EstateKeys
-from mlops_estate.endpoint import ModelEndpoint, ModelEndpointProps, ModelSource
-from mlops_estate.managed_policies import ManagedPoliciesOnly
-from mlops_estate.nag import acknowledge, apply_nag_packs
-from mlops_estate.network import PrivateNetwork
-from mlops_estate.serving_config import (
+from mlops_estate.config.estate import ServingConfig
+from mlops_estate.security.encryption import EstateKeys
+from mlops_estate.serving.endpoint import ModelEndpoint, ModelEndpointProps, ModelSource
+from mlops_estate.security.managed_policies import ManagedPoliciesOnly
+from mlops_estate.core.nag import acknowledge, apply_nag_packs
+from mlops_estate.network.private_network import PrivateNetwork
+from mlops_estate.config.serving import (
     AlarmsConfig,
     AsyncInferenceConfig,
     CustomMetricConfig,
@@ -32,7 +32,7 @@ from mlops_estate.serving_config import (
     ServerlessConfig,
     VariantConfig,
 )
-from mlops_estate.storage import SecureBucket
+from mlops_estate.security.storage import SecureBucket
 from tests.helpers import TEST_AZS, alarm_topics, alarm_topics_closed_to_cloudwatch, make_app, make_stack, resources_of_type
 
 PACKAGE = "arn:aws:sagemaker:eu-west-1:222222222222:model-package/team-churn/3"

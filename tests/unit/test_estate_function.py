@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from aws_cdk import App, Duration
 
-from mlops_estate.encryption import DataClass, EstateKeys
-from mlops_estate.estate_function import EstateFunction, handler_source
+from mlops_estate.security.encryption import DataClass, EstateKeys
+from mlops_estate.events.estate_function import EstateFunction, handler_source
 from tests.helpers import ROOT, cdk_context, make_stack, resources_of_type
 
 REASON = "Shared services has no workload VPC; this function only calls two public AWS APIs with its role."

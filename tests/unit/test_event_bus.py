@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from aws_cdk import aws_kms as kms
 
-from mlops_estate.event_bus import EstateEventBus, estate_bus_name
-from mlops_estate.nag import apply_nag_packs
+from mlops_estate.events.event_bus import EstateEventBus, estate_bus_name
+from mlops_estate.core.nag import apply_nag_packs
 from tests.helpers import TEST_ACCOUNT, TEST_REGION, make_app, make_stack, resources_of_type
 
 LAKE = "333333333333"

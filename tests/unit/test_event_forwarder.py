@@ -8,12 +8,12 @@ import pytest
 from aws_cdk import Aspects
 from aws_cdk import aws_events as events
 
-from mlops_estate.encryption import DataClass, EstateKeys
-from mlops_estate.event_bus import EstateEventBus
-from mlops_estate.event_forwarding import EventForwarder
-from mlops_estate.managed_policies import ManagedPoliciesOnly
-from mlops_estate.nag import apply_nag_packs
-from mlops_estate.retraining import DriftAlarmTrigger, to_event_pattern
+from mlops_estate.security.encryption import DataClass, EstateKeys
+from mlops_estate.events.event_bus import EstateEventBus
+from mlops_estate.events.event_forwarding import EventForwarder
+from mlops_estate.security.managed_policies import ManagedPoliciesOnly
+from mlops_estate.core.nag import apply_nag_packs
+from mlops_estate.lifecycle.retraining import DriftAlarmTrigger, to_event_pattern
 from tests.handlers.events import PROD, STAGING, alarm_state_change, matches
 from tests.helpers import TEST_REGION, make_app, make_stack, resources_of_type
 

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 from aws_cdk import Aspects
 
-from mlops_estate.encryption import DataClass, EstateKeys
-from mlops_estate.event_bus import EstateEventBus
-from mlops_estate.event_forwarding import ObjectCreatedForwarder
-from mlops_estate.managed_policies import ManagedPoliciesOnly
-from mlops_estate.nag import apply_nag_packs
-from mlops_estate.storage import SecureBucket
+from mlops_estate.security.encryption import DataClass, EstateKeys
+from mlops_estate.events.event_bus import EstateEventBus
+from mlops_estate.events.event_forwarding import ObjectCreatedForwarder
+from mlops_estate.security.managed_policies import ManagedPoliciesOnly
+from mlops_estate.core.nag import apply_nag_packs
+from mlops_estate.security.storage import SecureBucket
 from tests.helpers import TEST_REGION, make_app, make_stack, resources_of_type
 
 ML_DEV = "444444444444"

@@ -10,10 +10,10 @@ import pytest
 from aws_cdk import Aspects
 from aws_cdk import aws_iam as iam
 
-from mlops_estate.catalog import CatalogDatabase
-from mlops_estate.encryption import DataClass, EstateKeys
-from mlops_estate.feature_store import FeatureGroup
-from mlops_estate.feature_store_config import (
+from mlops_estate.features.catalog import CatalogDatabase
+from mlops_estate.security.encryption import DataClass, EstateKeys
+from mlops_estate.features.feature_store import FeatureGroup
+from mlops_estate.config.feature_store import (
     FeatureDefinition,
     FeatureGroupDefinition,
     OfflineStoreOptions,
@@ -21,9 +21,9 @@ from mlops_estate.feature_store_config import (
     Throughput,
     TtlDuration,
 )
-from mlops_estate.managed_policies import ManagedPoliciesOnly
-from mlops_estate.nag import apply_nag_packs
-from mlops_estate.storage import SecureBucket
+from mlops_estate.security.managed_policies import ManagedPoliciesOnly
+from mlops_estate.core.nag import apply_nag_packs
+from mlops_estate.security.storage import SecureBucket
 from tests.helpers import TEST_ACCOUNT, TEST_REGION, make_app, make_stack, resources_of_type
 
 FEATURES = (

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from mlops_estate.config import EstateConfig
-from mlops_estate.config_parsing import ConfigError, Problems
-from mlops_estate.data_lake_config import DataLakeConfig
-from mlops_estate.feature_store_config import (
+from mlops_estate.config.estate import EstateConfig
+from mlops_estate.config.parsing import ConfigError, Problems
+from mlops_estate.config.data_lake import DataLakeConfig
+from mlops_estate.config.feature_store import (
     FeatureDefinition,
     FeatureGroupDefinition,
     OnlineStoreOptions,

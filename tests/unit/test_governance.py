@@ -7,12 +7,12 @@ import pytest
 from aws_cdk import Aspects
 from aws_cdk import aws_kms as kms
 
-from mlops_estate.audit import OrganizationTrail
-from mlops_estate.budgets import AccountBudget
-from mlops_estate.config import ConfigError, EstateConfig
-from mlops_estate.config_rules import SAGEMAKER_RULES, SageMakerConfigRules
-from mlops_estate.governance_config import has_local_storage
-from mlops_estate.guardrail_check import GuardrailCheck
+from mlops_estate.governance.audit import OrganizationTrail
+from mlops_estate.governance.budgets import AccountBudget
+from mlops_estate.config.estate import ConfigError, EstateConfig
+from mlops_estate.governance.config_rules import SAGEMAKER_RULES, SageMakerConfigRules
+from mlops_estate.config.governance import has_local_storage
+from mlops_estate.governance.guardrail_check import GuardrailCheck
 from tests.helpers import default_estate_dict, make_stack, resources_of_type, template_of
 
 
@@ -300,9 +300,9 @@ def test_recorder_passes_every_nag_pack():
     # The default estate leaves the recorder off, so the gates over it never see one: check it here.
     from aws_cdk import AspectPriority
 
-    from mlops_estate.encryption import DataClass, EstateKeys
-    from mlops_estate.managed_policies import ManagedPoliciesOnly
-    from mlops_estate.nag import apply_nag_packs
+    from mlops_estate.security.encryption import DataClass, EstateKeys
+    from mlops_estate.security.managed_policies import ManagedPoliciesOnly
+    from mlops_estate.core.nag import apply_nag_packs
     from tests.helpers import make_app
 
     app = make_app()

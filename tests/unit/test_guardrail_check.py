@@ -9,9 +9,9 @@ import pytest
 from aws_cdk import Aspects
 from aws_cdk import aws_sagemaker as sm
 
-from mlops_estate.governance_config import GuardrailsConfig
-from mlops_estate.guardrail_check import GuardrailCheck
-from mlops_estate.guardrails import GuardrailOptions
+from mlops_estate.config.governance import GuardrailsConfig
+from mlops_estate.governance.guardrail_check import GuardrailCheck
+from mlops_estate.governance.guardrails import GuardrailOptions
 from tests.helpers import default_config, make_app, make_stack
 
 DEV = "444444444444"

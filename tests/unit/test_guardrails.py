@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from mlops_estate.governance_config import GuardrailsConfig
-from mlops_estate.guardrails import GuardrailOptions, SageMakerGuardrails, guardrail_rules, pack_policies, policy_json
-from mlops_estate.config import EstateConfig
+from mlops_estate.config.governance import GuardrailsConfig
+from mlops_estate.governance.guardrails import GuardrailOptions, SageMakerGuardrails, guardrail_rules, pack_policies, policy_json
+from mlops_estate.config.estate import EstateConfig
 from tests.helpers import default_config, default_estate_dict, make_stack, resources_of_type, template_of
 
 KEY_TABLE = json.loads((Path(__file__).parents[1] / "data" / "iam_condition_keys.json").read_text())

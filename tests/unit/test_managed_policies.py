@@ -5,7 +5,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Template
 
-from mlops_estate.managed_policies import ManagedPoliciesOnly
+from mlops_estate.security.managed_policies import ManagedPoliciesOnly
 from tests.helpers import make_stack
 
 

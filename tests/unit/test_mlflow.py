@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from mlops_estate.mlflow import MlflowTrackingServer
-from mlops_estate.workspace_config import MlflowConfig
+from mlops_estate.workspace.mlflow import MlflowTrackingServer
+from mlops_estate.config.workspace import MlflowConfig
 from tests.helpers import make_stack
 from tests.unit.workspace_stack import ESTATE, Workspace, as_list, new_workspace_parts, statements, workspace
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from mlops_estate.config import EstateConfig
-from mlops_estate.config_parsing import ConfigError
+from mlops_estate.config.estate import EstateConfig
+from mlops_estate.config.parsing import ConfigError
 from tests.helpers import default_config, default_estate_dict
 
 

@@ -11,15 +11,15 @@ import pytest
 from aws_cdk import Stage
 from aws_cdk.assertions import Template
 
-from mlops_estate.config import EstateConfig
-from mlops_estate.encryption import DataClass, ImportedKeys
-from mlops_estate.model_deploy_product import (
+from mlops_estate.config.estate import EstateConfig
+from mlops_estate.security.encryption import DataClass, ImportedKeys
+from mlops_estate.projects.model_deploy import (
     ModelDeployProduct,
     deploy_project_id_length,
     model_package_arn_pattern,
     partition_of,
 )
-from mlops_estate.projects import ProjectTemplates
+from mlops_estate.projects.templates import ProjectTemplates
 from tests.helpers import TEST_ACCOUNT, default_estate_dict, make_app, make_stack, resources_of_type
 from tests.unit.test_projects import _build, _config, _launch_statements, _policy, _product_template, _statements
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlops_estate.model_groups import (
+from mlops_estate.stacks.model_groups import (
     BASE_STACK_BYTES,
     BASE_STACK_RESOURCES,
     MODEL_PARAMETERS,

@@ -14,14 +14,14 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 from cfnlint.api import ManualArgs, lint
 
-from mlops_estate.config import ModelConfig, QualityGateConfig
-from mlops_estate.encryption import DataClass, EstateKeys
-from mlops_estate.managed_policies import ManagedPoliciesOnly
-from mlops_estate.monitoring import MONITORING_TYPE, ModelMonitor, MonitoredEndpoint, MonitorImages
-from mlops_estate.monitoring_config import ModelQualityMonitorConfig, MonitoringConfig
-from mlops_estate.nag import apply_nag_packs
-from mlops_estate.network import PrivateNetwork
-from mlops_estate.storage import SecureBucket
+from mlops_estate.config.estate import ModelConfig, QualityGateConfig
+from mlops_estate.security.encryption import DataClass, EstateKeys
+from mlops_estate.security.managed_policies import ManagedPoliciesOnly
+from mlops_estate.monitoring.model_monitor import MONITORING_TYPE, ModelMonitor, MonitoredEndpoint, MonitorImages
+from mlops_estate.config.monitoring import ModelQualityMonitorConfig, MonitoringConfig
+from mlops_estate.core.nag import apply_nag_packs
+from mlops_estate.network.private_network import PrivateNetwork
+from mlops_estate.security.storage import SecureBucket
 from tests.helpers import TEST_AZS, TEST_REGION, cdk_context, default_config, make_app, make_stack, resources_of_type
 
 ENDPOINT = "mlops-churn-staging"

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from mlops_estate.config import EstateConfig
-from mlops_estate.config_parsing import ConfigError
-from mlops_estate.monitoring_config import HOURLY, parse_schedule
+from mlops_estate.config.estate import EstateConfig
+from mlops_estate.config.parsing import ConfigError
+from mlops_estate.config.monitoring import HOURLY, parse_schedule
 from tests.helpers import default_estate_dict
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from aws_cdk import aws_iam as iam
 
-from mlops_estate.encryption import DataClass, EstateKeys
-from mlops_estate.nag import acknowledge_wildcards, apply_nag_packs, flatten_reference
-from mlops_estate.storage import SecureBucket
+from mlops_estate.security.encryption import DataClass, EstateKeys
+from mlops_estate.core.nag import acknowledge_wildcards, apply_nag_packs, flatten_reference
+from mlops_estate.security.storage import SecureBucket
 from tests.helpers import make_app, make_stack
 
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from mlops_estate.encryption import DataClass, EstateKeys
-from mlops_estate.network import DEFAULT_INTERFACE_ENDPOINTS, PrivateNetwork
+from mlops_estate.security.encryption import DataClass, EstateKeys
+from mlops_estate.network.private_network import DEFAULT_INTERFACE_ENDPOINTS, PrivateNetwork
 from tests.helpers import TEST_AZS, make_stack
 
 

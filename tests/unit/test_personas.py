@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from mlops_estate.config import UserConfig
-from mlops_estate.personas import ACTIVITIES, PERSONAS, SIGN_IN_TAG, PersonaResources, Personas
-from mlops_estate.studio import StudioDomain
+from mlops_estate.config.estate import UserConfig
+from mlops_estate.workspace.personas import ACTIVITIES, PERSONAS, SIGN_IN_TAG, PersonaResources, Personas
+from mlops_estate.workspace.studio import StudioDomain
 from tests.helpers import make_stack
 from tests.unit.workspace_stack import BOUNDARY_ARN, ESTATE, FEATURE_GROUP, REGISTRY_ACCOUNT, Workspace, as_list, new_workspace_parts, statements, workspace
 

@@ -12,13 +12,13 @@ from aws_cdk import Stage
 from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Template
 
-from mlops_estate.config import EstateConfig
-from mlops_estate.config_parsing import ConfigError
-from mlops_estate.encryption import EstateKeys
-from mlops_estate.network import PrivateNetwork
-from mlops_estate.projects import PROJECT_NAME_PATTERN, ProjectTemplates
-from mlops_estate.projects_config import MAX_TEMPLATE_PRODUCTS, PRODUCTS_PER_MODEL
-from mlops_estate.storage import SecureBucket
+from mlops_estate.config.estate import EstateConfig
+from mlops_estate.config.parsing import ConfigError
+from mlops_estate.security.encryption import EstateKeys
+from mlops_estate.network.private_network import PrivateNetwork
+from mlops_estate.projects.templates import PROJECT_NAME_PATTERN, ProjectTemplates
+from mlops_estate.config.projects import MAX_TEMPLATE_PRODUCTS, PRODUCTS_PER_MODEL
+from mlops_estate.security.storage import SecureBucket
 from tests.helpers import TEST_ACCOUNT, TEST_AZS, default_estate_dict, make_app, make_stack, resources_of_type, scaled_estate_dict
 
 

@@ -11,9 +11,9 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 
-from mlops_estate.encryption import DataClass, EstateKeys
-from mlops_estate.promotion import DeployTarget, PromotionTarget, PromotionPipeline, PromotionTrigger
-from mlops_estate.storage import SecureBucket
+from mlops_estate.security.encryption import DataClass, EstateKeys
+from mlops_estate.lifecycle.promotion import DeployTarget, PromotionTarget, PromotionPipeline, PromotionTrigger
+from mlops_estate.security.storage import SecureBucket
 from tests.handlers.events import PROD, STAGING, matches, model_package_state_change, monitoring_job_completed
 from tests.helpers import make_app, make_stack, resources_of_type, template_of
 

@@ -7,15 +7,15 @@ from typing import Any
 
 import pytest
 
-from mlops_estate.config import ModelConfig, QualityGateConfig
-from mlops_estate.encryption import EstateKeys
-from mlops_estate.model_build_config import BuildConfig
-from mlops_estate.network import PrivateNetwork
+from mlops_estate.config.estate import ModelConfig, QualityGateConfig
+from mlops_estate.security.encryption import EstateKeys
+from mlops_estate.config.model_build import BuildConfig
+from mlops_estate.network.private_network import PrivateNetwork
 from mlops_estate.pipeline.debugger import DebuggerRule, DebuggerSettings, ProfilerSettings
 from mlops_estate.pipeline.distribution import Distribution
-from mlops_estate.pipeline.reference import ModelBuildPipelines
-from mlops_estate.registry import registry_location
-from mlops_estate.storage import SecureBucket
+from mlops_estate.reference.pipelines import ModelBuildPipelines
+from mlops_estate.lifecycle.registry import registry_location
+from mlops_estate.security.storage import SecureBucket
 from tests.helpers import TEST_AZS, default_config, make_stack, resources_of_type, template_of
 from tests.pipeline_schema import from_template, validate
 

@@ -11,8 +11,8 @@ from types import ModuleType
 
 import pytest
 
-from mlops_estate.config import METRICS_BY_PROBLEM
-from mlops_estate.pipeline.reference import reference_script
+from mlops_estate.config.estate import METRICS_BY_PROBLEM
+from mlops_estate.reference.pipelines import reference_script
 from tests.unit.test_pipeline_builder import evaluate_condition
 
 

@@ -11,8 +11,8 @@ from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 
-from mlops_estate.registry import ModelRegistry, registry_location
-from mlops_estate.storage import SecureBucket
+from mlops_estate.lifecycle.registry import ModelRegistry, registry_location
+from mlops_estate.security.storage import SecureBucket
 from tests.helpers import TEST_ACCOUNT, default_config, make_stack, resources_of_type, template_of
 
 BUILD = "444444444444"

@@ -10,9 +10,9 @@ from aws_cdk import Duration, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 
-from mlops_estate.encryption import DataClass, EstateKeys
-from mlops_estate.network import NetworkPlacement
-from mlops_estate.retraining import DataArrivalTrigger, DriftAlarmTrigger, MonitoringViolationTrigger, RetrainingTrigger
+from mlops_estate.security.encryption import DataClass, EstateKeys
+from mlops_estate.network.private_network import NetworkPlacement
+from mlops_estate.lifecycle.retraining import DataArrivalTrigger, DriftAlarmTrigger, MonitoringViolationTrigger, RetrainingTrigger
 from tests.handlers.events import (
     DATA_LAKE, PROD, STAGING, alarm_state_change, matches, model_package_state_change, monitoring_job_completed, object_created,
 )

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from mlops_estate.encryption import DataClass, EstateKeys
-from mlops_estate.storage import SecureBucket
+from mlops_estate.security.encryption import DataClass, EstateKeys
+from mlops_estate.security.storage import SecureBucket
 from tests.helpers import make_stack
 
 

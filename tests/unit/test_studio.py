@@ -8,9 +8,9 @@ import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Template
 
-from mlops_estate.network import NetworkPlacement
-from mlops_estate.studio import StudioDomain
-from mlops_estate.workspace_config import StudioConfig
+from mlops_estate.network.private_network import NetworkPlacement
+from mlops_estate.workspace.studio import StudioDomain
+from mlops_estate.config.workspace import StudioConfig
 from tests.helpers import make_stack
 from tests.unit.workspace_stack import USERS, Workspace, new_workspace_parts, workspace
 

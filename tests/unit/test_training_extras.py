@@ -15,8 +15,8 @@ import jsonschema
 import pytest
 from aws_cdk import aws_sagemaker as sm
 
-from mlops_estate.encryption import DataClass, EstateKeys
-from mlops_estate.network import PrivateNetwork
+from mlops_estate.security.encryption import DataClass, EstateKeys
+from mlops_estate.network.private_network import PrivateNetwork
 from mlops_estate.pipeline import (
     DEBUGGER_RULE_REGISTRIES,
     Debugger,
@@ -40,7 +40,7 @@ from mlops_estate.pipeline import (
     debugger_rules_image,
 )
 from mlops_estate.pipeline.training_pipeline import PipelineStorage, TrainingPipeline
-from mlops_estate.storage import SecureBucket
+from mlops_estate.security.storage import SecureBucket
 from tests.helpers import TEST_AZS, make_stack, policy_statements, template_of
 from tests.pipeline_schema import raw_schema, validate
 from tests.unit.test_guardrail_check import DEV, synth_errors

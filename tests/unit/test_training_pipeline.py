@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from aws_cdk import Stack
 
-from mlops_estate.encryption import DataClass, EstateKeys
-from mlops_estate.network import PrivateNetwork
+from mlops_estate.security.encryption import DataClass, EstateKeys
+from mlops_estate.network.private_network import PrivateNetwork
 from mlops_estate.pipeline import (
     ConditionGreaterThanOrEqualTo,
     ConditionStep,
@@ -31,7 +31,7 @@ from mlops_estate.pipeline import (
     TransformStep,
 )
 from mlops_estate.pipeline.training_pipeline import CrossAccountStore, PipelineSchedule, PipelineStorage, TrainingPipeline
-from mlops_estate.storage import SecureBucket
+from mlops_estate.security.storage import SecureBucket
 from tests.helpers import TEST_AZS, make_stack, policy_statements, resources_of_type, template_of
 from tests.pipeline_schema import from_template, validate
 

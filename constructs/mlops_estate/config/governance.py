@@ -1,0 +1,223 @@
+"""Typed settings of the estate's governance: SCP guardrails, audit (CloudTrail, AWS Config) and budgets.
+
+They hang on `mlops_estate.config.estate.EstateConfig` as ``guardrails``, ``audit`` and ``budgets``; every field
+has a safe default, so an estate file without them gets the full set of guardrails.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from mlops_estate.config.parsing import Problems, join
+
+# Account roles that run SageMaker workloads or hold data; each may get its own allow-list and budget.
+GovernedRole = Literal["shared_services", "data_lake", "ml_dev", "staging", "prod"]
+
+# `ml.m5.large`, `ml.m5.*`, `ml.g5.?xlarge`: an instance type or a StringLike pattern of them.
+INSTANCE_PATTERN = re.compile(r"^ml\.[a-z0-9*?]+(\.[a-z0-9*?-]+)?$|^ml\.\*$")
+ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)
+# CloudWatch Logs accepts only these retention periods.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+SCP_MAX_CHARS = 5120
+
+
+# Instance families with local NVMe instance storage. SageMaker encrypts that storage with a hardware module
+# and rejects a volume KMS key (KmsKeyId / VolumeKmsKeyId) on them, so while ``require_kms`` makes the SCP
+# deny every request without one, these families cannot run at all. SageMaker's API reference names
+# ml.p4d, ml.g4dn and ml.g5 as examples; the rest is every SageMaker family whose EC2 counterpart has
+# instance store volumes. Any family with a ``d`` after its generation (m5d, c6id, r5dn, p3dn, g4ad, ...)
+# has local storage too (LOCAL_STORAGE_SUFFIX).
+LOCAL_STORAGE_FAMILIES = (
+    "g4dn", "g4ad", "g5", "g6", "g6e", "gr6", "p3dn", "p4d", "p4de", "p5", "p5e", "p5en", "trn1", "trn1n", "trn2", "dl1",
+    "m5d", "m5dn", "m5ad", "m6id", "m6idn", "m6gd", "m7gd", "c5d", "c6id", "c6gd", "c7gd", "r5d", "r5dn", "r5ad", "r6id",
+    "r6idn", "r6gd", "r7gd", "x2idn", "x2iedn", "z1d",
+)
+LOCAL_STORAGE_SUFFIX = re.compile(r"^[a-z]+[0-9]+[a-z]*d[a-z]*$")
+
+
+def _default_instance_types() -> Mapping[GovernedRole, tuple[str, ...]]:
+    # Build accounts experiment on general purpose and memory instances; GPUs only where they have no local
+    # storage (ml.p3.2xlarge, Inferentia2), since require_kms denies the NVMe families (g4dn, g5, p4d, ...).
+    return {
+        "ml_dev": ("ml.t3.*", "ml.m5.*", "ml.m6i.*", "ml.c5.*", "ml.c6i.*", "ml.r5.*", "ml.p3.2xlarge"),
+        "staging": ("ml.t3.*", "ml.m5.*", "ml.m6i.*", "ml.c5.*", "ml.c6i.*", "ml.inf2.xlarge"),
+        "prod": ("ml.m5.*", "ml.m6i.*", "ml.c5.*", "ml.c6i.*", "ml.r5.*", "ml.inf2.*"),
+    }
+
+
+def instance_family(instance_type: str) -> str:
+    """``g5`` of ``ml.g5.xlarge`` (or of the pattern ``ml.g5.*``); ``""`` when there is none."""
+    parts = instance_type.split(".")
+    return parts[1] if len(parts) > 1 and parts[0] == "ml" else ""
+
+
+def has_local_storage(instance_type: str) -> bool:
+    """True when an instance type (or every type of a pattern's family) has local NVMe instance storage.
+
+    A wildcard family (``ml.*``, ``ml.g*.xlarge``) counts when it matches a known local-storage family,
+    except the bare ``*``, which says nothing about a family.
+    """
+    family = instance_family(instance_type)
+    if not family or family == "*":
+        return False
+    if "*" in family or "?" in family:
+        return any(string_like(known, family) for known in LOCAL_STORAGE_FAMILIES)
+    return family in LOCAL_STORAGE_FAMILIES or LOCAL_STORAGE_SUFFIX.match(family) is not None
+
+
+def always_keyed_problem(instance_type: str, what: str) -> str | None:
+    """The problem with ``instance_type`` for jobs that always take the estate's volume CMK, if any."""
+    if not has_local_storage(instance_type):
+        return None
+    return (f"{instance_type!r} has local NVMe instance storage, on which SageMaker rejects a volume KMS key, and {what} "
+            "always encrypt their volumes with the estate's CMK; choose an EBS-backed instance type (ml.m5, ml.c5, ml.r5, "
+            "ml.p3, ml.inf2, ...)")
+
+
+def local_storage_problem(instance_type: str, guardrails_path: str) -> str:
+    return (f"{instance_type!r} has local NVMe instance storage, on which SageMaker rejects a volume KMS key, while "
+            f"{join(guardrails_path, 'require_kms')} makes the guardrail SCP deny every request without one; "
+            "choose an EBS-backed instance type (ml.m5, ml.c5, ml.r5, ml.p3, ml.inf2, ...) or turn require_kms off")
+
+
+@dataclass(frozen=True)
+class GuardrailsConfig:
+    """Which SageMaker guardrails the SCPs enforce (and the synth-time check mirrors)."""
+
+    require_kms: bool = True
+    require_vpc: bool = True
+    require_network_isolation: bool = True
+    require_inter_container_encryption: bool = True
+    studio_vpc_only: bool = True
+    notebook_lockdown: bool = True
+    # Models (CreateModel) in a VPC with network isolation. Off by default: serverless endpoints
+    # support neither, and an SCP cannot tell which endpoint type a model will be deployed to.
+    models_in_vpc: bool = False
+    protect_audit: bool = True
+    # Instance-type allow-list per account role (StringLike patterns); a role not listed is not restricted.
+    instance_types: Mapping[GovernedRole, tuple[str, ...]] = field(default_factory=_default_instance_types)
+    # Roles (by name, in any ML account) exempt from the SageMaker rules: break-glass or migration roles.
+    exempt_role_names: tuple[str, ...] = ()
+    max_policy_chars: int = SCP_MAX_CHARS
+    # An OU takes at most 5 SCPs, and FullAWSAccess (or your own allow policy) is one of them.
+    max_policies: int = 4
+
+    def check(self, path: str, problems: Problems) -> None:
+        types_path = join(path, "instance_types")
+        for role, patterns in self.instance_types.items():
+            if not patterns:
+                problems.add(join(types_path, role), "is empty; list at least one instance type, or remove the role to leave it unrestricted")
+            for i, pattern in enumerate(patterns):
+                if not INSTANCE_PATTERN.match(pattern):
+                    problems.add(join(join(types_path, role), i), f"{pattern!r} is not an instance type or pattern like ml.m5.large or ml.m5.*")
+                elif self.require_kms and has_local_storage(pattern):
+                    problems.add(join(join(types_path, role), i), local_storage_problem(pattern, path))
+        for i, name in enumerate(self.exempt_role_names):
+            if not ROLE_NAME.match(name):
+                problems.add(join(join(path, "exempt_role_names"), i), f"{name!r} is not an IAM role name (1-64 of letters, digits and +=,.@_-)")
+        if not 1024 <= self.max_policy_chars <= SCP_MAX_CHARS:
+            problems.add(join(path, "max_policy_chars"), f"{self.max_policy_chars} is outside 1024..{SCP_MAX_CHARS} (the SCP size quota)")
+        if not 1 <= self.max_policies <= 4:
+            problems.add(join(path, "max_policies"), f"{self.max_policies} is outside 1..4 (an OU takes 5 SCPs, one being FullAWSAccess)")
+
+    def check_models(self, models: Sequence[Any], path: str, problems: Problems) -> None:
+        """Every instance type a model (`ModelConfig`) uses must be on the allow-list of the account using it,
+        and, while ``require_kms`` is on, an endpoint's must take a volume KMS key (no local NVMe storage).
+
+        Serving (primary, A/B and shadow variants) and Model Monitor (jobs and Clarify's shadow endpoint)
+        run in each serving environment; training, processing and batch transform run in ``ml_dev``. The build
+        types become pipeline parameter defaults, which the synth-time `GuardrailCheck` cannot see, so without
+        this check every pipeline run would be denied by the SCP.
+        """
+        for i, model in enumerate(models):
+            model_path = join("models", i)
+            # (config path, instance type, governed role, whether the endpoint rule applies). Build and monitoring
+            # jobs always take the estate CMK, so BuildConfig and MonitoringConfig reject local storage themselves.
+            uses: list[tuple[str, str, str, bool]] = []
+            build = model.build
+            for name in ("training_instance_type", "processing_instance_type", "batch_instance_type"):
+                if name != "batch_instance_type" or build.batch_inference:
+                    uses.append((join(join(model_path, "build"), name), getattr(build, name), "ml_dev", False))
+            for env, serving in model.serving.items():
+                serving_path = join(join(model_path, "serving"), env)
+                if serving.mode != "serverless":
+                    uses.append((join(serving_path, "instance_type"), serving.instance_type, env, True))
+                    for k, variant in enumerate(serving.variants):
+                        if variant.instance_type:
+                            uses.append((join(join(join(serving_path, "variants"), k), "instance_type"), variant.instance_type, env, True))
+                    if serving.shadow is not None and serving.shadow.instance_type:
+                        uses.append((join(join(serving_path, "shadow"), "instance_type"), serving.shadow.instance_type, env, True))
+                monitoring = model.monitoring
+                if monitoring is not None:
+                    uses.append((join(join(model_path, "monitoring"), "instance_type"), monitoring.instance_type, env, False))
+                    if monitoring.explainability is not None:
+                        uses.append((join(join(join(model_path, "monitoring"), "explainability"), "shadow_instance_type"),
+                                     monitoring.explainability.shadow_instance_type, env, False))
+            reported: set[str] = set()
+            for where, instance_type, role, takes_key in uses:
+                if not instance_type.startswith("ml."):
+                    continue  # malformed: the model's own check already says so
+                allowed = self.instance_types.get(role)  # type: ignore[call-overload]
+                if allowed and not all(INSTANCE_PATTERN.match(p) for p in allowed):
+                    allowed = None  # a malformed list is reported by check(); matching against it says nothing
+                if allowed and not any(string_like(instance_type, p) for p in allowed) and f"{where}:{role}" not in reported:
+                    reported.add(f"{where}:{role}")
+                    problems.add(
+                        where,
+                        f"{instance_type!r} is not on the {role} allow-list {join(join(path, 'instance_types'), role)} "
+                        f"({', '.join(allowed)}); the guardrail SCP would deny it",
+                    )
+                if takes_key and self.require_kms and has_local_storage(instance_type) and where not in reported:
+                    reported.add(where)
+                    problems.add(where, local_storage_problem(instance_type, path))
+
+
+def string_like(value: str, pattern: str) -> bool:
+    """IAM StringLike: ``*`` any run of characters, ``?`` exactly one."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value) is not None
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """The organisation CloudTrail and the AWS Config rules of the ML accounts."""
+
+    organization_trail: bool = True
+    log_retention_days: int = 365
+    config_rules: bool = True
+    # Most organisations already record configuration (Control Tower, Security Hub): off by default.
+    config_recorder: bool = False
+
+    def check(self, path: str, problems: Problems) -> None:
+        if self.log_retention_days not in LOG_RETENTION_DAYS:
+            problems.add(join(path, "log_retention_days"), f"{self.log_retention_days} is not a CloudWatch Logs retention; use one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
+
+
+@dataclass(frozen=True)
+class BudgetsConfig:
+    """A monthly cost budget per account role, alerting an encrypted SNS topic at each threshold."""
+
+    monthly_limits_usd: Mapping[GovernedRole, float] = field(default_factory=dict)
+    alert_thresholds_percent: tuple[float, ...] = (80.0, 100.0)
+    forecast_alert: bool = True
+    notify_emails: tuple[str, ...] = ()
+
+    def check(self, path: str, problems: Problems) -> None:
+        for role, limit in self.monthly_limits_usd.items():
+            if limit <= 0:
+                problems.add(join(join(path, "monthly_limits_usd"), role), f"{limit} must be a positive amount in USD")
+        thresholds = join(path, "alert_thresholds_percent")
+        if not self.alert_thresholds_percent:
+            problems.add(thresholds, "needs at least one threshold")
+        for i, pct in enumerate(self.alert_thresholds_percent):
+            if not 0 < pct <= 1000:
+                problems.add(join(thresholds, i), f"{pct} is outside (0, 1000] percent of the budget")
+        if len(set(self.alert_thresholds_percent)) != len(self.alert_thresholds_percent):
+            problems.add(thresholds, "lists a threshold twice")
+        for i, email in enumerate(self.notify_emails):
+            if not EMAIL.match(email):
+                problems.add(join(join(path, "notify_emails"), i), f"{email!r} is not an email address")

@@ -1,0 +1,120 @@
+"""The organisation's audit trail: one CloudTrail for every account, to a retained CMK-encrypted bucket.
+
+An organisation trail, created in the management account, records every member account (and accounts
+that join later) without any per-account setup, and member accounts can neither stop nor delete it:
+the guarantee a per-account trail cannot give, since an account admin can turn their own trail off.
+Log file validation is on, so tampering with delivered files is detectable; a copy of the events goes
+to a CMK-encrypted CloudWatch Logs group with retention for queries and metric filters.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Annotations, Aws, RemovalPolicy, Stack
+from aws_cdk import aws_cloudtrail as cloudtrail
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from mlops_estate.config.governance import LOG_RETENTION_DAYS
+from mlops_estate.security.storage import SecureBucket
+
+
+class OrganizationTrail(Construct):
+    """A multi-region organisation CloudTrail (management account) with log file validation,
+    delivered to a `SecureBucket` and to a CloudWatch Logs group, both encrypted with ``key``.
+
+    ``trail_name`` is physical (``<estate>-organization-trail``) because the guardrail SCP protects it by name.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        estate_name: str,
+        key: kms.Key,
+        log_retention_days: int = 365,
+        organization_trail: bool = True,
+    ) -> None:
+        super().__init__(scope, id)
+        if log_retention_days not in LOG_RETENTION_DAYS:
+            raise ValueError(
+                f"{self.node.path}: log_retention_days {log_retention_days} is not a CloudWatch Logs retention; "
+                f"use one of {', '.join(map(str, LOG_RETENTION_DAYS))}"
+            )
+        self.trail_name = f"{estate_name}-organization-trail"
+        trail_arn = f"arn:{Aws.PARTITION}:cloudtrail:{Aws.REGION}:{Aws.ACCOUNT_ID}:trail/{self.trail_name}"
+        self.key = key
+        self.bucket = SecureBucket(self, "Bucket", key=key)
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            encryption_key=key,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        cfn_log_group = self.log_group.node.default_child
+        assert isinstance(cfn_log_group, logs.CfnLogGroup)
+        cfn_log_group.retention_in_days = log_retention_days  # RetentionDays has no constructor from a number
+        self._admit_cloudtrail(key, trail_arn)
+        self.trail = cloudtrail.Trail(
+            self,
+            "Trail",
+            trail_name=self.trail_name,
+            bucket=self.bucket.bucket,
+            encryption_key=key,
+            enable_file_validation=True,
+            include_global_service_events=True,
+            is_multi_region_trail=True,
+            is_organization_trail=organization_trail,
+        )
+        self._deliver_to_cloudwatch_logs()
+        if organization_trail:
+            # Member accounts deliver under AWSLogs/<organization id>/; the id is not in the estate config,
+            # so the grant covers AWSLogs/* and is pinned to this trail by aws:SourceArn instead.
+            self.bucket.bucket.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="OrganizationTrailWrite",
+                    principals=[iam.ServicePrincipal("cloudtrail.amazonaws.com")],
+                    actions=["s3:PutObject"],
+                    resources=[self.bucket.bucket.arn_for_objects("AWSLogs/*")],
+                    conditions={"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", "aws:SourceArn": trail_arn}},
+                )
+            )
+            Annotations.of(self.trail).acknowledge_warning(
+                "@aws-cdk/aws-cloudtrail:missingOrgIdForOrganizationTrail",
+                "The OrganizationTrailWrite statement grants AWSLogs/* to this trail only (aws:SourceArn).",
+            )
+
+    def _deliver_to_cloudwatch_logs(self) -> None:
+        # CDK's send_to_cloud_watch_logs makes the trail depend on its role although the role's ARN already
+        # orders them (a cfn-lint warning); wiring the role here keeps only the dependency that matters:
+        # the role's policy must exist before CloudTrail validates delivery.
+        self.logs_role = iam.Role(self, "LogsRole", assumed_by=iam.ServicePrincipal("cloudtrail.amazonaws.com"))
+        policy = iam.Policy(self, "LogsRolePolicy", roles=[self.logs_role], statements=[
+            iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                                resources=[self.log_group.log_group_arn]),
+        ])
+        trail_cfn = self.trail.node.default_child
+        assert isinstance(trail_cfn, cloudtrail.CfnTrail)
+        trail_cfn.cloud_watch_logs_log_group_arn = self.log_group.log_group_arn
+        trail_cfn.cloud_watch_logs_role_arn = self.logs_role.role_arn
+        trail_cfn.node.add_dependency(policy)
+
+    @property
+    def trail_arn(self) -> str:
+        return self.trail.trail_arn
+
+    @staticmethod
+    def _admit_cloudtrail(key: kms.Key, trail_arn: str) -> None:
+        # CloudTrail encrypts log files (SSE-KMS) with the key; the encryption context names the trail.
+        this_trail = {"StringEquals": {"aws:SourceArn": trail_arn}}
+        context = {"kms:EncryptionContext:aws:cloudtrail:arn": f"arn:{Aws.PARTITION}:cloudtrail:*:{Stack.of(key).account}:trail/*"}
+        for sid, action, conditions in (
+            ("CloudTrailEncryptsLogs", "kms:GenerateDataKey*", {"StringLike": context, **this_trail}),
+            ("CloudTrailDescribesKey", "kms:DescribeKey", this_trail),
+        ):
+            key.add_to_resource_policy(iam.PolicyStatement(
+                sid=sid, principals=[iam.ServicePrincipal("cloudtrail.amazonaws.com")], actions=[action],
+                resources=["*"], conditions=conditions,
+            ))

@@ -1,0 +1,189 @@
+"""Service-managed CloudFormation StackSets: one template, deployed by AWS Organizations to every account of some OUs.
+
+`StackSetTemplate` is a `Stack` written as a template only: a child of the stack that deploys the StackSet, it is
+synthesized into the same cloud assembly (so aspects, cdk-nag and the other validation plugins see its constructs)
+but is not a deployable artifact of its own. Its template becomes a file asset of the parent stack, and the
+StackSet reads it by ``TemplateURL`` from the parent account's CDK asset bucket (StackSets copy the template at
+create or update time; target accounts never read that bucket). The template itself must hold no assets:
+stack instances in other accounts cannot read the management account's asset bucket, so Lambda code, custom
+resources with code, or Docker images fail synthesis with the construct path that added them.
+
+`ServiceManagedStackSet` is the ``AWS::CloudFormation::StackSet`` (permission model SERVICE_MANAGED) for such a
+template: automatic deployment to accounts that join the OUs, stacks retained when an account leaves, managed
+execution, typed deployment targets and operation preferences.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal, cast
+
+import jsii
+from aws_cdk import (
+    DockerImageAssetLocation,
+    DockerImageAssetSource,
+    FileAssetLocation,
+    FileAssetPackaging,
+    FileAssetSource,
+    IResolveContext,
+    IStringProducer,
+    IStackSynthesizer,
+    ISynthesisSession,
+    Lazy,
+    Stack,
+    StackSynthesizer,
+)
+from aws_cdk import aws_cloudformation as cloudformation
+from constructs import Construct
+
+from mlops_estate.config.baseline_rollout import RolloutOperationConfig, check_stack_set_name, check_targets
+from mlops_estate.config.parsing import Problems
+
+CallAs = Literal["SELF", "DELEGATED_ADMIN"]
+Capability = Literal["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
+NO_ASSETS = ("stack instances in the target accounts cannot read the deploying account's asset bucket; "
+             "build it without code assets (no Lambda code, no custom resources with a handler, no Docker images)")
+
+
+class _TemplateSynthesizer(StackSynthesizer):
+    """Writes the template into the assembly and registers it as a file asset of the parent stack; refuses assets."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.template_url: str | None = None
+
+    # jsii hands an override the asset source struct as one positional argument, not as the keywords of the stub.
+    def add_file_asset(self, asset: FileAssetSource) -> FileAssetLocation:  # type: ignore[override]
+        raise ValueError(f"{self._bound().node.path}: adds the file asset {asset.file_name or asset.executable!r}; {NO_ASSETS}")
+
+    def add_docker_image_asset(self, asset: DockerImageAssetSource) -> DockerImageAssetLocation:  # type: ignore[override]
+        raise ValueError(f"{self._bound().node.path}: adds the Docker image asset {asset.directory_name!r}; {NO_ASSETS}")
+
+    def synthesize(self, session: ISynthesisSession) -> None:
+        stack = self._bound()
+        # Children synthesize before their parent, so the parent's template sees the URL set here.
+        self._synthesize_template(session)
+        template = Path(session.assembly.outdir) / stack.template_file
+        assert stack.node.scope is not None  # StackSetTemplate sits in its parent stack
+        location = Stack.of(stack.node.scope).synthesizer.add_file_asset(
+            packaging=FileAssetPackaging.FILE,
+            file_name=stack.template_file,
+            source_hash=hashlib.sha256(template.read_bytes()).hexdigest(),
+        )
+        self.template_url = location.http_url
+
+    def _bound(self) -> Stack:
+        return self._bound_stack
+
+
+@jsii.implements(IStringProducer)
+class _TemplateUrl:
+    def __init__(self, synthesizer: _TemplateSynthesizer) -> None:
+        self._synthesizer = synthesizer
+
+    def produce(self, context: IResolveContext) -> str | None:
+        # None while the app prepares (reference resolution runs before any template is written); the child
+        # stack synthesizes before its parent, so the parent's template gets the URL.
+        return self._synthesizer.template_url
+
+
+class StackSetTemplate(Stack):
+    """A stack synthesized only as a StackSet's template: environment-agnostic (accounts and regions come from
+    pseudo-parameters), without bootstrap version rule or CDK metadata, without assets.
+
+    Create it as a child of the stack that deploys the `ServiceManagedStackSet`. Reference nothing of other stacks
+    (their outputs live in the deploying account, the instances in others): give what differs as config.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, description: str) -> None:
+        if not isinstance(scope, Stack):
+            raise ValueError(f"{scope.node.path}/{id}: a StackSetTemplate must be created directly in the stack that "
+                             f"deploys its StackSet, got a {type(scope).__name__}")
+        self._template_synthesizer = _TemplateSynthesizer()
+        super().__init__(scope, id, synthesizer=cast(IStackSynthesizer, self._template_synthesizer), analytics_reporting=False,
+                         description=description)
+        self.parent_stack = scope
+
+    @property
+    def template_url(self) -> str:
+        """The HTTPS URL of the template in the parent stack's asset bucket (a token until synthesis)."""
+        return Lazy.uncached_string(_TemplateUrl(self._template_synthesizer))
+
+
+class ServiceManagedStackSet(Construct):
+    """A SERVICE_MANAGED StackSet of ``template`` on every account of ``ou_ids`` (but ``exclude_accounts``) in
+    ``regions``; accounts that join an OU get a stack instance automatically, accounts that leave keep theirs
+    (``retain_stacks_on_account_removal``: the baseline holds keys and logs).
+
+    Deploy it from the management account (``call_as="SELF"``) or from a delegated administrator account of
+    CloudFormation StackSets (``call_as="DELEGATED_ADMIN"``); trusted access for StackSets must be on either way.
+    ``stack_set_name`` is physical: operators find the StackSet and its instances by it.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        template: StackSetTemplate,
+        stack_set_name: str,
+        ou_ids: Sequence[str],
+        regions: Sequence[str],
+        exclude_accounts: Sequence[str] = (),
+        operation: RolloutOperationConfig = RolloutOperationConfig(),
+        call_as: CallAs = "SELF",
+        capabilities: Sequence[Capability] = ("CAPABILITY_IAM",),
+        retain_stacks_on_account_removal: bool = True,
+        description: str | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        checked = Problems()
+        operation.check("operation", checked)
+        check_stack_set_name(stack_set_name, "stack_set_name", checked)
+        check_targets(ou_ids, regions, exclude_accounts, "", checked)
+        problems = list(checked.items)
+        if template.parent_stack is not Stack.of(self):
+            problems.append(f"template {template.node.path!r} must be a child of this construct's stack "
+                            f"{Stack.of(self).node.path!r} (its template is an asset of that stack)")
+        if not ou_ids:
+            problems.append("ou_ids needs at least one OU (or root) id")
+        if not regions:
+            problems.append("regions needs at least one region")
+        if len(set(regions)) != len(regions):
+            problems.append(f"regions {list(regions)} lists a region twice")
+        if call_as not in ("SELF", "DELEGATED_ADMIN"):
+            problems.append(f"call_as {call_as!r} is not 'SELF' or 'DELEGATED_ADMIN'")
+        if problems:
+            raise ValueError(f"{self.node.path}: " + "; ".join(problems))
+        self.template = template
+        self.stack_set_name = stack_set_name
+        targets = cloudformation.CfnStackSet.DeploymentTargetsProperty(
+            organizational_unit_ids=list(ou_ids),
+            account_filter_type="DIFFERENCE" if exclude_accounts else None,
+            accounts=sorted(set(exclude_accounts)) or None,
+        )
+        self.resource = cloudformation.CfnStackSet(
+            self,
+            "StackSet",
+            stack_set_name=stack_set_name,
+            description=description or template.template_options.description,
+            permission_model="SERVICE_MANAGED",
+            call_as=call_as,
+            auto_deployment=cloudformation.CfnStackSet.AutoDeploymentProperty(
+                enabled=True, retain_stacks_on_account_removal=retain_stacks_on_account_removal),
+            managed_execution={"Active": True},
+            capabilities=list(capabilities),
+            operation_preferences=cloudformation.CfnStackSet.OperationPreferencesProperty(
+                max_concurrent_percentage=operation.max_concurrent_percentage,
+                failure_tolerance_percentage=operation.failure_tolerance_percentage,
+                region_concurrency_type=operation.region_concurrency,
+                region_order=list(regions) if operation.region_concurrency == "SEQUENTIAL" and len(regions) > 1 else None,
+                concurrency_mode=operation.concurrency_mode,
+            ),
+            stack_instances_group=[cloudformation.CfnStackSet.StackInstancesProperty(
+                deployment_targets=targets, regions=list(regions))],
+            template_url=template.template_url,
+        )
+        self.stack_set_id = self.resource.attr_stack_set_id

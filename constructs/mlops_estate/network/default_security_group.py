@@ -1,0 +1,88 @@
+"""Close a VPC's default security group without code assets: an AWS Config rule with automatic remediation.
+
+CDK closes the default group with a custom resource whose Lambda code is a file asset. Where assets cannot be
+used (a StackSet template deployed into other accounts), the AWS Config managed rule
+``VPC_DEFAULT_SECURITY_GROUP_CLOSED``, scoped to this VPC's default group, flags any rule on it, and an automatic
+remediation runs the AWS-owned SSM Automation runbook ``AWSConfigRemediation-RemoveVPCDefaultSecurityGroupRules``,
+which removes every ingress and egress rule. It needs the account's AWS Config recorder (as every Config rule does).
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Stack
+from aws_cdk import aws_config as config
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from mlops_estate.core.nag import acknowledge
+
+RULE_IDENTIFIER = "VPC_DEFAULT_SECURITY_GROUP_CLOSED"
+RUNBOOK = "AWSConfigRemediation-RemoveVPCDefaultSecurityGroupRules"
+
+
+class DefaultSecurityGroupClosed(Construct):
+    """Detect and remove every rule of ``vpc``'s default security group (see the module docstring).
+
+    The remediation role, assumed only by SSM Automation of this account, may revoke rules of that one group;
+    describing security groups has no resource-level permission.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, vpc: ec2.Vpc, maximum_attempts: int = 5, retry_seconds: int = 60) -> None:
+        super().__init__(scope, id)
+        problems = []
+        if not 1 <= maximum_attempts <= 25:
+            problems.append(f"maximum_attempts {maximum_attempts} is outside 1..25 (AWS Config's limit)")
+        if not 1 <= retry_seconds <= 2678000:
+            problems.append(f"retry_seconds {retry_seconds} is outside 1..2678000 (AWS Config's limit)")
+        if problems:
+            raise ValueError(f"{self.node.path}: " + "; ".join(problems))
+        stack = Stack.of(self)
+        group_id = vpc.vpc_default_security_group
+        group_arn = stack.format_arn(service="ec2", resource="security-group", resource_name=group_id)
+        self.rule = config.ManagedRule(
+            self, "Rule", identifier=RULE_IDENTIFIER,
+            description="VPC default security group has no rules (remediated automatically)",
+            rule_scope=config.RuleScope.from_resource(config.ResourceType.EC2_SECURITY_GROUP, group_id),
+        )
+        self.role = iam.Role(
+            self, "RemediationRole",
+            assumed_by=iam.ServicePrincipal("ssm.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": stack.account}}),
+            description=f"SSM Automation {RUNBOOK}: remove the rules of the default security group",
+        )
+        self.role.add_to_policy(iam.PolicyStatement(
+            actions=["ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress"], resources=[group_arn]))
+        describe = iam.PolicyStatement(actions=["ec2:DescribeSecurityGroups"], resources=["*"])
+        self.role.add_to_policy(describe)
+        automation = iam.PolicyStatement(
+            actions=["ssm:StartAutomationExecution", "ssm:GetAutomationExecution"],
+            resources=[stack.format_arn(service="ssm", resource="automation-definition", resource_name=f"{RUNBOOK}:*", account=""),
+                       stack.format_arn(service="ssm", resource="automation-execution", resource_name="*")],
+        )
+        self.role.add_to_policy(automation)
+        policy = self.role.node.find_child("DefaultPolicy")
+        assert isinstance(policy, iam.Policy)
+        acknowledge(policy, "ec2:DescribeSecurityGroups supports no resource-level permissions; the runbook reads the group "
+                    "before removing its rules.", "AwsSolutions-IAM5[Resource::*]")
+        acknowledge(policy, "The runbook is AWS-owned and versioned (:*); automation executions get generated ids, and only "
+                    "this account's SSM Automation can assume the role.",
+                    f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>::automation-definition/{RUNBOOK}:*]",
+                    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:automation-execution/*]")
+        self.remediation = config.CfnRemediationConfiguration(
+            self, "Remediation",
+            config_rule_name=self.rule.config_rule_name,
+            target_type="SSM_DOCUMENT",
+            target_id=RUNBOOK,
+            automatic=True,
+            maximum_automatic_attempts=maximum_attempts,
+            retry_attempt_seconds=retry_seconds,
+            parameters={
+                "AutomationAssumeRole": {"StaticValue": {"Values": [self.role.role_arn]}},
+                "GroupId": {"ResourceValue": {"Value": "RESOURCE_ID"}},
+            },
+        )
+        vpc_resource = vpc.node.default_child
+        assert isinstance(vpc_resource, ec2.CfnVPC)
+        acknowledge(vpc_resource, f"The default security group is closed by the AWS Config rule {RULE_IDENTIFIER} with automatic "
+                    f"remediation ({RUNBOOK}) instead of CDK's Lambda-backed custom resource, which a StackSet template "
+                    "cannot carry.", "NIST.800.53.R5-VPCDefaultSecurityGroupClosed", "HIPAA.Security-VPCDefaultSecurityGroupClosed")

@@ -1,0 +1,172 @@
+"""The model-deploy SageMaker project template: one registered version of a model on a validation endpoint.
+
+A project launched from it deploys the version named by ``ModelPackageArn`` (only versions of the model's own
+group in the shared registry are admitted) to a real-time endpoint in the ML dev account, with the estate's
+`ModelEndpoint` (VPC-only, network isolation, the models key on the volume, rollback alarms) capturing every
+request, and a data-quality `ModelMonitor` schedule with its drift, violation and failure alarms when the
+model's monitoring config has one. It is for validating a candidate before approving it: staging and prod
+change only through the estate's promotion pipeline, which approving the version in the registry starts (the
+template's outputs name the group and the pipeline). The other monitor types need ground truth or Clarify
+configs written for the serving accounts, so they stay there.
+
+Nothing is stored in the project itself: captures and reports go to the estate's ML dev data bucket under
+``data-capture/<estate>-project-<project id>/`` and ``<estate>-project-<project id>/``, encrypted with the estate's data and monitoring keys, and the endpoint's log
+group (logs key) is retained. Every name starts with ``<estate>-project-<project id>``: the endpoint, its
+dashboard and log group, the monitor's schedule, job definition and alarms, and the model and endpoint config,
+which also carry the package version and a hash of their properties (they are replaced on any change, and
+CloudFormation creates a replacement before deleting the old one). The project id, unlike its name, is never
+reused, so a retained log group or a deleted project's captures never meet a later project's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from aws_cdk import CfnOutput, CfnParameter, Fn
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from mlops_estate.config.estate import EstateConfig, ModelConfig, ServingConfig
+from mlops_estate.security.encryption import DataClass, ImportedKeys
+from mlops_estate.serving.endpoint import ModelEndpoint, ModelEndpointProps, ModelSource
+from mlops_estate.core.hashed_name import HASH_CHARS, hashed_name
+from mlops_estate.events.alarm_topic import alarm_topic
+from mlops_estate.monitoring.model_monitor import ModelMonitor, MonitoredEndpoint, MonitorImages
+from mlops_estate.projects.product import PROJECT_ID_MAX_LENGTH, ProjectProduct, project_prefix, subnet_handles
+from mlops_estate.lifecycle.registry import registry_location
+from mlops_estate.config.retraining import promotion_pipeline_name
+from mlops_estate.config.serving import PRIMARY_VARIANT, DataCaptureConfig, RolloutConfig
+from mlops_estate.security.storage import ImportedBucket
+
+# The SSM parameters (under /<estate>/projects/) a deploy template reads at launch, by key (and one per subnet).
+DEPLOY_HANDLES = ("security-group-id", "data-bucket", "data-key-arn", "models-key-arn", "monitoring-key-arn",
+                  "logs-key-arn", "boundary-arn")
+# The monitor's network interfaces are confined to the estate's VPC by id.
+MONITOR_HANDLES = ("vpc-id",)
+MODEL_PACKAGE_ARN_PARAMETER = "ModelPackageArn"
+# Digits of a registry version the template admits: bounds the names that carry it.
+VERSION_DIGITS = 6
+# SageMaker names: 63 characters at most. The longest suffix after <estate>-project-<project> is the model's
+# and endpoint config's "-<version>-<hash>" (job definitions take "-dq-<hash>"); <project> is the project id.
+SAGEMAKER_NAME_LENGTH = 63
+LONGEST_SUFFIX = 1 + VERSION_DIGITS + 1 + HASH_CHARS
+
+
+def deploy_project_id_length(estate_name: str) -> int:
+    """The longest project id whose deploy-template names fit SageMaker's limit: SageMaker's 20 for estate names up
+    to 18 characters, 18 for the longest (SageMaker's ids, ``p-`` and 12 characters, fit either way)."""
+    return min(PROJECT_ID_MAX_LENGTH, SAGEMAKER_NAME_LENGTH - len(project_prefix(estate_name)) - LONGEST_SUFFIX)
+
+
+def partition_of(region: str) -> str:
+    """The AWS partition a region belongs to (the registry's region is configured, so its ARNs are known)."""
+    for prefix, partition in (("cn-", "aws-cn"), ("us-gov-", "aws-us-gov"), ("us-iso-", "aws-iso"), ("us-isob-", "aws-iso-b")):
+        if region.startswith(prefix):
+            return partition
+    return "aws"
+
+
+def model_package_arn_pattern(config: EstateConfig, model: ModelConfig) -> str:
+    """Versions of ``model``'s group in the shared registry, and nothing else (names are config-validated:
+    letters, digits and hyphens only, so they need no escaping). Versions count from 1."""
+    registry = registry_location(config)
+    return (rf"^arn:{partition_of(registry.region)}:sagemaker:{registry.region}:{registry.account}:model-package/"
+            rf"{registry.group_name(model.name)}/[1-9][0-9]{{0,{VERSION_DIGITS - 1}}}$")
+
+
+def validation_serving(model: ModelConfig) -> ServingConfig:
+    """One real-time instance capturing every request, with the model's staging alarms: the staging instance type
+    where staging is real-time, the estate default otherwise (serverless endpoints cannot capture data)."""
+    staging = model.serving.get("staging")
+    defaults = ServingConfig()
+    return ServingConfig(
+        mode="realtime",
+        instance_type=staging.instance_type if staging is not None and staging.mode == "realtime" else defaults.instance_type,
+        min_instances=1,
+        max_instances=1,
+        alarms=staging.alarms if staging is not None else defaults.alarms,
+        rollout=RolloutConfig(strategy="all_at_once", termination_wait_minutes=0, max_execution_minutes=30),
+        data_capture=DataCaptureConfig(enabled=True, sampling_percentage=100),
+    )
+
+
+class ModelDeployProduct(ProjectProduct):
+    """The model-deploy project template of one configured model (see the module docstring).
+
+    Attributes: ``endpoint`` (`ModelEndpoint`), ``monitor`` (data-quality `ModelMonitor`, or None when the model's
+    monitoring config has no data-quality section), ``endpoint_name``, ``model_package_arn`` (the parameter).
+    """
+
+    def __init__(self, scope: Construct, id: str, *, config: EstateConfig, model: ModelConfig, subnet_count: int) -> None:
+        super().__init__(scope, id, description=f"{config.name} estate: SageMaker project template, {model.name} model deploy",
+                         project_id_max_length=deploy_project_id_length(config.name))
+        if subnet_count < 1:
+            raise ValueError(f"{self.node.path}: subnet_count is {subnet_count}; the endpoint runs in the estate's private "
+                             "subnets (give 1 or more)")
+        registry = registry_location(config)
+        self.model_package_arn = CfnParameter(
+            self, MODEL_PACKAGE_ARN_PARAMETER, type="String", allowed_pattern=model_package_arn_pattern(config, model),
+            constraint_description=f"a version of the {registry.group_name(model.name)} model package group in the shared "
+                                   f"registry ({registry.account}, {registry.region})",
+            description=f"ARN of the registered {model.name} version to validate, e.g. "
+                        f"arn:aws:sagemaker:{registry.region}:{registry.account}:model-package/{registry.group_name(model.name)}/1")
+        monitored = model.monitoring is not None and model.monitoring.data_quality is not None
+        handle = self._handles(config.name, (*(MONITOR_HANDLES if monitored else ()), *DEPLOY_HANDLES,
+                                             *subnet_handles(subnet_count)))
+        self._govern(handle["boundary-arn"])
+        keys = ImportedKeys(self, "EstateKeys", key_arns={
+            DataClass.DATA: handle["data-key-arn"], DataClass.MODELS: handle["models-key-arn"],
+            DataClass.MONITORING: handle["monitoring-key-arn"], DataClass.LOGS: handle["logs-key-arn"]})
+        data = ImportedBucket(s3.Bucket.from_bucket_name(self, "EstateData", handle["data-bucket"]), keys.data)
+        self.endpoint_name = f"{project_prefix(config.name)}{self.project_id.value_as_string}"
+        topic = alarm_topic(self, "Alarms", key=keys.monitoring,
+                            display_name=f"{model.name} validation endpoint and monitor alarms of a SageMaker project")
+        package_arn = self.model_package_arn.value_as_string
+        self.endpoint = ModelEndpoint(self, "Endpoint", props=ModelEndpointProps(
+            endpoint_name=self.endpoint_name,
+            model=ModelSource.from_model_package(package_arn, artifact_account=registry.account),
+            placement=self._placement(config, handle, subnet_count),
+            keys=keys,
+            serving=validation_serving(model),
+            data_capture_bucket=data,
+            # Captures beside, not under, the monitor's report prefix (<endpoint>/*), which its role may write.
+            data_capture_prefix=f"data-capture/{self.endpoint_name}",
+            alarm_topic=topic,
+            autoscale=False,
+        ))
+        # A new version replaces the model and its endpoint config: their names carry the version, and a hash of
+        # both so that a changed template replaces them too.
+        version = Fn.select(2, Fn.split("/", package_arn))
+        sagemaker_model, endpoint_config = self.endpoint.models[PRIMARY_VARIANT], self.endpoint.endpoint_config
+        name = hashed_name(f"{self.endpoint_name}-{version}", (sagemaker_model, "modelName"),
+                           (endpoint_config, "endpointConfigName"))
+        sagemaker_model.model_name = name
+        endpoint_config.endpoint_config_name = name
+
+        self.monitor = self._monitor(config, model, data) if monitored else None
+        self._outputs(config, model)
+
+    def _monitor(self, config: EstateConfig, model: ModelConfig, reports: ImportedBucket) -> ModelMonitor:
+        """Data quality only: it needs nothing but the captured requests and the model's baseline."""
+        assert model.monitoring is not None
+        data_quality = dataclasses.replace(model.monitoring, model_quality=None, bias=None, explainability=None)
+        return ModelMonitor(
+            self, "Monitor", endpoint=MonitoredEndpoint.of(self.endpoint, None),
+            model=dataclasses.replace(model, monitoring=data_quality), estate_name=config.name, reports=reports,
+            images=MonitorImages.for_region(config.region), accounts=config.accounts, name_prefix=self.endpoint_name,
+            topic=self.endpoint.alarm_topic,
+        )
+
+    def _outputs(self, config: EstateConfig, model: ModelConfig) -> None:
+        registry = registry_location(config)
+        CfnOutput(self, "EndpointName", value=self.endpoint.endpoint.attr_endpoint_name,
+                  description="The validation endpoint (ML dev account); its invocations are captured and monitored")
+        CfnOutput(self, "ModelPackageGroupName", value=registry.group_name(model.name),
+                  description=f"Approve the validated version in this group of the shared registry ({registry.account}) to "
+                              "promote it")
+        CfnOutput(self, "PromotionPipelineName", value=promotion_pipeline_name(config.name, model.name),
+                  description=f"Approval starts this pipeline in the shared services account ({registry.account}): staging, "
+                              "manual approval, prod")
+        if self.monitor is not None:
+            CfnOutput(self, "DataQualitySchedule", value=self.monitor.schedule_names["data_quality"],
+                      description="The data-quality monitoring schedule of the validation endpoint")

@@ -1,0 +1,350 @@
+"""The reference pipelines of a configured model: build (preprocess -> train -> evaluate -> gate -> register)
+and, for models configured for batch inference, batch scoring (create model -> transform).
+
+Where things come from and go:
+
+- **Images**: ``build.training_image`` (your ECR image) or the SageMaker built-in XGBoost image of the
+  estate's region (`XGBOOST_REGISTRIES`). The same image runs the preprocess and evaluate scripts (the
+  XGBoost image ships Python with pandas, scikit-learn and xgboost).
+- **Scripts**: ``build.preprocess_script`` / ``build.evaluate_script`` S3 URIs, by default
+  ``s3://<ML dev artifacts bucket>/code/<model>/preprocess.py`` and ``.../evaluate.py``, uploaded by your CI.
+  Reference versions ship with the library (`reference_script`): stdlib-only CSV splitting, and evaluation
+  of a built-in XGBoost model with every metric of the problem type.
+  ``evaluate.py`` writes ``evaluation.json`` as ``{"metrics": {"<metric>": {"value": <number>}}}``.
+- **Data**: the ``InputDataUrl`` parameter, by default ``s3://<ML dev data bucket>/<model>/input/``.
+- **Intermediate data** (splits, checkpoints, Debugger tensors and profiler data with their rule reports)
+  stays in the ML dev artifacts bucket under ``pipelines/<model>/<execution>/``.
+- **The model and its evaluation** go straight to the registry's artifacts bucket in shared services
+  (``models/<model>/``, encrypted with the shared ``models`` key) so staging and prod can read what they deploy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from mlops_estate.config.estate import ERROR_METRICS, ModelConfig
+from mlops_estate.network.private_network import NetworkPlacement
+from mlops_estate.pipeline.conditions import Condition, ConditionGreaterThanOrEqualTo, ConditionLessThanOrEqualTo
+from mlops_estate.pipeline.debugger import Debugger, Profiler
+from mlops_estate.pipeline.definition import PipelineDefinition
+from mlops_estate.pipeline.expressions import (
+    ExecutionVariables,
+    Join,
+    Parameter,
+    ParameterFloat,
+    ParameterInteger,
+    ParameterString,
+    PropertyFile,
+)
+from mlops_estate.pipeline.steps import (
+    CacheConfig,
+    ConditionStep,
+    CreateModelStep,
+    FailStep,
+    JobEnvironment,
+    MetricsSource,
+    ModelMetrics,
+    ProcessingInput,
+    ProcessingOutput,
+    ProcessingStep,
+    RegisterModelStep,
+    SpotTraining,
+    TrainingInput,
+    TrainingStep,
+    TransformStep,
+)
+from mlops_estate.pipeline.training_pipeline import CrossAccountStore, PipelineSchedule, PipelineStorage, TrainingPipeline
+from mlops_estate.lifecycle.registry import ARTIFACTS_PREFIX, RegistryLocation
+from mlops_estate.security.storage import SecureBucket
+
+# Accounts that publish the SageMaker built-in XGBoost images (1.x versions), per region. Source: the
+# SageMaker Python SDK, src/sagemaker/image_uri_config/xgboost.json ("sagemaker-xgboost" repository), also
+# listed in the SageMaker developer guide under "Docker Registry Paths and Example Code".
+XGBOOST_REGISTRIES: dict[str, str] = {
+    "af-south-1": "510948584623",
+    "ap-east-1": "651117190479",
+    "ap-northeast-1": "354813040037",
+    "ap-northeast-2": "366743142698",
+    "ap-northeast-3": "867004704886",
+    "ap-south-1": "720646828776",
+    "ap-southeast-1": "121021644041",
+    "ap-southeast-2": "783357654285",
+    "ap-southeast-3": "951798379941",
+    "ca-central-1": "341280168497",
+    "eu-central-1": "492215442770",
+    "eu-central-2": "680994064768",
+    "eu-north-1": "662702820516",
+    "eu-south-1": "978288397137",
+    "eu-south-2": "104374241257",
+    "eu-west-1": "141502667606",
+    "eu-west-2": "764974769150",
+    "eu-west-3": "659782779980",
+    "il-central-1": "898809789911",
+    "me-central-1": "272398656194",
+    "me-south-1": "801668240914",
+    "sa-east-1": "737474898029",
+    "us-east-1": "683313688378",
+    "us-east-2": "257758044811",
+    "us-west-1": "746614075791",
+    "us-west-2": "246618743249",
+}
+
+DEFAULT_HYPERPARAMETERS: dict[str, dict[str, str]] = {
+    "BinaryClassification": {"objective": "binary:logistic", "eval_metric": "auc", "num_round": "200", "max_depth": "5",
+                             "eta": "0.2", "subsample": "0.8"},
+    "MulticlassClassification": {"objective": "multi:softprob", "eval_metric": "mlogloss", "num_round": "200", "max_depth": "5",
+                                 "eta": "0.2", "subsample": "0.8"},
+    "Regression": {"objective": "reg:squarederror", "eval_metric": "rmse", "num_round": "200", "max_depth": "6", "eta": "0.1",
+                   "subsample": "0.8"},
+}
+EVALUATION_FILE = "evaluation.json"
+
+
+SCRIPTS = Path(__file__).resolve().parent / "scripts"
+
+
+def reference_script(name: str) -> Path:
+    """A reference script shipped with the library (``preprocess.py`` or ``evaluate.py``): upload it to the
+    pipeline's script location, or start your own from it."""
+    path = SCRIPTS / name
+    if not path.is_file():
+        raise ValueError(f"no reference script {name!r}; shipped: {', '.join(sorted(p.name for p in SCRIPTS.glob('*.py')))}")
+    return path
+
+
+def xgboost_image(region: str, version: str) -> str:
+    """The built-in XGBoost image URI of a region."""
+    try:
+        account = XGBOOST_REGISTRIES[region]
+    except KeyError:
+        raise ValueError(
+            f"no built-in XGBoost image is known for region {region!r} (known: {', '.join(sorted(XGBOOST_REGISTRIES))}); "
+            "set build.training_image to an ECR image of your own"
+        ) from None
+    return f"{account}.dkr.ecr.{region}.amazonaws.com/sagemaker-xgboost:{version}"
+
+
+def model_image(model: ModelConfig, region: str) -> str:
+    return model.build.training_image or xgboost_image(region, model.build.xgboost_version)
+
+
+def quality_condition(model: ModelConfig, evaluate: ProcessingStep, report: PropertyFile, threshold: Parameter) -> Condition:
+    """metric >= threshold, or metric <= threshold for error metrics (rmse, mse, mae): lower is better there."""
+    metric = evaluate.json_get(report, f"metrics.{model.quality_gate.metric}.value")
+    if model.quality_gate.metric in ERROR_METRICS:
+        return ConditionLessThanOrEqualTo(metric, threshold)
+    return ConditionGreaterThanOrEqualTo(metric, threshold)
+
+
+@dataclass(frozen=True)
+class BuildLocations:
+    """Where a model's reference pipelines run and keep things (bucket names may be CDK tokens)."""
+
+    region: str
+    artifacts_bucket: str
+    data_bucket: str
+    registry: RegistryLocation
+
+
+def training_definition(model: ModelConfig, jobs: JobEnvironment, *, pipeline_name: str, where: BuildLocations) -> PipelineDefinition:
+    """preprocess -> train -> evaluate -> quality gate -> register (PendingManualApproval) | fail."""
+    region, artifacts_bucket, data_bucket, registry = where.region, where.artifacts_bucket, where.data_bucket, where.registry
+    build = model.build
+    if model.problem_type == "MulticlassClassification" and not build.training_image and "num_class" not in build.hyperparameters:
+        raise ValueError(f"model {model.name}: the built-in XGBoost multiclass objective needs build.hyperparameters.num_class")
+    image = model_image(model, region)
+    execution = ExecutionVariables.PIPELINE_EXECUTION_ID
+    work = f"s3://{artifacts_bucket}/pipelines/{model.name}"
+    published = registry.artifacts_uri(model.name)
+    gate = model.quality_gate
+
+    input_data = ParameterString("InputDataUrl", f"s3://{data_bucket}/{model.name}/input/", "S3 prefix of the raw training data")
+    processing_type = ParameterString("ProcessingInstanceType", build.processing_instance_type)
+    training_type = ParameterString("TrainingInstanceType", build.training_instance_type)
+    # A distribution is checked against the configured count only, so there the count is fixed; elsewhere a run may
+    # override it, and a sharded train channel gets as many shards as the run has instances (a Join of the parameter).
+    training_count: int | Parameter = build.training_instance_count if build.distribution else ParameterInteger(
+        "TrainingInstanceCount", build.training_instance_count, "Training instances (with a sharded train channel, preprocessing writes this many shards)")
+    shards = Join([training_count], on="") if isinstance(training_count, Parameter) else str(training_count)
+    threshold = ParameterFloat("MetricThreshold", gate.threshold,
+                               f"{gate.metric} the candidate must reach ({'at most' if gate.metric in ERROR_METRICS else 'at least'})")
+    approval = ParameterString("ModelApprovalStatus", "PendingManualApproval", "Status of the new model package version")
+    cache = CacheConfig("P30D")
+    runtime = build.max_runtime_minutes * 60
+
+    preprocess = ProcessingStep(
+        "Preprocess",
+        job=jobs,
+        image_uri=image,
+        instance_type=processing_type,
+        code=build.preprocess_script or f"s3://{artifacts_bucket}/code/{model.name}/preprocess.py",
+        inputs=[ProcessingInput("raw", input_data, "/opt/ml/processing/input/data")],
+        outputs=[
+            ProcessingOutput(split, f"/opt/ml/processing/{split}", Join([work, execution, split], on="/"))
+            for split in ("train", "validation", "test")
+        ],
+        environment={"TRAIN_SHARDS": shards} if build.training_data_distribution == "ShardedByS3Key" else None,
+        max_runtime_seconds=runtime,
+        cache=cache,
+        description=f"Clean and split the {model.name} data into train, validation and test sets",
+    )
+    hyperparameters = {} if build.training_image else dict(DEFAULT_HYPERPARAMETERS[model.problem_type])
+    hyperparameters.update(build.hyperparameters)
+    train = TrainingStep(
+        "Train",
+        job=jobs,
+        image_uri=image,
+        instance_type=training_type,
+        instance_count=training_count,
+        inputs={
+            "train": TrainingInput(preprocess.output_uri("train"), "text/csv", distribution=build.training_data_distribution),
+            "validation": TrainingInput(preprocess.output_uri("validation"), "text/csv"),
+        },
+        output_path=f"{published}/training",
+        output_kms_key_id=registry.models_key_alias_arn,
+        spot=SpotTraining(Join([work, execution, "checkpoints"], on="/"), build.max_wait_minutes * 60) if build.spot else None,
+        hyperparameters=hyperparameters,
+        max_runtime_seconds=runtime,
+        distribution=build.distribution,
+        keep_alive_seconds=build.warm_pool_seconds or None,
+        debugger=(Debugger(region, Join([work, execution, "debugger"], on="/"), build.debugger, builtin_xgboost=not build.training_image)
+                  if build.debugger else None),
+        profiler=Profiler(region, Join([work, execution, "profiler"], on="/"), build.profiler) if build.profiler else None,
+        cache=cache,
+        description=f"Train the {model.name} model",
+    )
+    report = PropertyFile("EvaluationReport", "evaluation", EVALUATION_FILE)
+    evaluate = ProcessingStep(
+        "Evaluate",
+        job=jobs,
+        image_uri=image,
+        instance_type=processing_type,
+        code=build.evaluate_script or f"s3://{artifacts_bucket}/code/{model.name}/evaluate.py",
+        inputs=[
+            ProcessingInput("model", train.model_artifacts, "/opt/ml/processing/model"),
+            ProcessingInput("test", preprocess.output_uri("test"), "/opt/ml/processing/test"),
+        ],
+        outputs=[ProcessingOutput("evaluation", "/opt/ml/processing/evaluation", Join([published, "evaluation", execution], on="/"))],
+        property_files=[report],
+        environment={"METRIC": gate.metric, "PROBLEM_TYPE": model.problem_type},
+        output_kms_key_id=registry.models_key_alias_arn,
+        max_runtime_seconds=runtime,
+        cache=cache,
+        description=f"Score the candidate on the held-out test set ({gate.metric})",
+    )
+    serving = model.serving
+    register = RegisterModelStep(
+        "Register",
+        model_package_group=registry.group_arn(model.name),
+        image_uri=image,
+        model_data=train.model_artifacts,
+        realtime_instance_types=sorted({s.instance_type for s in serving.values()}),
+        transform_instance_types=[build.batch_instance_type],
+        approval_status=approval,
+        model_metrics=ModelMetrics(
+            model_statistics=MetricsSource(Join([evaluate.output_uri("evaluation"), EVALUATION_FILE], on="/"))
+        ),
+        package_description=f"{model.name} candidate from {pipeline_name}",
+        description="Register the candidate in the shared registry; a human approves it for deployment",
+    )
+    fail = FailStep(
+        "QualityGateFailed",
+        error_message=Join([f"The candidate's {gate.metric} missed the quality gate (threshold", threshold, ")"], on=" "),
+    )
+    gate_step = ConditionStep(
+        "QualityGate",
+        conditions=[quality_condition(model, evaluate, report, threshold)],
+        if_steps=[register],
+        else_steps=[fail],
+        description=f"{gate.metric} {'<=' if gate.metric in ERROR_METRICS else '>='} MetricThreshold",
+    )
+    return PipelineDefinition(
+        pipeline_name,
+        parameters=[p for p in (input_data, processing_type, training_type, training_count, threshold, approval) if isinstance(p, Parameter)],
+        steps=[preprocess, train, evaluate, gate_step],
+    )
+
+
+def batch_definition(model: ModelConfig, jobs: JobEnvironment, *, pipeline_name: str, where: BuildLocations) -> PipelineDefinition:
+    """create model (from an approved version's artifact) -> batch transform."""
+    region, artifacts_bucket, data_bucket = where.region, where.artifacts_bucket, where.data_bucket
+    image = model_image(model, region)
+    model_data = ParameterString("ModelDataUrl", description="ModelDataUrl of the approved model package version to score with")
+    batch_input = ParameterString("BatchInputUrl", f"s3://{data_bucket}/{model.name}/batch/input/", "S3 prefix of the records to score")
+    instance_type = ParameterString("TransformInstanceType", model.build.batch_instance_type)
+    create = CreateModelStep("CreateModel", job=jobs, image_uri=image, model_data=model_data,
+                             description="A network-isolated, VPC-bound model from the approved artifact")
+    score = TransformStep(
+        "Score",
+        job=jobs,
+        model_name=create.model_name,
+        instance_type=instance_type,
+        input_s3_uri=batch_input,
+        output_path=Join([f"s3://{artifacts_bucket}/batch/{model.name}", ExecutionVariables.PIPELINE_EXECUTION_ID], on="/"),
+        cache=CacheConfig("P1D"),
+        description=f"Score every record with the {model.name} model",
+    )
+    return PipelineDefinition(pipeline_name, parameters=[model_data, batch_input, instance_type], steps=[create, score])
+
+
+class ModelBuildPipelines(Construct):
+    """The reference pipelines of one configured model, in the build account.
+
+    ``training`` always; ``batch`` when ``build.batch_inference`` is set. Names: ``<estate>-<model>-build`` and
+    ``<estate>-<model>-batch``. ``build.schedule`` starts the build pipeline on a schedule.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        estate_name: str,
+        region: str,
+        model: ModelConfig,
+        placement: NetworkPlacement,
+        key: kms.IKey,
+        artifacts: SecureBucket,
+        data: SecureBucket,
+        registry: RegistryLocation,
+    ) -> None:
+        super().__init__(scope, id)
+        image = model_image(model, region)
+        if model.build.training_image and f".dkr.ecr.{region}." not in image:
+            raise ValueError(f"{self.node.path}: build.training_image {image!r} is not in the estate's region {region!r}; "
+                             "SageMaker pulls images from the job's own region")
+        storage = PipelineStorage(
+            key=key,
+            buckets=(artifacts.bucket, data.bucket),
+            cross_account=(
+                CrossAccountStore(registry.artifacts_bucket_name, f"{ARTIFACTS_PREFIX}/{model.name}", registry.account, registry.region),
+            ),
+        )
+        where = BuildLocations(region, artifacts.bucket_name, data.bucket_name, registry)
+        build_name = f"{estate_name}-{model.name}-build"
+        self.training = TrainingPipeline(
+            self,
+            "Build",
+            pipeline_name=build_name,
+            definition=lambda jobs: training_definition(model, jobs, pipeline_name=build_name, where=where),
+            placement=placement,
+            storage=storage,
+            schedule=PipelineSchedule(model.build.schedule, model.build.schedule_parameters) if model.build.schedule else None,
+            description=f"Builds, evaluates and registers the {model.name} model",
+        )
+        self.batch: TrainingPipeline | None = None
+        if model.build.batch_inference:
+            batch_name = f"{estate_name}-{model.name}-batch"
+            self.batch = TrainingPipeline(
+                self,
+                "Batch",
+                pipeline_name=batch_name,
+                definition=lambda jobs: batch_definition(model, jobs, pipeline_name=batch_name, where=where),
+                placement=placement,
+                storage=storage,
+                description=f"Scores batches of records with an approved {model.name} model",
+            )

@@ -1,0 +1,182 @@
+"""S3 buckets for everything that holds data: CMK-encrypted, versioned, TLS-only, logged, retained."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Duration, FeatureFlags, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from mlops_estate.core.nag import acknowledge
+
+ACCESS_LOGS_ID = "AccessLogsBucket"
+# Without it CDK grants log delivery through a bucket ACL, which needs ACLs enabled on the log bucket.
+POLICY_LOG_DELIVERY_FLAG = "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy"
+
+REPLICATION_REASON = (
+    "Cross-region replication is a disaster-recovery choice of the adopting organisation (it needs a second "
+    "region and key); the estate protects this data with versioning, RETAIN and a retained CMK instead."
+)
+
+
+def access_logs_bucket(scope: Construct) -> s3.Bucket:
+    """The stack's one server-access-log bucket, created on first use.
+
+    S3 server access logging can only deliver to a bucket with SSE-S3 (not SSE-KMS), so this bucket is
+    the one place without a CMK; it holds request logs, never data.
+    """
+    stack = Stack.of(scope)
+    if not FeatureFlags.of(stack).is_enabled(POLICY_LOG_DELIVERY_FLAG):
+        raise ValueError(
+            f"{scope.node.path}: SecureBucket needs the feature flag {POLICY_LOG_DELIVERY_FLAG}=true in your app's "
+            "context (cdk.json), so access logs are delivered through a bucket policy and ACLs stay disabled"
+        )
+    existing = stack.node.try_find_child(ACCESS_LOGS_ID)
+    if existing is not None:
+        return existing  # type: ignore[return-value]
+    bucket = s3.Bucket(
+        stack,
+        ACCESS_LOGS_ID,
+        encryption=s3.BucketEncryption.S3_MANAGED,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        enforce_ssl=True,
+        versioned=True,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        removal_policy=RemovalPolicy.RETAIN,
+        lifecycle_rules=[
+            s3.LifecycleRule(
+                id="ArchiveAccessLogs",
+                transitions=[s3.Transition(storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL, transition_after=Duration.days(90))],
+            )
+        ],
+    )
+    acknowledge(bucket, "This is the server access log bucket; logging its own access would loop.", "AwsSolutions-S1")
+    acknowledge(
+        bucket,
+        "S3 server access log delivery only supports SSE-S3 target buckets; this bucket holds request logs, no data.",
+        "NIST.800.53.R5-S3DefaultEncryptionKMS",
+        "HIPAA.Security-S3DefaultEncryptionKMS",
+    )
+    acknowledge(
+        bucket,
+        "The access log bucket is itself the logging destination; it is versioned and retained.",
+        "NIST.800.53.R5-S3BucketLoggingEnabled",
+        "HIPAA.Security-S3BucketLoggingEnabled",
+    )
+    acknowledge(bucket, REPLICATION_REASON, "NIST.800.53.R5-S3BucketReplicationEnabled", "HIPAA.Security-S3BucketReplicationEnabled")
+    return bucket
+
+
+class CmkBucket:
+    """What users of a CMK-encrypted bucket need: the bucket, its key and the usual helpers. A `SecureBucket`
+    is one; `ImportedBucket` is one made elsewhere (found by name, e.g. in a Service Catalog template)."""
+
+    bucket: s3.IBucket
+    key: kms.IKey
+
+    @property
+    def bucket_arn(self) -> str:
+        return self.bucket.bucket_arn
+
+    @property
+    def bucket_name(self) -> str:
+        return self.bucket.bucket_name
+
+    def s3_uri(self, prefix: str = "") -> str:
+        return f"s3://{self.bucket.bucket_name}/{prefix.lstrip('/')}"
+
+    def grant_read(self, grantee: iam.IGrantable, prefix: str = "*") -> iam.Grant:
+        return self.bucket.grant_read(grantee, prefix)
+
+    def grant_read_write(self, grantee: iam.IGrantable, prefix: str = "*") -> iam.Grant:
+        return self.bucket.grant_read_write(grantee, prefix)
+
+
+class ImportedBucket(CmkBucket):
+    """An existing CMK bucket of the estate and its key, e.g. read from SSM at launch; it creates nothing."""
+
+    def __init__(self, bucket: s3.IBucket, key: kms.IKey) -> None:
+        self.bucket = bucket
+        self.key = key
+
+
+class SecureBucket(Construct, CmkBucket):
+    """A data bucket: SSE-KMS with a CMK (bucket keys on), versioned, TLS-only, no public access,
+    server access logs to the stack's log bucket, RETAIN.
+
+    ``bucket_name`` only where another account must find it by name; ``event_bridge`` turns on
+    EventBridge notifications (Object Created events for data-arrival rules).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        key: kms.IKey,
+        bucket_name: str | None = None,
+        event_bridge: bool = False,
+        noncurrent_version_days: int = 365,
+    ) -> None:
+        super().__init__(scope, id)
+        if noncurrent_version_days < 1:
+            raise ValueError(f"{self.node.path}: noncurrent_version_days must be >= 1, got {noncurrent_version_days}")
+        self.key = key
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            bucket_name=bucket_name,
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=key,
+            bucket_key_enabled=True,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            versioned=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=access_logs_bucket(self),
+            server_access_logs_prefix=f"{self.node.path.replace('/', '-')}/",
+            removal_policy=RemovalPolicy.RETAIN,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="ExpireOldVersions",
+                    noncurrent_version_expiration=Duration.days(noncurrent_version_days),
+                    abort_incomplete_multipart_upload_after=Duration.days(7),
+                )
+            ],
+        )
+        if event_bridge:
+            # Set on the bucket itself: CDK's event_bridge_enabled would add a custom-resource Lambda for it.
+            cfn = self.bucket.node.default_child
+            assert isinstance(cfn, s3.CfnBucket)
+            cfn.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+                event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
+            )
+        acknowledge(self.bucket, REPLICATION_REASON, "NIST.800.53.R5-S3BucketReplicationEnabled", "HIPAA.Security-S3BucketReplicationEnabled")
+
+    def allow_account_read(self, account_ids: Sequence[str], prefix: str = "*") -> None:
+        """Let other accounts of the estate read objects (and list) under ``prefix``, by account id."""
+        own = Stack.of(self).account
+        others = sorted({a for a in account_ids if a != own})
+        if not others:
+            return
+        principals = [iam.AccountPrincipal(a) for a in others]
+        self.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="EstateAccountsRead",
+                principals=principals,  # type: ignore[arg-type]
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=[self.bucket.arn_for_objects(prefix)],
+            )
+        )
+        self.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="EstateAccountsList",
+                principals=principals,  # type: ignore[arg-type]
+                actions=["s3:ListBucket", "s3:GetBucketLocation"],
+                resources=[self.bucket.bucket_arn],
+            )
+        )

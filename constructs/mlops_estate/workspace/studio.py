@@ -1,0 +1,228 @@
+"""A VPC-only SageMaker Studio domain: CMK-encrypted storage, idle shutdown, sharing to a CMK bucket."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from aws_cdk import Aws, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct
+
+from mlops_estate.config.parsing import ConfigError, Problems
+from mlops_estate.network.private_network import NetworkPlacement
+from mlops_estate.security.storage import SecureBucket
+from mlops_estate.config.workspace import IDLE_MINUTES, StudioConfig
+
+# SageMaker's pattern for domain, user profile and space names.
+STUDIO_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+NAME_RULE = "1-63 letters, digits and hyphens, starting and ending with a letter or digit"
+SHARING_PREFIX = "sharing"
+
+
+def allow_source_identity(role: iam.IRole) -> None:
+    """Let SageMaker of this account set the source identity when it assumes ``role`` (idempotent).
+
+    A domain with ``ExecutionRoleIdentityConfig=USER_PROFILE_NAME`` sets the user profile name as source
+    identity on every execution-role session, which the role's trust policy must allow. Roles defined in
+    this app are updated; an imported role's trust policy must already allow ``sts:SetSourceIdentity``.
+    """
+    if not isinstance(role, iam.Role) or role.assume_role_policy is None:
+        return
+    trust = Stack.of(role).resolve(role.assume_role_policy.to_json()) or {}
+    for statement in trust.get("Statement", []):
+        actions = statement.get("Action", [])
+        if "sts:SetSourceIdentity" in (actions if isinstance(actions, list) else [actions]):
+            return
+    role.assume_role_policy.add_statements(
+        iam.PolicyStatement(
+            actions=["sts:SetSourceIdentity"],
+            principals=[iam.ServicePrincipal("sagemaker.amazonaws.com")],
+            conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+        )
+    )
+
+
+class StudioDomain(Construct):
+    """``AWS::SageMaker::Domain`` in ``VpcOnly`` mode (no direct internet: apps reach AWS only through the
+    VPC endpoints of ``placement``), IAM authentication, the studio CMK on its home EFS and space EBS volumes.
+
+    Shared spaces run as ``space_execution_role`` (``DefaultSpaceSettings``), whoever opens them: give it least
+    privilege (`Personas.shared_space_role`). Without it the domain has no default space settings, and shared
+    spaces cannot run apps.
+
+    Defaults for every user (and shared space): the workload security group, JupyterLab and Code Editor with
+    idle shutdown (``settings.idle_timeout_minutes``, users may raise it to ``max_idle_timeout_minutes``),
+    EBS space storage sizes, the Studio web portal (Studio Classic hidden), notebook sharing to a
+    CMK-encrypted `SecureBucket`, Docker access off, and the user profile name as the source identity of
+    every execution-role session (CloudTrail names the person, not just the persona role).
+
+    The domain is retained when the stack is deleted, and deleting the domain keeps the home EFS
+    (SageMaker's DeleteDomain default; CloudFormation has no RetentionPolicy property to set).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        domain_name: str,
+        placement: NetworkPlacement,
+        key: kms.IKey,
+        execution_role: iam.IRole,
+        space_execution_role: iam.IRole | None = None,
+        settings: StudioConfig = StudioConfig(),
+        sharing_bucket: SecureBucket | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        self._validate(domain_name, placement, settings)
+        self.key = key
+        self.placement = placement
+        self.execution_role = execution_role
+        self.space_execution_role = space_execution_role
+        self.sharing_bucket = sharing_bucket or SecureBucket(self, "Sharing", key=key)
+
+        security_groups = placement.security_group_ids
+        idle = sagemaker.CfnDomain.AppLifecycleManagementProperty(
+            idle_settings=sagemaker.CfnDomain.IdleSettingsProperty(
+                lifecycle_management="ENABLED",
+                idle_timeout_in_minutes=settings.idle_timeout_minutes,
+                min_idle_timeout_in_minutes=IDLE_MINUTES[0],
+                max_idle_timeout_in_minutes=settings.max_idle_timeout_minutes,
+            )
+        )
+        storage = sagemaker.CfnDomain.DefaultSpaceStorageSettingsProperty(
+            default_ebs_storage_settings=sagemaker.CfnDomain.DefaultEbsStorageSettingsProperty(
+                default_ebs_volume_size_in_gb=settings.default_ebs_gb,
+                maximum_ebs_volume_size_in_gb=settings.max_ebs_gb,
+            )
+        )
+        jupyter_lab = sagemaker.CfnDomain.JupyterLabAppSettingsProperty(app_lifecycle_management=idle)
+        code_editor = sagemaker.CfnDomain.CodeEditorAppSettingsProperty(app_lifecycle_management=idle)
+        self.cfn = sagemaker.CfnDomain(
+            self,
+            "Domain",
+            domain_name=domain_name,
+            auth_mode="IAM",
+            app_network_access_type="VpcOnly",
+            vpc_id=placement.vpc.vpc_id,
+            subnet_ids=list(placement.subnet_ids),
+            kms_key_id=key.key_arn,
+            tag_propagation="ENABLED",
+            domain_settings=sagemaker.CfnDomain.DomainSettingsProperty(
+                security_group_ids=security_groups,
+                # Role sessions carry the user profile name as source identity: CloudTrail names the person.
+                execution_role_identity_config="USER_PROFILE_NAME",
+                docker_settings=sagemaker.CfnDomain.DockerSettingsProperty(enable_docker_access="DISABLED"),
+            ),
+            default_user_settings=sagemaker.CfnDomain.UserSettingsProperty(
+                execution_role=execution_role.role_arn,
+                security_groups=security_groups,
+                sharing_settings=sagemaker.CfnDomain.SharingSettingsProperty(
+                    notebook_output_option="Allowed",
+                    s3_output_path=self.sharing_bucket.s3_uri(f"{SHARING_PREFIX}/"),
+                    s3_kms_key_id=key.key_arn,
+                ),
+                jupyter_lab_app_settings=jupyter_lab,
+                code_editor_app_settings=code_editor,
+                space_storage_settings=storage,
+                studio_web_portal="ENABLED",
+                default_landing_uri="studio::",
+                studio_web_portal_settings=sagemaker.CfnDomain.StudioWebPortalSettingsProperty(
+                    hidden_app_types=["JupyterServer", "RStudioServerPro"],
+                ),
+            ),
+            default_space_settings=None if space_execution_role is None else sagemaker.CfnDomain.DefaultSpaceSettingsProperty(
+                execution_role=space_execution_role.role_arn,
+                security_groups=security_groups,
+                jupyter_lab_app_settings=sagemaker.CfnDomain.JupyterLabAppSettingsProperty(app_lifecycle_management=idle),
+                space_storage_settings=storage,
+            ),
+        )
+        self.cfn.apply_removal_policy(RemovalPolicy.RETAIN)
+        self.user_profiles: dict[str, sagemaker.CfnUserProfile] = {}
+        for role in (execution_role, space_execution_role):
+            if role is not None:
+                allow_source_identity(role)
+
+    def _validate(self, domain_name: str, placement: NetworkPlacement, settings: StudioConfig) -> None:
+        problems: list[str] = []
+        if not STUDIO_NAME.match(domain_name):
+            problems.append(f"domain_name: {domain_name!r} is not a valid Studio domain name ({NAME_RULE})")
+        if not placement.subnet_ids:
+            problems.append("placement.subnet_ids: is empty; a VpcOnly domain needs at least one private subnet")
+        if len(placement.subnet_ids) > 16:
+            problems.append(f"placement.subnet_ids: {len(placement.subnet_ids)} subnets given; a domain takes at most 16")
+        setting_problems = Problems()
+        settings.check("settings", setting_problems)
+        problems += setting_problems.items
+        if problems:
+            raise ConfigError(self.node.path, problems)
+
+    @property
+    def domain_id(self) -> str:
+        return self.cfn.attr_domain_id
+
+    @property
+    def domain_arn(self) -> str:
+        return self.cfn.attr_domain_arn
+
+    @property
+    def url(self) -> str:
+        return self.cfn.attr_url
+
+    @property
+    def home_efs_file_system_id(self) -> str:
+        return self.cfn.attr_home_efs_file_system_id
+
+    def sharing_statements(self) -> list[iam.PolicyStatement]:
+        """What a Studio user's execution role needs to share notebooks: the sharing prefix and its key."""
+        bucket = self.sharing_bucket
+        return [
+            iam.PolicyStatement(
+                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                resources=[bucket.bucket.arn_for_objects(f"{SHARING_PREFIX}/*")],
+            ),
+            iam.PolicyStatement(actions=["s3:ListBucket", "s3:GetBucketLocation"], resources=[bucket.bucket_arn]),
+            iam.PolicyStatement(
+                actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"], resources=[bucket.key.key_arn]
+            ),
+        ]
+
+    def grant_sharing(self, grantee: iam.IGrantable) -> None:
+        """Let ``grantee`` (an execution role of this domain) read and write shared notebooks."""
+        for statement in self.sharing_statements():
+            grantee.grant_principal.add_to_principal_policy(statement)
+
+    def user_profile_arn(self, user_name: str) -> str:
+        return Stack.of(self).format_arn(service="sagemaker", resource="user-profile", resource_name=f"{self.domain_id}/{user_name}")
+
+    def add_user_profiles(self, users: Mapping[str, iam.IRole]) -> dict[str, sagemaker.CfnUserProfile]:
+        """Create a user profile per ``name -> execution role``; every bad name is reported at once."""
+        problems = [f"user name {n!r} is not a valid Studio user profile name ({NAME_RULE})" for n in users if not STUDIO_NAME.match(n)]
+        problems += [f"user name {n!r} already has a profile in this domain" for n in users if n in self.user_profiles]
+        if problems:
+            raise ConfigError(self.node.path, problems)
+        return {name: self.add_user_profile(name, execution_role=role) for name, role in users.items()}
+
+    def add_user_profile(self, user_name: str, *, execution_role: iam.IRole) -> sagemaker.CfnUserProfile:
+        """A Studio user profile that runs with ``execution_role`` (its persona's role)."""
+        if not STUDIO_NAME.match(user_name):
+            raise ValueError(f"{self.node.path}: user name {user_name!r} is not a valid Studio user profile name ({NAME_RULE})")
+        if user_name in self.user_profiles:
+            raise ValueError(f"{self.node.path}: user name {user_name!r} already has a profile in this domain")
+        allow_source_identity(execution_role)
+        profile = sagemaker.CfnUserProfile(
+            self,
+            f"User-{user_name}",
+            domain_id=self.domain_id,
+            user_profile_name=user_name,
+            user_settings=sagemaker.CfnUserProfile.UserSettingsProperty(
+                execution_role=execution_role.role_arn,
+                security_groups=self.placement.security_group_ids,
+            ),
+        )
+        self.user_profiles[user_name] = profile
+        return profile
