@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from mlops_estate.config.estate import EstateConfig
-from mlops_estate.config.parsing import ConfigError, Problems
+from mlops_estate.core.validation import ConfigError, Problems
 from mlops_estate.config.data_lake import DataLakeConfig
 from mlops_estate.config.feature_store import (
     FeatureDefinition,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from mlops_estate.config.estate import EstateConfig
-from mlops_estate.config.parsing import ConfigError
+from mlops_estate.core.validation import ConfigError
 from mlops_estate.config.monitoring import HOURLY, parse_schedule
 from tests.helpers import default_estate_dict
 

@@ -13,7 +13,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Template
 
 from mlops_estate.config.estate import EstateConfig
-from mlops_estate.config.parsing import ConfigError
+from mlops_estate.core.validation import ConfigError
 from mlops_estate.security.encryption import EstateKeys
 from mlops_estate.network.private_network import PrivateNetwork
 from mlops_estate.projects.templates import PROJECT_NAME_PATTERN, ProjectTemplates

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from mlops_estate.config.estate import EstateConfig
-from mlops_estate.config.parsing import ConfigError
+from mlops_estate.core.validation import ConfigError
 from mlops_estate.lifecycle.approved_model import approved_arn_parameter_name
 from mlops_estate.lifecycle.retraining import drift_alarm_name, monitoring_schedule_arns, retraining_triggers
 from mlops_estate.config.retraining import BUILD_DATA_PARAMETERS, promotion_pipeline_name

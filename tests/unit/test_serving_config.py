@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from mlops_estate.config.estate import EstateConfig, ServingConfig
-from mlops_estate.config.parsing import ConfigError, Problems
+from mlops_estate.core.validation import ConfigError, Problems
 from mlops_estate.config.serving import RolloutConfig, validate_serving
 from tests.helpers import default_estate_dict
 

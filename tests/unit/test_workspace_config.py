@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mlops_estate.config.estate import EstateConfig
-from mlops_estate.config.parsing import ConfigError
+from mlops_estate.core.validation import ConfigError
 from mlops_estate.config.workspace import MlflowConfig, StudioConfig, WorkspaceConfig
 from tests.helpers import default_estate_dict
 
@@ -88,7 +88,7 @@ def test_invalid_user_name_and_unknown_persona():
 
 
 def test_studio_config_check_is_usable_on_its_own():
-    from mlops_estate.config.parsing import Problems
+    from mlops_estate.core.validation import Problems
 
     problems = Problems()
     StudioConfig(idle_timeout_minutes=59).check("studio", problems)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from mlops_estate.config.parsing import Problems, join
+from mlops_estate.core.validation import Problems, join
 
 # The methods below take the whole `mlops_estate.config.estate.EstateConfig` (typed Any: config.py imports this module).
 EstateConfig = Any

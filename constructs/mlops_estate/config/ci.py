@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from mlops_estate.config.parsing import Problems, is_missing, join
+from mlops_estate.core.validation import Problems, join
+from mlops_estate.config.parsing import is_missing
 
 # The account role each stage deploys into; "management" is the Organization stage's management account.
 CiAccount = Literal["management", "shared_services", "data_lake", "ml_dev", "staging", "prod"]

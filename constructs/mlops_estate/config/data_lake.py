@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from mlops_estate.config.parsing import Problems, join
+from mlops_estate.core.validation import Problems, join
 
 LakeBucket = Literal["raw", "curated"]
 S3_KEY_PREFIX = re.compile(r"^[a-zA-Z0-9!_.*'()/-]{1,1024}$")

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
-from mlops_estate.config.parsing import Problems, join
+from mlops_estate.core.validation import Problems, join
 
 FeatureType = Literal["String", "Integral", "Fractional"]
 CollectionType = Literal["List", "Set", "Vector"]

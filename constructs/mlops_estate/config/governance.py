@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from mlops_estate.config.parsing import Problems, join
+from mlops_estate.core.validation import Problems, join
 
 # Account roles that run SageMaker workloads or hold data; each may get its own allow-list and budget.
 GovernedRole = Literal["shared_services", "data_lake", "ml_dev", "staging", "prod"]

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from mlops_estate.config.parsing import Problems, join
+from mlops_estate.core.validation import Problems, join
 from mlops_estate.config.governance import always_keyed_problem
 from mlops_estate.pipeline.debugger import DEEP_LEARNING_ONLY, DebuggerSettings, ProfilerSettings, distributed_debugging_problems
 from mlops_estate.pipeline.distribution import Distribution, S3Distribution

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from mlops_estate.config.parsing import Problems, join
+from mlops_estate.core.validation import Problems, join
 from mlops_estate.config.governance import GovernedRole, always_keyed_problem
 
 MonitorType = Literal["data_quality", "model_quality", "bias", "explainability"]

@@ -14,36 +14,9 @@ import types
 import typing
 from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
+from mlops_estate.core.validation import Problems, join
+
 T = TypeVar("T")
-
-
-class ConfigError(ValueError):
-    """Raised once with every problem found in one input."""
-
-    def __init__(self, source: str, problems: list[str]) -> None:
-        self.source = source
-        self.problems = list(problems)
-        lines = "\n".join(f"  - {p}" for p in self.problems)
-        super().__init__(f"{source}: {len(self.problems)} problem(s):\n{lines}")
-
-
-class Problems:
-    """An accumulator of 'path: message' strings."""
-
-    def __init__(self) -> None:
-        self.items: list[str] = []
-
-    def add(self, path: str, message: str) -> None:
-        self.items.append(f"{path or '<root>'}: {message}")
-
-    def __bool__(self) -> bool:
-        return bool(self.items)
-
-
-def join(path: str, key: str | int) -> str:
-    if isinstance(key, int):
-        return f"{path}[{key}]"
-    return f"{path}.{key}" if path else key
 
 
 def _describe(tp: Any) -> str:

@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from mlops_estate.config.parsing import Problems, join
+from mlops_estate.core.validation import Problems, join
 
 # Personas are the Studio execution roles of `personas.py`; the auditor changes nothing, so it never launches.
 LAUNCHING_PERSONAS = ("data_scientist", "ml_engineer", "mlops_admin")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
 from mlops_estate.config.ci import MOVED_QUALIFIER
-from mlops_estate.config.parsing import Problems, join
+from mlops_estate.core.validation import Problems, join
 
 
 # Event patterns and cross-account ARNs must be literal strings; the estate targets the standard partition.

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from mlops_estate.config.parsing import Problems, join
+from mlops_estate.core.validation import Problems, join
 
 INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+[a-z0-9-]*\.(?:[0-9]*x?large|medium|small|xlarge|[0-9]+xlarge)$")
 # SageMaker variant names: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}

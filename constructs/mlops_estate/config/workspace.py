@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from mlops_estate.config.parsing import Problems, join
+from mlops_estate.core.validation import Problems, join
 
 # SageMaker limits (AWS::SageMaker::Domain IdleSettings and DefaultEbsStorageSettings).
 IDLE_MINUTES = (60, 525600)

@@ -11,7 +11,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from mlops_estate.features.catalog import CatalogDatabase
-from mlops_estate.config.parsing import Problems
+from mlops_estate.core.validation import Problems
 from mlops_estate.config.feature_store import FeatureGroupDefinition
 from mlops_estate.core.nag import acknowledge
 from mlops_estate.security.storage import SecureBucket

@@ -39,7 +39,7 @@ from aws_cdk import aws_cloudformation as cloudformation
 from constructs import Construct
 
 from mlops_estate.config.baseline_rollout import RolloutOperationConfig, check_stack_set_name, check_targets
-from mlops_estate.config.parsing import Problems
+from mlops_estate.core.validation import Problems
 
 CallAs = Literal["SELF", "DELEGATED_ADMIN"]
 Capability = Literal["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]

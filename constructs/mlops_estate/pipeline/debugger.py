@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from mlops_estate.config.parsing import Problems
+from mlops_estate.core.validation import Problems
 from mlops_estate.pipeline.distribution import Distribution
 from mlops_estate.pipeline.expressions import Expression, Join, Value
 from mlops_estate.core.patterns import INSTANCE_TYPE

@@ -20,7 +20,7 @@ from constructs import Construct
 
 from mlops_estate.events.alarm_topic import alarm_topic
 from mlops_estate.config.estate import ServingConfig
-from mlops_estate.config.parsing import Problems
+from mlops_estate.core.validation import Problems
 from mlops_estate.security.encryption import KeyRing
 from mlops_estate.config.governance import has_local_storage
 from mlops_estate.core.nag import acknowledge, wildcard_findings

@@ -10,7 +10,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from mlops_estate.config.parsing import ConfigError, Problems
+from mlops_estate.core.validation import ConfigError, Problems
 from mlops_estate.core.nag import acknowledge, acknowledge_wildcards
 from mlops_estate.network.private_network import PrivateNetwork
 from mlops_estate.security.storage import SecureBucket

@@ -45,7 +45,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from mlops_estate.config.estate import Persona, UserConfig
-from mlops_estate.config.parsing import ConfigError
+from mlops_estate.core.validation import ConfigError
 from mlops_estate.core.nag import acknowledge_wildcards
 from mlops_estate.network.private_network import NetworkPlacement
 from mlops_estate.security.storage import SecureBucket

@@ -11,7 +11,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from mlops_estate.config.parsing import ConfigError, Problems
+from mlops_estate.core.validation import ConfigError, Problems
 from mlops_estate.network.private_network import NetworkPlacement
 from mlops_estate.security.storage import SecureBucket
 from mlops_estate.config.workspace import IDLE_MINUTES, StudioConfig
