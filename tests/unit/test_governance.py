@@ -11,7 +11,7 @@ from mlops_estate.governance.audit import OrganizationTrail
 from mlops_estate.governance.budgets import AccountBudget
 from mlops_estate.config.estate import ConfigError, EstateConfig
 from mlops_estate.governance.config_rules import SAGEMAKER_RULES, SageMakerConfigRules
-from mlops_estate.config.governance import has_local_storage
+from mlops_estate.core.instance_types import has_local_storage
 from mlops_estate.governance.guardrail_check import GuardrailCheck
 from tests.helpers import default_estate_dict, make_stack, resources_of_type, template_of
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from mlops_estate.core.validation import Problems, join
-from mlops_estate.config.governance import always_keyed_problem
+from mlops_estate.core.instance_types import always_keyed_problem
 from mlops_estate.pipeline.debugger import DEEP_LEARNING_ONLY, DebuggerSettings, ProfilerSettings, distributed_debugging_problems
 from mlops_estate.pipeline.distribution import Distribution, S3Distribution
 from mlops_estate.core.patterns import ECR_IMAGE, INSTANCE_TYPE, SCHEDULE

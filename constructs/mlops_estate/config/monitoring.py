@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from mlops_estate.core.validation import Problems, join
-from mlops_estate.config.governance import GovernedRole, always_keyed_problem
+from mlops_estate.config.governance import GovernedRole
+from mlops_estate.core.instance_types import always_keyed_problem
 
 MonitorType = Literal["data_quality", "model_quality", "bias", "explainability"]
 MONITOR_TYPES: tuple[MonitorType, ...] = ("data_quality", "model_quality", "bias", "explainability")

@@ -30,7 +30,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import IConstruct, IValidation
 
-from mlops_estate.config.governance import string_like
+from mlops_estate.core.instance_types import string_like
 from mlops_estate.governance.guardrails import ENDPOINT_CONFIG_KMS, STUDIO_SYSTEM_INSTANCE, GuardrailOptions, guardrail_rules
 
 Finding = tuple[str, str]  # (Sid, what is wrong and how to fix it)

@@ -22,7 +22,7 @@ from mlops_estate.events.alarm_topic import alarm_topic
 from mlops_estate.config.estate import ServingConfig
 from mlops_estate.core.validation import Problems
 from mlops_estate.security.encryption import KeyRing
-from mlops_estate.config.governance import has_local_storage
+from mlops_estate.core.instance_types import has_local_storage
 from mlops_estate.core.nag import acknowledge, wildcard_findings
 from mlops_estate.network.private_network import NetworkPlacement
 from mlops_estate.config.serving import PRIMARY_VARIANT, VariantConfig, validate_serving
