@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from mlops_estate.core.instance_types import has_local_storage, string_like
+from mlops_estate.core.patterns import LOG_RETENTION_DAYS
 from mlops_estate.core.validation import Problems, join
 
 # Account roles that run SageMaker workloads or hold data; each may get its own allow-list and budget.
@@ -21,8 +22,6 @@ GovernedRole = Literal["shared_services", "data_lake", "ml_dev", "staging", "pro
 INSTANCE_PATTERN = re.compile(r"^ml\.[a-z0-9*?]+(\.[a-z0-9*?-]+)?$|^ml\.\*$")
 ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)
-# CloudWatch Logs accepts only these retention periods.
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 SCP_MAX_CHARS = 5120
 
 

@@ -38,7 +38,7 @@ from typing import Any
 from aws_cdk import aws_organizations as organizations
 from constructs import Construct
 
-from mlops_estate.config.baseline_rollout import STACK_SET_EXECUTION_ROLE
+from mlops_estate.governance.stack_set import STACK_SET_EXECUTION_ROLE
 from mlops_estate.config.estate import EstateConfig
 from mlops_estate.config.governance import SCP_MAX_CHARS, GuardrailsConfig
 from mlops_estate.config.monitoring import monitor_role_path
