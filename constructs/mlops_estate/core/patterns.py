@@ -29,3 +29,5 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 GITHUB_REPOSITORY = re.compile(r"^(?P<owner>[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38})/(?P<repo>[A-Za-z0-9._-]{1,100})$")
 ENVIRONMENT_NAME = re.compile(r"^[A-Za-z0-9._-]{1,255}$")
 QUALIFIER = re.compile(r"^[a-z0-9]{1,10}$")
+# S3 bucket names (general purpose buckets).
+BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
