@@ -137,6 +137,7 @@ def test_registry_policy_names_exactly_the_consumer_accounts(default_estate):
             "ConsumersDescribeGroup": consumers,
             "ConsumersReadVersions": consumers,
             "BuildAccountDescribesGroup": [accounts.ml_dev],
+            "BuildAccountReadsVersions": [accounts.ml_dev],
             "BuildAccountRegistersVersions": [accounts.ml_dev],
         }
 
