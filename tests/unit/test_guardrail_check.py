@@ -9,7 +9,7 @@ import pytest
 from aws_cdk import Aspects
 from aws_cdk import aws_sagemaker as sm
 
-from mlops_estate.config.governance import GuardrailsConfig
+from mlops_estate.config.governance import GuardrailsConfig, guardrail_options
 from mlops_estate.governance.guardrail_check import GuardrailCheck
 from mlops_estate.governance.guardrails import GuardrailOptions
 from tests.helpers import default_config, make_app, make_stack
@@ -20,7 +20,7 @@ VPC = {"SecurityGroupIds": ["sg-0123456789abcdef0"], "Subnets": ["subnet-0123456
 
 
 def options(**rules: object) -> GuardrailOptions:
-    base = GuardrailOptions.from_config(default_config())
+    base = guardrail_options(default_config())
     return replace(base, rules=replace(base.rules, **rules)) if rules else base
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from mlops_estate.config.governance import GuardrailsConfig
+from mlops_estate.config.governance import GuardrailsConfig, guardrail_options
 from mlops_estate.governance.guardrails import GuardrailOptions, SageMakerGuardrails, guardrail_rules, pack_policies, policy_json
 from mlops_estate.config.estate import EstateConfig
 from tests.helpers import default_config, default_estate_dict, make_stack, resources_of_type, template_of
@@ -28,7 +28,7 @@ KMS = "arn:aws:kms:eu-west-1:444444444444:key/1"
 
 
 def options(rules: GuardrailsConfig | None = None) -> GuardrailOptions:
-    base = GuardrailOptions.from_config(default_config())
+    base = guardrail_options(default_config())
     return replace(base, rules=rules) if rules is not None else base
 
 
@@ -193,7 +193,7 @@ def test_without_explainability_in_the_config_no_role_is_exempt():
     for model in data["models"]:
         if model.get("monitoring"):
             model["monitoring"].pop("explainability", None)
-    opts = GuardrailOptions.from_config(EstateConfig.from_dict(data, "test"))
+    opts = guardrail_options(EstateConfig.from_dict(data, "test"))
     assert not opts.clarify_shadow_endpoints
     stmts = statements(opts)
     assert not any("NotResource" in s for s in stmts)
@@ -278,11 +278,11 @@ def test_accounts_without_workloads_are_capped_too(account):
 def test_sandbox_accounts_get_the_union_of_their_roles_lists():
     cfg = default_config()
     same = replace(cfg, accounts=replace(cfg.accounts, ml_dev=PROD, staging=PROD))
-    opts = GuardrailOptions.from_config(same)
+    opts = guardrail_options(same)
     assert list(opts.instance_types_by_account) == [SHARED, DATA_LAKE, PROD]
     assert "ml.t3.*" in opts.instance_types_by_account[PROD] and "ml.inf2.*" in opts.instance_types_by_account[PROD]
     # Every role in one account: one list, the union of all five.
-    sandbox = GuardrailOptions.from_config(replace(cfg, accounts=replace(cfg.accounts, shared_services=PROD, data_lake=PROD,
+    sandbox = guardrail_options(replace(cfg, accounts=replace(cfg.accounts, shared_services=PROD, data_lake=PROD,
                                                                          ml_dev=PROD, staging=PROD)))
     assert list(sandbox.instance_types_by_account) == [PROD]
     assert {"ml.m5.large", "ml.p3.2xlarge", "ml.inf2.*"} <= set(sandbox.instance_types_by_account[PROD])
@@ -395,13 +395,27 @@ def test_policies_are_scps_attached_to_the_ous(guardrails_template):
 
 def test_too_many_policies_is_an_error():
     stack = make_stack()
-    with pytest.raises(ValueError, match=r"Test/G: the guardrails need \d+ SCPs but max_policies is 1"):
+    with pytest.raises(ValueError, match=r"Test/G: 1 problem\(s\):\n  - options.rules.max_policies: the guardrails need \d+ SCPs but max_policies is 1"):
         SageMakerGuardrails(stack, "G", options=options(replace(GuardrailsConfig(), max_policies=1)), target_ids=["r-ab12"])
 
 
 def test_no_targets_is_an_error():
-    with pytest.raises(ValueError, match="Test/G: target_ids is empty"):
+    with pytest.raises(ValueError, match="Test/G: 1 problem.*\n  - target_ids: is empty"):
         SageMakerGuardrails(make_stack(), "G", options=options(), target_ids=[])
+
+
+def test_bad_props_are_reported_at_once_with_path_and_value():
+    bad = replace(options(), monitor_role_path="model-monitor", instance_types_by_account={"12345": ()},
+                  rules=replace(GuardrailsConfig(), exempt_role_names=("no spaces",), max_policy_chars=99))
+    with pytest.raises(ValueError) as error:
+        SageMakerGuardrails(make_stack(), "G", options=bad, target_ids=["ou-nope"])
+    message = str(error.value)
+    assert message.startswith("Test/G: 5 problem(s):")
+    assert "options.monitor_role_path: 'model-monitor' is not an IAM path (/.../)" in message
+    assert "options.rules.exempt_role_names[0]: 'no spaces' is not an IAM role name" in message
+    assert "options.rules.max_policy_chars: 99 is outside 1024..5120" in message
+    assert "options.instance_types_by_account.12345: '12345' is not an AWS account id" in message
+    assert "options.instance_types_by_account.12345: is empty" in message
 
 
 def test_default_estate_attaches_guardrails_to_the_configured_ous(default_estate):
@@ -440,5 +454,5 @@ def test_nobody_in_a_member_account_may_create_or_repolicy_a_stacksets_exec_role
 def test_without_the_baseline_rollout_no_role_name_is_reserved():
     data = default_estate_dict()
     data["organization"]["baseline_rollout"]["enabled"] = False
-    stmts = statements(GuardrailOptions.from_config(EstateConfig.from_dict(data)))
+    stmts = statements(guardrail_options(EstateConfig.from_dict(data)))
     assert not [s for s in stmts if s["Sid"] == "ProtectStackSetsExecutionRoles"]
