@@ -25,7 +25,7 @@ from mlops_estate.config.baseline_rollout import BaselineRolloutConfig
 from mlops_estate.core.validation import ConfigError, Problems, join
 from mlops_estate.config.parsing import parse_dataclass, is_missing
 from mlops_estate.config.data_lake import DataLakeConfig
-from mlops_estate.config.feature_store import FeatureGroupDefinition, check_feature_groups
+from mlops_estate.features.definition import FeatureGroupDefinition, check_feature_groups
 from mlops_estate.config.governance import AuditConfig, BudgetsConfig, GuardrailsConfig
 from mlops_estate.config.serving import (
     INSTANCE_TYPE,
