@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops_estate.config.estate import UserConfig
+from mlops_estate.workspace.personas import UserConfig
 from mlops_estate.workspace.personas import (
     ACTIVITIES, PERSONAS, SIGN_IN_TAG, PersonaResources, Personas, persona_role_arn, persona_role_name,
 )

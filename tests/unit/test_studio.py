@@ -10,7 +10,7 @@ from aws_cdk.assertions import Template
 
 from mlops_estate.network.private_network import NetworkPlacement
 from mlops_estate.workspace.studio import StudioDomain
-from mlops_estate.config.workspace import StudioConfig
+from mlops_estate.workspace.studio import StudioConfig
 from tests.helpers import make_stack
 from tests.unit.workspace_stack import USERS, Workspace, new_workspace_parts, workspace
 

@@ -11,14 +11,15 @@ from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Template
 
-from mlops_estate.config.estate import UserConfig
+from mlops_estate.workspace.personas import UserConfig
 from mlops_estate.security.encryption import EstateKeys
 from mlops_estate.workspace.mlflow import MlflowTrackingServer
 from mlops_estate.network.private_network import PrivateNetwork
 from mlops_estate.workspace.personas import PersonaResources, Personas
 from mlops_estate.security.storage import SecureBucket
 from mlops_estate.workspace.studio import StudioDomain
-from mlops_estate.config.workspace import MlflowConfig, StudioConfig
+from mlops_estate.workspace.mlflow import MlflowConfig
+from mlops_estate.workspace.studio import StudioConfig
 from tests.helpers import TEST_AZS, make_stack
 
 ESTATE = "team-a"

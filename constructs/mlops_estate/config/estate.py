@@ -41,6 +41,7 @@ from mlops_estate.config.serving import (
 from mlops_estate.config.monitoring import MonitoringConfig
 from mlops_estate.config.projects import ProjectsConfig
 from mlops_estate.config.workspace import WorkspaceConfig
+from mlops_estate.workspace.personas import Persona, UserConfig
 from mlops_estate.config.retraining import PromotionConfig, RetrainingConfig, check_data_prefixes
 
 # `cdk bootstrap`'s default qualifier (DefaultStackSynthesizer.DEFAULT_QUALIFIER; config.py does not import aws_cdk).
@@ -49,12 +50,10 @@ DEFAULT_QUALIFIER = "hnb659fds"
 ESTATE_NAME = re.compile(r"^[a-z][a-z0-9-]{1,19}$")
 # SageMaker resource names: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$; we keep room for suffixes.
 MODEL_NAME = re.compile(r"^[a-z0-9](-*[a-z0-9]){0,31}$")
-USER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 TAG_VALUE = re.compile(r"^[\w .:/=+\-@]{1,256}$")
 
 Role = Literal["shared_services", "data_lake", "ml_dev", "staging", "prod"]
 ServingEnv = Literal["staging", "prod"]
-Persona = Literal["data_scientist", "ml_engineer", "mlops_admin", "auditor"]
 ProblemType = Literal["BinaryClassification", "MulticlassClassification", "Regression"]
 ServingMode = Literal["realtime", "serverless", "async"]
 
@@ -136,18 +135,6 @@ class NetworkConfig:
                 if net.overlaps(other):
                     problems.add(join(path, f.name), f"{value!r} overlaps {other_name} {str(other)!r}")
             nets.append((f.name, net))
-
-
-@dataclass(frozen=True)
-class UserConfig:
-    """A Studio user and the persona whose role and permissions they get."""
-
-    name: str
-    persona: Persona
-
-    def check(self, path: str, problems: Problems) -> None:
-        if not USER_NAME.match(self.name):
-            problems.add(join(path, "name"), f"{self.name!r} is not a valid Studio user profile name (letters, digits, single hyphens, up to 63)")
 
 
 @dataclass(frozen=True)

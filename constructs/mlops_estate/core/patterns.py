@@ -31,3 +31,14 @@ ENVIRONMENT_NAME = re.compile(r"^[A-Za-z0-9._-]{1,255}$")
 QUALIFIER = re.compile(r"^[a-z0-9]{1,10}$")
 # S3 bucket names (general purpose buckets).
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# IAM managed policy ARNs (customer or AWS managed).
+MANAGED_POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}|aws):policy/[\w+=,.@/-]{1,512}$")
+# Characters S3 key prefixes may use in event patterns and policies.
+S3_KEY_PREFIX = re.compile(r"^[a-zA-Z0-9!_.*'()/-]{1,1024}$")
+
+
+def s3_key_prefix_problem(prefix: str) -> str | None:
+    """Why ``prefix`` is not usable as an S3 key prefix in an event pattern, or None."""
+    if not S3_KEY_PREFIX.match(prefix) or prefix.startswith("/"):
+        return f"{prefix!r} is not an S3 key prefix (1-1024 letters, digits and !_.*'()/-, no leading '/')"
+    return None

@@ -44,8 +44,10 @@ IAM's default quota of 10 per role.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from aws_cdk import ArnFormat, Aws, Stack
 from aws_cdk import aws_iam as iam
@@ -53,13 +55,14 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from mlops_estate.config.estate import Persona, UserConfig
-from mlops_estate.core.validation import ConfigError
+from mlops_estate.core.validation import ConfigError, Problems, join
 from mlops_estate.core.nag import acknowledge_wildcards
 from mlops_estate.network.private_network import NetworkPlacement
 from mlops_estate.security.storage import SecureBucket
 from mlops_estate.workspace.studio import StudioDomain, allow_source_identity
 
+Persona = Literal["data_scientist", "ml_engineer", "mlops_admin", "auditor"]
+USER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 PERSONAS: tuple[Persona, ...] = ("data_scientist", "ml_engineer", "mlops_admin", "auditor")
 SIGN_IN_TAG = "studio-user"
 # The persona that may assume the registry's ModelApprover role.
@@ -80,6 +83,24 @@ SHARING_REASON = ("Studio writes shared notebook snapshots under generated keys:
 SHARING_READ_REASON = "Shared notebook snapshots have generated keys; read-only, under the sharing prefix."
 
 JOB_TYPES = ("training-job", "processing-job", "transform-job", "hyper-parameter-tuning-job")
+
+
+@dataclass(frozen=True)
+class UserConfig:
+    """A Studio user and the persona whose role and permissions they get.
+
+    Attributes:
+        name: the user profile name (letters, digits and single hyphens, up to 63); it becomes the source identity
+            of the person's sessions and names their sharing prefix.
+        persona: which persona role the user works as: data_scientist, ml_engineer, mlops_admin or auditor.
+    """
+
+    name: str
+    persona: Persona
+
+    def check(self, path: str, problems: Problems) -> None:
+        if not USER_NAME.match(self.name):
+            problems.add(join(path, "name"), f"{self.name!r} is not a valid Studio user profile name (letters, digits, single hyphens, up to 63)")
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from collections.abc import Mapping
 
 from aws_cdk import Aws, RemovalPolicy, Stack
@@ -11,10 +12,9 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from mlops_estate.core.validation import ConfigError, Problems
+from mlops_estate.core.validation import ConfigError, Problems, join
 from mlops_estate.network.private_network import NetworkPlacement
 from mlops_estate.security.storage import SecureBucket
-from mlops_estate.config.workspace import IDLE_MINUTES, StudioConfig
 
 # SageMaker's pattern for domain, user profile and space names.
 STUDIO_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
@@ -24,6 +24,42 @@ SHARING_PREFIX = "sharing"
 # ExecutionRoleIdentityConfig=USER_PROFILE_NAME); it cannot be changed within the session or by role chaining.
 # Jobs, pipelines and other sessions without one match no resource named with it.
 OWN_SHARING_PREFIX = f"{SHARING_PREFIX}/${{aws:SourceIdentity}}"
+
+
+# SageMaker limits (AWS::SageMaker::Domain IdleSettings and DefaultEbsStorageSettings).
+IDLE_MINUTES = (60, 525600)
+EBS_GB = (5, 16384)
+
+
+def _within(path: str, value: int, bounds: tuple[int, int], unit: str, problems: Problems) -> bool:
+    low, high = bounds
+    if not low <= value <= high:
+        problems.add(path, f"{value} is out of range; SageMaker allows {low} to {high} {unit}")
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class StudioConfig:
+    """Studio apps shut down after ``idle_timeout_minutes`` without activity; users may pick up to the max."""
+
+    idle_timeout_minutes: int = 120
+    max_idle_timeout_minutes: int = 480
+    default_ebs_gb: int = 20
+    max_ebs_gb: int = 100
+
+    def check(self, path: str, problems: Problems) -> None:
+        idle = join(path, "idle_timeout_minutes")
+        max_idle = join(path, "max_idle_timeout_minutes")
+        ok = _within(idle, self.idle_timeout_minutes, IDLE_MINUTES, "minutes", problems)
+        ok &= _within(max_idle, self.max_idle_timeout_minutes, IDLE_MINUTES, "minutes", problems)
+        if ok and self.max_idle_timeout_minutes < self.idle_timeout_minutes:
+            problems.add(max_idle, f"{self.max_idle_timeout_minutes} is below idle_timeout_minutes {self.idle_timeout_minutes}")
+        ebs, max_ebs = join(path, "default_ebs_gb"), join(path, "max_ebs_gb")
+        ok = _within(ebs, self.default_ebs_gb, EBS_GB, "GiB", problems)
+        ok &= _within(max_ebs, self.max_ebs_gb, EBS_GB, "GiB", problems)
+        if ok and self.max_ebs_gb < self.default_ebs_gb:
+            problems.add(max_ebs, f"{self.max_ebs_gb} is below default_ebs_gb {self.default_ebs_gb}")
 
 
 def allow_source_identity(role: iam.IRole) -> None:
