@@ -194,7 +194,7 @@ def test_private_network_takes_exactly_one_address_plan():
 
     stack = Stack(make_app(), "Net")
     keys = EstateKeys(stack, "Keys", estate_name="acme", classes=[DataClass.LOGS])
-    with pytest.raises(ValueError, match="Net/Network: give exactly one of cidr .* and ip_addresses"):
+    with pytest.raises(ValueError, match="Net/Network: 1 problem.*\n  - cidr: '10.1.0.0/16' with an ip_addresses is not allowed; expected exactly one of cidr .* and ip_addresses"):
         PrivateNetwork(stack, "Network", cidr="10.1.0.0/16", ip_addresses=ec2.IpAddresses.cidr("10.2.0.0/16"),
                        availability_zones=stack.availability_zones[:2], logs_key=keys.logs)
 
