@@ -51,5 +51,7 @@ TRAIL_NAME = re.compile(r"^(?=.{3,128}$)[A-Za-z0-9](?:[._-]?[A-Za-z0-9])*$")
 # The part of a KMS alias after "alias/": '/'-separated runs of letters, digits, '_' and '-', up to 250 characters;
 # "aws/" is AWS's own.
 KMS_ALIAS_NAME = re.compile(r"^(?!aws/)(?=.{1,250}$)[a-zA-Z0-9_-]+(?:/[a-zA-Z0-9_-]+)*$")
+# AWS Budgets names: 1-100 characters without ':' or '\\', and not containing "/action/".
+BUDGET_NAME = re.compile(r"^(?!.*/action/)[^:\\]{1,100}$")
 # EventBridge custom event bus names ("default" is the account's own bus, "aws." names are partner buses).
 EVENT_BUS_NAME = re.compile(r"^(?!aws\.)(?!default$)[A-Za-z0-9._-]{1,256}$")
