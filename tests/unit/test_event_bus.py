@@ -124,3 +124,14 @@ def test_bus_policies_use_the_statement_form_not_the_deprecated_principal(templa
     for policy in policies:
         assert "Statement" in policy["Properties"]
         assert not {"Principal", "Action", "Condition"} & set(policy["Properties"])
+
+
+def test_another_accounts_bus_is_named_by_id_and_bus_name():
+    with pytest.raises(ValueError) as failure:
+        EstateEventBus.from_name(make_stack(), "Lake", account="lake", event_bus_name="default")
+    assert str(failure.value) == (
+        "Test/Lake: 2 problem(s):\n"
+        "  - account: 'lake' is not an AWS account id; expected exactly 12 digits\n"
+        "  - event_bus_name: 'default' is not a custom event bus name; expected 1-256 letters, digits and ._-; not 'default', "
+        "not starting with 'aws.'"
+    )

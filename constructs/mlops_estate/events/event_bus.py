@@ -11,7 +11,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from mlops_estate.core.patterns import EVENT_BUS_NAME
+from mlops_estate.core.patterns import ACCOUNT_ID, EVENT_BUS_NAME
 from mlops_estate.core.validation import Problems
 from mlops_estate.events.dead_letter_queue import DeadLetterQueue
 
@@ -89,7 +89,19 @@ class EstateEventBus(Construct):
 
     @staticmethod
     def from_name(scope: Construct, id: str, *, account: str, event_bus_name: str) -> events.IEventBus:
-        """Another account's estate bus, by account id and name (no lookup), in ``scope``'s region."""
+        """Another account's estate bus, by account id and name (no lookup), in ``scope``'s region.
+
+        Args:
+            scope: the construct to create the reference in.
+            id: the reference's construct id.
+            account: the bus's 12-digit account id (tokens accepted).
+            event_bus_name: the bus's name.
+        """
+        problems = Problems()
+        problems.match("account", account, ACCOUNT_ID, "an AWS account id", "exactly 12 digits")
+        problems.match("event_bus_name", event_bus_name, EVENT_BUS_NAME, "a custom event bus name",
+                       "1-256 letters, digits and ._-; not 'default', not starting with 'aws.'")
+        problems.raise_if_any(f"{scope.node.path}/{id}")
         stack = Stack.of(scope)
         return events.EventBus.from_event_bus_arn(
             scope, id, bus_arn(account=account, region=stack.region, partition=stack.partition, event_bus_name=event_bus_name)

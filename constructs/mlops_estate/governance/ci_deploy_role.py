@@ -34,7 +34,14 @@ def github_oidc_provider(scope: Construct, id: str, *, create: bool = True) -> i
     the STS audience, or (``create=False``, when the account already has one) a reference to it by its ARN.
 
     IAM validates GitHub's certificate against its own trusted CAs, so no thumbprint is pinned here. The provider
-    is retained: other roles of the account may come to trust it, and deleting a stack must not cut them off."""
+    is retained: other roles of the account may come to trust it, and deleting a stack must not cut them off.
+
+    Args:
+        scope: the construct to create (or import) the provider in.
+        id: the provider's construct id.
+        create: make the provider (default); ``False`` when the account has one already (an account holds one
+            provider per URL).
+    """
     if create:
         return iam.OidcProviderNative(scope, id, url=GITHUB_OIDC_URL, client_ids=[STS_AUDIENCE], removal_policy=RemovalPolicy.RETAIN)
     arn = Stack.of(scope).format_arn(service="iam", region="", resource="oidc-provider", resource_name=GITHUB_OIDC_HOST,
