@@ -23,15 +23,20 @@ INSTANCE_PATTERN = re.compile(r"^ml\.[a-z0-9*?]+(\.[a-z0-9*?-]+)?$|^ml\.\*$")
 ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)
 SCP_MAX_CHARS = 5120
+# The default cap of the accounts that run no SageMaker workload today (shared services, data lake).
+SMALL_INSTANCES = ("ml.t3.*", "ml.m5.large", "ml.m5.xlarge")
 
 
 def _default_instance_types() -> Mapping[GovernedRole, tuple[str, ...]]:
     # Build accounts experiment on general purpose and memory instances; GPUs only where they have no local
     # storage (ml.p3.2xlarge, Inferentia2), since require_kms denies the NVMe families (g4dn, g5, p4d, ...).
+    # Shared services and the data lake run no SageMaker workload: a small cap costs nothing there until one does.
     return {
         "ml_dev": ("ml.t3.*", "ml.m5.*", "ml.m6i.*", "ml.c5.*", "ml.c6i.*", "ml.r5.*", "ml.p3.2xlarge"),
         "staging": ("ml.t3.*", "ml.m5.*", "ml.m6i.*", "ml.c5.*", "ml.c6i.*", "ml.inf2.xlarge"),
         "prod": ("ml.m5.*", "ml.m6i.*", "ml.c5.*", "ml.c6i.*", "ml.r5.*", "ml.inf2.*"),
+        "shared_services": SMALL_INSTANCES,
+        "data_lake": SMALL_INSTANCES,
     }
 
 
@@ -55,6 +60,8 @@ class GuardrailsConfig:
     # support neither, and an SCP cannot tell which endpoint type a model will be deployed to.
     models_in_vpc: bool = False
     protect_audit: bool = True
+    # No estate account may leave the organisation (it would take itself out of every guardrail).
+    deny_leave_organization: bool = True
     # Instance-type allow-list per account role (StringLike patterns); a role not listed is not restricted.
     instance_types: Mapping[GovernedRole, tuple[str, ...]] = field(default_factory=_default_instance_types)
     # Roles (by name, in any ML account) exempt from the SageMaker rules: break-glass or migration roles.

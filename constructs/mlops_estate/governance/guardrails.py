@@ -25,7 +25,9 @@ Monitoring schedules may carry their job inline or name a job definition; only a
 instance types in the request, so the schedule rules also require ``Null: {sagemaker:InstanceTypes:
 "false"}`` and the named job definitions are covered by their own ``Create*JobDefinition`` rules.
 
-The management account is never affected by SCPs, and service-linked roles are not either.
+No estate account may leave the organisation (``deny_leave_organization``): a member account that leaves takes
+itself out of every guardrail. The management account is never affected by SCPs, and service-linked roles are
+not either.
 """
 
 from __future__ import annotations
@@ -245,10 +247,15 @@ def guardrail_rules(options: GuardrailOptions) -> list[GuardrailRule]:
             })
     if r.protect_audit:
         rules.extend(_protect_rules(options))
+    if r.deny_leave_organization:
+        # Leaving takes a member account out of every SCP; nobody in it may (the deployment roles neither).
+        rules.append(GuardrailRule(LEAVE_ORGANIZATION, "an estate account leaving the organisation",
+                                   ("organizations:LeaveOrganization",), {}))
     return rules
 
 
 ENDPOINT_CONFIG_KMS = "DenyEndpointConfigWithoutKmsKey"
+LEAVE_ORGANIZATION = "DenyLeavingTheOrganization"
 ENDPOINT_CONFIG_KMS_OUTSIDE_CLARIFY = "DenyEndpointConfigWithoutKmsKeyOutsideClarify"
 
 
