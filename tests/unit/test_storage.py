@@ -112,3 +112,12 @@ def test_apps_without_the_log_delivery_flag_get_the_same_policy_based_delivery()
     delivery = [s for r in without_flag.values() if r["Type"] == "AWS::S3::BucketPolicy"
                 for s in r["Properties"]["PolicyDocument"]["Statement"] if s.get("Principal") == {"Service": "logging.s3.amazonaws.com"}]
     assert len(delivery) == 1 and delivery[0]["Action"] == "s3:PutObject"
+
+
+def test_other_accounts_are_named_by_account_id():
+    stack = make_stack()
+    keys = EstateKeys(stack, "Keys", estate_name="acme", classes=[DataClass.DATA])
+    bucket = SecureBucket(stack, "Data", key=keys.data)
+    with pytest.raises(ValueError, match=r"^Test/Data: allow_account_read: 1 problem\(s\):\n  - account_ids\[0\]: 'prod' is not an AWS "
+                                         r"account id; expected exactly 12 digits$"):
+        bucket.allow_account_read(["prod"])

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from mlops_estate.core.instance_types import has_local_storage, string_like
-from mlops_estate.core.patterns import LOG_RETENTION_DAYS
+from mlops_estate.core.patterns import EMAIL, LOG_RETENTION_DAYS
 from mlops_estate.core.validation import Problems, join
 from mlops_estate.governance.guardrails import GuardrailOptions, GuardrailRules
 from mlops_estate.governance.stack_set import STACK_SET_EXECUTION_ROLE
@@ -25,7 +25,6 @@ GovernedRole = Literal["shared_services", "data_lake", "ml_dev", "staging", "pro
 
 # `ml.m5.large`, `ml.m5.*`, `ml.g5.?xlarge`: an instance type or a StringLike pattern of them.
 INSTANCE_PATTERN = re.compile(r"^ml\.[a-z0-9*?]+(\.[a-z0-9*?-]+)?$|^ml\.\*$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)
 # The default cap of the accounts that run no SageMaker workload today (shared services, data lake).
 SMALL_INSTANCES = ("ml.t3.*", "ml.m5.large", "ml.m5.xlarge")
 

@@ -18,6 +18,19 @@ ACCOUNT_ID = re.compile(r"^\d{12}$")
 OU_ID = re.compile(r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$")
 ROOT_ID = re.compile(r"^r-[0-9a-z]{4,32}$")
 REGION = re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx)-(north|south|east|west|central|northeast|southeast|northwest|southwest)-\d$")
+# An availability zone name: its region and a letter (eu-west-1a).
+AVAILABILITY_ZONE = re.compile(REGION.pattern.removesuffix("$") + "[a-z]$")
+# EC2 resource ids (8 or 17 hex digits) and a managed prefix list id.
+VPC_ID = re.compile(r"^vpc-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
+SUBNET_ID = re.compile(r"^subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
+SECURITY_GROUP_ID = re.compile(r"^sg-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
+PREFIX_LIST_ID = re.compile(r"^pl-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
+# A KMS key ARN (not an alias ARN): arn:<partition>:kms:<region>:<account>:key/<key id or mrk-...>.
+KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[a-zA-Z0-9-]{1,128}$")
+# IAM role names (without path).
+ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+# An e-mail address as subscriptions take it (a sanity check, not RFC 5322).
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 # SageMaker resource names (endpoints, models, job definitions, schedules, pipelines).
 SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 # CloudWatch Logs accepts only these retention periods (days).
@@ -31,6 +44,17 @@ ENVIRONMENT_NAME = re.compile(r"^[A-Za-z0-9._-]{1,255}$")
 QUALIFIER = re.compile(r"^[a-z0-9]{1,10}$")
 # S3 bucket names (general purpose buckets).
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# ECR repository names: runs of lowercase letters and digits joined by . _ - and /, 2-256 characters.
+ECR_REPOSITORY_NAME = re.compile(r"^(?=.{2,256}$)[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
+# CloudTrail trail names: 3-128 letters and digits, single '.', '_' or '-' between them.
+TRAIL_NAME = re.compile(r"^(?=.{3,128}$)[A-Za-z0-9](?:[._-]?[A-Za-z0-9])*$")
+# The part of a KMS alias after "alias/": '/'-separated runs of letters, digits, '_' and '-', up to 250 characters;
+# "aws/" is AWS's own.
+KMS_ALIAS_NAME = re.compile(r"^(?!aws/)(?=.{1,250}$)[a-zA-Z0-9_-]+(?:/[a-zA-Z0-9_-]+)*$")
+# AWS Budgets names: 1-100 characters without ':' or '\\', and not containing "/action/".
+BUDGET_NAME = re.compile(r"^(?!.*/action/)[^:\\]{1,100}$")
+# EventBridge custom event bus names ("default" is the account's own bus, "aws." names are partner buses).
+EVENT_BUS_NAME = re.compile(r"^(?!aws\.)(?!default$)[A-Za-z0-9._-]{1,256}$")
 # IAM managed policy ARNs (customer or AWS managed).
 MANAGED_POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}|aws):policy/[\w+=,.@/-]{1,512}$")
 # Characters S3 key prefixes may use in event patterns and policies.

@@ -42,7 +42,7 @@ from aws_cdk import aws_organizations as organizations
 from constructs import Construct
 
 from mlops_estate.governance.stack_set import STACK_SET_EXECUTION_ROLE
-from mlops_estate.core.patterns import ACCOUNT_ID, OU_ID, ROOT_ID
+from mlops_estate.core.patterns import ACCOUNT_ID, OU_ID, ROLE_NAME, ROOT_ID
 from mlops_estate.core.validation import Problems, join
 
 # Partition of every region the estate config accepts (its REGION pattern admits commercial regions only).
@@ -50,7 +50,6 @@ PARTITION = "aws"
 # Instance "type" of Studio's system apps (the JupyterServer / default space app); never billed as compute.
 STUDIO_SYSTEM_INSTANCE = "system"
 SCP_MAX_CHARS = 5120
-ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 TARGET_ID = re.compile("|".join(p.pattern for p in (OU_ID, ROOT_ID, ACCOUNT_ID)))
 
 

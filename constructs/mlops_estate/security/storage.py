@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Duration, FeatureFlags, RemovalPolicy, Stack, Token
+from aws_cdk import Duration, FeatureFlags, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -94,7 +94,12 @@ class CmkBucket:
 
 
 class ImportedBucket(CmkBucket):
-    """An existing CMK bucket of the estate and its key, e.g. read from SSM at launch; it creates nothing."""
+    """An existing CMK bucket of the estate and its key, e.g. read from SSM at launch; it creates nothing.
+
+    Args:
+        bucket: the bucket (``s3.Bucket.from_bucket_name`` or similar).
+        key: the customer-managed key its objects are encrypted with; readers need ``kms:Decrypt`` on it.
+    """
 
     def __init__(self, bucket: s3.IBucket, key: kms.IKey) -> None:
         self.bucket = bucket
@@ -102,17 +107,24 @@ class ImportedBucket(CmkBucket):
 
 
 class SecureBucket(Construct, CmkBucket):
-    """A data bucket: SSE-KMS with a CMK (bucket keys on), versioned, TLS-only, no public access,
-    server access logs to the stack's log bucket (delivered through its bucket policy, ACLs stay disabled), RETAIN.
+    """A bucket for data: SSE-KMS with a customer-managed key (S3 bucket keys on, to cut KMS requests),
+    versioned, TLS 1.2+ only, all public access blocked, object ownership enforced (ACLs disabled), RETAIN.
+    Server access logs go to the stack's one access-log bucket under the prefix ``<construct path with
+    '-'>/``, delivered through that bucket's policy (with or without CDK's
+    ``serverAccessLogsUseBucketPolicy`` flag). Replaced and deleted object versions expire after
+    ``noncurrent_version_days``; incomplete multipart uploads are aborted after 7 days.
 
     Args:
         scope: the parent construct.
         id: the construct id (stateful: keep it stable).
         key: the customer-managed key that encrypts every object.
-        bucket_name: a physical name, only where another account or a person must find the bucket by name;
-            CloudFormation generates one otherwise.
-        event_bridge: send the bucket's events to EventBridge (Object Created events for data-arrival rules).
-        noncurrent_version_days: days a replaced or deleted object version is kept before it expires (>= 1).
+        bucket_name: a physical name, only where another account or a person must find the bucket by name:
+            3-63 lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit
+            (tokens accepted). Default: CloudFormation generates one.
+        event_bridge: send the bucket's events to EventBridge (Object Created events for data-arrival rules);
+            default off.
+        noncurrent_version_days: days a replaced or deleted object version is kept before it expires, a whole
+            number >= 1; default 365.
     """
 
     def __init__(
@@ -129,9 +141,9 @@ class SecureBucket(Construct, CmkBucket):
         problems = Problems()
         if noncurrent_version_days < 1:
             problems.add("noncurrent_version_days", f"{noncurrent_version_days!r} is not allowed; expected a whole number of days >= 1")
-        if bucket_name is not None and not Token.is_unresolved(bucket_name) and not BUCKET_NAME.match(bucket_name):
-            problems.add("bucket_name", f"{bucket_name!r} is not an S3 bucket name (3-63 lower-case letters, digits, "
-                                        "dots and hyphens, starting and ending with a letter or digit)")
+        if bucket_name is not None:
+            problems.match("bucket_name", bucket_name, BUCKET_NAME, "an S3 bucket name", "3-63 lower-case letters, digits, "
+                           "dots and hyphens, starting and ending with a letter or digit")
         problems.raise_if_any(self.node.path)
         self.key = key
         logs = access_logs_bucket(self)
@@ -180,7 +192,18 @@ class SecureBucket(Construct, CmkBucket):
         acknowledge(self.bucket, REPLICATION_REASON, "NIST.800.53.R5-S3BucketReplicationEnabled", "HIPAA.Security-S3BucketReplicationEnabled")
 
     def allow_account_read(self, account_ids: Sequence[str], prefix: str = "*") -> None:
-        """Let other accounts of the estate read objects (and list) under ``prefix``, by account id."""
+        """Let other accounts of the estate read objects (and list the bucket) under ``prefix``, by account id.
+
+        Their own IAM policies must still allow the reads (and use of the key, see `EstateKeys.allow_account`).
+        This account is never listed (its IAM already governs it).
+
+        Args:
+            account_ids: 12-digit account ids (tokens accepted).
+            prefix: the object key pattern they may read; default ``*`` (every object).
+        """
+        problems = Problems()
+        problems.account_ids("account_ids", account_ids)
+        problems.raise_if_any(f"{self.node.path}: allow_account_read")
         own = Stack.of(self).account
         others = sorted({a for a in account_ids if a != own})
         if not others:
