@@ -166,7 +166,16 @@ class GuardrailRules:
 
 @dataclass(frozen=True)
 class GuardrailRule:
-    """One deny statement of the guardrail SCPs."""
+    """One deny statement of the guardrail SCPs.
+
+    Attributes:
+        sid: the statement id (letters and digits), also the name a synth-time finding reports.
+        denies: what it denies, in words (used in synth-time errors and the docs).
+        actions: the IAM actions denied.
+        condition: the IAM condition block under which they are denied (empty: always).
+        resources: the resources it applies to (``*`` by default).
+        not_resources: when given, the statement applies to every resource but these (``NotResource``).
+    """
 
     sid: str
     denies: str  # what it denies, in words: used in synth-time errors and the README
