@@ -13,3 +13,7 @@ ECR_IMAGE = re.compile(
 )
 # EventBridge Scheduler expressions.
 SCHEDULE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(\S+( \S+){5}\)|at\(\S+\))$")
+# SageMaker resource names (endpoints, models, schedules, job definitions, domains, ...): up to 63 characters.
+SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+# SageMaker pipeline names: the same alphabet, up to 256 characters.
+PIPELINE_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$")
