@@ -31,7 +31,9 @@ from mlops_estate.security.encryption import DataClass, ImportedKeys
 from mlops_estate.serving.endpoint import ModelEndpoint, ModelEndpointProps, ModelSource
 from mlops_estate.core.hashed_name import HASH_CHARS, hashed_name
 from mlops_estate.events.alarm_topic import alarm_topic
-from mlops_estate.monitoring.model_monitor import ModelMonitor, MonitoredEndpoint, MonitorImages
+from mlops_estate.monitoring.naming import monitor_role_path
+from mlops_estate.monitoring.images import MonitorImages
+from mlops_estate.monitoring.model_monitor import ModelMonitor
 from mlops_estate.projects.product import PROJECT_ID_MAX_LENGTH, ProjectProduct, project_prefix, subnet_handles
 from mlops_estate.lifecycle.registry import registry_location
 from mlops_estate.config.retraining import promotion_pipeline_name
@@ -149,12 +151,14 @@ class ModelDeployProduct(ProjectProduct):
     def _monitor(self, config: EstateConfig, model: ModelConfig, reports: ImportedBucket) -> ModelMonitor:
         """Data quality only: it needs nothing but the captured requests and the model's baseline."""
         assert model.monitoring is not None
-        data_quality = dataclasses.replace(model.monitoring, model_quality=None, bias=None, explainability=None)
+        monitoring = model.monitoring
+        owner = monitoring.baselines_account
         return ModelMonitor(
-            self, "Monitor", endpoint=MonitoredEndpoint.of(self.endpoint, None),
-            model=dataclasses.replace(model, monitoring=data_quality), estate_name=config.name, reports=reports,
-            images=MonitorImages.for_region(config.region), accounts=config.accounts, name_prefix=self.endpoint_name,
-            topic=self.endpoint.alarm_topic,
+            self, "Monitor", endpoint=self.endpoint,
+            props=dataclasses.replace(monitoring, model_quality=None, bias=None, explainability=None),
+            name_prefix=self.endpoint_name, reports=reports, topic=self.endpoint.alarm_topic,
+            images=MonitorImages.for_region(config.region), role_path=monitor_role_path(config.name),
+            baselines_account=config.accounts.of(owner) if owner else None,
         )
 
     def _outputs(self, config: EstateConfig, model: ModelConfig) -> None:
