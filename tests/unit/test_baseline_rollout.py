@@ -14,7 +14,7 @@ from aws_cdk import Stack, Stage
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 
-from mlops_estate.config.baseline_rollout import RolloutOperationConfig
+from mlops_estate.governance.stack_set import RolloutOperationConfig
 from mlops_estate.config.estate import ConfigError, EstateConfig
 from mlops_estate.governance.guardrails import GuardrailOptions, guardrail_rules
 from mlops_estate.core.nag import apply_nag_packs

@@ -23,6 +23,7 @@ from tests.helpers import default_config, default_estate_dict, make_stack, resou
 KEY_TABLE = json.loads((Path(__file__).parents[1] / "data" / "iam_condition_keys.json").read_text())
 ALL_ON = GuardrailsConfig(models_in_vpc=True)
 DEV, PROD = "444444444444", "666666666666"
+SHARED, DATA_LAKE = "222222222222", "333333333333"
 KMS = "arn:aws:kms:eu-west-1:444444444444:key/1"
 
 
@@ -257,12 +258,34 @@ def test_instance_types_follow_each_accounts_allow_list():
     assert denied_by(stmts, "sagemaker:CreateApp", studio_system) == []
 
 
+@pytest.mark.parametrize("account", [SHARED, DATA_LAKE], ids=["shared_services", "data_lake"])
+def test_accounts_without_workloads_are_capped_too(account):
+    """Shared services and the data lake run no SageMaker job today: a small cap, not none."""
+    opts = options()
+    assert opts.allowed_instance_types(account) == ("ml.t3.*", "ml.m5.large", "ml.m5.xlarge")
+    stmts = statements(opts)
+    here = {**GOOD_TRAINING, "aws:PrincipalAccount": account, "aws:PrincipalArn": f"arn:aws:iam::{account}:role/x"}
+    for big in ("ml.p3.2xlarge", "ml.m5.4xlarge", "ml.c5.xlarge"):
+        assert denied_by(stmts, "sagemaker:CreateTrainingJob", {**here, "sagemaker:InstanceTypes": [big]}) == [
+            f"DenyInstanceTypesOutsideAllowList{account}"], big
+        assert denied_by(stmts, "sagemaker:CreateEndpointConfig", {**here, "sagemaker:VolumeKmsKey": KMS,
+                                                                     "sagemaker:InstanceTypes": [big]}) == [
+            f"DenyInstanceTypesOutsideAllowList{account}"], big
+    assert denied_by(stmts, "sagemaker:CreateProcessingJob", {**here, "sagemaker:InstanceTypes": ["ml.m5.large"]}) == []
+    assert denied_by(stmts, "sagemaker:CreateApp", {"aws:PrincipalAccount": account, "sagemaker:InstanceTypes": ["ml.t3.medium"]}) == []
+
+
 def test_sandbox_accounts_get_the_union_of_their_roles_lists():
     cfg = default_config()
     same = replace(cfg, accounts=replace(cfg.accounts, ml_dev=PROD, staging=PROD))
     opts = GuardrailOptions.from_config(same)
-    assert list(opts.instance_types_by_account) == [PROD]
+    assert list(opts.instance_types_by_account) == [SHARED, DATA_LAKE, PROD]
     assert "ml.t3.*" in opts.instance_types_by_account[PROD] and "ml.inf2.*" in opts.instance_types_by_account[PROD]
+    # Every role in one account: one list, the union of all five.
+    sandbox = GuardrailOptions.from_config(replace(cfg, accounts=replace(cfg.accounts, shared_services=PROD, data_lake=PROD,
+                                                                         ml_dev=PROD, staging=PROD)))
+    assert list(sandbox.instance_types_by_account) == [PROD]
+    assert {"ml.m5.large", "ml.p3.2xlarge", "ml.inf2.*"} <= set(sandbox.instance_types_by_account[PROD])
 
 
 def test_exempt_roles_are_excepted_from_sagemaker_rules():
@@ -285,6 +308,19 @@ def test_only_the_deployment_role_may_disable_the_estates_keys_and_config():
     assert denied_by(stmts, "kms:DeleteAlias", admin, "arn:aws:kms:eu-west-1:444444444444:alias/mlops/data") == ["ProtectEstateKmsAliases"]
     assert denied_by(stmts, "config:StopConfigurationRecorder", admin) == ["ProtectAwsConfig"]
     assert denied_by(stmts, "config:StopConfigurationRecorder", deployer) == []
+
+
+def test_no_estate_account_may_leave_the_organisation():
+    """Leaving takes an account out of every guardrail: denied to everyone in it, the deployment roles included."""
+    stmts = statements(options())
+    for arn in ("arn:aws:iam::444444444444:role/Admin", "arn:aws:iam::444444444444:role/cdk-hnb659fds-cfn-exec-role-444444444444-eu-west-1",
+                "arn:aws:iam::222222222222:role/stacksets-exec-0123abcd", "arn:aws:iam::666666666666:role/break-glass"):
+        assert denied_by(stmts, "organizations:LeaveOrganization", {"aws:PrincipalArn": arn}) == ["DenyLeavingTheOrganization"], arn
+    (statement,) = [s for s in stmts if s["Sid"] == "DenyLeavingTheOrganization"]
+    assert statement == {"Sid": "DenyLeavingTheOrganization", "Effect": "Deny", "Action": "organizations:LeaveOrganization", "Resource": "*"}
+    assert "DenyLeavingTheOrganization" not in {s["Sid"] for s in statements(options(GuardrailsConfig(deny_leave_organization=False)))}
+    # Independent of protect_audit (switched off where another tool owns AWS Config).
+    assert "DenyLeavingTheOrganization" in {s["Sid"] for s in statements(options(GuardrailsConfig(protect_audit=False)))}
 
 
 def test_no_scp_pretends_to_protect_the_organisation_trail():
@@ -373,7 +409,12 @@ def test_default_estate_attaches_guardrails_to_the_configured_ous(default_estate
     policies = resources_of_type(template, "AWS::Organizations::Policy")
     assert policies and all(p["Properties"]["TargetIds"] == ["ou-ab12-mlworkld"] for p in policies.values())
     sids = {s["Sid"] for p in policies.values() for s in p["Properties"]["Content"]["Statement"]}
-    assert {"DenySageMakerWithoutVolumeKmsKey", "ProtectAwsConfig", f"DenyInstanceTypesOutsideAllowList{DEV}"} <= sids
+    assert {"DenySageMakerWithoutVolumeKmsKey", "ProtectAwsConfig", f"DenyInstanceTypesOutsideAllowList{DEV}",
+            f"DenyInstanceTypesOutsideAllowList{SHARED}", f"DenyInstanceTypesOutsideAllowList{DATA_LAKE}",
+            "DenyLeavingTheOrganization"} <= sids
+    # Still within the automatic split: every document under the quota, at most max_policies of them.
+    assert 1 < len(policies) <= 4
+    assert all(len(policy_json(p["Properties"]["Content"]["Statement"])) <= 5120 for p in policies.values())
 
 
 # --- the StackSet execution role's name cannot be borrowed --------------------------------------------------

@@ -18,9 +18,9 @@ from typing import Any, Callable, Literal
 
 # Per-model build and governance settings (model_build_config.py); patterns shared with the pipelines.
 from mlops_estate.config.model_build import BuildConfig, GovernanceConfig
-from mlops_estate.core.patterns import INSTANCE_TYPE
+from mlops_estate.core.patterns import ACCOUNT_ID, INSTANCE_TYPE, OU_ID, QUALIFIER, REGION, ROOT_ID
 
-from mlops_estate.config.ci import EXEC_ROLE, QUALIFIER, CiConfig
+from mlops_estate.config.ci import EXEC_ROLE, CiConfig
 from mlops_estate.config.baseline_rollout import BaselineRolloutConfig
 from mlops_estate.core.validation import ConfigError, Problems, join
 from mlops_estate.config.parsing import parse_dataclass, is_missing
@@ -45,10 +45,6 @@ from mlops_estate.config.retraining import PromotionConfig, RetrainingConfig, ch
 
 # `cdk bootstrap`'s default qualifier (DefaultStackSynthesizer.DEFAULT_QUALIFIER; config.py does not import aws_cdk).
 DEFAULT_QUALIFIER = "hnb659fds"
-ACCOUNT_ID = re.compile(r"^\d{12}$")
-OU_ID = re.compile(r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$")
-ROOT_ID = re.compile(r"^r-[0-9a-z]{4,32}$")
-REGION = re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx)-(north|south|east|west|central|northeast|southeast|northwest|southwest)-\d$")
 # Name used as a prefix of physical names (pipelines, endpoints, buses): lowercase so it fits S3 and SageMaker.
 ESTATE_NAME = re.compile(r"^[a-z][a-z0-9-]{1,19}$")
 # SageMaker resource names: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$; we keep room for suffixes.

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from mlops_estate.core.instance_types import has_local_storage, string_like
+from mlops_estate.core.patterns import LOG_RETENTION_DAYS
 from mlops_estate.core.validation import Problems, join
 
 # Account roles that run SageMaker workloads or hold data; each may get its own allow-list and budget.
@@ -21,18 +22,21 @@ GovernedRole = Literal["shared_services", "data_lake", "ml_dev", "staging", "pro
 INSTANCE_PATTERN = re.compile(r"^ml\.[a-z0-9*?]+(\.[a-z0-9*?-]+)?$|^ml\.\*$")
 ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)
-# CloudWatch Logs accepts only these retention periods.
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 SCP_MAX_CHARS = 5120
+# The default cap of the accounts that run no SageMaker workload today (shared services, data lake).
+SMALL_INSTANCES = ("ml.t3.*", "ml.m5.large", "ml.m5.xlarge")
 
 
 def _default_instance_types() -> Mapping[GovernedRole, tuple[str, ...]]:
     # Build accounts experiment on general purpose and memory instances; GPUs only where they have no local
     # storage (ml.p3.2xlarge, Inferentia2), since require_kms denies the NVMe families (g4dn, g5, p4d, ...).
+    # Shared services and the data lake run no SageMaker workload: a small cap costs nothing there until one does.
     return {
         "ml_dev": ("ml.t3.*", "ml.m5.*", "ml.m6i.*", "ml.c5.*", "ml.c6i.*", "ml.r5.*", "ml.p3.2xlarge"),
         "staging": ("ml.t3.*", "ml.m5.*", "ml.m6i.*", "ml.c5.*", "ml.c6i.*", "ml.inf2.xlarge"),
         "prod": ("ml.m5.*", "ml.m6i.*", "ml.c5.*", "ml.c6i.*", "ml.r5.*", "ml.inf2.*"),
+        "shared_services": SMALL_INSTANCES,
+        "data_lake": SMALL_INSTANCES,
     }
 
 
@@ -56,6 +60,8 @@ class GuardrailsConfig:
     # support neither, and an SCP cannot tell which endpoint type a model will be deployed to.
     models_in_vpc: bool = False
     protect_audit: bool = True
+    # No estate account may leave the organisation (it would take itself out of every guardrail).
+    deny_leave_organization: bool = True
     # Instance-type allow-list per account role (StringLike patterns); a role not listed is not restricted.
     instance_types: Mapping[GovernedRole, tuple[str, ...]] = field(default_factory=_default_instance_types)
     # Roles (by name, in any ML account) exempt from the SageMaker rules: break-glass or migration roles.

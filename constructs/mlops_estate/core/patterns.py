@@ -1,4 +1,4 @@
-"""Patterns shared by the pipeline constructs and the config that feeds them (no CDK imports here)."""
+"""AWS name and id patterns, and values AWS accepts, shared by constructs and the estate config (no CDK imports)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,23 @@ ECR_IMAGE = re.compile(
 )
 # EventBridge Scheduler expressions.
 SCHEDULE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(\S+( \S+){5}\)|at\(\S+\))$")
-# SageMaker resource names (endpoints, models, schedules, job definitions, domains, ...): up to 63 characters.
+# AWS account, organization and region ids.
+ACCOUNT_ID = re.compile(r"^\d{12}$")
+OU_ID = re.compile(r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$")
+ROOT_ID = re.compile(r"^r-[0-9a-z]{4,32}$")
+REGION = re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx)-(north|south|east|west|central|northeast|southeast|northwest|southwest)-\d$")
+# SageMaker resource names (endpoints, models, job definitions, schedules, pipelines).
 SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 # SageMaker pipeline names: the same alphabet, up to 256 characters.
 PIPELINE_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$")
+# CloudWatch Logs accepts only these retention periods (days).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+# GitHub: owner 1-39 letters, digits or single hyphens (no leading/trailing hyphen); repository 1-100 of
+# letters, digits, '.', '_' and '-' (not "." or ".."). Environment names may hold more, but they end up in the
+# OIDC subject claim matched with StringEquals: we allow the characters that need no escaping anywhere (letters,
+# digits, '.', '_', '-'), up to 255. CDK bootstrap qualifiers: up to 10 lower-case letters and digits.
+GITHUB_REPOSITORY = re.compile(r"^(?P<owner>[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38})/(?P<repo>[A-Za-z0-9._-]{1,100})$")
+ENVIRONMENT_NAME = re.compile(r"^[A-Za-z0-9._-]{1,255}$")
+QUALIFIER = re.compile(r"^[a-z0-9]{1,10}$")
+# S3 bucket names (general purpose buckets).
+BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")

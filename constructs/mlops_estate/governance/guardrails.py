@@ -25,7 +25,9 @@ Monitoring schedules may carry their job inline or name a job definition; only a
 instance types in the request, so the schedule rules also require ``Null: {sagemaker:InstanceTypes:
 "false"}`` and the named job definitions are covered by their own ``Create*JobDefinition`` rules.
 
-The management account is never affected by SCPs, and service-linked roles are not either.
+No estate account may leave the organisation (``deny_leave_organization``): a member account that leaves takes
+itself out of every guardrail. The management account is never affected by SCPs, and service-linked roles are
+not either.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from typing import Any
 from aws_cdk import aws_organizations as organizations
 from constructs import Construct
 
-from mlops_estate.config.baseline_rollout import STACK_SET_EXECUTION_ROLE
+from mlops_estate.governance.stack_set import STACK_SET_EXECUTION_ROLE
 from mlops_estate.config.estate import EstateConfig
 from mlops_estate.config.governance import SCP_MAX_CHARS, GuardrailsConfig
 from mlops_estate.config.monitoring import monitor_role_path
@@ -245,10 +247,15 @@ def guardrail_rules(options: GuardrailOptions) -> list[GuardrailRule]:
             })
     if r.protect_audit:
         rules.extend(_protect_rules(options))
+    if r.deny_leave_organization:
+        # Leaving takes a member account out of every SCP; nobody in it may (the deployment roles neither).
+        rules.append(GuardrailRule(LEAVE_ORGANIZATION, "an estate account leaving the organisation",
+                                   ("organizations:LeaveOrganization",), {}))
     return rules
 
 
 ENDPOINT_CONFIG_KMS = "DenyEndpointConfigWithoutKmsKey"
+LEAVE_ORGANIZATION = "DenyLeavingTheOrganization"
 ENDPOINT_CONFIG_KMS_OUTSIDE_CLARIFY = "DenyEndpointConfigWithoutKmsKeyOutsideClarify"
 
 

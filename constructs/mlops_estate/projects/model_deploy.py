@@ -95,8 +95,18 @@ def validation_serving(model: ModelConfig) -> ServingConfig:
 class ModelDeployProduct(ProjectProduct):
     """The model-deploy project template of one configured model (see the module docstring).
 
-    Attributes: ``endpoint`` (`ModelEndpoint`), ``monitor`` (data-quality `ModelMonitor`, or None when the model's
-    monitoring config has no data-quality section), ``endpoint_name``, ``model_package_arn`` (the parameter).
+    Args:
+        scope: the parent construct.
+        id: the construct id.
+        config: the estate (names, accounts, registry, region).
+        model: the model whose registered versions the template deploys.
+        subnet_count: how many private subnets the estate publishes to the template (SSM handles), 1 or more.
+
+    Attributes:
+        endpoint: the validation `ModelEndpoint`.
+        monitor: its data-quality `ModelMonitor`, or None when the model's monitoring has no data-quality section.
+        endpoint_name: the endpoint's name (``<estate>-project-<project id>``).
+        model_package_arn: the template parameter naming the version to deploy.
     """
 
     def __init__(self, scope: Construct, id: str, *, config: EstateConfig, model: ModelConfig, subnet_count: int) -> None:
