@@ -35,7 +35,7 @@ from constructs import Construct
 
 from mlops_estate.core.hashed_name import HASH_CHARS, hashed_name
 from mlops_estate.core.nag import acknowledge, acknowledge_wildcards
-from mlops_estate.core.patterns import SAGEMAKER_NAME
+from mlops_estate.core.patterns import ACCOUNT_ID, SAGEMAKER_NAME
 from mlops_estate.core.validation import Problems
 from mlops_estate.events.alarm_topic import alarm_topic
 from mlops_estate.monitoring.images import MonitorImages
@@ -79,7 +79,6 @@ MONITORING_TYPE: dict[MonitorType, str] = {
 CONSTRUCT_ID: dict[MonitorType, str] = {
     "data_quality": "DataQuality", "model_quality": "ModelQuality", "bias": "ModelBias", "explainability": "ModelExplainability",
 }
-ACCOUNT_ID = re.compile(r"^\d{12}$")
 IAM_PATH = re.compile(r"^/(?:[\x21-\x7e]+/)?$")
 # CDK's own context key of the bootstrap qualifier (the assets bucket is named after it).
 BOOTSTRAP_QUALIFIER_CONTEXT = "@aws-cdk/core:bootstrapQualifier"

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from mlops_estate.core.patterns import S3_URI
 from mlops_estate.core.validation import Problems
 
-S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>\S*)$")
 # Any bucket part (a token's text holds no '/'); used only when that part is unresolved.
 _TOKEN_BUCKET_URI = re.compile(r"^s3://(?P<bucket>[^/]+)/(?P<key>.*)$")
 # How the CDK writes an unresolved string into text (aws-cdk-lib's string token marker).
