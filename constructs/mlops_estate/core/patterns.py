@@ -33,6 +33,8 @@ ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 # SageMaker resource names (endpoints, models, job definitions, schedules, pipelines).
 SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+# SageMaker pipeline names: the same alphabet, up to 256 characters.
+PIPELINE_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$")
 # CloudWatch Logs accepts only these retention periods (days).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 # GitHub: owner 1-39 letters, digits or single hyphens (no leading/trailing hyphen); repository 1-100 of
@@ -44,6 +46,8 @@ ENVIRONMENT_NAME = re.compile(r"^[A-Za-z0-9._-]{1,255}$")
 QUALIFIER = re.compile(r"^[a-z0-9]{1,10}$")
 # S3 bucket names (general purpose buckets).
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# An S3 URI of an object or prefix in such a bucket.
+S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>\S*)$")
 # ECR repository names: runs of lowercase letters and digits joined by . _ - and /, 2-256 characters.
 ECR_REPOSITORY_NAME = re.compile(r"^(?=.{2,256}$)[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
 # CloudTrail trail names: 3-128 letters and digits, single '.', '_' or '-' between them.

@@ -31,7 +31,9 @@ from mlops_estate.security.encryption import DataClass, ImportedKeys
 from mlops_estate.serving.endpoint import ModelEndpoint, ModelEndpointProps, ModelSource
 from mlops_estate.core.hashed_name import HASH_CHARS, hashed_name
 from mlops_estate.events.alarm_topic import alarm_topic
-from mlops_estate.monitoring.model_monitor import ModelMonitor, MonitoredEndpoint, MonitorImages
+from mlops_estate.monitoring.naming import monitor_role_path
+from mlops_estate.monitoring.images import MonitorImages
+from mlops_estate.monitoring.model_monitor import ModelMonitor
 from mlops_estate.projects.product import PROJECT_ID_MAX_LENGTH, ProjectProduct, project_prefix, subnet_handles
 from mlops_estate.lifecycle.registry import registry_location
 from mlops_estate.config.retraining import promotion_pipeline_name
@@ -93,8 +95,18 @@ def validation_serving(model: ModelConfig) -> ServingConfig:
 class ModelDeployProduct(ProjectProduct):
     """The model-deploy project template of one configured model (see the module docstring).
 
-    Attributes: ``endpoint`` (`ModelEndpoint`), ``monitor`` (data-quality `ModelMonitor`, or None when the model's
-    monitoring config has no data-quality section), ``endpoint_name``, ``model_package_arn`` (the parameter).
+    Args:
+        scope: the parent construct.
+        id: the construct id.
+        config: the estate (names, accounts, registry, region).
+        model: the model whose registered versions the template deploys.
+        subnet_count: how many private subnets the estate publishes to the template (SSM handles), 1 or more.
+
+    Attributes:
+        endpoint: the validation `ModelEndpoint`.
+        monitor: its data-quality `ModelMonitor`, or None when the model's monitoring has no data-quality section.
+        endpoint_name: the endpoint's name (``<estate>-project-<project id>``).
+        model_package_arn: the template parameter naming the version to deploy.
     """
 
     def __init__(self, scope: Construct, id: str, *, config: EstateConfig, model: ModelConfig, subnet_count: int) -> None:
@@ -149,12 +161,14 @@ class ModelDeployProduct(ProjectProduct):
     def _monitor(self, config: EstateConfig, model: ModelConfig, reports: ImportedBucket) -> ModelMonitor:
         """Data quality only: it needs nothing but the captured requests and the model's baseline."""
         assert model.monitoring is not None
-        data_quality = dataclasses.replace(model.monitoring, model_quality=None, bias=None, explainability=None)
+        monitoring = model.monitoring
+        owner = monitoring.baselines_account
         return ModelMonitor(
-            self, "Monitor", endpoint=MonitoredEndpoint.of(self.endpoint, None),
-            model=dataclasses.replace(model, monitoring=data_quality), estate_name=config.name, reports=reports,
-            images=MonitorImages.for_region(config.region), accounts=config.accounts, name_prefix=self.endpoint_name,
-            topic=self.endpoint.alarm_topic,
+            self, "Monitor", endpoint=self.endpoint,
+            props=dataclasses.replace(monitoring, model_quality=None, bias=None, explainability=None),
+            name_prefix=self.endpoint_name, reports=reports, topic=self.endpoint.alarm_topic,
+            images=MonitorImages.for_region(config.region), role_path=monitor_role_path(config.name),
+            baselines_account=config.accounts.of(owner) if owner else None,
         )
 
     def _outputs(self, config: EstateConfig, model: ModelConfig) -> None:
