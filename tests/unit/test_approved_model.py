@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from mlops_estate.lifecycle.approved_model import ApprovedModelPackage, approved_arn_parameter_name
-from mlops_estate.serving.endpoint import MODEL_PACKAGE_ARN
+from mlops_estate.serving.model_source import MODEL_PACKAGE_ARN
 from tests.helpers import make_stack, resources_of_type, template_of
 
 PLACEHOLDER = "arn:aws:sagemaker:eu-west-1:222222222222:model-package/mlops-churn/1"

@@ -15,13 +15,14 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Template
 
-from mlops_estate.config.estate import ServingConfig
+from mlops_estate.serving.serving_config import ServingConfig
 from mlops_estate.security.encryption import EstateKeys
-from mlops_estate.serving.endpoint import ModelEndpoint, ModelEndpointProps, ModelSource
+from mlops_estate.serving.endpoint import ModelEndpoint, ModelEndpointProps
+from mlops_estate.serving.model_source import ModelSource
 from mlops_estate.security.managed_policies import ManagedPoliciesOnly
 from mlops_estate.core.nag import acknowledge, apply_nag_packs
 from mlops_estate.network.private_network import PrivateNetwork
-from mlops_estate.config.serving import (
+from mlops_estate.serving.serving_config import (
     AlarmsConfig,
     AsyncInferenceConfig,
     CustomMetricConfig,

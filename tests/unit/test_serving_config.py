@@ -8,7 +8,7 @@ import pytest
 
 from mlops_estate.config.estate import EstateConfig, ServingConfig
 from mlops_estate.core.validation import ConfigError, Problems
-from mlops_estate.config.serving import RolloutConfig, validate_serving
+from mlops_estate.serving.serving_config import RolloutConfig, validate_serving
 from tests.helpers import default_estate_dict
 
 

@@ -15,7 +15,7 @@ from aws_cdk import CfnParameter
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from mlops_estate.serving.endpoint import MODEL_PACKAGE_ARN
+from mlops_estate.serving.model_source import MODEL_PACKAGE_ARN
 
 PARAMETER_NAME = "ModelPackageArn"
 

@@ -28,14 +28,15 @@ from constructs import Construct
 
 from mlops_estate.config.estate import EstateConfig, ModelConfig, ServingConfig
 from mlops_estate.security.encryption import DataClass, ImportedKeys
-from mlops_estate.serving.endpoint import ModelEndpoint, ModelEndpointProps, ModelSource
+from mlops_estate.serving.endpoint import ModelEndpoint, ModelEndpointProps
+from mlops_estate.serving.model_source import ModelSource
 from mlops_estate.core.hashed_name import HASH_CHARS, hashed_name
 from mlops_estate.events.alarm_topic import alarm_topic
 from mlops_estate.monitoring.model_monitor import ModelMonitor, MonitoredEndpoint, MonitorImages
 from mlops_estate.projects.product import PROJECT_ID_MAX_LENGTH, ProjectProduct, project_prefix, subnet_handles
 from mlops_estate.lifecycle.registry import registry_location
 from mlops_estate.config.retraining import promotion_pipeline_name
-from mlops_estate.config.serving import PRIMARY_VARIANT, DataCaptureConfig, RolloutConfig
+from mlops_estate.serving.serving_config import PRIMARY_VARIANT, DataCaptureConfig, RolloutConfig
 from mlops_estate.security.storage import ImportedBucket
 
 # The SSM parameters (under /<estate>/projects/) a deploy template reads at launch, by key (and one per subnet).

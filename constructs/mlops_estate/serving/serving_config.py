@@ -1,9 +1,9 @@
-"""Typed settings of how an environment serves a model: variants, rollout, scaling, data capture,
-serverless and asynchronous inference.
+"""How an endpoint serves a model: `ServingConfig` and the settings it is made of (variants, rollout, scaling,
+data capture, serverless and asynchronous inference).
 
-These dataclasses hang off `mlops_estate.config.estate.ServingConfig`; each validates itself in ``check`` and
-`check_serving` checks the rules that span several of them (what SageMaker does not support together).
-The same checks run when `mlops_estate.serving.endpoint.ModelEndpoint` is built from a config made in code.
+Each dataclass validates itself in ``check`` and `check_serving` checks the rules that span several of them
+(what SageMaker does not support together). `mlops_estate.serving.endpoint.ModelEndpoint` runs every check on
+the props it is given; the estate file (``models[].serving.<env>``) parses into the same classes.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from mlops_estate.core.validation import Problems, join
@@ -27,6 +27,7 @@ PRIMARY_VARIANT = "primary"
 # Serverless memory sizes SageMaker accepts (MB).
 SERVERLESS_MEMORY = (1024, 2048, 3072, 4096, 5120, 6144)
 
+ServingMode = Literal["realtime", "serverless", "async"]
 RolloutStrategy = Literal["all_at_once", "canary", "linear"]
 ScalingMetric = Literal["invocations", "cpu", "gpu", "custom"]
 Statistic = Literal["Average", "Sum", "Maximum", "Minimum", "SampleCount"]
@@ -269,7 +270,7 @@ class AsyncInferenceConfig:
 
 
 class ServingSettings(Protocol):
-    """What the cross-field checks read of `mlops_estate.config.estate.ServingConfig` (which imports this module)."""
+    """What the cross-field checks read of a `ServingConfig`."""
 
     @property
     def mode(self) -> str: ...
@@ -345,3 +346,40 @@ def check_serving(serving: ServingSettings, path: str, problems: Problems) -> No
         problems.add(join(path, "rollout.strategy"), f"{serving.rollout.strategy!r} traffic shifting is not available on Inf1 instances ({inf1[0]}); use 'all_at_once'")
     if mode == "async" and serving.scaling.metric != "invocations":
         problems.add(join(path, "scaling.metric"), "async endpoints scale on their backlog; leave metric at 'invocations' (the default)")
+
+
+@dataclass(frozen=True)
+class ServingConfig:
+    """How one environment serves a model (the settings are described in this module).
+
+    The primary variant serves the approved model package with ``weight``; ``variants`` add A/B
+    variants and ``shadow`` a shadow variant, each serving its own model package.
+    """
+
+    mode: ServingMode = "realtime"
+    instance_type: str = "ml.m5.large"
+    min_instances: int = 1
+    max_instances: int = 2
+    weight: float = 1.0
+    variants: tuple[VariantConfig, ...] = ()
+    shadow: VariantConfig | None = None
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
+    alarms: AlarmsConfig = field(default_factory=AlarmsConfig)
+    scaling: ScalingConfig = field(default_factory=ScalingConfig)
+    data_capture: DataCaptureConfig = field(default_factory=DataCaptureConfig)
+    serverless: ServerlessConfig = field(default_factory=ServerlessConfig)
+    async_inference: AsyncInferenceConfig = field(default_factory=AsyncInferenceConfig)
+
+    def check(self, path: str, problems: Problems) -> None:
+        if not INSTANCE_TYPE.match(self.instance_type):
+            problems.add(join(path, "instance_type"), f"{self.instance_type!r} is not a SageMaker instance type like ml.m5.large")
+        floor = 0 if self.mode == "async" else 1  # only async endpoints can scale to zero
+        if self.min_instances < floor:
+            problems.add(join(path, "min_instances"), f"{self.min_instances} is below {floor} for mode {self.mode!r}")
+        if self.max_instances < self.min_instances:
+            problems.add(join(path, "max_instances"), f"{self.max_instances} is below min_instances {self.min_instances}")
+        if self.max_instances > 100:
+            problems.add(join(path, "max_instances"), f"{self.max_instances} is above 100 (raise the quota and this limit together)")
+        if self.weight < 0:
+            problems.add(join(path, "weight"), f"{self.weight} is negative; weights are >= 0")
+        check_serving(self, path, problems)
