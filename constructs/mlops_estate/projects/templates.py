@@ -46,7 +46,8 @@ from mlops_estate.core.nag import acknowledge, wildcard_findings
 from mlops_estate.network.private_network import NetworkPlacement
 from mlops_estate.reference.pipelines import BuildLocations, training_definition
 from mlops_estate.pipeline.training_pipeline import CrossAccountStore, PipelineStorage, TrainingPipeline
-from mlops_estate.lifecycle.registry import ARTIFACTS_PREFIX, registry_location
+from mlops_estate.config.registry import registry_location
+from mlops_estate.lifecycle.registry import ARTIFACTS_PREFIX
 from mlops_estate.lifecycle.retraining import DriftAlarmTrigger, MonitoringViolationTrigger, retraining_triggers
 from mlops_estate.projects.product import (
     PROJECT_NAME_PATTERN,
