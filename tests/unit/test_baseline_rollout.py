@@ -14,13 +14,14 @@ from aws_cdk import Stack, Stage
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 
-from mlops_estate.config.baseline_rollout import RolloutOperationConfig
+from mlops_estate.governance.stack_set import RolloutOperationConfig
 from mlops_estate.config.estate import ConfigError, EstateConfig
 from mlops_estate.governance.guardrails import GuardrailOptions, guardrail_rules
 from mlops_estate.core.nag import apply_nag_packs
 from mlops_estate.governance.stack_set import ServiceManagedStackSet, StackSetTemplate
 from mlops_estate.stacks.estate import _stage
 from mlops_estate.stacks.organization import OrganizationStack
+from mlops_estate.config.governance import guardrail_options
 from tests.helpers import ROOT, default_estate_dict, make_app, resources_of_type
 
 ESTATE_ACCOUNTS = ["222222222222", "333333333333", "444444444444", "555555555555", "666666666666"]
@@ -323,7 +324,7 @@ def test_stack_set_checks_names_ids_and_regions_like_the_config():
 # --- the guardrail SCP ---------------------------------------------------------------------------------------
 
 def _protect_principals(data: dict[str, Any]) -> set[str]:
-    options = GuardrailOptions.from_config(EstateConfig.from_dict(data))
+    options = guardrail_options(EstateConfig.from_dict(data))
     protect = [r.statement() for r in guardrail_rules(options) if r.sid.startswith("Protect") and r.condition]
     return {p for s in protect for p in s["Condition"]["ArnNotLike"]["aws:PrincipalArn"]}
 

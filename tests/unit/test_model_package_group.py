@@ -47,12 +47,15 @@ def test_one_account_group_is_retained_without_policy_or_card(built):
 
 def test_shared_group_admits_other_accounts_by_role(built):
     statements = {s["Sid"]: s for s in _group(built, "Shared")["Properties"]["ModelPackageGroupPolicy"]["Statement"]}
-    assert sorted(statements) == ["BuildAccountDescribesGroup", "BuildAccountRegistersVersions", "ConsumersDescribeGroup",
-                                  "ConsumersReadVersions"]
+    assert sorted(statements) == ["BuildAccountDescribesGroup", "BuildAccountReadsVersions", "BuildAccountRegistersVersions",
+                                  "ConsumersDescribeGroup", "ConsumersReadVersions"]
     consumers = statements["ConsumersReadVersions"]["Principal"]["AWS"]
     assert len(consumers) == 1 and "555555555555" in str(consumers)  # the stack's own account is left out
-    assert "sagemaker:CreateModelPackage" in statements["BuildAccountRegistersVersions"]["Action"]
-    assert "sagemaker:CreateModelPackage" not in statements["ConsumersReadVersions"]["Action"]
+    # A build account registers versions for a person to approve, never already approved ones.
+    register = statements["BuildAccountRegistersVersions"]
+    assert register["Action"] == "sagemaker:CreateModelPackage"
+    assert register["Condition"] == {"StringEquals": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}}
+    assert not any("CreateModelPackage" in str(s["Action"]) for sid, s in statements.items() if sid != "BuildAccountRegistersVersions")
 
 
 def test_model_card_only_when_given_with_the_callers_text(built):
@@ -66,19 +69,19 @@ def test_model_card_only_when_given_with_the_callers_text(built):
     assert card["Properties"]["SecurityConfig"] == {"KmsKeyId": built["stack"].resolve(built["key"].key_arn)}
 
 
-def _statement(built: dict[str, Any], role: str) -> dict[str, Any]:
+def _statements(built: dict[str, Any], role: str) -> list[dict[str, Any]]:
     (policy,) = [p for k, p in resources_of_type(built["json"], "AWS::IAM::Policy").items() if k.startswith(role)]
-    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
-    return statement
+    return list(policy["Properties"]["PolicyDocument"]["Statement"])
 
 
 def test_grants(built):
-    read = _statement(built, "Reader")
+    (read,) = _statements(built, "Reader")
     assert read["Action"] == ["sagemaker:DescribeModelPackage", "sagemaker:DescribeModelPackageGroup", "sagemaker:ListModelPackages"]
     resources = [r["Fn::Join"][1][-1] for r in read["Resource"]]
     assert resources == [":model-package-group/team-churn", ":model-package/team-churn/*"]
-    register = _statement(built, "Pipeline")
-    assert "sagemaker:CreateModelPackage" in register["Action"]
+    register = next(s for s in _statements(built, "Pipeline") if s["Action"] == "sagemaker:CreateModelPackage")
+    assert register["Condition"] == {"StringEquals": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}}
+    assert register["Resource"]["Fn::Join"][1][-1] == ":model-package/team-churn/*"
 
 
 def test_reference_by_name():

@@ -1,4 +1,4 @@
-"""Patterns shared by the pipeline constructs and the config that feeds them (no CDK imports here)."""
+"""AWS name and id patterns, and values AWS accepts, shared by constructs and the estate config (no CDK imports)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,36 @@ ECR_IMAGE = re.compile(
 )
 # EventBridge Scheduler expressions.
 SCHEDULE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(\S+( \S+){5}\)|at\(\S+\))$")
-# SageMaker resource names (endpoints, variants, models, model package groups, model cards, domains, ...).
+# AWS account, organization and region ids.
+ACCOUNT_ID = re.compile(r"^\d{12}$")
+OU_ID = re.compile(r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$")
+ROOT_ID = re.compile(r"^r-[0-9a-z]{4,32}$")
+REGION = re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx)-(north|south|east|west|central|northeast|southeast|northwest|southwest)-\d$")
+# SageMaker resource names (endpoints, variants, models, model package groups and cards, job definitions, schedules).
 SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+# CloudWatch Logs accepts only these retention periods (days).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+# GitHub: owner 1-39 letters, digits or single hyphens (no leading/trailing hyphen); repository 1-100 of
+# letters, digits, '.', '_' and '-' (not "." or ".."). Environment names may hold more, but they end up in the
+# OIDC subject claim matched with StringEquals: we allow the characters that need no escaping anywhere (letters,
+# digits, '.', '_', '-'), up to 255. CDK bootstrap qualifiers: up to 10 lower-case letters and digits.
+GITHUB_REPOSITORY = re.compile(r"^(?P<owner>[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38})/(?P<repo>[A-Za-z0-9._-]{1,100})$")
+ENVIRONMENT_NAME = re.compile(r"^[A-Za-z0-9._-]{1,255}$")
+QUALIFIER = re.compile(r"^[a-z0-9]{1,10}$")
 # A model package: a version of a group (``.../model-package/<group>/<version>``) or an unversioned package.
 MODEL_PACKAGE_ARN = re.compile(r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[a-zA-Z0-9-]{1,63}(/\d+)?$")
 # An S3 URI; the groups give the bucket and the key (or prefix, possibly empty).
 S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>\S*)$")
-# An AWS account id.
-ACCOUNT_ID = re.compile(r"^\d{12}$")
+# S3 bucket names (general purpose buckets).
+BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# IAM managed policy ARNs (customer or AWS managed).
+MANAGED_POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}|aws):policy/[\w+=,.@/-]{1,512}$")
+# Characters S3 key prefixes may use in event patterns and policies.
+S3_KEY_PREFIX = re.compile(r"^[a-zA-Z0-9!_.*'()/-]{1,1024}$")
+
+
+def s3_key_prefix_problem(prefix: str) -> str | None:
+    """Why ``prefix`` is not usable as an S3 key prefix in an event pattern, or None."""
+    if not S3_KEY_PREFIX.match(prefix) or prefix.startswith("/"):
+        return f"{prefix!r} is not an S3 key prefix (1-1024 letters, digits and !_.*'()/-, no leading '/')"
+    return None

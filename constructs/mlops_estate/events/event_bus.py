@@ -12,10 +12,10 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from mlops_estate.events.dead_letter_queue import DeadLetterQueue
+from mlops_estate.core.patterns import ACCOUNT_ID
 
 BUS_NAME = re.compile(r"^[A-Za-z0-9._-]{1,256}$")
 SID = re.compile(r"^[A-Za-z0-9]{1,64}$")
-ACCOUNT_ID = re.compile(r"^\d{12}$")
 
 
 def estate_bus_name(estate_name: str, account_role: str) -> str:

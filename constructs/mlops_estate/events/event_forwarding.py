@@ -11,7 +11,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from mlops_estate.config.data_lake import s3_key_prefix_problem
+from mlops_estate.core.patterns import s3_key_prefix_problem
 from mlops_estate.events.dead_letter_queue import DeadLetterQueue
 from mlops_estate.security.storage import SecureBucket
 

@@ -16,7 +16,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from mlops_estate.config.governance import LOG_RETENTION_DAYS
+from mlops_estate.core.patterns import LOG_RETENTION_DAYS
 from mlops_estate.security.storage import SecureBucket
 
 

@@ -18,7 +18,7 @@ from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from mlops_estate.config.ci import ENVIRONMENT_NAME, GITHUB_REPOSITORY, QUALIFIER
+from mlops_estate.core.patterns import ENVIRONMENT_NAME, GITHUB_REPOSITORY, QUALIFIER
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 GITHUB_OIDC_URL = f"https://{GITHUB_OIDC_HOST}"

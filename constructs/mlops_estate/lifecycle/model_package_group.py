@@ -19,7 +19,10 @@ from mlops_estate.lifecycle.model_card import ModelCard, ModelCardContent
 CONSUMER_GROUP_ACTIONS = ("sagemaker:DescribeModelPackageGroup",)
 CONSUMER_PACKAGE_ACTIONS = ("sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages")
 BUILDER_GROUP_ACTIONS = ("sagemaker:DescribeModelPackageGroup",)
-BUILDER_PACKAGE_ACTIONS = ("sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages")
+BUILDER_READ_ACTIONS = ("sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages")
+# A build role registers a version for a person to approve; it never creates one already decided.
+PENDING = "PendingManualApproval"
+REGISTER_ONLY_PENDING = {"StringEquals": {"sagemaker:ModelApprovalStatus": PENDING}}
 DESCRIPTION_MAX = 1024
 
 
@@ -65,6 +68,8 @@ class ModelPackageGroup(Construct):
     Across accounts the group's resource policy admits, by account: ``consumer_accounts`` to describe and list
     versions (to deploy them) and ``build_accounts`` to also create versions. Accounts equal to the stack's own
     are left out of the policy. The artifacts a version names (an S3 bucket and its key) are shared separately.
+    Whoever registers (a build account, a role granted `grant_register`) creates versions only as
+    ``PendingManualApproval``: approving is a person's decision, never the build's.
 
     Args:
         scope: the construct's parent.
@@ -155,8 +160,12 @@ class ModelPackageGroup(Construct):
         if self.build_accounts:
             statements.append({"Sid": "BuildAccountDescribesGroup", "Effect": "Allow", "Principal": principal(self.build_accounts),
                                "Action": list(BUILDER_GROUP_ACTIONS), "Resource": group})
+            statements.append({"Sid": "BuildAccountReadsVersions", "Effect": "Allow", "Principal": principal(self.build_accounts),
+                               "Action": list(BUILDER_READ_ACTIONS), "Resource": packages})
+            # Whatever role of a build account registers (a pipeline, a project, a persona), the version waits for a
+            # person: created as anything but PendingManualApproval, the request is not allowed here.
             statements.append({"Sid": "BuildAccountRegistersVersions", "Effect": "Allow", "Principal": principal(self.build_accounts),
-                               "Action": list(BUILDER_PACKAGE_ACTIONS), "Resource": packages})
+                               "Action": "sagemaker:CreateModelPackage", "Resource": packages, "Condition": REGISTER_ONLY_PENDING})
         return {"Version": "2012-10-17", "Statement": statements} if statements else {}
 
     def grant_read(self, grantee: iam.IGrantable) -> iam.Grant:
@@ -164,8 +173,11 @@ class ModelPackageGroup(Construct):
         return self._grant(grantee, CONSUMER_GROUP_ACTIONS, CONSUMER_PACKAGE_ACTIONS)
 
     def grant_register(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Let a principal of this account (e.g. a pipeline's role) register versions in the group."""
-        return self._grant(grantee, BUILDER_GROUP_ACTIONS, BUILDER_PACKAGE_ACTIONS)
+        """Let a principal of this account (e.g. a pipeline's role) read the group and register versions in it, as
+        ``PendingManualApproval`` only."""
+        grant = self._grant(grantee, BUILDER_GROUP_ACTIONS, BUILDER_READ_ACTIONS)
+        return grant.combine(iam.Grant.add_to_principal(grantee=grantee, actions=["sagemaker:CreateModelPackage"],
+                                                        resource_arns=[self.model_packages_arn], conditions=REGISTER_ONLY_PENDING))
 
     def _grant(self, grantee: iam.IGrantable, group_actions: Sequence[str], package_actions: Sequence[str]) -> iam.Grant:
         return iam.Grant.add_to_principal(grantee=grantee, actions=sorted({*group_actions, *package_actions}),

@@ -41,6 +41,7 @@ from mlops_estate.core.patterns import ACCOUNT_ID
 from mlops_estate.core.validation import Problems
 from mlops_estate.lifecycle.approved_model import PARAMETER_NAME as APPROVED_PARAMETER
 from mlops_estate.lifecycle.retraining import to_event_pattern
+from mlops_estate.core.patterns import ACCOUNT_ID
 
 VARIABLE_NAME = "ModelPackageArn"
 MODEL_PACKAGE_STATE_CHANGE = "SageMaker Model Package State Change"

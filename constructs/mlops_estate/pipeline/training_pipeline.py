@@ -5,7 +5,9 @@ Two roles, so neither holds more than it uses:
 - the **pipeline role** (the pipeline's RoleArn) starts, describes and stops only the job types the
   definition contains, only with network isolation, inter-container encryption and this VPC's subnets and
   security group (IAM conditions), training jobs with a warm pool no longer than the definition asks for,
-  passes only the job role, and reads the property files;
+  passes only the job role, reads the property files, and registers model versions only as
+  ``PendingManualApproval`` (a build pipeline never approves its own model; a RegisterModel step asking for
+  another status is rejected);
 - the **job role** (the RoleArn of every job) reads and writes only the estate's buckets and keys given
   in `PipelineStorage`, pulls only the images the definition names (Debugger rule images included), writes
   only SageMaker log groups and creates network interfaces only in this VPC.
@@ -59,6 +61,7 @@ S3_READ = ("s3:GetObject", "s3:GetObjectVersion")
 S3_WRITE = ("s3:PutObject", "s3:AbortMultipartUpload")
 KMS_USE = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
 ECR_PULL = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability")
+PENDING_APPROVAL = "PendingManualApproval"
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,12 @@ class TrainingPipeline(Construct):
         )
         self.definition = definition(self.jobs)
         body = self.definition.to_dict()  # raises with every problem of the definition
+        deciding = [s.name for s in self.definition.all_steps()
+                    if isinstance(s, RegisterModelStep) and s.approval_status != PENDING_APPROVAL]
+        if deciding:
+            raise ValueError(f"{self.node.path}: RegisterModel step(s) {', '.join(map(repr, deciding))} set approval_status to "
+                             f"something else than {PENDING_APPROVAL!r}; a build pipeline registers versions for a person to "
+                             "approve, and its role may create them only as PendingManualApproval")
         self.step_types = self.definition.step_types()
         images = self._images(self.definition.all_steps())
 
@@ -316,7 +325,12 @@ class TrainingPipeline(Construct):
         for group, packages in self._model_package_groups(arn_base):
             role.add_to_principal_policy(iam.PolicyStatement(actions=["sagemaker:DescribeModelPackageGroup"], resources=[group]))
             role.add_to_principal_policy(iam.PolicyStatement(
-                actions=["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage", "sagemaker:AddTags"], resources=[packages],
+                actions=["sagemaker:DescribeModelPackage", "sagemaker:AddTags"], resources=[packages],
+            ))
+            # A build pipeline never approves its own model: it registers versions that wait for a person.
+            role.add_to_principal_policy(iam.PolicyStatement(
+                actions=["sagemaker:CreateModelPackage"], resources=[packages],
+                conditions={"StringEquals": {"sagemaker:ModelApprovalStatus": PENDING_APPROVAL}},
             ))
             wildcard_ids.append(f"AwsSolutions-IAM5[Resource::{_nag_name(stack, packages)}]")
 
