@@ -20,7 +20,7 @@ from mlops_estate.workspace.mlflow import MlflowTrackingServer
 from mlops_estate.network.private_network import PrivateNetwork
 from mlops_estate.workspace.personas import PersonaResources, Personas
 from mlops_estate.reference.pipelines import ModelBuildPipelines
-from mlops_estate.lifecycle.registry import registry_location
+from mlops_estate.config.registry import registry_location
 from mlops_estate.config.retraining import retraining_triggers
 from mlops_estate.lifecycle.retraining import ALARM_STATE_CHANGE, PROCESSING_JOB_STATE_CHANGE, RetrainingTrigger
 from mlops_estate.stacks.base import EstateStack

@@ -11,7 +11,8 @@ from mlops_estate.events.alarm_topic import alarm_topic
 from mlops_estate.config.estate import EstateConfig, ModelConfig, ServingEnv
 from mlops_estate.security.encryption import DataClass, EstateKeys
 from mlops_estate.lifecycle.approved_model import approved_arn_parameter_name
-from mlops_estate.serving.endpoint import ModelEndpoint, ModelEndpointProps, ModelSource, pascal
+from mlops_estate.serving.endpoint import ModelEndpoint, ModelEndpointProps, pascal
+from mlops_estate.serving.model_source import ModelSource
 from mlops_estate.events.event_bus import EstateEventBus, estate_bus_name
 from mlops_estate.events.event_forwarding import EventForwarder
 from mlops_estate.config.monitoring import monitor_name_prefix
