@@ -138,6 +138,8 @@ def test_ks_statistic_against_hand_computed_values() -> None:
     assert drift.ks_statistic([1, 2, 3], [10, 11]) == pytest.approx(1.0)
     assert drift.ks_statistic([1, 2, 3], [1, 2, 3]) == 0.0
     assert drift.ks_statistic([1, 2, 3, 4], [2.5]) == pytest.approx(0.5)  # just before 2.5 it is 0.5 vs 0
+    # the sup lies between baseline points: just before 2, F_window = 1 and F_baseline = 0.25
+    assert drift.ks_statistic([1, 2, 3, 4], [1.5, 1.6]) == pytest.approx(0.75)
 
 
 def test_ks_statistic_matches_scipy_on_samples_with_ties() -> None:
@@ -146,10 +148,13 @@ def test_ks_statistic_matches_scipy_on_samples_with_ties() -> None:
     for shift in (0.0, 0.3, 2.0):
         a, b = np.round(rng.normal(0, 1, 700), 1), np.round(rng.normal(shift, 1.2, 1900), 1)
         assert drift.ks_statistic(a, b) == pytest.approx(stats.ks_2samp(a, b).statistic, abs=1e-12)
+        a, b = rng.normal(0, 1, 50), rng.normal(shift, 0.5, 3000)  # continuous: the window's jumps fall between
+        assert drift.ks_statistic(a, b) == pytest.approx(stats.ks_2samp(a, b).statistic, abs=1e-12)
 
 
 CHI2_SF = [  # (statistic, dof, scipy.stats.chi2.sf) computed with scipy 1.17.1
     (5.0, 3, 0.1717971442967335), (100.0, 50, 3.454931382984871e-05), (0.5, 7, 0.9994464813904249),
+    (200.0, 10, 1.6139305336977317e-37), (80.0, 3, 3.0692774861724164e-17),
     (30.0, 4, 4.894437128029217e-06), (3.841458820694124, 1, 0.04999999999999989), (1e-3, 1, 0.9747728793699604),
     (250.0, 200, 0.009379131668826098),
 ]
@@ -548,10 +553,12 @@ def test_command_line_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("WINDOW_START", "2026-11-26T10:00:00Z")
     monkeypatch.setenv("WINDOW_END", "2026-11-26T11:00:00Z")
     monkeypatch.setenv("PSI_THRESHOLD", "0.25")
+    monkeypatch.setenv("ENDPOINT_NAME", "churn-prod")
     assert drift.main(["check", "--baseline", str(tmp_path / "baseline"), "--capture", str(tmp_path / "capture"),
-                       "--output", str(tmp_path / "out"), "--workers", "1"]) == 0
+                       "--output", str(tmp_path / "out"), "--workers", "1", "--monitor-name", "churn-drift"]) == 0
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["report_version"] == 1 and report["engine"] == "processing" and report["thresholds"]["psi"] == 0.25
+    assert (report["endpoint"], report["monitor"]) == ("churn-prod", "churn-drift")
     assert report["window"]["start"] == "2026-11-26T10:00:00Z" and report["drift"]["features"] == ["age"]
     violations = json.loads((tmp_path / "out" / "constraint_violations.json").read_text())["violations"]
     assert violations == [{"feature_name": "age", "constraint_check_type": "baseline_drift_check",

@@ -38,6 +38,7 @@ Bad lines, payloads and records are counted per reason and skipped, never fatal.
 It writes ``<--output>/report.json`` (``report_version`` 1)::
 
     {"report_version": 1, "engine": "processing", "status": "ok" | "no_data", "created_at": ISO,
+     "endpoint": str | null, "monitor": str | null,          # --endpoint-name / --monitor-name
      "window": {"start": ISO | null, "end": ISO | null}, "problem_type": str | null,
      "thresholds": {"psi", "ks", "chi2_p_value", "missing_rate_tolerance", "invalid_rate_tolerance",
                     "min_records", "features": {name: {"psi"?, "ks"?, "chi2_p_value"?}}},
@@ -69,7 +70,8 @@ Exit codes: 0 when the report was written, including ``status: "no_data"`` (no r
 report is uploaded and the publishing Lambda turns it into ``run_status`` 0, an alarm; ``--no-data-exit-code``
 makes the job fail instead); 1 when the run failed (unreadable baseline or data); 2 for bad arguments.
 Values a pipeline passes may come from the environment: ``WINDOW_START``, ``WINDOW_END``, ``WINDOW_HOURS``,
-``PROBLEM_TYPE``, ``PSI_THRESHOLD``, ``KS_THRESHOLD``, ``FEATURE_THRESHOLDS``, ``LABEL``, ``COLUMNS``.
+``PROBLEM_TYPE``, ``PSI_THRESHOLD``, ``KS_THRESHOLD``, ``FEATURE_THRESHOLDS``, ``LABEL``, ``COLUMNS``,
+``ENDPOINT_NAME``, ``MONITOR_NAME``.
 """
 
 from __future__ import annotations
@@ -1321,6 +1323,8 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--probability-threshold", type=float, default=0.5, help="binary cutoff on the score")
     c.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     c.add_argument("--no-data-exit-code", type=int, default=0)
+    c.add_argument("--endpoint-name", default=_env("ENDPOINT_NAME"), help="recorded in the report (metric dimension)")
+    c.add_argument("--monitor-name", default=_env("MONITOR_NAME"), help="recorded in the report (metric dimension)")
     for sub in (b, c):
         sub.add_argument("--problem-type", choices=PROBLEM_TYPES, default=_env("PROBLEM_TYPE"))
     return p
@@ -1379,6 +1383,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (OSError, ValueError, KeyError, TypeError, argparse.ArgumentTypeError) as error:
         print(f"drift {args.mode}: failed: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
+    report = {**report, "endpoint": args.endpoint_name, "monitor": args.monitor_name}
     _write_json(args.output / "report.json", report)
     _write_json(args.output / "constraint_violations.json", {"violations": violations})
     records = report["records"]
