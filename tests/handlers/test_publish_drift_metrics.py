@@ -68,29 +68,39 @@ def object_created(key: str = KEY, bucket: str = BUCKET) -> dict[str, Any]:
     }
 
 
+@pytest.fixture(scope="module")
+def aws() -> Iterator[dict[str, Any]]:
+    """moto for the whole module (clients are slow to create): the reports bucket, an S3 and a CloudWatch client."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in (("AWS_DEFAULT_REGION", REGION), ("AWS_ACCESS_KEY_ID", "testing"),
+                            ("AWS_SECRET_ACCESS_KEY", "testing")):
+            patch.setenv(name, value)
+        with mock_aws():
+            s3 = boto3.client("s3", region_name=REGION)
+            s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+            yield {"s3": s3, "cloudwatch": boto3.client("cloudwatch", region_name=REGION)}
+
+
 @pytest.fixture
-def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name, value in (("AWS_DEFAULT_REGION", REGION), ("AWS_ACCESS_KEY_ID", "testing"),
-                        ("AWS_SECRET_ACCESS_KEY", "testing"), ("METRIC_NAMESPACE", NAMESPACE)):
-        monkeypatch.setenv(name, value)
+def s3(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    monkeypatch.setenv("METRIC_NAMESPACE", NAMESPACE)
     monkeypatch.delenv("ENDPOINT_NAME", raising=False)
     monkeypatch.delenv("MONITOR_NAME", raising=False)
-    with mock_aws():
-        client = boto3.client("s3", region_name=REGION)
-        client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-        yield client
+    yield aws["s3"]
+    for item in aws["s3"].list_objects_v2(Bucket=BUCKET).get("Contents", []):
+        aws["s3"].delete_object(Bucket=BUCKET, Key=item["Key"])
 
 
 @pytest.fixture
-def handler(s3: Any) -> ModuleType:
-    return load(ROOT / "lambda" / "publish_drift_metrics" / "index.py", "handler_publish_drift_metrics")
+def handler(s3: Any, aws: dict[str, Any]) -> ModuleType:
+    module = load(ROOT / "lambda" / "publish_drift_metrics" / "index.py", "handler_publish_drift_metrics")
+    module._CLIENTS.update(aws)
+    return module
 
 
 @pytest.fixture
-def cloudwatch(handler: ModuleType) -> Iterator[Stubber]:
-    client = boto3.client("cloudwatch", region_name=REGION)
-    handler._CLIENTS["cloudwatch"] = client
-    with Stubber(client) as stubber:
+def cloudwatch(handler: ModuleType, aws: dict[str, Any]) -> Iterator[Stubber]:
+    with Stubber(aws["cloudwatch"]) as stubber:
         yield stubber
         stubber.assert_no_pending_responses()
 
@@ -228,7 +238,7 @@ def test_a_report_the_drift_script_wrote_lands_in_cloudwatch(handler: ModuleType
     put(s3, (tmp_path / "out" / "report.json").read_text())
     result = handler.handler(object_created())
     assert result["drift_detected"] is True and result["metrics_published"] == len(written["metrics"]) + 1
-    listed = boto3.client("cloudwatch", region_name=REGION).list_metrics(Namespace=NAMESPACE)["Metrics"]
+    listed = handler.client("cloudwatch").list_metrics(Namespace=NAMESPACE)["Metrics"]
     names = {(m["MetricName"], tuple(sorted((d["Name"], d["Value"]) for d in m["Dimensions"]))) for m in listed}
     assert ("run_status", (("Endpoint", "churn-prod"), ("Monitor", "churn-drift"))) in names
     assert ("feature_drift", (("Endpoint", "churn-prod"), ("Feature", "age"), ("Monitor", "churn-drift"))) in names
