@@ -884,8 +884,8 @@ _CAPTURE_LINE = re.compile(
 
 
 def _event_of(line: str) -> Tuple[Any, Any, Optional[str], Optional[str], Optional[str]]:
-    """(endpointInput, endpointOutput or None, eventId, inferenceId, inferenceTime) of a capture line. The input
-    is a (content type, CSV text) pair on the fast path, else the payload object."""
+    """(endpointInput, endpointOutput or None, eventId, inferenceId, inferenceTime) of a capture line. On the fast
+    path a CSV input is its text and the output an (encoding, content type, data) tuple; else payload objects."""
     match = _CAPTURE_LINE(line)
     if match is not None:
         in_type, in_data, in_enc, out_type, out_data, out_enc, event_id, inference_id, when = match.groups()
@@ -893,9 +893,7 @@ def _event_of(line: str) -> Tuple[Any, Any, Optional[str], Optional[str], Option
             in_data = in_data.replace("\\n", "\n")
         inp: Any = in_data if in_enc == "CSV" and '"' not in in_data else \
             {"observedContentType": in_type, "data": in_data, "encoding": in_enc}
-        out = None if out_data is None else {"observedContentType": out_type, "data": out_data.replace("\\n", "\n"),
-                                             "encoding": out_enc}
-        return inp, out, event_id, inference_id, when
+        return inp, None if out_data is None else (out_enc, out_type, out_data), event_id, inference_id, when
     try:
         event = json.loads(line)
     except ValueError:
@@ -914,19 +912,20 @@ def _event_of(line: str) -> Tuple[Any, Any, Optional[str], Optional[str], Option
 
 def read_capture_file(path: Path, ctx: Context, state: State) -> None:
     """Stream one capture file into state, in batches of BATCH records (CSV records stay text until the batch is
-    split into columns in one go)."""
+    split into columns in one go). The loop is the hot path of a day of capture: it keeps its counts in locals."""
     names = [s.name for s in ctx.specs]
     width = len(names)
     commas = width - 1
     csv_rows: List[str] = []  # well-formed CSV records of the batch
     rows: List[Sequence[Any]] = []  # other records, as lists in feature order
     outputs: List[Any] = []
-    reasons, counts = state.reasons, state.counts
+    reasons = state.reasons
     joined = bool(ctx.truth_by_inference or ctx.truth_by_event)
     windowed = ctx.start is not None or ctx.end is not None
     start = -math.inf if ctx.start is None else ctx.start
     end = math.inf if ctx.end is None else ctx.end
     first, last = state.first, state.last
+    lines = events = outside = records = predicted = 0
 
     def flush() -> None:
         if csv_rows:
@@ -942,12 +941,11 @@ def read_capture_file(path: Path, ctx: Context, state: State) -> None:
             state.prediction.add(outputs)
         outputs.clear()
 
-    counts["files"] += 1
     with path.open(encoding="utf-8", errors="replace") as f:
         for line in f:
-            if not line.strip():
+            if len(line) < 3 and not line.strip():
                 continue
-            counts["lines"] += 1
+            lines += 1
             try:
                 inp, out, event_id, inference_id, when = _event_of(line)
                 if windowed:
@@ -955,50 +953,57 @@ def read_capture_file(path: Path, ctx: Context, state: State) -> None:
                         raise Malformed("missing_inference_time")
                     moment = parse_time(when)
                     if not start <= moment < end:
-                        counts["events_outside_window"] += 1
+                        outside += 1
                         continue
                     if moment < first:
                         first = moment
                     if moment > last:
                         last = moment
-                if isinstance(inp, str):  # CSV text
-                    lines = [r for r in inp.splitlines() if r.strip()] if "\n" in inp or "\r" in inp else [inp]
-                    good = [r for r in lines if r.count(",") == commas]
-                    bad = len(lines) - len(good)
-                    if bad:
-                        for r in lines:
+                if inp.__class__ is str:  # CSV text
+                    if "\n" not in inp and "\r" not in inp and inp.count(",") == commas:
+                        csv_rows.append(inp)
+                        n, bad = 1, 0
+                    else:
+                        parts = [r for r in inp.splitlines() if r.strip()] or [inp]
+                        good = [r for r in parts if r.count(",") == commas]
+                        for r in parts:
                             if r.count(",") != commas:
                                 reasons["too_few_columns" if r.count(",") < commas else "too_many_columns"] += 1
-                    csv_rows.extend(good)
-                    n = len(good)
+                        csv_rows.extend(good)
+                        n, bad = len(good), len(parts) - len(good)
                 else:
-                    records, bad = input_records(inp, names, reasons, counts)
-                    rows.extend(records)
-                    n = len(records)
+                    found, bad = input_records(inp, names, reasons, state.counts)
+                    rows.extend(found)
+                    n = len(found)
             except Malformed as error:
                 reasons[error.reason] += 1
                 continue
-            counts["events"] += 1
+            events += 1
             if not n:
                 continue
-            counts["records"] += n
+            records += n
             predictions: Optional[List[Any]] = None
             if out is None:
                 reasons["missing_output"] += 1
-            elif n + bad == 1 and out["encoding"] == "CSV" and isinstance(out["data"], str) and \
-                    "," not in out["data"] and "\n" not in out["data"] and '"' not in out["data"]:
-                predictions = [out["data"].strip()]
             else:
-                try:
-                    predictions = output_predictions(out, ctx.problem_type, n + bad)
-                except Malformed as error:
-                    reasons["output_" + error.reason] += 1
-                if predictions is not None and len(predictions) != n + bad:
-                    reasons["output_count_mismatch"] += 1
-                    predictions = None
-            if predictions is not None:
-                counts["predictions"] += len(predictions)
-                outputs.extend(predictions)
+                if out.__class__ is tuple:
+                    encoding, content_type, data = out
+                    if n + bad == 1 and encoding == "CSV" and "," not in data and "\\" not in data and '"' not in data:
+                        predictions = [data.strip()]
+                    else:
+                        out = {"observedContentType": content_type, "data": data.replace("\\n", "\n"),
+                               "encoding": encoding}
+                if predictions is None:
+                    try:
+                        predictions = output_predictions(out, ctx.problem_type, n + bad)
+                    except Malformed as error:
+                        reasons["output_" + error.reason] += 1
+                    if predictions is not None and len(predictions) != n + bad:
+                        reasons["output_count_mismatch"] += 1
+                        predictions = None
+                if predictions is not None:
+                    predicted += len(predictions)
+                    outputs.extend(predictions)
             if joined:
                 truth = ctx.truth_by_inference.get(inference_id) if inference_id else None
                 if truth is None and event_id:
@@ -1013,6 +1018,8 @@ def read_capture_file(path: Path, ctx: Context, state: State) -> None:
                 flush()
     flush()
     state.first, state.last = first, last
+    state.counts.update(files=1, lines=lines, events=events, events_outside_window=outside, records=records,
+                        predictions=predicted)
 
 
 def read_ground_truth(root: Optional[Path]) -> Tuple[Dict[str, List[Any]], Dict[str, List[Any]], Counter[str]]:
