@@ -1,11 +1,12 @@
 """Runtime of the drift script's ``check`` on one day of data capture at 100 requests/s (8.64M records).
 
-Generates, in a temporary folder, a baseline of a 15-feature churn model (12 numeric, 3 categorical; 100k
-training rows), 24 hourly capture files in SageMaker's layout (``<endpoint>/<variant>/yyyy/mm/dd/hh/*.jsonl``,
-one CSV record per request, a CSV score per response, 1% missing values in two features, a drifted feature
-in the afternoon, 0.01% malformed lines) and ground truth for 1% of the requests. Then runs
-``drift.py check`` over the day ``--runs`` times, each in a fresh process, and prints the median and worst
-wall time and the peak resident memory (of the script's process and of its worker processes).
+Generates, in a temporary folder, training data of a 15-feature churn model (12 numeric, 3 categorical, the
+label and the model's score; 100k rows) and profiles it with ``drift.py baseline``; 24 hourly capture files in
+SageMaker's layout (``<endpoint>/<variant>/yyyy/mm/dd/hh/*.jsonl``, one CSV record per request, a CSV score per
+response, 1% missing values in two features, ``monthly_charges`` shifted by +15 from noon, 0.01% malformed
+lines: 4 GB) and ground truth for 1% of the requests. Then runs ``drift.py check`` over the day ``--runs``
+times, each in a fresh process, and prints the median and worst wall time, the CPU time of the run (script and
+workers) and the peak resident memory of its largest process.
 
     .venv/bin/python benchmarks/drift_script.py [--runs 3] [--workers 2] [--keep DIR]
 """
@@ -60,18 +61,19 @@ def rows(columns: dict[str, np.ndarray]) -> list[str]:
 
 
 def generate(folder: Path) -> tuple[int, int]:
-    """Writes baseline training data, the day's capture and ground truth; returns (records, bytes)."""
+    """Writes training data, the day's capture and ground truth; returns (records, bytes of capture)."""
     rng = np.random.default_rng(20261126)
     train = features(rng, 100_000)
-    label = (rng.random(100_000) < 0.25).astype(int)
+    scores = rng.beta(2, 5, 100_000)
+    label = (rng.random(100_000) < scores).astype(int)
     (folder / "train").mkdir(parents=True)
     with (folder / "train" / "train.csv").open("w") as f:
-        f.write(",".join(["churn", *NUMERIC, *CATEGORICAL]) + "\n")
-        f.writelines(f"{y},{r}\n" for y, r in zip(label, rows(train)))
+        f.write(",".join(["churn", *NUMERIC, *CATEGORICAL, "score"]) + "\n")
+        f.writelines(f"{y},{r},{s:.4f}\n" for y, r, s in zip(label, rows(train), scores))
     records = size = 0
     per_hour = RATE * 3600
     for hour in range(24):
-        shift = 15.0 if 12 <= hour < 18 else 0.0
+        shift = 15.0 if hour >= 12 else 0.0
         batch = rows(features(rng, per_hour, shift))
         scores = np.char.mod("%.4f", rng.beta(2, 5, per_hour))
         seconds = np.sort(rng.integers(0, 3600, per_hour))
@@ -91,7 +93,7 @@ def generate(folder: Path) -> tuple[int, int]:
                         f'"mode":"OUTPUT","data":"{score}","encoding":"CSV"}}}},"eventMetadata":{{"eventId":"{event_id}",'
                         f'"inferenceId":"{event_id}","inferenceTime":"{stamp}"}},"eventVersion":"0"}}\n')
                 if i % 100 == 0:
-                    truth.append(f'{{"groundTruthData":{{"data":"{int(float(score) > 0.3)}","encoding":"CSV"}},'
+                    truth.append(f'{{"groundTruthData":{{"data":"{int(rng.random() < float(score))}","encoding":"CSV"}},'
                                  f'"eventMetadata":{{"eventId":"{event_id}","inferenceId":"{event_id}"}},"eventVersion":"0"}}\n')
         records += per_hour
         size += path.stat().st_size
@@ -104,7 +106,8 @@ def generate(folder: Path) -> tuple[int, int]:
 CHILD = r"""
 import resource, subprocess, sys
 subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # the script and its workers (waited for by the script)
+print(usage.ru_maxrss, usage.ru_utime + usage.ru_stime)
 """
 
 
@@ -119,7 +122,8 @@ def run_check(folder: Path, workers: int) -> dict[str, float]:
     t0 = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", CHILD, *command], check=True, capture_output=True, text=True).stdout
     wall = time.perf_counter() - t0
-    return {"wall": wall, "peak_mib": int(out.split()[-1]) / 1024}
+    peak_kib, cpu = out.split()[-2:]
+    return {"wall": wall, "cpu": float(cpu), "peak_mib": int(peak_kib) / 1024}
 
 
 def main() -> None:
@@ -136,20 +140,25 @@ def main() -> None:
             print(f"generated {records:,} records, {size / 2**20:,.0f} MiB of capture in {time.perf_counter() - t0:.0f} s")
         t0 = time.perf_counter()
         subprocess.run([sys.executable, str(SCRIPT), "baseline", "--data", str(folder / "train"), "--label", "churn",
-                        "--output", str(folder / "baseline"), "--problem-type", "BinaryClassification"],
+                        "--prediction-column", "score", "--output", str(folder / "baseline"),
+                        "--problem-type", "BinaryClassification"],
                        check=True, stdout=subprocess.DEVNULL)
         print(f"baseline of 100,000 rows: {time.perf_counter() - t0:.1f} s")
+        load = os.getloadavg()
         runs = [run_check(folder, args.workers) for _ in range(args.runs)]
         report = json.loads((folder / "report" / "report.json").read_text())
         walls = [r["wall"] for r in runs]
         print(json.dumps({
             "machine": f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, "
                        f"numpy {np.__version__}",
+            "load_average_at_start": [round(x, 1) for x in load], "load_average_at_end": [round(x, 1) for x in os.getloadavg()],
             "workers": args.workers, "runs": len(runs), "wall_median_s": round(statistics.median(walls), 1),
-            "wall_max_s": round(max(walls), 1), "peak_rss_mib": round(max(r["peak_mib"] for r in runs)),
+            "wall_max_s": round(max(walls), 1), "cpu_median_s": round(statistics.median(r["cpu"] for r in runs), 1),
+            "peak_rss_mib": round(max(r["peak_mib"] for r in runs)),
             "records_per_s": round(report["records"]["records"] / statistics.median(walls)),
+            "cpu_us_per_record": round(1e6 * statistics.median(r["cpu"] for r in runs) / report["records"]["records"], 1),
             "records": report["records"], "drift": report["drift"],
-            "model_quality": report["model_quality"]["metrics"],
+            "prediction_psi": (report["prediction"] or {}).get("psi"), "model_quality": report["model_quality"]["metrics"],
         }, indent=1))
     finally:
         if not args.keep:
