@@ -572,3 +572,14 @@ def test_command_line_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     with pytest.raises(SystemExit) as exit_info:
         drift.main(["check", "--window-start", "not a time"])
     assert exit_info.value.code == 2
+
+
+def test_malformed_baseline_fails_naming_the_profile(baseline: dict[str, Any], tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    broken = json.loads(json.dumps(baseline))
+    del broken["features"][2]["bin_edges"]
+    (tmp_path / "baseline.json").write_text(json.dumps(broken))
+    assert drift.main(["check", "--baseline", str(tmp_path), "--capture", str(tmp_path), "--output", str(tmp_path)]) == 1
+    assert "baseline features[2] profile 'tenure' is malformed: KeyError 'bin_edges'" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="schema_version 7"):
+        drift.check({**baseline, "schema_version": 7}, tmp_path)

@@ -483,15 +483,21 @@ class ColumnSpec:
     known: Optional[FrozenSet[str]] = None
 
     @classmethod
-    def from_profile(cls, profile: Dict[str, Any]) -> ColumnSpec:
-        if profile.get("type") == "numeric":
-            return cls.numeric_from_profile(profile)
-        if profile.get("type") == "categorical":
-            return cls(profile["name"], "categorical", profile, categories=list(profile["categories"]),
-                       known=frozenset(profile["known"]) if profile.get("known_complete") else None,
-                       expected=np.array([*profile["categories"].values(), profile["other_proportion"]]))
-        raise ValueError(f"baseline profile {profile.get('name')!r} has type {profile.get('type')!r}; "
-                         "expected 'numeric' or 'categorical'")
+    def from_profile(cls, profile: Any, where: str = "baseline") -> ColumnSpec:
+        """The spec of a baseline profile; ValueError naming the profile and field when it is malformed."""
+        kind = profile.get("type") if isinstance(profile, dict) else None
+        try:
+            if kind == "numeric":
+                return cls.numeric_from_profile(profile)
+            if kind == "categorical":
+                return cls(str(profile["name"]), "categorical", profile, categories=list(profile["categories"]),
+                           known=frozenset(profile["known"]) if profile.get("known_complete") else None,
+                           expected=np.array([*profile["categories"].values(), profile["other_proportion"]],
+                                             dtype=np.float64))
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise ValueError(f"{where} profile {str(profile.get('name'))!r} is malformed: "
+                             f"{type(error).__name__} {error}") from None
+        raise ValueError(f"{where} has type {kind!r}; expected 'numeric' or 'categorical'")
 
     @classmethod
     def numeric_from_profile(cls, profile: Dict[str, Any]) -> ColumnSpec:
@@ -629,7 +635,14 @@ class CategoricalAccumulator:
         return out
 
 
-_INVALID = object()
+class _Invalid:
+    """A value that is neither missing nor usable (one object, also across worker processes)."""
+
+    def __reduce__(self) -> str:
+        return "_INVALID"
+
+
+_INVALID = _Invalid()
 Accumulator = Any  # NumericAccumulator | CategoricalAccumulator
 
 
@@ -1198,14 +1211,16 @@ def check(baseline: Dict[str, Any], capture: Path, *, ground_truth: Optional[Pat
     if baseline.get("schema_version") != BASELINE_SCHEMA:
         raise ValueError(f"baseline schema_version {baseline.get('schema_version')!r} is not {BASELINE_SCHEMA}")
     thresholds = thresholds or Thresholds()
-    unknown = sorted(set(thresholds.features) - {f["name"] for f in baseline["features"]} - {"prediction"})
-    if unknown:
-        raise ValueError(f"feature thresholds name features {unknown} that the baseline does not have")
     problem_type = problem_type or baseline.get("problem_type")
     by_inference, by_event, truth_counts = read_ground_truth(ground_truth)
-    ctx = Context([ColumnSpec.from_profile(p) for p in baseline["features"]],
-                  ColumnSpec.from_profile(baseline["prediction"]) if baseline.get("prediction") else None,
+    if not isinstance(baseline.get("features"), list) or not baseline["features"]:
+        raise ValueError(f"baseline features is {str(baseline.get('features'))[:100]!r}; expected a list of profiles")
+    ctx = Context([ColumnSpec.from_profile(p, f"baseline features[{i}]") for i, p in enumerate(baseline["features"])],
+                  ColumnSpec.from_profile(baseline["prediction"], "baseline prediction") if baseline.get("prediction") else None,
                   problem_type, start, end, by_inference, by_event)
+    unknown = sorted(set(thresholds.features) - {s.name for s in ctx.specs} - {"prediction"})
+    if unknown:
+        raise ValueError(f"feature thresholds name features {unknown} that the baseline does not have")
     files = capture_files(capture, start, end)
     state = read_window(files, ctx, workers)
     counts = state.counts
