@@ -262,6 +262,7 @@ def test_shifted_traffic_drifts(baseline: dict[str, Any], tmp_path: Path) -> Non
     assert report["drift"]["prediction"] is True  # older customers churn more: the scores moved too
     assert metric(report, "drift_detected_features") == 2 and metric(report, "feature_drift", "plan") == 1
     assert metric(report, "feature_psi", "age") == age["psi"] and metric(report, "prediction_psi") > 0.2
+    assert metric(report, "prediction_drift") == 1
     assert {(v["feature_name"], v["constraint_check_type"]) for v in violations} == {
         ("age", "baseline_drift_check"), ("plan", "baseline_drift_check")}
 

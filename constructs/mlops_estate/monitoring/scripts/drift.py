@@ -55,9 +55,10 @@ It writes ``<--output>/report.json`` (``report_version`` 1)::
 ``metrics`` (finite numbers only, ready for CloudWatch): ``records``, ``malformed_records``, ``violations``,
 ``drift_detected_features``; per feature ``feature_psi``, ``feature_ks`` (numeric), ``feature_chi2_p_value``
 (categorical), ``feature_missing_rate``, ``feature_invalid_rate`` (type violations; unseen categories),
-``feature_drift`` (0/1); ``prediction_psi``, ``prediction_ks``; with ground truth ``ground_truth_records`` and
-the problem type's metrics: ``auc``, ``accuracy``, ``precision``, ``recall``, ``f1`` (BinaryClassification),
-``accuracy``, ``weighted_f1`` (MulticlassClassification), ``rmse``, ``mae``, ``r2`` (Regression).
+``feature_drift`` (0/1); ``prediction_psi``, ``prediction_ks`` (numeric predictions), ``prediction_drift`` (0/1);
+with ground truth ``ground_truth_records`` and the problem type's metrics: ``auc``, ``accuracy``, ``precision``,
+``recall``, ``f1`` (BinaryClassification), ``accuracy``, ``weighted_f1`` (MulticlassClassification), ``rmse``,
+``mae``, ``r2`` (Regression).
 It also writes ``constraint_violations.json`` in Model Monitor's layout (``{"violations": [{"feature_name",
 "constraint_check_type", "description"}]}``; check types ``baseline_drift_check``, ``completeness_check``,
 ``data_type_check``, ``categorical_values_check``, ``missing_column_check``, ``extra_column_check``).
@@ -1260,6 +1261,7 @@ def check(baseline: Dict[str, Any], capture: Path, *, ground_truth: Optional[Pat
             prediction = state.prediction.result()
             judge("prediction", prediction, thresholds)
             metrics += _metric("prediction_psi", prediction["psi"]) + _metric("prediction_ks", prediction.get("ks"))
+            metrics += _metric("prediction_drift", None if prediction["drift"] is None else int(prediction["drift"]))
         if state.labels:
             scores, unusable = model_quality(problem_type, state.labels, state.predicted, cutoff)
             quality.update(status="ok" if scores else "no_ground_truth", metrics=scores, unusable=unusable)
