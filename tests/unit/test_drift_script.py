@@ -355,7 +355,7 @@ def test_malformed_input_is_counted_never_fatal(baseline: dict[str, Any], tmp_pa
         capture_line("41,50000,3,basic", None, event_id="noout"),  # no endpointOutput: kept as input
     ]
     write_capture(tmp_path, good[:150] + bad + good[150:])
-    report, _ = run_check(baseline, tmp_path)
+    report, violations = run_check(baseline, tmp_path)
     records = report["records"]
     assert records["lines"] == 310 and records["records"] == 302 and records["predictions"] == 300
     assert records["malformed_reasons"] == {
@@ -363,6 +363,11 @@ def test_malformed_input_is_counted_never_fatal(baseline: dict[str, Any], tmp_pa
         "bad_json_payload": 1, "bad_timestamp": 1, "output_count_mismatch": 1, "missing_output": 1}
     assert records["malformed"] == 10 and metric(report, "malformed_records") == 10
     assert report["status"] == "ok" and report["drift"]["features"] == []
+    assert [v for v in violations if v["feature_name"] == ""] == [
+        {"feature_name": "", "constraint_check_type": "missing_column_check",
+         "description": "1 records had fewer columns than the baseline's 4 (not used)"},
+        {"feature_name": "", "constraint_check_type": "extra_column_check",
+         "description": "1 records had more columns than the baseline's 4 (not used)"}]
 
 
 def test_data_quality_violations(baseline: dict[str, Any], tmp_path: Path) -> None:

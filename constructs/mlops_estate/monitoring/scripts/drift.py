@@ -89,7 +89,7 @@ import re
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Optional, Sequence, Tuple
 
@@ -1250,10 +1250,11 @@ def check(baseline: Dict[str, Any], capture: Path, *, ground_truth: Optional[Pat
             invalid = result["invalid_rate"] + (result.get("unseen_rate") or 0.0)
             metrics += _metric("feature_invalid_rate", invalid, feature=spec.name)
             metrics += _metric("feature_drift", None if result["drift"] is None else int(result["drift"]), feature=spec.name)
-        for reason, check_type in (("too_few_columns", "missing_column_check"), ("too_many_columns", "extra_column_check")):
+        for reason, check_type, comparison in (("too_few_columns", "missing_column_check", "fewer"),
+                                               ("too_many_columns", "extra_column_check", "more")):
             if state.reasons[reason]:
-                violations.append(_violation("", check_type, f"{state.reasons[reason]} records had {reason.split('_')[1]} "
-                                             f"than the baseline's {len(ctx.specs)} columns (not used)"))
+                violations.append(_violation("", check_type, f"{state.reasons[reason]} records had {comparison} columns "
+                                             f"than the baseline's {len(ctx.specs)} (not used)"))
         if counts["records_with_extra_columns"]:
             violations.append(_violation("", "extra_column_check", f"{counts['records_with_extra_columns']} JSON "
                                          "records named columns that are not baseline features (ignored)"))
