@@ -231,6 +231,11 @@ def test_baseline_headerless_with_overrides_caps_and_top_categories(tmp_path: Pa
     assert tenure["type"] == "categorical" and len(tenure["categories"]) == 2
     assert list(plan["categories"]) == ["basic", "plus"] and plan["other_proportion"] == pytest.approx(
         1 - sum(plan["categories"].values()))
+    assert drift.main(["baseline", "--data", str(tmp_path / "data"), "--no-header", "--label", "_c0", "--output",
+                       str(tmp_path / "positional")]) == 0  # the reference pipeline's layout: label first, no header
+    positional = json.loads((tmp_path / "positional" / "baseline.json").read_text())
+    assert [f["name"] for f in positional["features"]] == ["_c1", "_c2", "_c3"] and positional["label"]["name"] == "_c0"
+    assert positional["source"]["rows"] == 500
     assert drift.main(["baseline", "--data", str(tmp_path / "data"), "--columns", "a,b", "--output",
                        str(tmp_path / "x")]) == 1  # every row has 4 cells, not 2: no usable row is a failure
     assert not (tmp_path / "x" / "baseline.json").exists()

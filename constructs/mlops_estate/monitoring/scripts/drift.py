@@ -4,7 +4,8 @@ Runs as a SageMaker Processing job on AWS's prebuilt scikit-learn image (network
 local folders only; SageMaker moves them to and from S3). Needs Python >= 3.8 and numpy >= 1.21, nothing else.
 
 ``python drift.py baseline`` reads a training dataset (CSV files under ``--data``; a header row, or
-``--columns a,b,c`` for headerless files) and writes ``<--output>/baseline.json`` (``schema_version`` 1)::
+``--columns a,b,c`` for headerless files, or ``--no-header`` to name them _c0, _c1, ...) and writes
+``<--output>/baseline.json`` (``schema_version`` 1)::
 
     {"schema_version": 1, "kind": "drift-baseline", "created_at": ISO, "problem_type": str | null,
      "source": {"files": n, "rows": n, "malformed_rows": n},
@@ -339,13 +340,19 @@ def _csv_files(path: Path) -> List[Path]:
     return files
 
 
-def read_table(path: Path, columns: Optional[List[str]]) -> Tuple[List[str], Callable[[], Iterator[List[Tuple[str, ...]]]], Dict[str, int]]:
-    """Column names and a re-iterable reader of column batches (tuples of strings) of the CSV files at path."""
+def read_table(path: Path, columns: Optional[List[str]],
+               header: bool = True) -> Tuple[List[str], Callable[[], Iterator[List[Tuple[str, ...]]]], Dict[str, int]]:
+    """Column names and a re-iterable reader of column batches (tuples of strings) of the CSV files at path.
+
+    Names come from `columns`, else from the header row, else (header False) are _c0, _c1, ... by position.
+    """
     files = _csv_files(path)
+    has_header = columns is None and header
     names = columns
     if names is None:
         with files[0].open(newline="", encoding="utf-8") as f:
-            names = [c.strip() for c in next(csv.reader(f), [])]
+            first = [c.strip() for c in next(csv.reader(f), [])]
+        names = first if header else [f"_c{i}" for i in range(len(first))]
         if not names:
             raise ValueError(f"{files[0]} is empty: expected a header row (or pass --columns)")
     stats = {"files": len(files), "rows": 0, "malformed_rows": 0}
@@ -356,10 +363,10 @@ def read_table(path: Path, columns: Optional[List[str]]) -> Tuple[List[str], Cal
         for file in files:
             with file.open(newline="", encoding="utf-8") as f:
                 reader = csv.reader(f)
-                if columns is None:
-                    header = [c.strip() for c in next(reader, [])]
-                    if header and header != names:
-                        raise ValueError(f"{file}: header {header} differs from {names} in {files[0]}")
+                if has_header:
+                    found = [c.strip() for c in next(reader, [])]
+                    if found and found != names:
+                        raise ValueError(f"{file}: header {found} differs from {names} in {files[0]}")
                 rows: List[List[str]] = []
                 for row in reader:
                     if len(row) != width:
@@ -385,13 +392,13 @@ def _column_kind(problem_type: Optional[str], role: str) -> Optional[str]:
     return "numeric" if problem_type == "Regression" else "categorical"
 
 
-def build_baseline(data: Path, *, columns: Optional[List[str]] = None, label: Optional[str] = None,
+def build_baseline(data: Path, *, columns: Optional[List[str]] = None, header: bool = True, label: Optional[str] = None,
                    exclude: Sequence[str] = (), prediction_column: Optional[str] = None,
                    predictions: Optional[Path] = None, problem_type: Optional[str] = None,
                    numeric: Sequence[str] = (), categorical: Sequence[str] = (), bins: int = 10,
                    top_categories: int = 20, sample_size: int = 10000, seed: int = 0) -> Dict[str, Any]:
     """The baseline document of the training data at `data` (two passes: infer types, then profile)."""
-    names, batches, stats = read_table(data, columns)
+    names, batches, stats = read_table(data, columns, header)
     unknown = [c for c in [label, prediction_column, *exclude, *numeric, *categorical] if c and c not in names]
     if unknown:
         raise ValueError(f"columns {unknown} are not in the data's columns {names}")
@@ -1319,6 +1326,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--output", type=Path, default=OUTPUT)
     b.add_argument("--columns", type=_names, default=_names(os.environ.get("COLUMNS", "")) or None,
                    help="column names of headerless CSV (comma-separated)")
+    b.add_argument("--no-header", action="store_true",
+                   help="headerless CSV without --columns: columns are named _c0, _c1, ... (e.g. --label _c0)")
     b.add_argument("--label", default=_env("LABEL"), help="the label column (not a model input)")
     b.add_argument("--exclude", type=_names, default=[], help="other columns that are not model inputs")
     b.add_argument("--prediction-column", help="a column holding the model's predictions")
@@ -1377,7 +1386,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser().parse_args(argv)
     try:
         if args.mode == "baseline":
-            result = build_baseline(args.data, columns=args.columns, label=args.label, exclude=args.exclude,
+            result = build_baseline(args.data, columns=args.columns, header=not args.no_header, label=args.label,
+                                    exclude=args.exclude,
                                     prediction_column=args.prediction_column, predictions=args.predictions,
                                     problem_type=args.problem_type, numeric=args.numeric,
                                     categorical=args.categorical, bins=args.bins, top_categories=args.top_categories,
