@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ from mlops_estate.core.nag import apply_nag_packs  # noqa: E402
 from mlops_estate.governance.stack_set import StackSetTemplate  # noqa: E402
 from mlops_estate.stacks.estate import Estate, build_estate, estate_app  # noqa: E402
 
-from tests.helpers import CDK_JSON  # noqa: E402
+from tests.helpers import CDK_JSON, ROOT  # noqa: E402
 
 
 @dataclass
@@ -68,3 +70,13 @@ def sandbox_estate(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedEstat
     return synthesize_estate(tmp_path_factory.mktemp("sandbox"),
                              context={**same, "estate.organization.management_account": f'"{SANDBOX_ACCOUNT}"',
                                       "estate.bootstrap_qualifier": f'"{SANDBOX_QUALIFIER}"'})
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory) -> Path:
+    """The library's wheel, built once (tests/test_wheel.py, tests/test_example_app.py)."""
+    dist = tmp_path_factory.mktemp("dist")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(ROOT)],
+                   check=True, capture_output=True)
+    (path,) = dist.glob("sagemaker_mlops_estate-*.whl")
+    return path

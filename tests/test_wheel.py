@@ -28,15 +28,6 @@ print(mlops_estate.__path__[0] if hasattr(mlops_estate, "__path__") else mlops_e
 """
 
 
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    dist = tmp_path_factory.mktemp("dist")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(ROOT)],
-                   check=True, capture_output=True)
-    (path,) = dist.glob("sagemaker_mlops_estate-*.whl")
-    return path
-
-
 def test_wheel_contents(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     assert "mlops_estate/py.typed" in names
