@@ -39,6 +39,7 @@ from mlops_estate.pipeline import (
     ProcessingStep,
     PropertyFile,
     RegisterModelStep,
+    SpotTraining,
     TrainingInput,
     TrainingStep,
 )
@@ -69,7 +70,8 @@ def churn_pipeline(data: SecureBucket, work: SecureBucket, group: ModelPackageGr
                               inputs=[ProcessingInput("raw", input_data, "/opt/ml/processing/input")],
                               outputs=[ProcessingOutput("train", "/opt/ml/processing/train", work.s3_uri("train"))])
         train = TrainingStep("Train", job=jobs, image_uri=XGBOOST, instance_type="ml.m5.xlarge",
-                             inputs={"train": TrainingInput(prep.output_uri("train"), "text/csv")}, output_path=work.s3_uri("models"))
+                             inputs={"train": TrainingInput(prep.output_uri("train"), "text/csv")}, output_path=work.s3_uri("models"),
+                             spot=SpotTraining(work.s3_uri("checkpoints"), max_wait_seconds=7200))
         evaluate = ProcessingStep("Evaluate", job=jobs, image_uri=XGBOOST, instance_type="ml.m5.large",
                                   code=work.s3_uri("code/evaluate.py"),
                                   inputs=[ProcessingInput("model", train.model_artifacts, "/opt/ml/processing/model")],
