@@ -16,7 +16,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from cfnlint.api import ManualArgs, lint
 
 from mlops_estate.config.estate import ModelConfig, ServingConfig
-from mlops_estate.config.serving import DataCaptureConfig
+from mlops_estate.serving.serving_config import DataCaptureConfig
 from mlops_estate.core.nag import apply_nag_packs
 from mlops_estate.core.validation import ConfigError
 from mlops_estate.monitoring.images import MonitorImages
