@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Duration, FeatureFlags, RemovalPolicy, Stack
+from aws_cdk import Annotations, Duration, FeatureFlags, RemovalPolicy, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -151,6 +151,9 @@ class SecureBucket(Construct, CmkBucket):
         # Handing CDK an imported reference keeps it from granting delivery by ACL; the policy is added below.
         by_policy = FeatureFlags.of(self).is_enabled(POLICY_LOG_DELIVERY_FLAG)
         logs_target = logs if by_policy else s3.Bucket.from_bucket_name(self, "AccessLogsTarget", logs.bucket_name)
+        if not by_policy:  # CDK warns it cannot grant delivery on an imported bucket: the policy below does
+            Annotations.of(self).acknowledge_warning(
+                "@aws-cdk/aws-s3:accessLogsPolicyNotAdded", "SecureBucket adds the log-delivery policy to the log bucket itself")
         self.bucket = s3.Bucket(
             self,
             "Bucket",
