@@ -25,6 +25,15 @@ class CatalogDatabase(Construct):
 
     Tables in it are made by their owners (the Feature Store makes its offline tables, crawlers or jobs
     make the lake's); this construct gives the ARNs IAM needs and read grants scoped to named tables.
+
+    Args:
+        scope: the construct this database is defined in.
+        id: the construct id, unique within ``scope``.
+        database_name: the Glue/Athena database name: 1-255 lowercase letters, digits and underscores, starting
+            with a letter (`catalog_name` derives one from estate names).
+        description: the database description shown in the Glue console.
+        location_uri: the database's location (``LocationUri``), e.g. an ``s3://`` URI. None (the default): no
+            location.
     """
 
     def __init__(self, scope: Construct, id: str, *, database_name: str, description: str, location_uri: str | None = None) -> None:

@@ -61,7 +61,19 @@ def _literal(path: str, value: object, allowed: tuple[str, ...], problems: Probl
 
 @dataclass(frozen=True)
 class FeatureDefinition:
-    """One feature: a name, a scalar type, and optionally a collection of that type (InMemory only)."""
+    """One feature: a name, a scalar type, and optionally a collection of that type (InMemory only).
+
+    Attributes:
+        name: the feature name: 1-64 letters and digits, starting and ending with one, with single runs of "-" or
+            "_" between; not is_deleted, write_time or api_invocation_time (offline store columns), and unique
+            in its group regardless of case.
+        type: the scalar type: "String", "Integral" or "Fractional".
+        collection: "List", "Set" or "Vector" to make the feature a collection of ``type`` (needs an InMemory
+            online store; a Vector must be "Fractional", at most one per group). CloudFormation cannot deploy
+            collections yet, so a group declaring one fails validation. None (the default): a single value.
+        dimension: the number of elements of a Vector, 1 to 8192; only for collection "Vector". None (the
+            default) otherwise.
+    """
 
     name: str
     type: FeatureType
@@ -93,7 +105,12 @@ class FeatureDefinition:
 
 @dataclass(frozen=True)
 class TtlDuration:
-    """How long a record lives in the online store after its event time; then it is hard-deleted."""
+    """How long a record lives in the online store after its event time; then it is hard-deleted.
+
+    Attributes:
+        value: the time to live, counted in ``unit``: a whole number from 1 to 2147483647.
+        unit: the unit of ``value``: "Seconds", "Minutes", "Hours", "Days" or "Weeks". Defaults to "Days".
+    """
 
     value: int
     unit: TtlUnit = "Days"
@@ -106,7 +123,14 @@ class TtlDuration:
 
 @dataclass(frozen=True)
 class OnlineStoreOptions:
-    """The low-latency store read at inference time: always CMK-encrypted (the key is a construct prop)."""
+    """The low-latency store read at inference time: always CMK-encrypted (the key is a construct prop).
+
+    Attributes:
+        storage_type: "Standard" (the default) or "InMemory" (the only tier that stores collection features;
+            not allowed with provisioned throughput).
+        ttl: how long a record stays in the online store after its event time (`TtlDuration`). None (the
+            default): records do not expire.
+    """
 
     storage_type: StorageType = "Standard"
     ttl: TtlDuration | None = None
@@ -119,7 +143,14 @@ class OnlineStoreOptions:
 
 @dataclass(frozen=True)
 class OfflineStoreOptions:
-    """The historical store for training and point-in-time queries: S3 (a CMK bucket prefix) + a Glue table."""
+    """The historical store for training and point-in-time queries: S3 (a CMK bucket prefix) + a Glue table.
+
+    Attributes:
+        table_format: the offline table format: "Iceberg" (the default) or "Glue".
+        prefix: the key prefix in the offline bucket; each feature group writes below
+            ``<prefix>/<feature group name>/``. Up to 512 letters, digits and !_.*'()- in segments separated by
+            single "/", without a leading or trailing "/". Defaults to "feature-store".
+    """
 
     table_format: TableFormat = "Iceberg"
     # Key prefix in the offline bucket; each feature group writes below <prefix>/<feature group name>/.
@@ -137,7 +168,16 @@ class OfflineStoreOptions:
 
 @dataclass(frozen=True)
 class Throughput:
-    """On-demand (pay per request) or provisioned capacity units."""
+    """On-demand (pay per request) or provisioned capacity units.
+
+    Attributes:
+        mode: "OnDemand" (the default; scales by itself, no units) or "Provisioned" (not with an InMemory online
+            store).
+        read_capacity_units: the provisioned read capacity units, 1 to 40000; required with "Provisioned" and an
+            online store, otherwise None (the default).
+        write_capacity_units: the provisioned write capacity units, 1 to 40000; required with "Provisioned",
+            otherwise None (the default).
+    """
 
     mode: ThroughputMode = "OnDemand"
     read_capacity_units: int | None = None
@@ -177,6 +217,22 @@ class FeatureGroupDefinition:
 
     ``online_store`` / ``offline_store`` set to None (``null`` in config) turns that store off; at least
     one must remain. The Glue table of the offline store is named after the group (see `table_name`).
+
+    Attributes:
+        name: the feature group name: 1-64 lowercase letters and digits, starting and ending with one, with
+            single runs of "-" or "_" between; unique per account, also after "-" becomes "_" (the table name).
+        record_identifier: the name of the feature that identifies a record: a declared single-value feature of
+            any type.
+        event_time: the name of the feature that holds a record's event time: a declared single-value "String"
+            or "Fractional" feature, other than the record identifier.
+        features: the features (`FeatureDefinition`), 2 to 2500, including the record identifier and the event
+            time.
+        description: the feature group description, at most 128 characters. Defaults to "" (none).
+        online_store: the online store (`OnlineStoreOptions`), or None to have none. Defaults to a Standard
+            online store without TTL.
+        offline_store: the offline store (`OfflineStoreOptions`), or None to have none. Defaults to an Iceberg
+            table with objects under the "feature-store" prefix.
+        throughput: the throughput mode and capacity (`Throughput`). Defaults to on-demand.
     """
 
     name: str

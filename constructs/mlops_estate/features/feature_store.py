@@ -44,6 +44,17 @@ class FeatureGroup(Construct):
 
     Grants: `grant_read_online` (inference), `grant_write` (ingestion), `grant_read_offline` (training,
     Athena point-in-time queries).
+
+    Args:
+        scope: the construct this feature group is defined in.
+        id: the construct id, unique within ``scope``.
+        definition: the feature group (`FeatureGroupDefinition`); validated here, every problem reported at once.
+        online_key: the CMK that encrypts the online store; required when the definition has an online store,
+            and must be None (the default) when it has none.
+        offline_bucket: the CMK `SecureBucket` of the offline store; required when the definition has an offline
+            store, and must be None (the default) when it has none.
+        catalog: the `CatalogDatabase` that holds the offline store's Glue table; required when the definition
+            has an offline store, and must be None (the default) when it has none.
     """
 
     def __init__(

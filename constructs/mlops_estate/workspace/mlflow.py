@@ -31,7 +31,18 @@ TrackingServerSize = Literal["Small", "Medium", "Large"]
 
 @dataclass(frozen=True)
 class MlflowConfig:
-    """The managed MLflow tracking server of the build account."""
+    """The managed MLflow tracking server of the build account.
+
+    Attributes:
+        size: the tracking server size: "Small", "Medium" or "Large". Defaults to "Small".
+        version: the MLflow version the server runs, like "3.0" or "2.16.2" (major.minor[.patch]). Defaults to
+            "3.0".
+        automatic_model_registration: True (the default): models logged to MLflow are registered in SageMaker
+            model package groups, which the server's role may create and update only when named
+            ``<registry_prefix>-*``; False: no registration, and the role gets no SageMaker registry rights.
+        maintenance_window: the start of the weekly maintenance window, in UTC, as ``Day:HH:MM`` with Day one of
+            Mon, Tue, Wed, Thu, Fri, Sat, Sun. Defaults to "Sun:03:00".
+    """
 
     size: TrackingServerSize = "Small"
     version: str = "3.0"
@@ -63,6 +74,27 @@ class MlflowTrackingServer(Construct):
     VPC, behind its endpoint security group, with an endpoint policy that reaches this tracking server only:
     VPC-only Studio apps and jobs have no other way to the server, and no way to another account's. A VPC you
     bring with `PrivateNetwork.from_existing` needs that endpoint already.
+
+    The server is retained when the stack is deleted: it holds every experiment's and run's metadata.
+
+    Args:
+        scope: the construct this server is defined in.
+        id: the construct id, unique within ``scope``.
+        tracking_server_name: the tracking server name: letters and digits, with single hyphens between, up to
+            256 characters.
+        artifact_bucket: the CMK `SecureBucket` that stores run artifacts; the server's role may use only
+            ``artifact_prefix`` in it and its key.
+        registry_prefix: with automatic model registration on, the server's role may create and update only model
+            package groups named ``<registry_prefix>-*`` (letters, digits and single hyphens).
+        settings: size, MLflow version, automatic model registration and maintenance window (`MlflowConfig`).
+            Defaults to ``MlflowConfig()``: Small, MLflow 3.0, registration on, Sun:03:00 UTC.
+        artifact_prefix: the S3 key prefix of the artifact store in ``artifact_bucket``, without a leading or
+            trailing "/". Defaults to "mlflow".
+        export_name: the CloudFormation export name of the ``TrackingServerArn`` stack output. None (the
+            default): not exported.
+        network: the `PrivateNetwork` whose VPC gets the MLflow PrivateLink endpoint (private isolated subnets,
+            its endpoint security group, an endpoint policy for this tracking server and this account only).
+            None (the default): no endpoint is added.
     """
 
     def __init__(

@@ -105,7 +105,31 @@ class UserConfig:
 
 @dataclass(frozen=True)
 class PersonaResources:
-    """What the persona policies are scoped to: the estate's buckets, keys, network and name prefix."""
+    """What the persona policies are scoped to: the estate's buckets, keys, network and name prefix.
+
+    Attributes:
+        estate_name: the estate's name prefix: the personas reach only pipelines, model package groups, feature
+            groups and ECR repositories named ``<estate_name>-*``; it also prefixes the role descriptions and
+            names the ``<estate_name>-studio-sign-in`` policy.
+        data_bucket: the estate's data bucket: read-only (objects and key) for the personas with DataAccess;
+            the auditor reads its configuration.
+        artifacts_bucket: the estate's artifact bucket: read, write and delete of objects (and use of its key)
+            for the personas with DataAccess; the auditor reads its configuration.
+        placement: the estate's network: training, processing and tuning jobs may be created only in its subnets
+            with its security groups, and job network interfaces only in its VPC.
+        job_keys: the KMS keys jobs must encrypt their volumes with (passed by ARN or key id as
+            ``VolumeKmsKey``); the personas that run workloads may use them, the auditor reads their policies.
+        registry_account: the account of the shared model registry and ECR repositories, whose
+            ``<estate_name>-*`` model package groups and repositories are reached as well. None (the default):
+            this account only.
+        feature_groups: names of further feature groups of the estate, reached in addition to
+            ``<estate_name>-*``: those named without the estate prefix (e.g. from ``config.feature_groups``).
+            Defaults to none.
+        model_approver_role_arn: the ARN of the registry account's ModelApprover role
+            (`RegistryLocation.approver_role_arn`): the mlops_admin persona may assume it, and its role is then
+            named `persona_role_name(estate_name, "mlops_admin")` so that role's trust can name it. None (the
+            default): no persona may approve models.
+    """
 
     estate_name: str
     data_bucket: SecureBucket
@@ -139,7 +163,16 @@ class Personas(Construct):
     """An execution role per persona with the activity policies of the table in this module's docs.
 
     ``use_domain(domain)`` adds the Studio activity and the sign-in policy; ``add_user_profiles`` creates
-    one Studio user profile per configured user with the role of their persona.
+    one Studio user profile per configured user with the role of their persona. ``shared_space_role`` is the
+    role for Studio shared spaces (ReadAssets only).
+
+    Args:
+        scope: the construct the personas are defined in.
+        id: the construct id, unique within ``scope``.
+        resources: the estate's buckets, keys, network and name prefix the activity policies are scoped to
+            (`PersonaResources`).
+        permissions_boundary: a managed policy set as the permissions boundary of every persona role and of the
+            shared-space role. None (the default): no boundary.
     """
 
     def __init__(

@@ -41,7 +41,17 @@ def _within(path: str, value: int, bounds: tuple[int, int], unit: str, problems:
 
 @dataclass(frozen=True)
 class StudioConfig:
-    """Studio apps shut down after ``idle_timeout_minutes`` without activity; users may pick up to the max."""
+    """Studio apps shut down after ``idle_timeout_minutes`` without activity; users may pick up to the max.
+
+    Attributes:
+        idle_timeout_minutes: minutes without activity after which JupyterLab and Code Editor apps (and shared
+            space JupyterLab apps) shut down, by default; 60 to 525600. Defaults to 120.
+        max_idle_timeout_minutes: the longest idle timeout a user may choose for their apps, in minutes; 60 to
+            525600 and not below ``idle_timeout_minutes`` (users may lower it to 60). Defaults to 480.
+        default_ebs_gb: the EBS volume size of a new space, in GiB; 5 to 16384. Defaults to 20.
+        max_ebs_gb: the largest EBS volume a space may be given, in GiB; 5 to 16384 and not below
+            ``default_ebs_gb``. Defaults to 100.
+    """
 
     idle_timeout_minutes: int = 120
     max_idle_timeout_minutes: int = 480
@@ -107,6 +117,26 @@ class StudioDomain(Construct):
 
     The domain is retained when the stack is deleted, and deleting the domain keeps the home EFS
     (SageMaker's DeleteDomain default; CloudFormation has no RetentionPolicy property to set).
+
+    Args:
+        scope: the construct this domain is defined in.
+        id: the construct id, unique within ``scope``.
+        domain_name: the Studio domain name: 1-63 letters, digits and hyphens, starting and ending with a letter
+            or digit.
+        placement: where apps run: the VPC, its private subnets (1 to 16) and the workload security groups,
+            which become the domain's, every user's and every shared space's security groups.
+        key: the studio CMK: encrypts the home EFS and space EBS volumes, and the shared notebooks (also the key
+            of the sharing bucket made here when ``sharing_bucket`` is not given).
+        execution_role: the default execution role of user profiles (``DefaultUserSettings``); profiles made with
+            `add_user_profile` use their own. Its trust policy is extended (if defined in this app) to let
+            SageMaker set the source identity.
+        space_execution_role: the role shared spaces run as (``DefaultSpaceSettings``), whoever opens them: give it
+            least privilege (`Personas.shared_space_role`). None (the default): no default space settings, so
+            shared spaces cannot run apps.
+        settings: idle shutdown and space storage sizes (`StudioConfig`). Defaults to ``StudioConfig()``:
+            120 minutes idle (users up to 480), 20 GiB EBS (up to 100).
+        sharing_bucket: the bucket that holds shared notebook snapshots under ``sharing/``. None (the default):
+            a `SecureBucket` encrypted with ``key`` is made here.
     """
 
     def __init__(
