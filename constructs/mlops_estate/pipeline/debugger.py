@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Literal
 from mlops_estate.core.validation import Problems
 from mlops_estate.pipeline.distribution import Distribution
 from mlops_estate.pipeline.expressions import Expression, Join, Value
-from mlops_estate.core.patterns import INSTANCE_TYPE
+from mlops_estate.core.patterns import INSTANCE_TYPE, INSTANCE_TYPE_FORM
 
 # Accounts that publish the built-in rule evaluator image (repository sagemaker-debugger-rules, tag latest) per
 # commercial region. Source: the SageMaker Python SDK, src/sagemaker/image_uri_config/debugger.json, and the
@@ -115,7 +115,7 @@ class RuleJob:
     def problems(self, where: str) -> list[str]:
         out = []
         if self.instance_type is not None and not INSTANCE_TYPE.match(self.instance_type):
-            out.append(f"{where}.instance_type {self.instance_type!r} is not a SageMaker instance type like ml.m5.xlarge")
+            out.append(f"{where}.instance_type {self.instance_type!r} is not a SageMaker instance type; expected {INSTANCE_TYPE_FORM}")
         if self.volume_size_gb is not None and not 1 <= self.volume_size_gb <= 16384:
             out.append(f"{where}.volume_size_gb {self.volume_size_gb} must lie in [1, 16384]")
         return out
@@ -205,8 +205,9 @@ class _RuleEvaluation:
         raise NotImplementedError
 
     def problems(self) -> list[str]:
+        """Every problem, each naming its field of the hook or profiler (``region``, ``rules[0].name``, ...) first."""
         settings = self._settings()
-        return _region_problems(self.what, self.region, settings.rules) + settings.problems(f"{self.what}.")
+        return _region_problems(self.region, settings.rules) + settings.problems()
 
     def rule_configurations(self) -> list[dict[str, Any]]:
         """``DebugRuleConfigurations`` / ``ProfilerRuleConfigurations``: one rule evaluation job per rule, its
@@ -286,17 +287,17 @@ def distributed_debugging_problems(distribution: Distribution | None, checkpoint
     if distribution is None:
         return []
     if distribution.strategy == "parameter_server":
-        return ["debugger: SageMaker Debugger does not support parameter-server distributed training; drop debugger or "
+        return ["SageMaker Debugger does not support parameter-server distributed training; drop debugger or "
                 "use another distribution strategy"]
     if checkpointing:
-        return [f"debugger: SageMaker Debugger is not available for distributed training ({distribution.strategy!r}) with SageMaker "
+        return [f"SageMaker Debugger is not available for distributed training ({distribution.strategy!r}) with SageMaker "
                 "checkpoints, which spot training uses; turn spot off (and checkpoint in the script) or drop debugger"]
     return []
 
 
-def _region_problems(what: str, region: str, rules: Sequence[DebuggerRule | ProfilerRule]) -> list[str]:
+def _region_problems(region: str, rules: Sequence[DebuggerRule | ProfilerRule]) -> list[str]:
     if rules and region not in DEBUGGER_RULE_REGISTRIES:
-        return [f"{what}.region {region!r} has no known rule evaluator image; known: {', '.join(sorted(DEBUGGER_RULE_REGISTRIES))}"]
+        return [f"region {region!r} has no known rule evaluator image; known: {', '.join(sorted(DEBUGGER_RULE_REGISTRIES))}"]
     return []
 
 

@@ -1,78 +1,56 @@
-"""The common part of every step: name, dependencies, retries, caching, the job environment and field checks.
+"""The common part of every step: name, dependencies, retries, caching, the job environment, and what a step
+declares for the pipeline around it (the IAM its pipeline role needs, the images its jobs pull, where its job's
+security settings sit).
 
 Every job step takes a `JobEnvironment`: the job role, VPC subnets and security groups, and the KMS key
 for volumes and outputs. The environment turns on network isolation and inter-container traffic
-encryption by default, so a step cannot forget them. Field values are checked when a step is built:
-a parameter or property of the wrong type (a String parameter as an instance count) is an error.
+encryption by default, so a step cannot forget them. Field values are checked when a step is built
+(`fields`): every problem of a step is raised at once, as one `StepError`.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypedDict, Unpack
+from typing import Any, ClassVar, Literal, TypedDict, Unpack
 
-from mlops_estate.pipeline.expressions import NAME, Expression, Kind, Property, PropertyFile, Value, accepts, kind_of, render
-
-
-STRING: tuple[Kind, ...] = ("String",)
-INTEGER: tuple[Kind, ...] = ("Integer",)
-BOOLEAN: tuple[Kind, ...] = ("Boolean",)
-ISO_DURATION = re.compile(r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$")
-S3_URI = re.compile(r"^s3://[^/]+(/.*)?$")
+from mlops_estate.core.validation import ConfigError, Problems
+from mlops_estate.pipeline.expressions import Kind, Property, PropertyFile, Value, render
+from mlops_estate.pipeline.steps.fields import ISO_DURATION, check_name
+from mlops_estate.pipeline.steps.permissions import JobSecurity, PipelineRoleScope, RoleGrant, SageMakerJob
 
 StepExceptionType = Literal["Step.SERVICE_FAULT", "Step.THROTTLING"]
 JobExceptionType = Literal["SageMaker.JOB_INTERNAL_ERROR", "SageMaker.CAPACITY_ERROR", "SageMaker.RESOURCE_LIMIT"]
 EXCEPTION_TYPES = ("Step.SERVICE_FAULT", "Step.THROTTLING", "SageMaker.JOB_INTERNAL_ERROR", "SageMaker.CAPACITY_ERROR", "SageMaker.RESOURCE_LIMIT")
 ApprovalStatus = Literal["PendingManualApproval", "Approved", "Rejected"]
 
-class StepError(ValueError):
-    """All problems of one step, raised once."""
+
+class StepError(ConfigError):
+    """All problems of one step, raised once: a `ConfigError` (so a ValueError) whose source is the step.
+
+    Attributes:
+        step: the step's name.
+        problems: every problem, each ``<field path>: <what is wrong, the value quoted, what is allowed>``.
+    """
 
     def __init__(self, step: str, problems: list[str]) -> None:
         self.step = step
-        self.problems = problems
-        lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"step {step!r}: {len(problems)} problem(s):\n{lines}")
-
-
-class _Checks:
-    def __init__(self) -> None:
-        self.problems: list[str] = []
-
-    def add(self, message: str) -> None:
-        self.problems.append(message)
-
-    def value(self, field_name: str, value: Any, kinds: Sequence[Kind]) -> None:
-        if value is None:
-            return
-        if not accepts(kinds, value):
-            what = value.describe() if isinstance(value, Expression) else f"{value!r}"
-            self.add(f"{field_name}: {what} is {kind_of(value)}; expected {' or '.join(kinds)}")
-
-    def positive(self, field_name: str, value: Any, minimum: int = 1, maximum: int | None = None) -> None:
-        self.value(field_name, value, INTEGER)
-        if isinstance(value, int) and not isinstance(value, bool):
-            if value < minimum or (maximum is not None and value > maximum):
-                upper = f" and {maximum}" if maximum is not None else ""
-                self.add(f"{field_name}: {value} is out of range; allowed between {minimum}{upper}")
-
-    def s3(self, field_name: str, value: Any) -> None:
-        self.value(field_name, value, STRING)
-        if isinstance(value, str) and not value.startswith("${Token") and not S3_URI.match(value):
-            self.add(f"{field_name}: {value!r} is not an S3 URI (s3://bucket/prefix)")
-
-    def raise_if_any(self, step: str) -> None:
-        if self.problems:
-            raise StepError(step, self.problems)
+        super().__init__(f"step {step!r}", problems)
 
 
 @dataclass(frozen=True)
 class JobEnvironment:
-    """Where and as whom every job of a pipeline runs. `TrainingPipeline` makes one for its job role."""
+    """Where and as whom every job of a pipeline runs. `TrainingPipeline` makes one for its job role.
+
+    Attributes:
+        role_arn: the job role (the RoleArn / ExecutionRoleArn of every job and model).
+        subnet_ids: the VPC subnets every job runs in (at least one).
+        security_group_ids: the security groups of every job (at least one).
+        kms_key_id: the KMS key (ARN) of every volume and output.
+        network_isolation: run containers without network access (EnableNetworkIsolation).
+        inter_container_encryption: encrypt traffic between the instances of a job.
+    """
 
     role_arn: str
     subnet_ids: tuple[str, ...]
@@ -82,8 +60,13 @@ class JobEnvironment:
     inter_container_encryption: bool = True
 
     def __post_init__(self) -> None:
-        if not self.subnet_ids or not self.security_group_ids:
-            raise ValueError("JobEnvironment: jobs run in the VPC; give at least one subnet id and one security group id")
+        problems = Problems()
+        for name in ("subnet_ids", "security_group_ids"):
+            if not getattr(self, name):
+                problems.add(name, f"{getattr(self, name)!r} is empty; jobs run in the VPC, expected at least one id")
+        if not self.kms_key_id:
+            problems.add("kms_key_id", f"{self.kms_key_id!r} is empty; expected the ARN of the key of volumes and outputs")
+        problems.raise_if_any("JobEnvironment")
 
     def vpc_config(self) -> dict[str, list[str]]:
         return {"SecurityGroupIds": list(self.security_group_ids), "Subnets": list(self.subnet_ids)}
@@ -91,7 +74,15 @@ class JobEnvironment:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Retry a step on the given failures, with exponential backoff, up to ``max_attempts`` or ``expire_after_minutes``."""
+    """Retry a step on the given failures, with exponential backoff, up to ``max_attempts`` or ``expire_after_minutes``.
+
+    Attributes:
+        exception_types: the failures to retry (``Step.*`` on every step, ``SageMaker.*`` on job steps too).
+        interval_seconds: the wait before the first retry, 1 to 43200.
+        backoff_rate: the factor by which the wait grows per retry, at least 1.0.
+        max_attempts: at most this many retries, 1 to 20 (give this or ``expire_after_minutes``).
+        expire_after_minutes: retry for at most this long, up to 14400 (give this or ``max_attempts``).
+    """
 
     exception_types: tuple[str, ...]
     interval_seconds: int = 10
@@ -99,23 +90,23 @@ class RetryPolicy:
     max_attempts: int | None = 3
     expire_after_minutes: int | None = None
 
-    def check(self, checks: _Checks, job_step: bool) -> None:
+    def check(self, problems: Problems, path: str, *, job_step: bool) -> None:
         allowed = EXCEPTION_TYPES if job_step else EXCEPTION_TYPES[:2]
         if not self.exception_types:
-            checks.add("retry policy: exception_types must not be empty")
+            problems.add(f"{path}.exception_types", f"{self.exception_types!r} is empty; expected some of {', '.join(allowed)}")
         for e in self.exception_types:
             if e not in allowed:
-                checks.add(f"retry policy: exception type {e!r} is not allowed here; use one of {', '.join(allowed)}")
+                problems.add(f"{path}.exception_types", f"{e!r} is not allowed on this step; expected one of {', '.join(allowed)}")
         if not 1 <= self.interval_seconds <= 43200:
-            checks.add(f"retry policy: interval_seconds {self.interval_seconds} must lie in [1, 43200]")
+            problems.add(f"{path}.interval_seconds", f"{self.interval_seconds!r} is out of range; allowed between 1 and 43200")
         if self.backoff_rate < 1.0:
-            checks.add(f"retry policy: backoff_rate {self.backoff_rate} must be >= 1.0")
+            problems.add(f"{path}.backoff_rate", f"{self.backoff_rate!r} is below 1.0; expected at least 1.0")
         if (self.max_attempts is None) == (self.expire_after_minutes is None):
-            checks.add("retry policy: give exactly one of max_attempts and expire_after_minutes")
+            problems.add(path, "give exactly one of max_attempts and expire_after_minutes")
         if self.max_attempts is not None and not 1 <= self.max_attempts <= 20:
-            checks.add(f"retry policy: max_attempts {self.max_attempts} must lie in [1, 20]")
+            problems.add(f"{path}.max_attempts", f"{self.max_attempts!r} is out of range; allowed between 1 and 20")
         if self.expire_after_minutes is not None and not 0 < self.expire_after_minutes <= 14400:
-            checks.add(f"retry policy: expire_after_minutes {self.expire_after_minutes} must lie in (0, 14400]")
+            problems.add(f"{path}.expire_after_minutes", f"{self.expire_after_minutes!r} is out of range; allowed above 0 up to 14400")
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -136,10 +127,19 @@ DEFAULT_JOB_RETRY = RetryPolicy(("SageMaker.CAPACITY_ERROR", "SageMaker.JOB_INTE
 
 @dataclass(frozen=True)
 class CacheConfig:
-    """Reuse a previous successful run of a step with identical arguments, for ``expire_after`` (ISO 8601)."""
+    """Reuse a previous successful run of a step with identical arguments.
+
+    Attributes:
+        expire_after: how long a run may be reused, an ISO 8601 duration (``P30D``, ``PT12H``).
+        enabled: whether caching is on.
+    """
 
     expire_after: str = "P30D"
     enabled: bool = True
+
+    def check(self, problems: Problems, path: str) -> None:
+        if not ISO_DURATION.match(self.expire_after):
+            problems.add(f"{path}.expire_after", f"{self.expire_after!r} is not an ISO 8601 duration; expected e.g. P30D or PT12H")
 
     def to_json(self) -> dict[str, Any]:
         return {"Enabled": self.enabled, "ExpireAfter": self.expire_after}
@@ -160,10 +160,34 @@ class JobStepOptions(StepOptions, total=False):
     cache: CacheConfig | None
 
 
-class Step(ABC):
-    """The common part of every step: name, explicit dependencies, display name and description."""
+_STEP_TYPES: dict[str, type[Step]] = {}
 
-    type_name = ""
+
+def step_class(type_name: str) -> type[Step] | None:
+    """The step class of a ``Type`` in definition JSON (every class that declares its own ``type_name``)."""
+    return _STEP_TYPES.get(type_name)
+
+
+class Step(ABC):
+    """The common part of every step: name, explicit dependencies, display name and description.
+
+    A step declares what the pipeline around it needs: `pipeline_role_grant` (the pipeline role's IAM),
+    `images` (what its jobs pull with the job role) and `job_security` (where its job's security settings sit).
+
+    Args:
+        name: the step's name, unique in the pipeline (1-64 letters, digits, hyphens or underscores).
+        depends_on: steps (or step names) that must finish first, besides those whose properties it uses.
+        display_name: the name shown in Studio (same rules as ``name``).
+        description: what the step does, up to 4096 characters.
+    """
+
+    type_name: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("type_name")
+        if own:
+            _STEP_TYPES.setdefault(own, cls)
 
     def __init__(
         self,
@@ -177,16 +201,18 @@ class Step(ABC):
         self.depends_on = [d.name if isinstance(d, Step) else d for d in depends_on]
         self.display_name = display_name
         self.description = description
-        self._checks = _Checks()
-        if not NAME.match(name):
-            self._checks.add(f"name {name!r} is invalid: use 1-64 letters, digits, hyphens or underscores")
-        if display_name is not None and not NAME.match(display_name):
-            self._checks.add(f"display_name {display_name!r} is invalid: use 1-64 letters, digits, hyphens or underscores")
+        self._problems = Problems()
+        check_name(self._problems, "name", name)
+        if display_name is not None:
+            check_name(self._problems, "display_name", display_name)
         if len(description) > 4096:
-            self._checks.add(f"description is {len(description)} characters; at most 4096 are allowed")
+            self._problems.add("description", f"is {len(description)} characters; at most 4096 are allowed")
 
     def _done(self) -> None:
-        self._checks.raise_if_any(self.name)
+        """Raise every problem found. Each concrete step calls it last; a subclass that adds fields to a concrete
+        step checks them in an override of `_done` (then calls it), so the problems are still raised once."""
+        if self._problems:
+            raise StepError(self.name, self._problems.items)
 
     @abstractmethod
     def arguments(self) -> dict[str, Any]:
@@ -202,6 +228,20 @@ class Step(ABC):
 
     def property_files(self) -> list[PropertyFile]:
         return []
+
+    def pipeline_role_grant(self, scope: PipelineRoleScope) -> RoleGrant | None:
+        """What the pipeline role needs to run this step; None when the step makes no call of its own."""
+        return None
+
+    def images(self) -> list[Value]:
+        """The container images this step's jobs (or model) pull with the job role."""
+        return []
+
+    @classmethod
+    def job_security(cls, arguments: Mapping[str, Any]) -> JobSecurity | None:
+        """Where the security settings of the job this step type creates sit in its rendered ``arguments``; None
+        for a step that creates no job."""
+        return None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"Name": self.name, "Type": self.type_name}
@@ -221,9 +261,18 @@ class Step(ABC):
 
 
 class JobStep(Step):
-    """A step that runs a SageMaker job: it may retry and (where the service allows) be cached."""
+    """A step that runs a SageMaker job: it may retry and be cached, and its pipeline role may create, describe and
+    stop exactly its job type (`sagemaker_job`), isolated in the pipeline's VPC (`create_conditions`).
 
-    cacheable = True
+    Args:
+        name: see `Step`.
+        job: the `JobEnvironment` (role, VPC placement, KMS key) the job runs with.
+        retry_policies: retries on failure (default: `DEFAULT_JOB_RETRY`).
+        cache: reuse of an identical earlier run (default: none).
+        **options: ``depends_on``, ``display_name``, ``description`` (see `Step`).
+    """
+
+    sagemaker_job: ClassVar[SageMakerJob]
 
     def __init__(
         self,
@@ -238,13 +287,17 @@ class JobStep(Step):
         self.job = job
         self.retry_policies = list(retry_policies)
         self.cache = cache
-        for policy in self.retry_policies:
-            policy.check(self._checks, job_step=True)
+        for i, policy in enumerate(self.retry_policies):
+            policy.check(self._problems, f"retry_policies[{i}]", job_step=True)
         if cache is not None:
-            if not self.cacheable:
-                self._checks.add(f"cache: {self.type_name} steps cannot be cached")
-            elif not ISO_DURATION.match(cache.expire_after):
-                self._checks.add(f"cache: expire_after {cache.expire_after!r} is not an ISO 8601 duration like P30D or PT12H")
+            cache.check(self._problems, "cache")
+
+    def create_conditions(self, scope: PipelineRoleScope) -> Mapping[str, Any] | None:
+        """The IAM conditions under which the pipeline role may create the job: isolated in the VPC."""
+        return scope.isolated
+
+    def pipeline_role_grant(self, scope: PipelineRoleScope) -> RoleGrant | None:
+        return scope.job_grant(self.sagemaker_job, conditions=self.create_conditions(scope))
 
     def extra(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -254,27 +307,6 @@ class JobStep(Step):
             out["CacheConfig"] = self.cache.to_json()
         return out
 
-def _hyperparameters(checks: _Checks, values: Mapping[str, Value]) -> dict[str, Any]:
-    """The service takes hyperparameters as strings; literals are converted, expressions passed through."""
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        if isinstance(value, bool):
-            out[key] = "true" if value else "false"
-        elif isinstance(value, (int, float)):
-            out[key] = str(value)
-        elif isinstance(value, (str, Expression)):
-            out[key] = value
-        else:
-            checks.add(f"hyperparameters[{key}]: {value!r} is not a string, number, boolean or pipeline expression")
-    return out
 
-
-def _unique(checks: _Checks, what: str, names: list[str]) -> None:
-    seen: set[str] = set()
-    for n in names:
-        if n in seen:
-            checks.add(f"duplicate {what} name {n!r}")
-        seen.add(n)
-
-
-__all__ = ["ApprovalStatus", "CacheConfig", "DEFAULT_JOB_RETRY", "JobEnvironment", "JobStep", "JobStepOptions", "RetryPolicy", "Step", "StepError", "StepOptions"]
+__all__ = ["ApprovalStatus", "CacheConfig", "DEFAULT_JOB_RETRY", "JobEnvironment", "JobStep", "JobStepOptions", "RetryPolicy", "Step",
+           "StepError", "StepOptions", "step_class"]

@@ -1,5 +1,4 @@
-"""Control steps: branch on conditions (Condition) and stop an execution as failed (Fail).
-"""
+"""Control steps: branch on conditions (Condition) and stop an execution as failed (Fail)."""
 
 from __future__ import annotations
 
@@ -8,17 +7,24 @@ from typing import Any, Unpack
 
 from mlops_estate.pipeline.conditions import Condition
 from mlops_estate.pipeline.expressions import Property, Value
-from mlops_estate.pipeline.steps.base import STRING, Step, StepOptions
+from mlops_estate.pipeline.steps.base import Step, StepOptions
+from mlops_estate.pipeline.steps.fields import STRING, check_kind
 
 
 class FailStep(Step):
-    """Stop the execution as failed with a message (a literal or a Join of values)."""
+    """Stop the execution as failed with a message.
+
+    Args:
+        name: see `Step`.
+        error_message: the message (a literal or a String expression, e.g. a Join with a parameter).
+        **options: ``depends_on``, ``display_name``, ``description`` (see `Step`).
+    """
 
     type_name = "Fail"
 
     def __init__(self, name: str, *, error_message: Value, **options: Unpack[StepOptions]) -> None:
         super().__init__(name, **options)
-        self._checks.value("error_message", error_message, STRING)
+        check_kind(self._problems, "error_message", error_message, STRING)
         self.error_message = error_message
         self._done()
 
@@ -27,7 +33,15 @@ class FailStep(Step):
 
 
 class ConditionStep(Step):
-    """Run ``if_steps`` when every condition holds, else ``else_steps``."""
+    """Run ``if_steps`` when every condition holds, else ``else_steps``.
+
+    Args:
+        name: see `Step`.
+        conditions: the conditions, all of which must hold (at least one).
+        if_steps: the steps run when they hold.
+        else_steps: the steps run otherwise (give ``if_steps``, ``else_steps`` or both).
+        **options: ``depends_on``, ``display_name``, ``description`` (see `Step`).
+    """
 
     type_name = "Condition"
 
@@ -42,9 +56,9 @@ class ConditionStep(Step):
     ) -> None:
         super().__init__(name, **options)
         if not conditions:
-            self._checks.add("conditions: at least one condition is required")
+            self._problems.add("conditions", f"{list(conditions)!r} is empty; expected at least one condition")
         if not if_steps and not else_steps:
-            self._checks.add("give if_steps or else_steps; a condition that branches nowhere does nothing")
+            self._problems.add("if_steps", "give if_steps or else_steps; a condition that branches nowhere does nothing")
         self.conditions = list(conditions)
         self.if_steps = list(if_steps)
         self.else_steps = list(else_steps)

@@ -1,19 +1,39 @@
-"""Processing steps: a script or container entrypoint on a processing job, and the Model Monitor / Clarify checks.
-"""
+"""Processing steps: a script or a container entrypoint on a processing job."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Unpack
+from typing import Any, ClassVar, Unpack
 
-from mlops_estate.pipeline.expressions import JsonGet, Kind, Property, PropertyFile, Value, render
-from mlops_estate.pipeline.steps.base import BOOLEAN, S3_URI, STRING, JobEnvironment, JobStep, JobStepOptions, _unique
+from mlops_estate.pipeline.expressions import JsonGet, Kind, Property, PropertyFile, Value
+from mlops_estate.pipeline.steps.base import JobEnvironment, JobStep, JobStepOptions
+from mlops_estate.pipeline.steps.fields import (
+    S3_URI,
+    STRING,
+    check_instance_type,
+    check_kind,
+    check_range,
+    check_s3_uri,
+    check_unique,
+    is_token,
+)
+from mlops_estate.pipeline.steps.permissions import JobSecurity, SageMakerJob, get
+
+CODE_DIR = "/opt/ml/processing/input/code"
+# Where a processing container reads inputs and writes outputs (CreateProcessingJob's LocalPath).
+LOCAL_ROOT = "/opt/ml/processing/"
 
 
 @dataclass(frozen=True)
 class ProcessingInput:
-    """An S3 prefix (or file) downloaded to ``destination`` in the container before the job starts."""
+    """An S3 prefix (or file) downloaded into the container before the job starts.
+
+    Attributes:
+        name: the input's name, unique in the step.
+        source: its S3 URI (a literal or an expression, e.g. an upstream step's output).
+        destination: the container folder, under /opt/ml/processing/.
+    """
 
     name: str
     source: Value
@@ -35,7 +55,13 @@ class ProcessingInput:
 
 @dataclass(frozen=True)
 class ProcessingOutput:
-    """A container folder uploaded to ``destination`` in S3 when the job ends."""
+    """A container folder uploaded to S3 when the job ends.
+
+    Attributes:
+        name: the output's name, unique in the step (property files and ``output_uri`` refer to it).
+        source: the container folder, under /opt/ml/processing/.
+        destination: its S3 URI (a literal or an expression, e.g. a Join with the execution id).
+    """
 
     name: str
     source: str
@@ -48,13 +74,33 @@ class ProcessingOutput:
         }
 
 
-CODE_DIR = "/opt/ml/processing/input/code"
-
-
 class ProcessingStep(JobStep):
-    """A processing job: a script (``code``, an S3 URI of a .py file) or a container entrypoint."""
+    """A processing job in the pipeline's VPC, isolated and encrypted with the environment's key: a script
+    (``code``, run with python3) or a container ``entrypoint``.
+
+    Args:
+        name: see `Step`.
+        job: the `JobEnvironment` the job runs with.
+        image_uri: the container image (an ECR image URI; a literal, so the job role can be scoped to it).
+        instance_type: ``ml.<family>.<size>`` without local NVMe storage (the volume takes the environment's key);
+            a literal or a String parameter.
+        instance_count: 1 to 100 instances.
+        volume_size_gb: 1 to 16384 GB per instance.
+        code: the S3 URI of a Python script to run (give this or ``entrypoint``).
+        entrypoint: the container entrypoint (give this or ``code``).
+        arguments: arguments passed to the script or entrypoint.
+        inputs: S3 data downloaded before the job starts.
+        outputs: container folders uploaded to S3 when it ends.
+        property_files: JSON files in the outputs that later steps read (`json_get`).
+        environment: environment variables of the container.
+        max_runtime_seconds: the job is stopped after this long, 1 to 777600.
+        output_kms_key_id: the key of the outputs (default: the environment's key).
+        **options: ``retry_policies``, ``cache``, ``depends_on``, ``display_name``, ``description`` (see `JobStep`).
+    """
 
     type_name = "Processing"
+    sagemaker_job: ClassVar[SageMakerJob] = SageMakerJob(
+        "processing-job", "sagemaker:CreateProcessingJob", ("sagemaker:DescribeProcessingJob", "sagemaker:StopProcessingJob"))
 
     def __init__(
         self,
@@ -77,42 +123,48 @@ class ProcessingStep(JobStep):
         **options: Unpack[JobStepOptions],
     ) -> None:
         super().__init__(name, job=job, **options)
-        c = self._checks
-        c.value("image_uri", image_uri, STRING)
-        c.value("instance_type", instance_type, STRING)
-        c.positive("instance_count", instance_count, 1, 100)
-        c.positive("volume_size_gb", volume_size_gb, 1, 16384)
-        c.positive("max_runtime_seconds", max_runtime_seconds, 1, 777600)
+        p = self._problems
+        check_kind(p, "image_uri", image_uri, STRING)
+        check_instance_type(p, "instance_type", instance_type, volume_key=True)
+        check_range(p, "instance_count", instance_count, 1, 100)
+        check_range(p, "volume_size_gb", volume_size_gb, 1, 16384)
+        check_range(p, "max_runtime_seconds", max_runtime_seconds, 1, 777600)
         self.inputs = list(inputs)
         self.entrypoint = list(entrypoint)
         if code is not None and entrypoint:
-            c.add("give code (the script to run with python3) or an entrypoint, not both")
+            p.add("code", "give code (the script to run with python3) or an entrypoint, not both")
         elif code is not None:
-            if not (S3_URI.match(code) or code.startswith("${Token")) or not code.endswith(".py"):
-                c.add(f"code: {code!r} must be the S3 URI of a Python script (s3://bucket/path/script.py)")
+            if not (S3_URI.match(code) or is_token(code)) or not code.endswith(".py"):
+                p.add("code", f"{code!r} is not the S3 URI of a Python script; expected s3://bucket/path/script.py")
             else:
                 self.inputs.append(ProcessingInput("code", code, CODE_DIR))
                 self.entrypoint = ["python3", f"{CODE_DIR}/{code.rsplit('/', 1)[-1]}"]
-        if not self.entrypoint:
-            c.add("give code (a script's S3 URI) or an entrypoint; the container needs something to run")
+        elif not self.entrypoint:
+            p.add("code", "give code (a script's S3 URI) or an entrypoint; the container needs something to run")
         for i, item in enumerate(self.entrypoint):
-            c.value(f"entrypoint[{i}]", item, STRING)
+            check_kind(p, f"entrypoint[{i}]", item, STRING)
         for i, item in enumerate(arguments):
-            c.value(f"arguments[{i}]", item, STRING)
+            check_kind(p, f"arguments[{i}]", item, STRING)
         for an_input in self.inputs:
-            c.s3(f"inputs[{an_input.name}].source", an_input.source)
+            check_s3_uri(p, f"inputs[{an_input.name}].source", an_input.source)
+            if not an_input.destination.startswith(LOCAL_ROOT):
+                p.add(f"inputs[{an_input.name}].destination", f"{an_input.destination!r} is outside the container's "
+                      f"processing folder; expected a path under {LOCAL_ROOT}")
         for an_output in outputs:
-            c.s3(f"outputs[{an_output.name}].destination", an_output.destination)
+            check_s3_uri(p, f"outputs[{an_output.name}].destination", an_output.destination)
+            if not an_output.source.startswith(LOCAL_ROOT):
+                p.add(f"outputs[{an_output.name}].source", f"{an_output.source!r} is outside the container's "
+                      f"processing folder; expected a path under {LOCAL_ROOT}")
         for env_key, env_value in (environment or {}).items():
-            c.value(f"environment[{env_key}]", env_value, STRING)
-        _unique(c, "input", [i.name for i in self.inputs])
-        _unique(c, "output", [o.name for o in outputs])
-        _unique(c, "property file", [p.name for p in property_files])
+            check_kind(p, f"environment[{env_key}]", env_value, STRING)
+        check_unique(p, "inputs", [i.name for i in self.inputs])
+        check_unique(p, "outputs", [o.name for o in outputs])
+        check_unique(p, "property_files", [f.name for f in property_files])
         output_names = {o.name for o in outputs}
         for pf in property_files:
             if pf.output_name not in output_names:
-                c.add(f"property file {pf.name!r} reads output {pf.output_name!r}, which this step does not have "
-                      f"(outputs: {', '.join(sorted(output_names)) or 'none'})")
+                p.add(f"property_files[{pf.name}].output_name",
+                      f"{pf.output_name!r} is not an output of this step; expected one of {', '.join(sorted(output_names)) or 'none'}")
         self.image_uri = image_uri
         self.instance_type = instance_type
         self.instance_count = instance_count
@@ -123,11 +175,19 @@ class ProcessingStep(JobStep):
         self.environment = dict(environment or {})
         self.max_runtime_seconds = max_runtime_seconds
         self.output_kms_key_id = output_kms_key_id or job.kms_key_id
-        if not isinstance(self, _CheckStep):
-            self._done()  # check steps validate their own fields first, then raise once
+        self._done()
 
     def property_files(self) -> list[PropertyFile]:
         return list(self._property_files)
+
+    def images(self) -> list[Value]:
+        return [self.image_uri]
+
+    @classmethod
+    def job_security(cls, arguments: Mapping[str, Any]) -> JobSecurity | None:
+        return JobSecurity(volume_kms_key=get(arguments, "ProcessingResources", "ClusterConfig", "VolumeKmsKeyId"),
+                           output_kms_key=get(arguments, "ProcessingOutputConfig", "KmsKeyId"),
+                           network=get(arguments, "NetworkConfig") or {})
 
     def extra(self) -> dict[str, Any]:
         out = super().extra()
@@ -179,104 +239,5 @@ class ProcessingStep(JobStep):
                 return JsonGet(self.name, pf, json_path, kind)
         raise ValueError(f"step {self.name!r} declares no property file {name!r}")
 
-class _CheckStep(ProcessingStep):
-    """A Model Monitor / Clarify processing job whose result the pipeline records as a baseline or a drift check."""
 
-    check_type = ""
-
-    def __init__(
-        self,
-        name: str,
-        *,
-        check_type: str,
-        allowed: Sequence[str],
-        model_package_group: str,
-        skip_check: Value = False,
-        register_new_baseline: Value = False,
-        supplied_baseline_constraints: Value | None = None,
-        **processing: Any,
-    ) -> None:
-        self.check_type = check_type
-        self.model_package_group = model_package_group
-        self.skip_check = skip_check
-        self.register_new_baseline = register_new_baseline
-        self.supplied_baseline_constraints = supplied_baseline_constraints
-        super().__init__(name, **processing)
-        c = self._checks
-        if check_type not in allowed:
-            c.add(f"check_type {check_type!r} is not allowed; use one of {', '.join(allowed)}")
-        c.value("skip_check", skip_check, BOOLEAN)
-        c.value("register_new_baseline", register_new_baseline, BOOLEAN)
-        c.s3("supplied_baseline_constraints", supplied_baseline_constraints)
-
-    def extra(self) -> dict[str, Any]:
-        out = super().extra()
-        out.update({
-            "CheckType": self.check_type,
-            "ModelPackageGroupName": self.model_package_group,
-            "SkipCheck": render(self.skip_check),
-            "RegisterNewBaseline": render(self.register_new_baseline),
-        })
-        if self.supplied_baseline_constraints is not None:
-            out["SuppliedBaselineConstraints"] = render(self.supplied_baseline_constraints)
-        return out
-
-
-class QualityCheckStep(_CheckStep):
-    """A data or model quality check (the Model Monitor analyzer image) against a supplied or new baseline."""
-
-    type_name = "QualityCheck"
-
-    def __init__(
-        self,
-        name: str,
-        *,
-        check_type: Literal["DATA_QUALITY", "MODEL_QUALITY"],
-        model_package_group: str,
-        supplied_baseline_statistics: Value | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self.supplied_baseline_statistics = supplied_baseline_statistics
-        super().__init__(name, check_type=check_type, allowed=("DATA_QUALITY", "MODEL_QUALITY"),
-                         model_package_group=model_package_group, **kwargs)
-        self._checks.s3("supplied_baseline_statistics", supplied_baseline_statistics)
-        self._done()
-
-    def extra(self) -> dict[str, Any]:
-        out = super().extra()
-        if self.supplied_baseline_statistics is not None:
-            out["SuppliedBaselineStatistics"] = render(self.supplied_baseline_statistics)
-        return out
-
-    @property
-    def calculated_statistics(self) -> Property:
-        return self.prop("CalculatedBaselineStatistics")
-
-    @property
-    def calculated_constraints(self) -> Property:
-        return self.prop("CalculatedBaselineConstraints")
-
-
-class ClarifyCheckStep(_CheckStep):
-    """A bias or explainability check (the Clarify image) driven by an analysis config among the inputs."""
-
-    type_name = "ClarifyCheck"
-
-    def __init__(
-        self,
-        name: str,
-        *,
-        check_type: Literal["DATA_BIAS", "MODEL_BIAS", "MODEL_EXPLAINABILITY"],
-        model_package_group: str,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(name, check_type=check_type, allowed=("DATA_BIAS", "MODEL_BIAS", "MODEL_EXPLAINABILITY"),
-                         model_package_group=model_package_group, **kwargs)
-        self._done()
-
-    @property
-    def calculated_constraints(self) -> Property:
-        return self.prop("CalculatedBaselineConstraints")
-
-
-__all__ = ["ClarifyCheckStep", "ProcessingInput", "ProcessingOutput", "ProcessingStep", "QualityCheckStep"]
+__all__ = ["ProcessingInput", "ProcessingOutput", "ProcessingStep"]
