@@ -1,9 +1,10 @@
-"""Steps that hand work to something outside SageMaker and take typed outputs back: a Lambda function (Lambda).
+"""Steps that hand work to something outside SageMaker and take typed outputs back: a Lambda function (Lambda) or
+a worker that receives an SQS message and answers later (Callback).
 
-The definition JSON is what the SageMaker Python SDK emits for its LambdaStep (``FunctionArn``, ``Arguments`` =
-the inputs, ``OutputParameters`` = name and type per output, optional ``CacheConfig``); a later step reads an
-output as ``{"Get": "Steps.<step>.OutputParameters['<output>']"}``. The pipeline role makes the call, so each
-step grants that role exactly what its call needs.
+The definition JSON is what the SageMaker Python SDK emits for its LambdaStep and CallbackStep (``FunctionArn`` or
+``SqsQueueUrl``, ``Arguments`` = the inputs, ``OutputParameters`` = name and type per output, optional
+``CacheConfig``); a later step reads an output as ``{"Get": "Steps.<step>.OutputParameters['<output>']"}``. The
+pipeline role makes the call, so each step grants that role exactly what its call needs.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, Literal, Unpack
 
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
 
 from mlops_estate.core.validation import Problems
 from mlops_estate.pipeline.expressions import Expression, Kind, Property, Value
@@ -124,4 +126,63 @@ class LambdaStep(_OutputStep):
         return dict(self.inputs)
 
 
-__all__ = ["LambdaStep", "StepOutput"]
+class CallbackStep(_OutputStep):
+    """Send an SQS message with ``inputs`` (and a callback token) and wait until a worker reports the ``outputs``.
+
+    The pipeline role gets ``sqs:SendMessage`` on exactly this queue (and, for a queue encrypted with a customer
+    managed key, ``kms:GenerateDataKey``/``kms:Decrypt`` on that key). The worker that takes the message answers
+    with SageMaker's SendPipelineExecutionStepSuccess (or ...Failure) and the token; grant it that yourself.
+
+    Args:
+        name: see `Step`.
+        queue: the queue the message goes to (any `aws_sqs.IQueue`, e.g. one imported by ARN).
+        inputs: the message's arguments, by key (literals or pipeline expressions).
+        outputs: the values the worker reports that later steps read (`StepOutput`, names unique).
+        cache: reuse of an identical earlier run (`CacheConfig`; default: none).
+        **options: ``depends_on``, ``display_name``, ``description`` (see `Step`).
+    """
+
+    type_name = "Callback"
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        queue: sqs.IQueue,
+        inputs: Mapping[str, Value] | None = None,
+        outputs: Sequence[StepOutput] = (),
+        cache: CacheConfig | None = None,
+        **options: Unpack[StepOptions],
+    ) -> None:
+        super().__init__(name, **options)
+        p = self._problems
+        if not isinstance(getattr(queue, "queue_url", None), str):
+            p.add("queue", f"{queue!r} is not an SQS queue; expected an aws_sqs.IQueue (Queue or Queue.from_queue_arn)")
+        _check_io(p, inputs or {}, outputs)
+        if cache is not None:
+            cache.check(p, "cache")
+        self.queue = queue
+        self.inputs = dict(inputs or {})
+        self.outputs = list(outputs)
+        self.cache = cache
+        self._done()
+
+    def pipeline_role_grant(self, scope: PipelineRoleScope) -> RoleGrant | None:
+        statements = [iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.queue.queue_arn])]
+        key = self.queue.encryption_master_key
+        if key is not None:  # SQS encrypts the message with the sender's permissions on the queue's key
+            statements.append(iam.PolicyStatement(actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[key.key_arn]))
+        return RoleGrant(statements=tuple(statements))
+
+    def extra(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"SqsQueueUrl": self.queue.queue_url,
+                               "OutputParameters": [o.to_json() for o in self.outputs]}
+        if self.cache is not None:
+            out["CacheConfig"] = self.cache.to_json()
+        return out
+
+    def arguments(self) -> dict[str, Any]:
+        return dict(self.inputs)
+
+
+__all__ = ["CallbackStep", "LambdaStep", "StepOutput"]
