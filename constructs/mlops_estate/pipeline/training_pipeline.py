@@ -7,8 +7,9 @@ Two roles, so neither holds more than it uses:
   security group (IAM conditions), training jobs with a warm pool no longer than the definition asks for,
   passes only the job role, and reads the property files;
 - the **job role** (the RoleArn of every job) reads and writes only the estate's buckets and keys given
-  in `PipelineStorage`, pulls only the images the definition names (Debugger rule images included), writes
-  only SageMaker log groups and creates network interfaces only in this VPC.
+  in `PipelineStorage`, pulls only the images the definition names (Debugger rule images included), and has
+  what every VPC SageMaker workload needs (`security.sagemaker_workload`): SageMaker's log groups, metric
+  namespaces, the ECR login, and network interfaces only in this VPC.
 
 An optional EventBridge Scheduler schedule starts executions with fixed parameter values.
 """
@@ -36,6 +37,7 @@ from mlops_estate.pipeline.definition import PipelineDefinition
 from mlops_estate.pipeline.expressions import Expression
 from mlops_estate.pipeline.steps import JobEnvironment, PipelineRoleScope, Step
 from mlops_estate.pipeline.steps.fields import is_token
+from mlops_estate.security.sagemaker_workload import LOG_GROUPS_REASON, NO_RESOURCE_LEVEL_REASON, workload_statements
 
 METRIC_NAMESPACE = "AWS/Sagemaker/ModelBuildingPipeline"
 
@@ -239,28 +241,10 @@ class TrainingPipeline(Construct):
         self._grant_cross_account(role, write=True)
         if images:
             role.add_to_principal_policy(iam.PolicyStatement(actions=list(ECR_PULL), resources=sorted(set(images.values()))))
-        role.add_to_principal_policy(iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]))
-        log_groups = f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:/aws/sagemaker/*"
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-            resources=[log_groups],
-        ))
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["cloudwatch:PutMetricData"], resources=["*"],
-            conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
-        ))
-        vpc_arn = f"arn:{stack.partition}:ec2:{stack.region}:{stack.account}:vpc/{self.placement.vpc.vpc_id}"
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
-                     "ec2:DeleteNetworkInterfacePermission"],
-            resources=["*"],
-            conditions={"ArnEquals": {"ec2:Vpc": vpc_arn}},
-        ))
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets",
-                     "ec2:DescribeSecurityGroups"],
-            resources=["*"],
-        ))
+        # Logs, metrics, the ECR login and network interfaces in this VPC: what every VPC SageMaker workload needs.
+        workload = workload_statements(stack, vpc_id=self.placement.vpc.vpc_id)
+        for statement in workload.all:
+            role.add_to_principal_policy(statement)
         acknowledge(
             role,
             "The job role reads and writes objects of the estate buckets named in PipelineStorage only (object "
@@ -276,18 +260,8 @@ class TrainingPipeline(Construct):
             "AwsSolutions-IAM5[Action::s3:Abort*]", "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
             "AwsSolutions-IAM5[Action::kms:ReEncrypt*]",
         )
-        acknowledge(
-            role,
-            "ecr:GetAuthorizationToken, the EC2 Describe* calls and cloudwatch:PutMetricData have no resource-level "
-            "permissions; ENI create/delete is limited to this VPC and metrics to the /aws/sagemaker/ namespaces by conditions.",
-            "AwsSolutions-IAM5[Resource::*]",
-        )
-        acknowledge(
-            role,
-            "SageMaker jobs create their log streams under /aws/sagemaker/<JobType>Jobs with job-generated names; "
-            "the role is limited to SageMaker's log groups in this account and region.",
-            f"AwsSolutions-IAM5[Resource::{nag_text(self, log_groups)}]",
-        )
+        for reason, statements in ((NO_RESOURCE_LEVEL_REASON, workload.unscoped), (LOG_GROUPS_REASON, workload.scoped)):
+            acknowledge(role, reason, *sorted({f for st in statements for f in wildcard_findings(role, st)}))
         if self.storage.cross_account:
             acknowledge(
                 role,

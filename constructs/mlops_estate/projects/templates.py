@@ -42,7 +42,7 @@ from mlops_estate.security.encryption import EstateKeys
 from mlops_estate.events.event_bus import estate_bus_name
 from mlops_estate.projects.model_deploy import ModelDeployProduct
 from mlops_estate.config.monitoring import S3_URI, monitor_role_path
-from mlops_estate.core.nag import acknowledge, wildcard_findings
+from mlops_estate.core.nag import acknowledge, nag_text, wildcard_findings
 from mlops_estate.network.private_network import NetworkPlacement
 from mlops_estate.reference.pipelines import BuildLocations, training_definition
 from mlops_estate.pipeline.training_pipeline import CrossAccountStore, PipelineStorage, TrainingPipeline
@@ -57,10 +57,14 @@ from mlops_estate.projects.product import (
     provisioned_stack_prefix,
     subnet_handles,
 )
+from mlops_estate.security.sagemaker_workload import SAGEMAKER_METRIC_NAMESPACES, workload_statements
 from mlops_estate.security.storage import SecureBucket
 
 __all__ = ["PROJECT_NAME_PATTERN", "EstateHandles", "ModelBuildProduct", "ModelDeployProduct", "ProjectTemplates"]
 
+# What the roles a project creates publish metrics to: jobs and endpoints SageMaker's namespaces (and the endpoint
+# invocation metrics' AWS/SageMaker), Model Monitor aws/sagemaker/Endpoints/... .
+PROJECT_METRIC_NAMESPACES = (*SAGEMAKER_METRIC_NAMESPACES, "AWS/SageMaker", "aws/sagemaker/*")
 # The SSM parameters (under /<estate>/projects/) a build template reads at launch, by key (and one per subnet).
 BUILD_HANDLES = ("vpc-id", "security-group-id", "artifacts-bucket", "data-bucket", "models-key-arn", "boundary-arn")
 
@@ -193,7 +197,7 @@ class ProjectTemplates(Construct):
         self.team = config.tags.team
         by_name = {m.name: m for m in config.models}
         models = [by_name[name] for name in names]
-        self.boundary = self._boundary(stack, config, artifacts, data, keys, models)
+        self.boundary = self._boundary(stack, config, placement.vpc.vpc_id, artifacts, data, keys, models)
         self.handles = EstateHandles(self, "Handles", estate_name=config.name, placement=placement, artifacts=artifacts,
                                      data=data, keys=keys, boundary=self.boundary)
         self.portfolio = servicecatalog.Portfolio(
@@ -391,7 +395,7 @@ class ProjectTemplates(Construct):
                             "AwsSolutions-IAM5[Resource::*]")
         return role
 
-    def _boundary(self, stack: Stack, config: EstateConfig, artifacts: SecureBucket, data: SecureBucket,
+    def _boundary(self, stack: Stack, config: EstateConfig, vpc_id: str, artifacts: SecureBucket, data: SecureBucket,
                   keys: EstateKeys, models: Sequence[ModelConfig]) -> iam.ManagedPolicy:
         """The most any role a project creates may ever do, whatever its own policies say."""
         account, region, partition = stack.account, stack.region, stack.partition
@@ -423,14 +427,9 @@ class ProjectTemplates(Construct):
             iam.PolicyStatement(sid="PullImages", actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
                                                            "ecr:BatchCheckLayerAvailability"],
                                 resources=[f"arn:{partition}:ecr:{region}:*:repository/*"]),
-            iam.PolicyStatement(sid="NoResourceLevel", resources=["*"], actions=[
-                "ecr:GetAuthorizationToken", "cloudwatch:PutMetricData", "ec2:CreateNetworkInterface",
-                "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission",
-                "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets",
-                "ec2:DescribeSecurityGroups"]),
-            iam.PolicyStatement(sid="JobLogs", actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
-                                                        "logs:DescribeLogStreams"],
-                                resources=[f"arn:{partition}:logs:{region}:{account}:log-group:/aws/sagemaker/*"]),
+            # Logs, metrics, the ECR login and network interfaces in the estate's VPC: what every VPC SageMaker
+            # workload needs, capped at the namespaces the project roles publish to.
+            *workload_statements(stack, vpc_id=vpc_id, metric_namespaces=PROJECT_METRIC_NAMESPACES).all,
             # Deployment guardrails read an endpoint's auto-rollback alarms with its execution role (ModelEndpoint).
             iam.PolicyStatement(sid="RollbackAlarms", actions=["cloudwatch:DescribeAlarms"], resources=alarms),
             iam.PolicyStatement(sid="PassProjectRolesToSageMaker", actions=["iam:PassRole"],
@@ -443,22 +442,14 @@ class ProjectTemplates(Construct):
             statements.append(iam.PolicyStatement(sid="MonitorBaselines", actions=["s3:GetObject"], resources=baselines))
         boundary = iam.ManagedPolicy(self, "ProjectBoundary", statements=statements,
                                      description=f"{config.name}: permissions boundary of every role a SageMaker project creates")
-        wildcard_resources = [*job_resources, *(s for s in statements[1].resources), statements[2].resources[0],
-                              f"{artifacts.bucket_arn}/*", f"{data.bucket_arn}/*", shared_objects, shared_key,
-                              f"arn:{partition}:ecr:{region}:*:repository/*", "*",
-                              f"arn:{partition}:logs:{region}:{account}:log-group:/aws/sagemaker/*",
-                              f"arn:{partition}:iam::{account}:role/{provisioned_stack_prefix(account)}*", *alarms]
         acknowledge(
             boundary,
             "A permissions boundary grants nothing: it caps every project role at the job types, buckets, keys, registry "
             "groups, project pipelines and alarms of the estate; each role's own least-privilege policy (TrainingPipeline, "
             "ModelEndpoint, ModelMonitor) names the exact resources. Job names, log streams, captured and report objects, "
-            "project role names and unnamed alarms are generated, hence the prefixes.",
-            *sorted({f"AwsSolutions-IAM5[Resource::{_nag(stack, r)}]" for r in wildcard_resources}),
-            "AwsSolutions-IAM5[Action::s3:GetObject*]", "AwsSolutions-IAM5[Action::s3:GetBucket*]",
-            "AwsSolutions-IAM5[Action::s3:List*]", "AwsSolutions-IAM5[Action::s3:PutObject*]",
-            "AwsSolutions-IAM5[Action::s3:DeleteObject*]", "AwsSolutions-IAM5[Action::s3:Abort*]",
-            "AwsSolutions-IAM5[Action::kms:ReEncrypt*]", "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+            "project role names and unnamed alarms are generated, hence the prefixes; ECR login, EC2 describe and "
+            "metric calls have no resource-level permissions.",
+            *sorted({f for statement in statements for f in wildcard_findings(boundary, statement)}),
         )
         return boundary
 
@@ -497,13 +488,13 @@ class ProjectTemplates(Construct):
             "Project names are chosen by users at creation, so CreateProject and its companions take project/* of this "
             "account; SageMaker provisions only products of the portfolio these roles are associated with, and the "
             "launch itself is limited to the estate's template products by ARN.",
-            f"AwsSolutions-IAM5[Resource::{_nag(stack, projects)}]",
+            f"AwsSolutions-IAM5[Resource::{nag_text(self, projects)}]",
         )
         acknowledge(
             policy,
             "Deploy projects name their validation endpoint <estate>-project-<project>, chosen at launch; invoking is "
             "limited to those endpoints of this account.",
-            f"AwsSolutions-IAM5[Resource::{_nag(stack, endpoints)}]",
+            f"AwsSolutions-IAM5[Resource::{nag_text(self, endpoints)}]",
         )
         acknowledge(
             policy,
@@ -525,8 +516,3 @@ def _data_quality_baselines(models: Sequence[ModelConfig]) -> list[str]:
         arns.append(f"arn:{Aws.PARTITION}:s3:::{match['bucket']}/{match['key']}")
     return arns
 
-
-def _nag(stack: Stack, value: str) -> str:
-    from mlops_estate.core.nag import flatten_reference
-
-    return flatten_reference(stack.resolve(value))
