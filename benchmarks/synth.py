@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""Times import, construct and synth of the default estate with the policy gates on and off (median of
-N fresh processes each), and the whole test suite; writes BENCHMARKS.md.
+"""Times import, construct and synth of the default estate with each policy gate on and off (median of N fresh
+processes each, run in turn so load hits every variant alike), with peak memory and the Python<->Node (jsii) message
+and callback counts per phase; and the whole test suite. Writes BENCHMARKS.md.
 
-    .venv/bin/python benchmarks/synth.py [--runs 3] [--no-suite] [--models 1,10,50]
+    .venv/bin/python benchmarks/synth.py [--runs 5] [--no-suite]
 
-Gates on: cdk-nag (AwsSolutions, NIST 800-53 R5, HIPAA) and CDK's built-in CloudFormation validation.
-Gates off: neither. Each measurement runs in a new interpreter so import and jsii start-up are real.
+Variants: "all gates" = cdk-nag (AwsSolutions, NIST 800-53 R5, HIPAA) + CDK's built-in CloudFormation validation;
+"nag only" and "built-in only"; "no gates" = neither, with the built-in validation really off
+(``CDK_VALIDATION=false``; the context flag ``@aws-cdk/core:validateAgainstDefaultRules=false`` only turns its
+errors into warnings and still runs it). The message counts are deterministic: compare them across machines.
 """
 
 from __future__ import annotations
@@ -20,36 +23,90 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "BENCHMARKS.md"
 ENV = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
 
 
-def child(gates: bool) -> None:
+# variant -> (cdk-nag packs, CDK's built-in CloudFormation validation)
+VARIANTS = {"all gates": (True, True), "nag only": (True, False), "built-in only": (False, True), "no gates": (False, False)}
+
+
+class JsiiCounter:
+    """Counts the requests Python sends to the jsii Node process, and the callbacks Node makes into Python."""
+
+    def __init__(self) -> None:
+        from jsii._kernel.providers import process
+
+        self.messages = self.callbacks = 0
+        original = process._NodeProcess.send
+        counter = self
+
+        def send(node: Any, request: Any, response_type: Any) -> Any:
+            counter.messages += 1
+            response = original(node, request, response_type)
+            if isinstance(response, process.Callback):
+                counter.callbacks += 1
+            return response
+
+        process._NodeProcess.send = send  # type: ignore[method-assign]
+
+    def take(self) -> tuple[int, int]:
+        return self.messages, self.callbacks
+
+
+def node_peak_mb() -> float:
+    """Peak resident memory of the jsii Node process (VmHWM), read before it exits."""
+    import jsii._kernel
+
+    pid = jsii._kernel.Kernel().provider._process._process.pid  # type: ignore[attr-defined]
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def child(variant: str) -> None:
+    import resource
+
+    nag, builtin = VARIANTS[variant]
     t0 = time.perf_counter()
+    counter = JsiiCounter()
     from mlops_estate.core.nag import apply_nag_packs
     from mlops_estate.stacks.estate import build_estate, estate_app
 
     t1 = time.perf_counter()
-    context = {} if gates else {"@aws-cdk/core:validateAgainstDefaultRules": False}
-    app, config = estate_app(ROOT / "cdk.json", outdir=tempfile.mkdtemp(), context=context)
+    m0 = counter.take()
+    app, config = estate_app(ROOT / "cdk.json", outdir=tempfile.mkdtemp())
     build_estate(app, config)
-    if gates:
+    if nag:
         apply_nag_packs(app)
     t2 = time.perf_counter()
-    app.synth()
+    m1 = counter.take()
+    assembly = app.synth()
     t3 = time.perf_counter()
-    print(json.dumps({"import": t1 - t0, "construct": t2 - t1, "synth": t3 - t2}))
+    m2 = counter.take()
+    resources = sum(len(json.loads(Path(s.template_full_path).read_text()).get("Resources", {}))
+                    for stage in assembly.nested_assemblies for s in stage.nested_assembly.stacks)
+    python_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({
+        "import": t1 - t0, "construct": t2 - t1, "synth": t3 - t2, "resources": resources,
+        "construct_messages": m1[0] - m0[0], "synth_messages": m2[0] - m1[0], "synth_callbacks": m2[1] - m1[1],
+        "construct_callbacks": m1[1] - m0[1], "peak_mb": python_mb + node_peak_mb(),
+    }))
 
 
-def measure(gates: bool, runs: int) -> dict[str, float]:
-    samples = []
+def measure(runs: int) -> dict[str, dict[str, float]]:
+    samples: dict[str, list[dict[str, float]]] = {v: [] for v in VARIANTS}
     for _ in range(runs):
-        out = subprocess.run([sys.executable, __file__, "--child", "on" if gates else "off"], env=ENV, cwd=ROOT,
-                             capture_output=True, text=True, check=True).stdout
-        samples.append(json.loads(out.strip().splitlines()[-1]))
-    return {k: statistics.median(s[k] for s in samples) for k in samples[0]}
+        for variant, (_, builtin) in VARIANTS.items():  # in turn, so load drifts hit every variant alike
+            env = {**ENV, **({} if builtin else {"CDK_VALIDATION": "false"})}
+            out = subprocess.run([sys.executable, __file__, "--child", variant], env=env, cwd=ROOT,
+                                 capture_output=True, text=True, check=True).stdout
+            samples[variant].append(json.loads(out.strip().splitlines()[-1]))
+    return {v: {k: statistics.median(s[k] for s in runs_) for k in runs_[0]} for v, runs_ in samples.items()}
 
 
 def suite_seconds() -> float:
@@ -82,30 +139,39 @@ def machine() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--no-suite", action="store_true")
-    parser.add_argument("--child", choices=["on", "off"])
+    parser.add_argument("--child", choices=list(VARIANTS))
     args = parser.parse_args()
     if args.child:
-        child(args.child == "on")
+        child(args.child)
         return
-    on, off = measure(True, args.runs), measure(False, args.runs)
+    start = machine()
+    results = measure(args.runs)
     suite = None if args.no_suite else suite_seconds()
-    ratio = (on["construct"] + on["synth"]) / (off["construct"] + off["synth"])
+    none = results["no gates"]
+    base = none["construct"] + none["synth"]
     lines = [
         "# Benchmarks",
         "",
-        f"Measured {time.strftime('%Y-%m-%d')} with `benchmarks/synth.py --runs {args.runs}` on: {machine()}.",
-        "Each number is the median of fresh processes, in seconds. Gates on = cdk-nag AwsSolutions + NIST 800-53 R5 +",
-        "HIPAA Security and CDK's built-in CloudFormation validation; gates off = neither.",
+        f"Measured {time.strftime('%Y-%m-%d')} with `benchmarks/synth.py --runs {args.runs}` on: {start}.",
+        "Each time is the median of fresh processes (variants run in turn), in seconds; peak memory is the Python",
+        "process plus the jsii Node process. Gates: cdk-nag AwsSolutions + NIST 800-53 R5 + HIPAA Security, and CDK's",
+        "built-in CloudFormation validation (really off with `CDK_VALIDATION=false`). Messages are Python->Node jsii",
+        "requests; callbacks are Node->Python calls (aspects, validation plugins, lazy values): both deterministic.",
         "",
-        "| default estate | import | construct | synth | construct + synth |",
-        "|---|---|---|---|---|",
-        f"| gates on | {on['import']:.2f} | {on['construct']:.2f} | {on['synth']:.2f} | {on['construct'] + on['synth']:.2f} |",
-        f"| gates off | {off['import']:.2f} | {off['construct']:.2f} | {off['synth']:.2f} | {off['construct'] + off['synth']:.2f} |",
-        "",
-        f"Construct + synth with all gates is {ratio:.2f}x the same without them (aim: <= 2x).",
+        "| default estate | import | construct | synth | construct + synth | x no gates | peak MB | messages (construct / synth) | callbacks (synth) | per resource |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
+    for variant, r in results.items():
+        total = r["construct"] + r["synth"]
+        messages = r["construct_messages"] + r["synth_messages"]
+        per = (messages + r["synth_callbacks"] + r["construct_callbacks"]) / r["resources"]
+        lines.append(
+            f"| {variant} | {r['import']:.2f} | {r['construct']:.2f} | {r['synth']:.2f} | {total:.2f} | {total / base:.2f}x | "
+            f"{r['peak_mb']:.0f} | {r['construct_messages']:.0f} / {r['synth_messages']:.0f} | {r['synth_callbacks']:.0f} | {per:.1f} |"
+        )
+    lines += ["", f"Resources in the default estate: {results['all gates']['resources']:.0f}."]
     if suite is not None:
         lines += ["", f"Whole test suite (`pytest -q`, one process): {suite:.1f} s (aim: <= 60 s on 2 cores)."]
     extra = ROOT / "benchmarks" / "results"

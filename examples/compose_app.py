@@ -32,7 +32,7 @@ class TeamMlStack(Stack):
 
 def main(outdir: str | None = None) -> App:
     # SecureBucket delivers access logs through a bucket policy (no ACLs): the flag a new `cdk init` sets.
-    app = App(outdir=outdir, context={"@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True})
+    app = App(outdir=outdir)
     stack = TeamMlStack(app, "TeamMl")
     Aspects.of(stack).add(ManagedPoliciesOnly())
     apply_nag_packs(app)

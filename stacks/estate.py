@@ -15,7 +15,7 @@ from mlops_estate.config.estate import EstateConfig, ModelConfig, ServingEnv, lo
 from mlops_estate.governance.cost_tags import TagPlainCfnResources
 from mlops_estate.serving.endpoint import pascal
 from mlops_estate.governance.guardrail_check import GuardrailCheck
-from mlops_estate.governance.guardrails import GuardrailOptions
+
 from mlops_estate.security.managed_policies import ManagedPoliciesOnly
 from mlops_estate.stacks.model_groups import group_stack_id, model_groups
 from mlops_estate.lifecycle.promotion import DeployTarget, PromotionTarget
@@ -28,6 +28,7 @@ from mlops_estate.stacks.organization import OrganizationStack
 from mlops_estate.stacks.projects import ProjectTemplatesStack
 from mlops_estate.stacks.serving import ServingModelsStack, ServingStack, ServesModels
 from mlops_estate.stacks.shared_services import SharedServicesModelsStack, SharedServicesStack
+from mlops_estate.config.governance import guardrail_options
 
 STAGE_NAMES = ("Organization", "SharedServices", "DataLake", "MlDev", "Staging", "Prod")
 
@@ -67,7 +68,7 @@ def _stage(scope: Construct, name: str, config: EstateConfig, environment: str) 
         Tags.of(stage).add(key, value)
     Aspects.of(stage).add(TagPlainCfnResources(cost_tags), priority=AspectPriority.MUTATING)
     Aspects.of(stage).add(ManagedPoliciesOnly(), priority=AspectPriority.MUTATING)
-    Aspects.of(stage).add(GuardrailCheck(GuardrailOptions.from_config(config)), priority=AspectPriority.READONLY)
+    Aspects.of(stage).add(GuardrailCheck(guardrail_options(config)), priority=AspectPriority.READONLY)
     return stage
 
 

@@ -89,6 +89,7 @@ class MlDevStack(_BuildsModels):
             estate_name=config.name, data_bucket=self.data, artifacts_bucket=self.artifacts,
             placement=self.network.placement, job_keys=(self.keys.data, self.keys.models),
             registry_account=config.accounts.shared_services, feature_groups=tuple(self.feature_groups),
+            model_approver_role_arn=registry_location(config).approver_role_arn,
         ))
         self.studio = StudioDomain(self, "Studio", domain_name=f"{config.name}-studio", placement=self.network.placement,
                                    key=self.keys.studio, execution_role=self.personas.role("data_scientist"),

@@ -7,9 +7,10 @@ from constructs import Construct
 from mlops_estate.governance.audit import OrganizationTrail
 from mlops_estate.config.estate import EstateConfig
 from mlops_estate.security.encryption import DataClass, EstateKeys
-from mlops_estate.governance.guardrails import GuardrailOptions, SageMakerGuardrails
+from mlops_estate.governance.guardrails import SageMakerGuardrails
 from mlops_estate.stacks.account_baseline import account_baseline_rollout
 from mlops_estate.stacks.base import EstateStack
+from mlops_estate.config.governance import guardrail_options
 
 
 class OrganizationStack(EstateStack):
@@ -17,7 +18,7 @@ class OrganizationStack(EstateStack):
         super().__init__(scope, id, config=config, account=config.organization.management_account,
                          description="organisation guardrails and audit (management account)")
         self.keys = EstateKeys(self, "Keys", estate_name=config.name, classes=[DataClass.LOGS])
-        self.guardrails = SageMakerGuardrails(self, "SageMakerGuardrails", options=GuardrailOptions.from_config(config),
+        self.guardrails = SageMakerGuardrails(self, "SageMakerGuardrails", options=guardrail_options(config),
                                               target_ids=config.organization.ml_ou_ids)
         if config.audit.organization_trail:
             self.trail = OrganizationTrail(self, "AuditTrail", estate_name=config.name, key=self.keys.logs,

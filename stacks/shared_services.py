@@ -14,9 +14,10 @@ from mlops_estate.config.estate import EstateConfig, ModelConfig, ServingEnv
 from mlops_estate.lifecycle.container_registry import EstateRepositories
 from mlops_estate.security.encryption import DataClass, EstateKeys
 from mlops_estate.events.event_bus import EstateEventBus, estate_bus_name
+from mlops_estate.workspace.personas import APPROVER, persona_role_arn
 from mlops_estate.lifecycle.promotion import PromotionPipeline, PromotionTarget, PromotionTrigger
 from mlops_estate.config.retraining import promotion_pipeline_name
-from mlops_estate.lifecycle.registry import ModelRegistry, registry_location
+from mlops_estate.lifecycle.registry import ModelApprover, ModelRegistry, registry_location
 from mlops_estate.stacks.base import EstateStack
 from mlops_estate.security.storage import SecureBucket
 
@@ -74,6 +75,13 @@ class SharedServicesStack(_PromotesModels):
         self.registry = ModelRegistry(self, "ModelRegistry", location=location, models=group, artifacts=self.artifacts,
                                       card_key=self.keys.models, build_account=accounts.ml_dev,
                                       consumer_accounts=[accounts.staging, accounts.prod], default_owner=config.tags.team)
+        # The one way to approve a model (every group of the estate, this stack's and the model-group stacks'): the ML
+        # dev account's mlops_admin persona assumes this role from a Studio session named after the person.
+        self.approver = ModelApprover(self, "ModelApprover", role_name=location.approver_role_name, group_prefix=config.name,
+                                      approvers=[persona_role_arn(config.name, APPROVER, accounts.ml_dev)],
+                                      artifacts=self.artifacts, key=self.keys.models)
+        CfnOutput(self, "ModelApproverRoleArn", value=self.approver.role.role_arn,
+                  description="mlops_admin users assume this role (with their source identity) to approve or reject models")
 
         # The estate's own training and serving images: the build account pushes, staging and prod pull.
         self.repositories = EstateRepositories(self, "Repositories", estate_name=config.name, key=self.keys.models,

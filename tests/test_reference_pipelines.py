@@ -52,9 +52,10 @@ def test_build_pipeline_shape(default_estate):
     assert [s["Type"] for s in gate["IfSteps"]] == ["RegisterModel"]
     assert [s["Type"] for s in gate["ElseSteps"]] == ["Fail"]
     register = gate["IfSteps"][0]["Arguments"]
-    assert register["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
+    # Always waiting for a person: no run of the pipeline can register an approved version.
+    assert register["ModelApprovalStatus"] == "PendingManualApproval"
     params = {p["Name"]: p for p in body["Parameters"]}
-    assert params["ModelApprovalStatus"]["DefaultValue"] == "PendingManualApproval"
+    assert "ModelApprovalStatus" not in params
     assert params["MetricThreshold"] == {"Name": "MetricThreshold", "Type": "Float", "DefaultValue": 0.8,
                                          "Description": "auc the candidate must reach (at least)"}
     assert register["ModelPackageGroupName"].endswith(":sagemaker:eu-west-1:222222222222:model-package-group/mlops-churn")
@@ -136,6 +137,7 @@ def test_registry_policy_names_exactly_the_consumer_accounts(default_estate):
             "ConsumersDescribeGroup": consumers,
             "ConsumersReadVersions": consumers,
             "BuildAccountDescribesGroup": [accounts.ml_dev],
+            "BuildAccountReadsVersions": [accounts.ml_dev],
             "BuildAccountRegistersVersions": [accounts.ml_dev],
         }
 

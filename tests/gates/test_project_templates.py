@@ -21,6 +21,7 @@ from aws_cdk import aws_sns as sns
 from cfnlint.api import ManualArgs, lint
 
 from mlops_estate.core.nag import apply_nag_packs
+from mlops_estate.config.governance import guardrail_options
 from tests.gates.cfn_permissions import Renderer, allows, handler_permissions, rendered_statements
 from tests.gates.normalize import normalize
 from tests.gates.test_cfn_lint import IGNORED
@@ -99,7 +100,7 @@ def test_guardrail_check_reaches_product_templates():
 
     app = make_app()
     stage = Stage(app, "Gate")
-    Aspects.of(stage).add(GuardrailCheck(GuardrailOptions.from_config(default_config())))
+    Aspects.of(stage).add(GuardrailCheck(guardrail_options(default_config())))
     stack = make_stack(stage)
     product = servicecatalog.ProductStack(stack, "Template")
     sagemaker.CfnEndpointConfig(product, "NoKey", production_variants=[sagemaker.CfnEndpointConfig.ProductionVariantProperty(

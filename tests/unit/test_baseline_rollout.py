@@ -14,13 +14,14 @@ from aws_cdk import Stack, Stage
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 
-from mlops_estate.config.baseline_rollout import RolloutOperationConfig
+from mlops_estate.governance.stack_set import RolloutOperationConfig
 from mlops_estate.config.estate import ConfigError, EstateConfig
 from mlops_estate.governance.guardrails import GuardrailOptions, guardrail_rules
 from mlops_estate.core.nag import apply_nag_packs
 from mlops_estate.governance.stack_set import ServiceManagedStackSet, StackSetTemplate
 from mlops_estate.stacks.estate import _stage
 from mlops_estate.stacks.organization import OrganizationStack
+from mlops_estate.config.governance import guardrail_options
 from tests.helpers import ROOT, default_estate_dict, make_app, resources_of_type
 
 ESTATE_ACCOUNTS = ["222222222222", "333333333333", "444444444444", "555555555555", "666666666666"]
@@ -194,7 +195,7 @@ def test_private_network_takes_exactly_one_address_plan():
 
     stack = Stack(make_app(), "Net")
     keys = EstateKeys(stack, "Keys", estate_name="acme", classes=[DataClass.LOGS])
-    with pytest.raises(ValueError, match="Net/Network: give exactly one of cidr .* and ip_addresses"):
+    with pytest.raises(ValueError, match="Net/Network: 1 problem.*\n  - cidr: '10.1.0.0/16' with an ip_addresses is not allowed; expected exactly one of cidr .* and ip_addresses"):
         PrivateNetwork(stack, "Network", cidr="10.1.0.0/16", ip_addresses=ec2.IpAddresses.cidr("10.2.0.0/16"),
                        availability_zones=stack.availability_zones[:2], logs_key=keys.logs)
 
@@ -288,7 +289,8 @@ def test_an_asset_in_a_stack_set_template_fails_with_the_construct_path():
 
 def test_stack_set_template_must_sit_in_a_stack():
     app = make_app()
-    with pytest.raises(ValueError, match="must be created directly in the stack that deploys its StackSet, got a App"):
+    with pytest.raises(ValueError, match=r"^Baseline: 1 problem\(s\):\n  - scope: a App is not allowed; expected the stack that deploys "
+                                         r"the StackSet"):
         StackSetTemplate(app, "Baseline", description="test")
 
 
@@ -297,12 +299,19 @@ def test_stack_set_rejects_a_template_of_another_stack_and_bad_targets_at_once()
     template = StackSetTemplate(Stack(app, "One"), "Baseline", description="test")
     with pytest.raises(ValueError) as failure:
         ServiceManagedStackSet(Stack(app, "Two"), "Rollout", template=template, stack_set_name="t", ou_ids=[],
-                               regions=["eu-west-1", "eu-west-1"], operation=RolloutOperationConfig(max_concurrent_percentage=0))
-    message = str(failure.value)
-    assert message.startswith("Two/Rollout: ")
-    for part in ("operation.max_concurrent_percentage: 0 is outside 1..100", "template 'One/Baseline' must be a child of",
-                 "ou_ids needs at least one", "lists a region twice"):
-        assert part in message, part
+                               regions=["eu-west-1", "eu-west-1"], operation=RolloutOperationConfig(max_concurrent_percentage=0),
+                               call_as="ADMIN", capabilities=["CAPABILITY_IAM", "IAM"])  # type: ignore[arg-type, list-item]
+    assert str(failure.value) == (
+        "Two/Rollout: 6 problem(s):\n"
+        "  - template: 'One/Baseline' is not a child of this construct's stack 'Two'; expected a StackSetTemplate created in that "
+        "stack (its template is an asset of it)\n"
+        "  - ou_ids: [] is empty; expected at least one OU (or root) id\n"
+        "  - regions: ['eu-west-1', 'eu-west-1'] lists a region twice; expected each region once\n"
+        "  - operation.max_concurrent_percentage: 0 is outside 1..100 (percent of the target accounts per region)\n"
+        "  - call_as: 'ADMIN' is not allowed; expected 'SELF' or 'DELEGATED_ADMIN'\n"
+        "  - capabilities[1]: 'IAM' is not a CloudFormation capability; expected one of CAPABILITY_IAM, CAPABILITY_NAMED_IAM, "
+        "CAPABILITY_AUTO_EXPAND"
+    )
 
 
 def test_stack_set_checks_names_ids_and_regions_like_the_config():
@@ -313,17 +322,18 @@ def test_stack_set_checks_names_ids_and_regions_like_the_config():
         ServiceManagedStackSet(stack, "Rollout", template=template, stack_set_name="1-bad_name", ou_ids=["ou-ab12-mlworkld", "ou-x"],
                                regions=["eu-west-1", "europe"], exclude_accounts=["12345"])
     assert str(failure.value) == (
-        "Parent/Rollout: stack_set_name: '1-bad_name' is not a StackSet name (a letter, then up to 127 letters, digits or hyphens); "
-        "ou_ids[1]: 'ou-x' is not an OU id (ou-xxxx-xxxxxxxx) or root id (r-xxxx); "
-        "regions[1]: 'europe' is not an AWS region name like eu-west-1; "
-        "exclude_accounts[0]: '12345' is not an AWS account id (exactly 12 digits)"
+        "Parent/Rollout: 4 problem(s):\n"
+        "  - stack_set_name: '1-bad_name' is not a StackSet name (a letter, then up to 127 letters, digits or hyphens)\n"
+        "  - ou_ids[1]: 'ou-x' is not an OU id (ou-xxxx-xxxxxxxx) or root id (r-xxxx)\n"
+        "  - regions[1]: 'europe' is not an AWS region name like eu-west-1\n"
+        "  - exclude_accounts[0]: '12345' is not an AWS account id (exactly 12 digits)"
     )
 
 
 # --- the guardrail SCP ---------------------------------------------------------------------------------------
 
 def _protect_principals(data: dict[str, Any]) -> set[str]:
-    options = GuardrailOptions.from_config(EstateConfig.from_dict(data))
+    options = guardrail_options(EstateConfig.from_dict(data))
     protect = [r.statement() for r in guardrail_rules(options) if r.sid.startswith("Protect") and r.condition]
     return {p for s in protect for p in s["Condition"]["ArnNotLike"]["aws:PrincipalArn"]}
 

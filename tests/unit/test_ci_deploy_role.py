@@ -104,28 +104,45 @@ def _construct_error(**overrides: Any) -> str:
 
 def test_wildcard_repository_is_rejected():
     message = _construct_error(github_repository="example-org/*")
-    assert message.startswith("Test/Deploy: github_repository 'example-org/*' is not 'owner/repo'")
+    assert message.startswith("Test/Deploy: 1 problem(s):\n  - github_repository: 'example-org/*' is not a GitHub repository; "
+                              "expected 'owner/repo'")
 
 
 def test_repository_without_owner_is_rejected():
-    assert "github_repository 'ml-estate' is not 'owner/repo'" in _construct_error(github_repository="ml-estate")
+    assert "github_repository: 'ml-estate' is not a GitHub repository" in _construct_error(github_repository="ml-estate")
+
+
+def test_dot_repository_is_rejected():
+    assert "github_repository: 'example-org/..' is not a GitHub repository; expected a repository name other than '.' or '..'" in (
+        _construct_error(github_repository="example-org/.."))
 
 
 def test_bad_environment_name_is_rejected():
-    assert "environment 'prod*' is not a GitHub environment name" in _construct_error(environment="prod*")
+    assert "environment: 'prod*' is not a GitHub environment name" in _construct_error(environment="prod*")
 
 
 def test_bad_qualifier_is_rejected():
-    assert "bootstrap_qualifier 'HNB659FDS' is not a CDK bootstrap qualifier" in _construct_error(bootstrap_qualifier="HNB659FDS")
+    assert "bootstrap_qualifier: 'HNB659FDS' is not a CDK bootstrap qualifier" in _construct_error(bootstrap_qualifier="HNB659FDS")
+
+
+def test_bad_role_name_is_rejected():
+    assert "role_name: 'ci deploy' is not an IAM role name; expected 1-64 of letters, digits and +=,.@_-" in (
+        _construct_error(role_name="ci deploy"))
 
 
 def test_session_longer_than_iam_allows_is_rejected():
-    assert "max_session 13 h is out of range; IAM allows 1 to 12 hours" in _construct_error(max_session=Duration.hours(13))
+    assert "max_session: 13 h is outside what IAM allows; expected 1 to 12 hours" in _construct_error(max_session=Duration.hours(13))
 
 
 def test_all_construct_problems_are_reported_at_once():
     message = _construct_error(github_repository="a/b/c", environment="", bootstrap_qualifier="x_y")
-    assert message.count(" is not ") == 3
+    assert message == (
+        "Test/Deploy: 3 problem(s):\n"
+        "  - github_repository: 'a/b/c' is not a GitHub repository; expected 'owner/repo' of letters, digits, '.', '_' and '-' "
+        "(no wildcards)\n"
+        "  - environment: '' is not a GitHub environment name; expected 1-255 letters, digits, '.', '_' or '-'\n"
+        "  - bootstrap_qualifier: 'x_y' is not a CDK bootstrap qualifier; expected 1-10 lower-case letters and digits"
+    )
 
 
 # --- the `ci` config -------------------------------------------------------------------------------------------

@@ -47,10 +47,13 @@ def test_bad_props_are_reported_together():
     with pytest.raises(ValueError) as failure:
         EstateRepositories(stack, "Bad", estate_name="acme", key=keys.models, kinds=["Training!"], untagged_days=0,
                            pull_accounts=["123"])
-    message = str(failure.value)
-    assert message.startswith("Test/Bad: invalid EstateRepositories props:")
-    for part in ("'Training!'", "untagged_days: 0", "pull_accounts: ['123']"):
-        assert part in message
+    assert str(failure.value) == (
+        "Test/Bad: 3 problem(s):\n"
+        "  - kinds[0]: 'Training!' makes the repository name 'acme/Training!', which ECR refuses; expected lower-case letters and "
+        "digits joined by single '.', '_', '-' or '/' (2-256 characters)\n"
+        "  - untagged_days: 0 is not allowed; expected 1 to 3650 days\n"
+        "  - pull_accounts[0]: '123' is not an AWS account id; expected exactly 12 digits"
+    )
 
 
 def test_shared_services_repositories_name_the_estate_accounts(default_estate):

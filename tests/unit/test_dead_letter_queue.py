@@ -35,5 +35,6 @@ def test_queue_is_encrypted_tls_only_and_retained():
 @pytest.mark.parametrize("days", [0, 15])
 def test_retention_out_of_range(days):
     stack = make_stack()
-    with pytest.raises(ValueError, match=re.escape(f"Test/Dlq: retention_days {days} is out of range; SQS keeps messages 1 to 14 days")):
+    with pytest.raises(ValueError, match=re.escape(f"Test/Dlq: 1 problem(s):\n  - retention_days: {days!r} is outside what SQS keeps; "
+                                                   "expected 1 to 14 days")):
         DeadLetterQueue(stack, "Dlq", key=kms.Key(stack, "Key"), retention_days=days)

@@ -95,3 +95,42 @@ def test_asking_for_a_key_not_made_names_the_fix():
     keys = EstateKeys(stack, "Keys", estate_name="acme", classes=[DataClass.LOGS])
     with pytest.raises(ValueError, match=r"Test/Keys: no 'studio' key in this stack \(keys made here: logs\); add DataClass.STUDIO"):
         keys.studio
+
+
+def test_bad_props_are_all_reported_with_path_and_value():
+    with pytest.raises(ValueError) as failure:
+        EstateKeys(make_stack(), "Keys", estate_name="aws", classes=[DataClass.DATA, "logs", DataClass.DATA])  # type: ignore[list-item]
+    assert str(failure.value) == (
+        "Test/Keys: 3 problem(s):\n"
+        "  - estate_name: 'aws' is not a KMS alias prefix; expected '/'-separated runs of letters, digits, '_' and '-' "
+        "(at most 239 characters), not 'aws' (AWS's own aliases)\n"
+        "  - classes[1]: 'logs' is not a DataClass; expected one of DATA, MODELS, MONITORING, STUDIO, LOGS\n"
+        "  - classes: ['data', 'logs', 'data'] names a class twice; expected each at most once"
+    )
+
+
+def test_other_accounts_are_named_by_account_id():
+    keys = EstateKeys(make_stack(), "Keys", estate_name="acme", classes=[DataClass.MODELS])
+    with pytest.raises(ValueError, match=r"^Test/Keys: allow_account: 1 problem\(s\):\n  - account_ids\[1\]: '2222' is not an AWS "
+                                         r"account id; expected exactly 12 digits$"):
+        keys.allow_account(DataClass.MODELS, ["222222222222", "2222"])
+
+
+def test_imported_keys_report_every_bad_arn_and_accept_tokens():
+    from aws_cdk import Fn
+
+    from mlops_estate.security.encryption import ImportedKeys
+
+    stack = make_stack()
+    arn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    ImportedKeys(stack, "Ok", key_arns={DataClass.DATA: arn, DataClass.MODELS: arn, DataClass.MONITORING: arn,
+                                        DataClass.LOGS: Fn.import_value("LogsKeyArn")})
+    with pytest.raises(ValueError) as failure:
+        ImportedKeys(stack, "Bad", key_arns={DataClass.DATA: "alias/acme/data", DataClass.MODELS: arn, DataClass.MONITORING: arn,
+                                             DataClass.LOGS: "arn:aws:kms:eu-west-1:123456789012:alias/acme/logs"})
+    assert str(failure.value) == (
+        "Test/Bad: 2 problem(s):\n"
+        "  - key_arns[data]: 'alias/acme/data' is not a KMS key ARN; expected arn:<partition>:kms:<region>:<account>:key/<key id>\n"
+        "  - key_arns[logs]: 'arn:aws:kms:eu-west-1:123456789012:alias/acme/logs' is not a KMS key ARN; expected "
+        "arn:<partition>:kms:<region>:<account>:key/<key id>"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -76,17 +77,38 @@ def test_baseline_and_tunables(synthesized: tuple[dict[str, Any], Path]) -> None
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({}, "give exactly one of placement \\(run in the VPC\\) or outside_vpc_reason"),
-        ({"outside_vpc_reason": REASON, "reserved_concurrency": 0}, "reserved_concurrency 0 is out of range; allowed 1-100"),
-        ({"outside_vpc_reason": REASON, "retry_attempts": 3}, "retry_attempts 3 is out of range; Lambda allows 0-2"),
-        ({"outside_vpc_reason": REASON, "max_event_age": Duration.hours(7)}, "max_event_age 25200s is out of range"),
-        ({"outside_vpc_reason": REASON, "timeout": Duration.minutes(20)}, "timeout 1200s is out of range; Lambda allows 1-900 s"),
+        ({}, "placement: None with outside_vpc_reason=None is not allowed; expected exactly one of placement (run in the VPC) "
+             "or outside_vpc_reason (why not)"),
+        ({"outside_vpc_reason": "no VPC"}, "outside_vpc_reason: 'no VPC' is too short to be specific; expected a reason of at least 20 characters"),
+        ({"outside_vpc_reason": REASON, "reserved_concurrency": 0}, "reserved_concurrency: 0 is outside the estate's range; expected 1 to 100"),
+        ({"outside_vpc_reason": REASON, "retry_attempts": 3}, "retry_attempts: 3 is outside what Lambda allows; expected 0 to 2"),
+        ({"outside_vpc_reason": REASON, "max_event_age": Duration.hours(7)},
+         "max_event_age: 25200 s is outside what Lambda allows; expected 60 to 21600 seconds"),
+        ({"outside_vpc_reason": REASON, "timeout": Duration.minutes(20)}, "timeout: 1200 s is outside what Lambda allows; expected 1 to 900 seconds"),
+        ({"outside_vpc_reason": REASON, "memory_size": 64}, "memory_size: 64 MB is outside what Lambda allows; expected 128 to 10240"),
+        ({"outside_vpc_reason": REASON, "environment": {"1ST": "x"}},
+         "environment['1ST']: '1ST' is not a Lambda environment variable name; expected a letter, then letters, digits and '_'"),
+        ({"outside_vpc_reason": REASON, "description": "d" * 257}, "description: 'dddddddddddddddddddddddddddddddddddddddd...' has 257 characters"),
     ],
-    ids=["no-placement-no-reason", "concurrency", "retries", "event-age", "timeout"],
+    ids=["no-placement-no-reason", "short-reason", "concurrency", "retries", "event-age", "timeout", "memory", "environment", "description"],
 )
 def test_bad_props_are_rejected_with_the_construct_path(kwargs: dict[str, Any], message: str) -> None:
     stack = make_stack()
     keys = EstateKeys(stack, "Keys", estate_name="mlops", classes=[DataClass.MONITORING, DataClass.LOGS])
-    with pytest.raises(ValueError, match="^Test/Fn: .*" + message):
-        EstateFunction(stack, "Fn", handler="promote_model", description="test", queue_key=keys.monitoring,
-                       logs_key=keys.logs, **kwargs)
+    props: dict[str, Any] = {"description": "test", **kwargs}
+    with pytest.raises(ValueError, match=r"^Test/Fn: 1 problem\(s\):\n  - " + re.escape(message)):
+        EstateFunction(stack, "Fn", handler="promote_model", queue_key=keys.monitoring, logs_key=keys.logs, **props)
+
+
+def test_bad_props_are_all_reported_at_once() -> None:
+    stack = make_stack()
+    keys = EstateKeys(stack, "Keys", estate_name="mlops", classes=[DataClass.MONITORING, DataClass.LOGS])
+    with pytest.raises(ValueError) as failure:
+        EstateFunction(stack, "Fn", handler="nope", description="test", queue_key=keys.monitoring, logs_key=keys.logs,
+                       outside_vpc_reason=REASON, retry_attempts=5, memory_size=20000)
+    assert str(failure.value) == (
+        "Test/Fn: 3 problem(s):\n"
+        "  - handler: 'nope' is not a handler of mlops_estate.lambda_src; expected the name of a folder with an index.py there\n"
+        "  - memory_size: 20000 MB is outside what Lambda allows; expected 128 to 10240\n"
+        "  - retry_attempts: 5 is outside what Lambda allows; expected 0 to 2"
+    )

@@ -83,10 +83,22 @@ def test_no_key_means_no_dead_letter_queue():
     assert bus.dead_letter_queue is None
 
 
-@pytest.mark.parametrize("name", ["default", "has space", ""])
+@pytest.mark.parametrize("name", ["default", "has space", "", "aws.partner/x"])
 def test_invalid_bus_name(name):
-    with pytest.raises(ValueError, match=re.escape(f"Test/Bus: event_bus_name {name!r} is not a valid custom bus name")):
+    with pytest.raises(ValueError, match=re.escape(f"Test/Bus: 1 problem(s):\n  - event_bus_name: {name!r} is not a custom event bus "
+                                                   "name; expected 1-256 letters, digits and ._-; not 'default', not starting with 'aws.'")):
         EstateEventBus(make_stack(), "Bus", event_bus_name=name, description="d")
+
+
+def test_bad_props_are_all_reported_with_path_and_value():
+    with pytest.raises(ValueError) as failure:
+        EstateEventBus(make_stack(), "Bus", event_bus_name="default", description="x" * 513)
+    assert str(failure.value) == (
+        "Test/Bus: 2 problem(s):\n"
+        "  - event_bus_name: 'default' is not a custom event bus name; expected 1-256 letters, digits and ._-; not 'default', "
+        "not starting with 'aws.'\n"
+        f"  - description: {'x' * 40 + '...'!r} has 513 characters; expected at most 512"
+    )
 
 
 def test_allow_put_events_from_rejects_bad_input_all_at_once():
@@ -94,11 +106,13 @@ def test_allow_put_events_from_rejects_bad_input_all_at_once():
     bus.allow_put_events_from([LAKE], "Lake")
     with pytest.raises(ValueError) as failure:
         bus.allow_put_events_from(["12345"], "Lake")
-    message = str(failure.value)
-    assert message.startswith("Test/Bus: allow_put_events_from:")
-    assert "sid 'Lake' is already used on this bus" in message
-    assert "account_ids ['12345'] are not AWS account ids" in message
-    with pytest.raises(ValueError, match="sid 'data-lake' must be 1-64 letters and digits; account_ids is empty"):
+    assert str(failure.value) == (
+        "Test/Bus: allow_put_events_from: 2 problem(s):\n"
+        "  - sid: 'Lake' is already used on this bus; expected a new id for each sender statement\n"
+        "  - account_ids[0]: '12345' is not an AWS account id; expected exactly 12 digits"
+    )
+    with pytest.raises(ValueError, match=r"sid: 'data-lake' is not a statement id; expected 1-64 letters and digits\n"
+                                         r"  - account_ids: \[\] is empty; expected at least one sending account"):
         bus.allow_put_events_from([], "data-lake")
 
 
@@ -110,3 +124,14 @@ def test_bus_policies_use_the_statement_form_not_the_deprecated_principal(templa
     for policy in policies:
         assert "Statement" in policy["Properties"]
         assert not {"Principal", "Action", "Condition"} & set(policy["Properties"])
+
+
+def test_another_accounts_bus_is_named_by_id_and_bus_name():
+    with pytest.raises(ValueError) as failure:
+        EstateEventBus.from_name(make_stack(), "Lake", account="lake", event_bus_name="default")
+    assert str(failure.value) == (
+        "Test/Lake: 2 problem(s):\n"
+        "  - account: 'lake' is not an AWS account id; expected exactly 12 digits\n"
+        "  - event_bus_name: 'default' is not a custom event bus name; expected 1-256 letters, digits and ._-; not 'default', "
+        "not starting with 'aws.'"
+    )

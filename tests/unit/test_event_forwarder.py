@@ -60,8 +60,8 @@ def test_dead_letter_queue_is_encrypted_and_retained(template: dict[str, Any]) -
 @pytest.mark.parametrize(
     ("patterns", "message"),
     [
-        ({}, "patterns is empty"),
-        ({"All": events.EventPattern(source=["aws.s3"])}, r"patterns \['All'\] lack source or detail_type"),
+        ({}, "patterns: is empty"),
+        ({"All": events.EventPattern(source=["aws.s3"])}, r"patterns.All: lacks source or detail_type"),
     ],
     ids=["empty", "imprecise"],
 )
@@ -69,5 +69,5 @@ def test_bad_patterns_are_rejected(patterns: dict[str, events.EventPattern], mes
     stack = make_stack()
     keys = EstateKeys(stack, "Keys", estate_name="t", classes=[DataClass.MONITORING])
     bus = EstateEventBus.from_name(stack, "Bus", account=ML_DEV, event_bus_name="b")
-    with pytest.raises(ValueError, match="^Test/Forward: " + message):
+    with pytest.raises(ValueError, match="^Test/Forward: 1 problem\\(s\\):\n  - " + message):
         EventForwarder(stack, "Forward", target_bus=bus, patterns=patterns, dead_letter_key=keys.monitoring)

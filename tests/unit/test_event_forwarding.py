@@ -86,5 +86,5 @@ def test_bad_input_is_refused_at_once():
     with pytest.raises(ValueError) as failure:
         ObjectCreatedForwarder(stack, "Arrivals", buckets=[], prefix="/datasets", target_bus=bus, dead_letter_key=keys.monitoring)
     message = str(failure.value)
-    assert message.startswith("Test/Arrivals: buckets is empty")
-    assert re.search(r"prefix '/datasets' is not an S3 key prefix", message)
+    assert message.startswith("Test/Arrivals: 2 problem(s):\n  - buckets: is empty")
+    assert "\n  - prefix: '/datasets' is not an S3 key prefix" in message

@@ -13,7 +13,7 @@ from aws_cdk import aws_iam as iam
 from mlops_estate.features.catalog import CatalogDatabase
 from mlops_estate.security.encryption import DataClass, EstateKeys
 from mlops_estate.features.feature_store import FeatureGroup
-from mlops_estate.config.feature_store import (
+from mlops_estate.features.definition import (
     FeatureDefinition,
     FeatureGroupDefinition,
     OfflineStoreOptions,

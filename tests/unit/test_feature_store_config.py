@@ -10,7 +10,7 @@ import pytest
 from mlops_estate.config.estate import EstateConfig
 from mlops_estate.core.validation import ConfigError, Problems
 from mlops_estate.config.data_lake import DataLakeConfig
-from mlops_estate.config.feature_store import (
+from mlops_estate.features.definition import (
     FeatureDefinition,
     FeatureGroupDefinition,
     OnlineStoreOptions,

@@ -108,14 +108,40 @@ def test_budget_topic_is_encrypted_and_only_budgets_of_this_account_publish(gove
 def test_budget_bad_input_is_reported_at_once():
     stack = make_stack()
     key = kms.Key(stack, "Key")
-    with pytest.raises(ValueError, match=r"Test/B: limit_usd must be positive, got 0; thresholds_percent 0 is outside"):
-        AccountBudget(stack, "B", budget_name="b", limit_usd=0, key=key, thresholds_percent=(0,))
+    with pytest.raises(ValueError) as failure:
+        AccountBudget(stack, "B", budget_name="a:b", limit_usd=0, key=key, thresholds_percent=(0, 50, 50),
+                      notify_emails=["finops", "a@example.com", "a@example.com"])
+    assert str(failure.value) == (
+        "Test/B: 6 problem(s):\n"
+        "  - budget_name: 'a:b' is not an AWS Budgets name; expected 1-100 characters without ':' or '\\', not containing '/action/'\n"
+        "  - limit_usd: 0 is not a limit; expected a positive amount of US dollars\n"
+        "  - thresholds_percent[0]: 0 is outside what AWS Budgets allows; expected a percentage in (0, 1000]\n"
+        "  - thresholds_percent: [0, 50, 50] names a threshold twice; expected each once\n"
+        "  - notify_emails[0]: 'finops' is not an e-mail address; expected one like finops@example.com\n"
+        "  - notify_emails: ['finops', 'a@example.com', 'a@example.com'] names an address twice; expected each once"
+    )
 
 
-def test_trail_rejects_an_unsupported_retention():
+def test_budget_allows_ten_alerts_counting_the_forecast():
     stack = make_stack()
-    with pytest.raises(ValueError, match=r"Test/T: log_retention_days 42 is not a CloudWatch Logs retention"):
-        OrganizationTrail(stack, "T", estate_name="mlops", key=kms.Key(stack, "K"), log_retention_days=42)
+    key = kms.Key(stack, "Key")
+    AccountBudget(stack, "Ok", budget_name="ok", limit_usd=10, key=key, thresholds_percent=range(10, 100, 10))
+    with pytest.raises(ValueError, match=r"thresholds_percent: \[10, 20, .*100\] makes 11 alerts with forecast_alert=True; "
+                                         r"expected at most 10 per budget"):
+        AccountBudget(stack, "B", budget_name="b", limit_usd=10, key=key, thresholds_percent=range(10, 101, 10))
+
+
+def test_trail_bad_input_is_reported_at_once():
+    stack = make_stack()
+    with pytest.raises(ValueError) as failure:
+        OrganizationTrail(stack, "T", estate_name="my--estate", key=kms.Key(stack, "K"), log_retention_days=42)
+    assert str(failure.value) == (
+        "Test/T: 2 problem(s):\n"
+        "  - log_retention_days: 42 is not a CloudWatch Logs retention; expected one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, "
+        "365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653\n"
+        "  - estate_name: 'my--estate' makes the trail name 'my--estate-organization-trail', which is not a CloudTrail name; "
+        "expected letters and digits with single '.', '_' or '-' between them, 3-128 characters in all"
+    )
 
 
 # --- config ----------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import pytest
 from aws_cdk import Aspects
 from aws_cdk import aws_sagemaker as sm
 
-from mlops_estate.config.governance import GuardrailsConfig
+from mlops_estate.config.governance import GuardrailsConfig, guardrail_options
 from mlops_estate.governance.guardrail_check import GuardrailCheck
 from mlops_estate.governance.guardrails import GuardrailOptions
 from tests.helpers import default_config, make_app, make_stack
@@ -20,7 +20,7 @@ VPC = {"SecurityGroupIds": ["sg-0123456789abcdef0"], "Subnets": ["subnet-0123456
 
 
 def options(**rules: object) -> GuardrailOptions:
-    base = GuardrailOptions.from_config(default_config())
+    base = guardrail_options(default_config())
     return replace(base, rules=replace(base.rules, **rules)) if rules else base
 
 
@@ -37,9 +37,9 @@ def monitoring_job(**network: object) -> dict[str, object]:
     )
 
 
-def synth_errors(build, opts: GuardrailOptions | None = None) -> str:
+def synth_errors(build, opts: GuardrailOptions | None = None, account: str = DEV) -> str:
     app = make_app()
-    stack = make_stack(app, account=DEV)
+    stack = make_stack(app, account=account)
     build(stack)
     Aspects.of(stack).add(GuardrailCheck(opts or options()))
     try:
@@ -294,3 +294,26 @@ def test_an_explainability_job_is_denied_when_the_config_enables_no_exemption():
     assert "[Test/Explainability] denied by guardrail SCP statement DenyEndpointConfigWithoutKmsKey" in errors
     assert "the guardrails exempt no role from that rule" in errors
     assert synth_errors(explainability_job(), options(require_kms=False)) == ""
+
+
+@pytest.mark.parametrize("account", ["222222222222", "333333333333"], ids=["shared_services", "data_lake"])
+def test_accounts_without_workloads_are_checked_against_their_cap(account):
+    """The mirror follows the SCP: shared services and the data lake now have an allow-list, checked at synth too."""
+    def endpoint(instance_type: str):
+        def build(stack):
+            sm.CfnEndpointConfig(stack, "EndpointConfig", production_variants=[variant(instance_type)], kms_key_id=KEY)
+        return build
+
+    errors = synth_errors(endpoint("ml.c5.xlarge"), account=account)
+    assert (f"[Test/EndpointConfig] denied by guardrail SCP statement DenyInstanceTypesOutsideAllowList{account}: instance type "
+            f"'ml.c5.xlarge' is not on the allow-list of account {account} (ml.t3.*, ml.m5.large, ml.m5.xlarge)") in errors
+    assert synth_errors(endpoint("ml.m5.large"), account=account) == ""
+
+
+def test_the_check_mirrors_every_rule_the_options_turn_on():
+    """The check enables exactly the SCP's statements; leaving the organisation is an API call no CloudFormation
+    resource makes, so it is enabled but has nothing to find at synth."""
+    check = GuardrailCheck(options())
+    assert {"DenyLeavingTheOrganization", "DenyInstanceTypesOutsideAllowList222222222222",
+            "DenyInstanceTypesOutsideAllowList333333333333"} <= check.enabled
+    assert "DenyLeavingTheOrganization" not in GuardrailCheck(options(deny_leave_organization=False)).enabled

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from mlops_estate.config.governance import GuardrailsConfig
+from mlops_estate.config.governance import GuardrailsConfig, guardrail_options
 from mlops_estate.governance.guardrails import GuardrailOptions, SageMakerGuardrails, guardrail_rules, pack_policies, policy_json
 from mlops_estate.config.estate import EstateConfig
 from tests.helpers import default_config, default_estate_dict, make_stack, resources_of_type, template_of
@@ -23,11 +23,12 @@ from tests.helpers import default_config, default_estate_dict, make_stack, resou
 KEY_TABLE = json.loads((Path(__file__).parents[1] / "data" / "iam_condition_keys.json").read_text())
 ALL_ON = GuardrailsConfig(models_in_vpc=True)
 DEV, PROD = "444444444444", "666666666666"
+SHARED, DATA_LAKE = "222222222222", "333333333333"
 KMS = "arn:aws:kms:eu-west-1:444444444444:key/1"
 
 
 def options(rules: GuardrailsConfig | None = None) -> GuardrailOptions:
-    base = GuardrailOptions.from_config(default_config())
+    base = guardrail_options(default_config())
     return replace(base, rules=rules) if rules is not None else base
 
 
@@ -192,7 +193,7 @@ def test_without_explainability_in_the_config_no_role_is_exempt():
     for model in data["models"]:
         if model.get("monitoring"):
             model["monitoring"].pop("explainability", None)
-    opts = GuardrailOptions.from_config(EstateConfig.from_dict(data, "test"))
+    opts = guardrail_options(EstateConfig.from_dict(data, "test"))
     assert not opts.clarify_shadow_endpoints
     stmts = statements(opts)
     assert not any("NotResource" in s for s in stmts)
@@ -257,12 +258,34 @@ def test_instance_types_follow_each_accounts_allow_list():
     assert denied_by(stmts, "sagemaker:CreateApp", studio_system) == []
 
 
+@pytest.mark.parametrize("account", [SHARED, DATA_LAKE], ids=["shared_services", "data_lake"])
+def test_accounts_without_workloads_are_capped_too(account):
+    """Shared services and the data lake run no SageMaker job today: a small cap, not none."""
+    opts = options()
+    assert opts.allowed_instance_types(account) == ("ml.t3.*", "ml.m5.large", "ml.m5.xlarge")
+    stmts = statements(opts)
+    here = {**GOOD_TRAINING, "aws:PrincipalAccount": account, "aws:PrincipalArn": f"arn:aws:iam::{account}:role/x"}
+    for big in ("ml.p3.2xlarge", "ml.m5.4xlarge", "ml.c5.xlarge"):
+        assert denied_by(stmts, "sagemaker:CreateTrainingJob", {**here, "sagemaker:InstanceTypes": [big]}) == [
+            f"DenyInstanceTypesOutsideAllowList{account}"], big
+        assert denied_by(stmts, "sagemaker:CreateEndpointConfig", {**here, "sagemaker:VolumeKmsKey": KMS,
+                                                                     "sagemaker:InstanceTypes": [big]}) == [
+            f"DenyInstanceTypesOutsideAllowList{account}"], big
+    assert denied_by(stmts, "sagemaker:CreateProcessingJob", {**here, "sagemaker:InstanceTypes": ["ml.m5.large"]}) == []
+    assert denied_by(stmts, "sagemaker:CreateApp", {"aws:PrincipalAccount": account, "sagemaker:InstanceTypes": ["ml.t3.medium"]}) == []
+
+
 def test_sandbox_accounts_get_the_union_of_their_roles_lists():
     cfg = default_config()
     same = replace(cfg, accounts=replace(cfg.accounts, ml_dev=PROD, staging=PROD))
-    opts = GuardrailOptions.from_config(same)
-    assert list(opts.instance_types_by_account) == [PROD]
+    opts = guardrail_options(same)
+    assert list(opts.instance_types_by_account) == [SHARED, DATA_LAKE, PROD]
     assert "ml.t3.*" in opts.instance_types_by_account[PROD] and "ml.inf2.*" in opts.instance_types_by_account[PROD]
+    # Every role in one account: one list, the union of all five.
+    sandbox = guardrail_options(replace(cfg, accounts=replace(cfg.accounts, shared_services=PROD, data_lake=PROD,
+                                                                         ml_dev=PROD, staging=PROD)))
+    assert list(sandbox.instance_types_by_account) == [PROD]
+    assert {"ml.m5.large", "ml.p3.2xlarge", "ml.inf2.*"} <= set(sandbox.instance_types_by_account[PROD])
 
 
 def test_exempt_roles_are_excepted_from_sagemaker_rules():
@@ -285,6 +308,19 @@ def test_only_the_deployment_role_may_disable_the_estates_keys_and_config():
     assert denied_by(stmts, "kms:DeleteAlias", admin, "arn:aws:kms:eu-west-1:444444444444:alias/mlops/data") == ["ProtectEstateKmsAliases"]
     assert denied_by(stmts, "config:StopConfigurationRecorder", admin) == ["ProtectAwsConfig"]
     assert denied_by(stmts, "config:StopConfigurationRecorder", deployer) == []
+
+
+def test_no_estate_account_may_leave_the_organisation():
+    """Leaving takes an account out of every guardrail: denied to everyone in it, the deployment roles included."""
+    stmts = statements(options())
+    for arn in ("arn:aws:iam::444444444444:role/Admin", "arn:aws:iam::444444444444:role/cdk-hnb659fds-cfn-exec-role-444444444444-eu-west-1",
+                "arn:aws:iam::222222222222:role/stacksets-exec-0123abcd", "arn:aws:iam::666666666666:role/break-glass"):
+        assert denied_by(stmts, "organizations:LeaveOrganization", {"aws:PrincipalArn": arn}) == ["DenyLeavingTheOrganization"], arn
+    (statement,) = [s for s in stmts if s["Sid"] == "DenyLeavingTheOrganization"]
+    assert statement == {"Sid": "DenyLeavingTheOrganization", "Effect": "Deny", "Action": "organizations:LeaveOrganization", "Resource": "*"}
+    assert "DenyLeavingTheOrganization" not in {s["Sid"] for s in statements(options(GuardrailsConfig(deny_leave_organization=False)))}
+    # Independent of protect_audit (switched off where another tool owns AWS Config).
+    assert "DenyLeavingTheOrganization" in {s["Sid"] for s in statements(options(GuardrailsConfig(protect_audit=False)))}
 
 
 def test_no_scp_pretends_to_protect_the_organisation_trail():
@@ -359,13 +395,27 @@ def test_policies_are_scps_attached_to_the_ous(guardrails_template):
 
 def test_too_many_policies_is_an_error():
     stack = make_stack()
-    with pytest.raises(ValueError, match=r"Test/G: the guardrails need \d+ SCPs but max_policies is 1"):
+    with pytest.raises(ValueError, match=r"Test/G: 1 problem\(s\):\n  - options.rules.max_policies: the guardrails need \d+ SCPs but max_policies is 1"):
         SageMakerGuardrails(stack, "G", options=options(replace(GuardrailsConfig(), max_policies=1)), target_ids=["r-ab12"])
 
 
 def test_no_targets_is_an_error():
-    with pytest.raises(ValueError, match="Test/G: target_ids is empty"):
+    with pytest.raises(ValueError, match="Test/G: 1 problem.*\n  - target_ids: is empty"):
         SageMakerGuardrails(make_stack(), "G", options=options(), target_ids=[])
+
+
+def test_bad_props_are_reported_at_once_with_path_and_value():
+    bad = replace(options(), monitor_role_path="model-monitor", instance_types_by_account={"12345": ()},
+                  rules=replace(GuardrailsConfig(), exempt_role_names=("no spaces",), max_policy_chars=99))
+    with pytest.raises(ValueError) as error:
+        SageMakerGuardrails(make_stack(), "G", options=bad, target_ids=["ou-nope"])
+    message = str(error.value)
+    assert message.startswith("Test/G: 5 problem(s):")
+    assert "options.monitor_role_path: 'model-monitor' is not an IAM path (/.../)" in message
+    assert "options.rules.exempt_role_names[0]: 'no spaces' is not an IAM role name" in message
+    assert "options.rules.max_policy_chars: 99 is outside 1024..5120" in message
+    assert "options.instance_types_by_account.12345: '12345' is not an AWS account id" in message
+    assert "options.instance_types_by_account.12345: is empty" in message
 
 
 def test_default_estate_attaches_guardrails_to_the_configured_ous(default_estate):
@@ -373,7 +423,12 @@ def test_default_estate_attaches_guardrails_to_the_configured_ous(default_estate
     policies = resources_of_type(template, "AWS::Organizations::Policy")
     assert policies and all(p["Properties"]["TargetIds"] == ["ou-ab12-mlworkld"] for p in policies.values())
     sids = {s["Sid"] for p in policies.values() for s in p["Properties"]["Content"]["Statement"]}
-    assert {"DenySageMakerWithoutVolumeKmsKey", "ProtectAwsConfig", f"DenyInstanceTypesOutsideAllowList{DEV}"} <= sids
+    assert {"DenySageMakerWithoutVolumeKmsKey", "ProtectAwsConfig", f"DenyInstanceTypesOutsideAllowList{DEV}",
+            f"DenyInstanceTypesOutsideAllowList{SHARED}", f"DenyInstanceTypesOutsideAllowList{DATA_LAKE}",
+            "DenyLeavingTheOrganization"} <= sids
+    # Still within the automatic split: every document under the quota, at most max_policies of them.
+    assert 1 < len(policies) <= 4
+    assert all(len(policy_json(p["Properties"]["Content"]["Statement"])) <= 5120 for p in policies.values())
 
 
 # --- the StackSet execution role's name cannot be borrowed --------------------------------------------------
@@ -399,5 +454,5 @@ def test_nobody_in_a_member_account_may_create_or_repolicy_a_stacksets_exec_role
 def test_without_the_baseline_rollout_no_role_name_is_reserved():
     data = default_estate_dict()
     data["organization"]["baseline_rollout"]["enabled"] = False
-    stmts = statements(GuardrailOptions.from_config(EstateConfig.from_dict(data)))
+    stmts = statements(guardrail_options(EstateConfig.from_dict(data)))
     assert not [s for s in stmts if s["Sid"] == "ProtectStackSetsExecutionRoles"]

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from mlops_estate.workspace.mlflow import MlflowTrackingServer
-from mlops_estate.config.workspace import MlflowConfig
+from mlops_estate.workspace.mlflow import MlflowConfig
 from tests.helpers import make_stack
 from tests.unit.workspace_stack import ESTATE, Workspace, as_list, new_workspace_parts, statements, workspace
 

@@ -241,8 +241,8 @@ def test_deploy_template_without_subnets_is_rejected():
 
 
 def test_imported_keys_need_every_serving_key_and_no_other():
-    with pytest.raises(ValueError, match=r"Unit/Test/Keys: key_arns lacks the monitoring, logs key\(s\); key_arns has the "
-                                         r"studio key\(s\), which nothing here uses"):
+    with pytest.raises(ValueError, match=r"Unit/Test/Keys: 2 problem\(s\):\n  - key_arns: \['data', 'models', 'studio'\] lacks the "
+                                         r"monitoring, logs key\(s\).*\n  - key_arns: \['studio'\] are key\(s\) nothing here uses"):
         ImportedKeys(make_stack(Stage(make_app(), "Unit")), "Keys", key_arns={
             DataClass.DATA: "arn:aws:kms:eu-west-1:123456789012:key/a", DataClass.MODELS: "arn:aws:kms:eu-west-1:123456789012:key/b",
             DataClass.STUDIO: "arn:aws:kms:eu-west-1:123456789012:key/c"})

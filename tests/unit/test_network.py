@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from aws_cdk.assertions import Match, Template
 
 from mlops_estate.security.encryption import DataClass, EstateKeys
 from mlops_estate.network.private_network import DEFAULT_INTERFACE_ENDPOINTS, PrivateNetwork
 from tests.helpers import TEST_AZS, make_stack
+
+VPC = "vpc-0123456789abcdef0"
+SUBNETS = ["subnet-0123456789abcdef1", "subnet-0123456789abcdef2"]
 
 
 @pytest.fixture(scope="module")
@@ -73,22 +78,66 @@ def test_s3_prefix_list_narrows_egress():
     template.resource_count_is("AWS::EC2::VPCEndpoint", 2)
 
 
-def test_bad_props_are_rejected():
+def test_bad_props_are_all_reported_with_path_and_value():
     stack = make_stack()
     keys = EstateKeys(stack, "Keys", estate_name="acme", classes=[DataClass.LOGS])
-    with pytest.raises(ValueError, match=r"Test/N1: unknown interface endpoint\(s\) \['Sagemaker'\]; choose from"):
-        PrivateNetwork(stack, "N1", cidr="10.1.0.0/16", availability_zones=TEST_AZS, logs_key=keys.logs, interface_endpoints=["Sagemaker"])
-    with pytest.raises(ValueError, match=r"Test/N2: availability_zones needs at least 2 zones, got \['eu-west-1a'\]"):
-        PrivateNetwork(stack, "N2", cidr="10.2.0.0/16", availability_zones=["eu-west-1a"], logs_key=keys.logs)
+    with pytest.raises(ValueError) as failure:
+        PrivateNetwork(stack, "N1", cidr="10.1.0.0/24", availability_zones=["eu-west-1a", "us-east-1b", "eu-west-1a"], logs_key=keys.logs,
+                       interface_endpoints=["Sagemaker", "Sts"], s3_prefix_list_id="s3")
+    assert str(failure.value) == (
+        "Test/N1: 5 problem(s):\n"
+        "  - interface_endpoints[0]: 'Sagemaker' is not a known interface endpoint; expected one of "
+        f"{', '.join(sorted(DEFAULT_INTERFACE_ENDPOINTS))}\n"
+        "  - availability_zones: ['eu-west-1a', 'us-east-1b', 'eu-west-1a'] names a zone twice; expected distinct zones\n"
+        "  - availability_zones[1]: 'us-east-1b' is not an availability zone of the stack's region eu-west-1; expected a zone like eu-west-1a\n"
+        "  - cidr: '10.1.0.0/24' is not an IPv4 block with room for a /24 subnet per zone; expected a network address with a prefix "
+        "from /16 to /22, like 10.10.0.0/16\n"
+        "  - s3_prefix_list_id: 's3' is not a managed prefix list id; expected pl- and 8 or 17 hex digits, like pl-6da54004"
+    )
+
+
+@pytest.mark.parametrize(("kwargs", "problem"), [
+    ({"availability_zones": ["eu-west-1a"]}, "availability_zones: ['eu-west-1a'] is not enough zones; expected at least 2"),
+    ({"cidr": "10.1.0.1/16"}, "cidr: '10.1.0.1/16' is not an IPv4 block"),
+    ({"cidr": "10.1.0.0/8"}, "cidr: '10.1.0.0/8' is not an IPv4 block"),
+    ({"cidr": None}, "cidr: None with no ip_addresses is not allowed; expected exactly one of cidr"),
+], ids=["one-zone", "host-bits", "too-large", "no-address-plan"])
+def test_each_bad_prop_is_named(kwargs, problem):
+    stack = make_stack()
+    keys = EstateKeys(stack, "Keys", estate_name="acme", classes=[DataClass.LOGS])
+    props = {"cidr": "10.1.0.0/16", "availability_zones": TEST_AZS, **kwargs}
+    with pytest.raises(ValueError, match=r"Test/N: 1 problem\(s\):\n  - " + re.escape(problem)):
+        PrivateNetwork(stack, "N", logs_key=keys.logs, **props)
+
+
+def test_tokens_are_accepted_where_literals_are_checked():
+    from aws_cdk import App, Stack
+
+    stack = Stack(App(), "Agnostic")  # no environment: the region and zones are tokens
+    keys = EstateKeys(stack, "Keys", estate_name="acme", classes=[DataClass.LOGS])
+    PrivateNetwork(stack, "N", cidr="10.1.0.0/16", availability_zones=stack.availability_zones[:2], logs_key=keys.logs)
+    with pytest.raises(ValueError, match=r"availability_zones\[0\]: 'zone-a' is not an availability zone name; expected one like eu-west-1a"):
+        PrivateNetwork(stack, "Bad", cidr="10.1.0.0/16", availability_zones=["zone-a", stack.availability_zones[1]], logs_key=keys.logs)
 
 
 def test_import_existing_vpc_by_ids_without_lookup():
     stack = make_stack()
     placement = PrivateNetwork.from_existing(
-        stack, "Existing", vpc_id="vpc-0abc", subnet_ids=["subnet-1", "subnet-2"], availability_zones=TEST_AZS, security_group_id="sg-0123"
+        stack, "Existing", vpc_id=VPC, subnet_ids=SUBNETS, availability_zones=TEST_AZS, security_group_id="sg-0123456789abcdef0"
     )
-    assert placement.subnet_ids == ("subnet-1", "subnet-2")
-    assert placement.security_group_ids == ["sg-0123"]
-    assert placement.vpc.vpc_id == "vpc-0abc"
-    with pytest.raises(ValueError, match="give one subnet id per availability zone"):
-        PrivateNetwork.from_existing(stack, "Bad", vpc_id="vpc-0abc", subnet_ids=["subnet-1"], availability_zones=TEST_AZS, security_group_id="sg-1")
+    assert placement.subnet_ids == tuple(SUBNETS)
+    assert placement.security_group_ids == ["sg-0123456789abcdef0"]
+    assert placement.vpc.vpc_id == VPC
+
+
+def test_import_existing_vpc_reports_bad_ids_at_once():
+    with pytest.raises(ValueError) as failure:
+        PrivateNetwork.from_existing(make_stack(), "Bad", vpc_id="vpc-0abc", subnet_ids=["subnet-1"], availability_zones=TEST_AZS,
+                                     security_group_id="sg-1")
+    assert str(failure.value) == (
+        "Test/Bad: 4 problem(s):\n"
+        "  - vpc_id: 'vpc-0abc' is not a VPC id; expected vpc- and 8 or 17 hex digits\n"
+        "  - subnet_ids[0]: 'subnet-1' is not a subnet id; expected subnet- and 8 or 17 hex digits\n"
+        "  - subnet_ids: ['subnet-1'] are 1 subnets for 2 zones; expected one subnet id per availability zone\n"
+        "  - security_group_id: 'sg-1' is not a security group id; expected sg- and 8 or 17 hex digits"
+    )

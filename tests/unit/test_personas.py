@@ -8,11 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from mlops_estate.config.estate import UserConfig
-from mlops_estate.workspace.personas import ACTIVITIES, PERSONAS, SIGN_IN_TAG, PersonaResources, Personas
+from mlops_estate.workspace.personas import UserConfig
+from mlops_estate.workspace.personas import (
+    ACTIVITIES, PERSONAS, SIGN_IN_TAG, PersonaResources, Personas, persona_role_arn, persona_role_name,
+)
 from mlops_estate.workspace.studio import StudioDomain
-from tests.helpers import make_stack
-from tests.unit.workspace_stack import BOUNDARY_ARN, ESTATE, FEATURE_GROUP, REGISTRY_ACCOUNT, Workspace, as_list, new_workspace_parts, statements, workspace
+from tests.helpers import TEST_ACCOUNT, make_stack
+from tests.iam_eval import Caller, allowed, physical_names, render
+from tests.unit.workspace_stack import (
+    APPROVER_ROLE_ARN, BOUNDARY_ARN, ESTATE, FEATURE_GROUP, REGISTRY_ACCOUNT, USERS, Workspace, as_list, new_workspace_parts,
+    statements, workspace,
+)
 
 
 @pytest.fixture(scope="module")
@@ -85,12 +91,36 @@ def test_sagemaker_resources_are_scoped_to_the_estate_prefix(ws):
     assert f"arn:aws:sagemaker:eu-west-1:123456789012:feature-group/{FEATURE_GROUP}" in resources
 
 
-def test_only_the_mlops_admin_can_approve_models(ws):
+def test_only_the_mlops_admin_can_approve_models_and_only_as_the_registrys_approver(ws):
     (update,) = [s for s in statements(ws.resources[ws.id_of(ws.personas.policies["BuildAssets"])]) if s.get("Sid") == "UpdateModelsButNeverApprove"]
     assert update["Condition"] == {"StringNotEquals": {"sagemaker:ModelApprovalStatus": "Approved"}}
     for persona in PERSONAS:
+        # No persona sets an approval status itself: the registry's groups live in another account, whose group
+        # policies grant this account no UpdateModelPackage; the one path is the registry's ModelApprover role.
         unconditional = [s for a, s in _allowed(ws, persona) if a == "sagemaker:UpdateModelPackage" and "Condition" not in s]
-        assert bool(unconditional) == (persona == "mlops_admin"), persona
+        assert unconditional == [], persona
+        assumes = [s for a, s in _allowed(ws, persona) if a in ("sts:AssumeRole", "sts:SetSourceIdentity")]
+        if persona == "mlops_admin":
+            (statement,) = {json.dumps(s, sort_keys=True): s for s in assumes}.values()
+            assert sorted(statement["Action"]) == ["sts:AssumeRole", "sts:SetSourceIdentity"]
+            assert statement["Resource"] == APPROVER_ROLE_ARN
+        else:
+            assert assumes == [], persona
+
+
+def test_the_approver_persona_role_is_named_for_the_registrys_trust(ws):
+    admin = ws.resources[ws.id_of(ws.personas.role("mlops_admin"))]["Properties"]
+    assert admin["RoleName"] == f"{ESTATE}-mlops-admin" == persona_role_name(ESTATE, "mlops_admin")
+    assert ws.stack.resolve(persona_role_arn(ESTATE, "mlops_admin", "444444444444")) == {
+        "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, f":iam::444444444444:role/{ESTATE}-mlops-admin"]]}
+    for persona in ("data_scientist", "ml_engineer", "auditor"):  # nobody needs to find them by name
+        assert "RoleName" not in ws.resources[ws.id_of(ws.personas.role(persona))]["Properties"], persona
+    # Without an approver role to assume, the persona keeps a generated name (one-account apps, tests).
+    stack = make_stack()
+    _, network, data, artifacts, _ = new_workspace_parts(stack)
+    alone = Personas(stack, "Alone", resources=PersonaResources(estate_name="sb", data_bucket=data, artifacts_bucket=artifacts,
+                                                                 placement=network.placement, job_keys=(data.key,)))
+    assert stack.resolve(alone.role("mlops_admin").node.default_child.role_name) is None
 
 
 def test_the_auditor_reads_metadata_but_never_data_and_changes_nothing(ws):
@@ -103,10 +133,10 @@ def test_the_auditor_reads_metadata_but_never_data_and_changes_nothing(ws):
     assert changes == {"sagemaker:CreateApp", "sagemaker:DeleteApp", "sagemaker:CreateSpace", "sagemaker:UpdateSpace",
                        "sagemaker:DeleteSpace", "sagemaker:CreatePresignedMlflowTrackingServerUrl",
                        "s3:PutObject", "s3:DeleteObject"}
-    sharing = ws.stack.resolve(ws.studio.sharing_bucket.bucket.arn_for_objects("sharing/*"))
+    own = ws.stack.resolve(ws.studio.sharing_bucket.bucket.arn_for_objects("sharing/${aws:SourceIdentity}/*"))
     for action, statement in _allowed(ws, "auditor"):
-        if action in ("s3:PutObject", "s3:DeleteObject"):
-            assert as_list(statement["Resource"]) == [sharing]
+        if action in ("s3:PutObject", "s3:DeleteObject"):  # its own shared notebooks only
+            assert as_list(statement["Resource"]) == [own]
     data_objects = ws.stack.resolve(ws.data.bucket.arn_for_objects("*"))
     assert not [s for a, s in _allowed(ws, "auditor") if a == "s3:GetObject" and data_objects in as_list(s["Resource"])]
 
@@ -211,9 +241,10 @@ def test_the_shared_space_role_reads_metadata_and_shares_notebooks_only(ws):
     policies = {**ws.of_type("AWS::IAM::ManagedPolicy"), **ws.of_type("AWS::IAM::Policy")}
     attached = [p for p in policies.values() if role_ref in p["Properties"].get("Roles", [])]
     actions = {a for p in attached for s in statements(p) for a in as_list(s["Action"])}
-    assert "sagemaker:DescribePipeline" in actions and "s3:PutObject" in actions
-    writes = {a for a in actions if a.split(":")[1].startswith(("Create", "Update", "Delete", "Put", "Start", "PassRole"))}
-    assert writes == {"s3:PutObject", "s3:DeleteObject"}  # the Studio sharing prefix only
+    assert "sagemaker:DescribePipeline" in actions and "s3:GetObject" in actions
+    writes = {a for a in actions if a.split(":")[1].startswith(("Create", "Update", "Delete", "Put", "Start", "PassRole", "Encrypt",
+                                                                "GenerateDataKey"))}
+    assert writes == set()  # reads estate metadata and shared notebooks, writes nothing
     sharing = ws.stack.resolve(ws.studio.sharing_bucket.bucket.arn_for_objects("sharing/*"))
     s3_objects = [r for p in attached for s in statements(p) if "s3:GetObject" in as_list(s["Action"]) for r in as_list(s["Resource"])]
     assert s3_objects == [sharing], "no data bucket, no artifacts"
@@ -256,3 +287,45 @@ def test_the_auditor_can_neither_create_nor_run_a_shared_space(ws):
         if action in (*SPACE_CHANGES, "sagemaker:CreateApp", "sagemaker:DeleteApp"):
             assert statement["Condition"]["StringEquals"] == {"sagemaker:SpaceSharingType": "Private"}, action
             assert "sagemaker:OwnerUserProfileArn" in statement["Condition"]["ArnLike"], action
+
+
+# ------------------------------------------------------------------------------------------- shared notebooks
+def _caller(ws: Workspace, role: object) -> Caller:
+    template = ws.template.to_json()
+    names = physical_names(template, TEST_ACCOUNT)
+    role_id = ws.id_of(role)
+    policies = {**ws.of_type("AWS::IAM::ManagedPolicy"), **ws.of_type("AWS::IAM::Policy")}
+    documents = [p["Properties"]["PolicyDocument"] for p in policies.values() if {"Ref": role_id} in p["Properties"].get("Roles", [])]
+    return Caller(names[f"{role_id}.Arn"], TEST_ACCOUNT, [render(s, TEST_ACCOUNT, names) for d in documents for s in d["Statement"]])
+
+
+def _sharing(ws: Workspace, key: str) -> str:
+    bucket = physical_names(ws.template.to_json(), TEST_ACCOUNT)[ws.id_of(ws.studio.sharing_bucket.bucket)]
+    return f"arn:aws:s3:::{bucket}/{key}"
+
+
+@pytest.mark.parametrize("user", USERS, ids=[u.persona for u in USERS])
+def test_a_person_shares_notebooks_only_under_their_own_prefix(ws, user):
+    """Studio sessions carry the user profile name as source identity; every profile writes under sharing/<its name>/."""
+    caller = _caller(ws, ws.personas.role(user.persona))
+    me = {"aws:SourceIdentity": user.name}
+    others = [u.name for u in USERS if u.name != user.name]
+    for action in ("s3:PutObject", "s3:DeleteObject"):
+        assert allowed(caller, action, _sharing(ws, f"sharing/{user.name}/snapshot/nb.ipynb"), resource_account=TEST_ACCOUNT, ctx=me)
+        for other in others:  # nobody replaces or deletes another person's shared work
+            assert not allowed(caller, action, _sharing(ws, f"sharing/{other}/snapshot/nb.ipynb"), resource_account=TEST_ACCOUNT,
+                               ctx=me), (action, other)
+        assert not allowed(caller, action, _sharing(ws, "sharing/nb.ipynb"), resource_account=TEST_ACCOUNT, ctx=me)
+        # A job or pipeline running as the persona role has no source identity: it shares nothing.
+        assert not allowed(caller, action, _sharing(ws, f"sharing/{user.name}/nb.ipynb"), resource_account=TEST_ACCOUNT)
+    for other in others:  # and reads everyone's
+        assert allowed(caller, "s3:GetObject", _sharing(ws, f"sharing/{other}/snapshot/nb.ipynb"), resource_account=TEST_ACCOUNT, ctx=me)
+
+
+def test_shared_spaces_read_shared_notebooks_but_write_none(ws):
+    space = _caller(ws, ws.personas.shared_space_role)
+    for who in ({}, {"aws:SourceIdentity": "ana"}):
+        for action in ("s3:PutObject", "s3:DeleteObject"):
+            for key in ("sharing/ana/nb.ipynb", "sharing/kim/nb.ipynb", "sharing/nb.ipynb"):
+                assert not allowed(space, action, _sharing(ws, key), resource_account=TEST_ACCOUNT, ctx=who), (action, key, who)
+        assert allowed(space, "s3:GetObject", _sharing(ws, "sharing/ana/nb.ipynb"), resource_account=TEST_ACCOUNT, ctx=who)

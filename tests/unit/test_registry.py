@@ -11,9 +11,10 @@ from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 
-from mlops_estate.lifecycle.registry import ModelRegistry, registry_location
+from mlops_estate.lifecycle.registry import ModelApprover, ModelRegistry, registry_location
 from mlops_estate.security.storage import SecureBucket
 from tests.helpers import TEST_ACCOUNT, default_config, make_stack, resources_of_type, template_of
+from tests.iam_eval import Caller, allowed, as_list, can_assume, caller_of, render, roles_where, trust_statements
 
 BUILD = "444444444444"
 CONSUMERS = ["555555555555", "666666666666"]
@@ -52,17 +53,23 @@ def test_one_retained_group_per_model_named_from_config(template):
 def test_group_policy_names_exactly_the_consumer_and_build_accounts(template):
     for group in resources_of_type(template, "AWS::SageMaker::ModelPackageGroup").values():
         statements = {s["Sid"]: s for s in group["Properties"]["ModelPackageGroupPolicy"]["Statement"]}
-        assert sorted(statements) == ["BuildAccountDescribesGroup", "BuildAccountRegistersVersions", "ConsumersDescribeGroup",
-                                      "ConsumersReadVersions"]
+        assert sorted(statements) == ["BuildAccountDescribesGroup", "BuildAccountReadsVersions", "BuildAccountRegistersVersions",
+                                      "ConsumersDescribeGroup", "ConsumersReadVersions"]
         for sid in ("ConsumersDescribeGroup", "ConsumersReadVersions"):
             assert sorted(_account_of(p) for p in statements[sid]["Principal"]["AWS"]) == CONSUMERS
         assert statements["ConsumersReadVersions"]["Action"] == ["sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages"]
         assert statements["ConsumersDescribeGroup"]["Action"] == ["sagemaker:DescribeModelPackageGroup"]
-        for sid in ("BuildAccountDescribesGroup", "BuildAccountRegistersVersions"):
+        for sid in ("BuildAccountDescribesGroup", "BuildAccountReadsVersions", "BuildAccountRegistersVersions"):
             assert [_account_of(p) for p in statements[sid]["Principal"]["AWS"]] == [BUILD]
-        assert statements["BuildAccountRegistersVersions"]["Action"] == ["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages"]
+        assert statements["BuildAccountReadsVersions"]["Action"] == ["sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages"]
+        # The build account registers versions that wait for a person, never one already approved (or rejected).
+        register = statements["BuildAccountRegistersVersions"]
+        assert register["Action"] == "sagemaker:CreateModelPackage"
+        assert register["Condition"] == {"StringEquals": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}}
+        assert not [s for sid, s in statements.items() if sid != "BuildAccountRegistersVersions"
+                    and "sagemaker:CreateModelPackage" in as_list(s["Action"])]
         # Nobody outside the registry's account may approve (UpdateModelPackage) or delete.
-        actions = {a for s in statements.values() for a in s["Action"]}
+        actions = {a for s in statements.values() for a in as_list(s["Action"])}
         assert not any(a.startswith(("sagemaker:Update", "sagemaker:Delete")) for a in actions)
 
 
@@ -127,3 +134,97 @@ def test_registry_must_live_in_its_locations_account():
         ModelRegistry(stack, "Registry", location=registry_location(config), models=config.models,
                       artifacts=SecureBucket(stack, "Artifacts", key=key), card_key=key, build_account="444444444444",
                       consumer_accounts=["555555555555"], default_owner="team")
+
+
+# ------------------------------------------------------------------------------------------- the approver
+REGISTRY = "222222222222"
+ADMIN = f"arn:aws:iam::{BUILD}:role/mlops-mlops-admin"
+VERSION = f"arn:aws:sagemaker:eu-west-1:{REGISTRY}:model-package/mlops-churn/3"
+
+
+@pytest.fixture(scope="module")
+def approver_template() -> dict[str, Any]:
+    stack = make_stack(account=REGISTRY)
+    key = kms.Key(stack, "Key")
+    artifacts = SecureBucket(stack, "Artifacts", key=key, bucket_name="mlops-artifacts-222222222222-eu-west-1")
+    ModelApprover(stack, "Approver", role_name="mlops-model-approver", group_prefix="mlops", approvers=[ADMIN],
+                  artifacts=artifacts, key=key)
+    return template_of(stack).to_json()
+
+
+def _approver(template: dict[str, Any]) -> tuple[str, Caller]:
+    (role_id,) = roles_where(template, RoleName="mlops-model-approver")
+    return role_id, caller_of(template, role_id, REGISTRY)
+
+
+def test_approver_is_assumed_only_by_the_named_role_from_a_session_with_a_source_identity(approver_template):
+    role_id, approver = _approver(approver_template)
+    trust = trust_statements(approver_template, role_id, REGISTRY)
+    may_assume = [{"Effect": "Allow", "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"], "Resource": approver.arn}]
+    admin = Caller(ADMIN, BUILD, may_assume)
+    person = {"aws:SourceIdentity": "sam-admin", "sts:SourceIdentity": "sam-admin"}
+    assert can_assume(admin, approver.arn, trust, role_account=REGISTRY, ctx=person, set_source_identity=True)
+    # The same role in a job or pipeline (no source identity), or naming a person itself: refused.
+    assert not can_assume(admin, approver.arn, trust, role_account=REGISTRY)
+    assert not can_assume(admin, approver.arn, trust, role_account=REGISTRY, ctx={"sts:SourceIdentity": "sam-admin"},
+                          set_source_identity=True)
+    # Another role of the same account, or the same name in another account, with the same identity grant: refused.
+    for other in (f"arn:aws:iam::{BUILD}:role/mlops-data-scientist", "arn:aws:iam::555555555555:role/mlops-mlops-admin"):
+        caller = Caller(other, other.split(":")[4], may_assume)
+        assert not can_assume(caller, approver.arn, trust, role_account=REGISTRY, ctx=person, set_source_identity=True), other
+    # Trusting the account only delegates to it: without its own grant the named role cannot assume it either.
+    assert not can_assume(Caller(ADMIN, BUILD, []), approver.arn, trust, role_account=REGISTRY, ctx=person, set_source_identity=True)
+
+
+def test_approver_decides_on_the_estates_versions_and_nothing_else(approver_template):
+    _, approver = _approver(approver_template)
+    decide = {"sagemaker:ModelApprovalStatus": "Approved"}
+    assert allowed(approver, "sagemaker:UpdateModelPackage", VERSION, resource_account=REGISTRY, ctx=decide)
+    assert allowed(approver, "sagemaker:UpdateModelPackage", VERSION, resource_account=REGISTRY,
+                   ctx={"sagemaker:ModelApprovalStatus": "Rejected"})
+    # Back to pending, or an update that only changes metadata: not the approver's business.
+    assert not allowed(approver, "sagemaker:UpdateModelPackage", VERSION, resource_account=REGISTRY,
+                       ctx={"sagemaker:ModelApprovalStatus": "PendingManualApproval"})
+    assert not allowed(approver, "sagemaker:UpdateModelPackage", VERSION, resource_account=REGISTRY)
+    other_group = f"arn:aws:sagemaker:eu-west-1:{REGISTRY}:model-package/other-churn/3"
+    assert not allowed(approver, "sagemaker:UpdateModelPackage", other_group, resource_account=REGISTRY, ctx=decide)
+    for action in ("sagemaker:CreateModelPackage", "sagemaker:DeleteModelPackage", "sagemaker:UpdateModelPackageGroup"):
+        assert not allowed(approver, action, VERSION, resource_account=REGISTRY, ctx=decide), action
+    # It reads what the decision rests on: the version, the card, the evaluation report (not the model itself).
+    assert allowed(approver, "sagemaker:DescribeModelPackage", VERSION, resource_account=REGISTRY)
+    assert allowed(approver, "sagemaker:DescribeModelCard", f"arn:aws:sagemaker:eu-west-1:{REGISTRY}:model-card/mlops-churn",
+                   resource_account=REGISTRY)
+    bucket = "arn:aws:s3:::mlops-artifacts-222222222222-eu-west-1"
+    assert allowed(approver, "s3:GetObject", f"{bucket}/models/churn/evaluation/abc123/evaluation.json", resource_account=REGISTRY)
+    assert not allowed(approver, "s3:GetObject", f"{bucket}/models/churn/training/job/output/model.tar.gz", resource_account=REGISTRY)
+
+
+def test_approver_props_are_checked_at_once():
+    stack = make_stack(account=REGISTRY)
+    key = kms.Key(stack, "Key")
+    artifacts = SecureBucket(stack, "Artifacts", key=key)
+    with pytest.raises(ValueError) as failure:
+        ModelApprover(stack, "Bad", role_name="no spaces", group_prefix="Mlops_", approvers=["arn:aws:iam::4444:user/x"],
+                      artifacts=artifacts, key=key)
+    text = str(failure.value)
+    assert "Test/Bad: role_name: 'no spaces' is not an IAM role name" in text
+    assert "group_prefix: 'Mlops_' is not the start of a model package group name" in text
+    assert "approvers[0]: 'arn:aws:iam::4444:user/x' is not a role ARN" in text
+    with pytest.raises(ValueError, match="approvers: name at least one role ARN"):
+        ModelApprover(stack, "Nobody", role_name="r", group_prefix="mlops", approvers=[], artifacts=artifacts, key=key)
+
+
+def test_the_build_account_may_register_only_pending_versions(template):
+    (group,) = [g for g in resources_of_type(template, "AWS::SageMaker::ModelPackageGroup").values()
+                if g["Properties"]["ModelPackageGroupName"] == "mlops-churn"]
+    policy = render(group["Properties"]["ModelPackageGroupPolicy"]["Statement"], TEST_ACCOUNT, {})
+    version = f"arn:aws:sagemaker:eu-west-1:{TEST_ACCOUNT}:model-package/mlops-churn/4"
+    pipeline = Caller(f"arn:aws:iam::{BUILD}:role/pipeline", BUILD,
+                      [{"Effect": "Allow", "Action": "sagemaker:*ModelPackage", "Resource": "*"}])
+    register = {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}
+    assert allowed(pipeline, "sagemaker:CreateModelPackage", version, resource_account=TEST_ACCOUNT, resource_policy=policy, ctx=register)
+    for status in ("Approved", "Rejected"):
+        assert not allowed(pipeline, "sagemaker:CreateModelPackage", version, resource_account=TEST_ACCOUNT, resource_policy=policy,
+                           ctx={"sagemaker:ModelApprovalStatus": status}), status
+    assert not allowed(pipeline, "sagemaker:UpdateModelPackage", version, resource_account=TEST_ACCOUNT, resource_policy=policy,
+                       ctx={"sagemaker:ModelApprovalStatus": "Approved"})

@@ -84,17 +84,40 @@ def test_cross_account_read_names_the_account_and_prefix(template):
     )
 
 
-def test_bad_version_retention_is_rejected():
+def test_bad_props_are_all_reported_with_path_and_value():
     stack = make_stack()
     keys = EstateKeys(stack, "Keys", estate_name="acme", classes=[DataClass.DATA])
-    with pytest.raises(ValueError, match="Test/Bad: noncurrent_version_days must be >= 1, got 0"):
-        SecureBucket(stack, "Bad", key=keys.data, noncurrent_version_days=0)
+    with pytest.raises(ValueError) as error:
+        SecureBucket(stack, "Bad", key=keys.data, noncurrent_version_days=0, bucket_name="Bad_Name")
+    assert "Test/Bad: 2 problem(s)" in str(error.value)
+    assert "noncurrent_version_days: 0 is not allowed; expected a whole number of days >= 1" in str(error.value)
+    assert "bucket_name: 'Bad_Name' is not an S3 bucket name" in str(error.value)
 
 
-def test_apps_without_policy_based_log_delivery_get_a_clear_error():
-    from aws_cdk import App, Stack
+def test_apps_without_the_log_delivery_flag_get_the_same_policy_based_delivery():
+    """An app of the user's own (no cdk.json flags) gets log delivery by bucket policy, never a bucket ACL: the
+    buckets and policies are exactly those of an app with the flag on."""
+    from aws_cdk import App, Environment, Stack
 
-    stack = Stack(App(), "NoFlags")
-    keys = EstateKeys(stack, "Keys", estate_name="acme", classes=[DataClass.DATA])
-    with pytest.raises(ValueError, match=r"@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy=true"):
+    rendered = []
+    for context in ({}, {"@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True}):
+        stack = Stack(App(context=context), "S", env=Environment(account="123456789012", region="eu-west-1"))
+        keys = EstateKeys(stack, "Keys", estate_name="acme", classes=[DataClass.DATA])
         SecureBucket(stack, "Data", key=keys.data)
+        resources = Template.from_stack(stack).to_json()["Resources"]
+        rendered.append({k: v for k, v in resources.items() if v["Type"].startswith("AWS::S3::")})
+    without_flag, with_flag = rendered
+    assert without_flag == with_flag
+    assert not any("AccessControl" in r["Properties"] for r in without_flag.values())
+    delivery = [s for r in without_flag.values() if r["Type"] == "AWS::S3::BucketPolicy"
+                for s in r["Properties"]["PolicyDocument"]["Statement"] if s.get("Principal") == {"Service": "logging.s3.amazonaws.com"}]
+    assert len(delivery) == 1 and delivery[0]["Action"] == "s3:PutObject"
+
+
+def test_other_accounts_are_named_by_account_id():
+    stack = make_stack()
+    keys = EstateKeys(stack, "Keys", estate_name="acme", classes=[DataClass.DATA])
+    bucket = SecureBucket(stack, "Data", key=keys.data)
+    with pytest.raises(ValueError, match=r"^Test/Data: allow_account_read: 1 problem\(s\):\n  - account_ids\[0\]: 'prod' is not an AWS "
+                                         r"account id; expected exactly 12 digits$"):
+        bucket.allow_account_read(["prod"])

@@ -10,7 +10,7 @@ from aws_cdk.assertions import Template
 
 from mlops_estate.network.private_network import NetworkPlacement
 from mlops_estate.workspace.studio import StudioDomain
-from mlops_estate.config.workspace import StudioConfig
+from mlops_estate.workspace.studio import StudioConfig
 from tests.helpers import make_stack
 from tests.unit.workspace_stack import USERS, Workspace, new_workspace_parts, workspace
 
@@ -121,19 +121,47 @@ def test_a_role_defined_here_gets_source_identity_and_a_domain_without_a_space_r
     assert "DefaultSpaceSettings" not in props  # shared spaces need an explicit, least-privilege space role
 
 
-def test_grant_sharing_gives_exactly_the_sharing_prefix_and_key():
+def test_grant_sharing_reads_the_sharing_prefix_and_writes_only_the_sessions_own():
     stack = make_stack()
     keys, network, _, _, personas = new_workspace_parts(stack)
     studio = StudioDomain(stack, "Studio", domain_name="d", placement=network.placement, key=keys.studio,
                           execution_role=personas.role("data_scientist"))
-    role = iam.Role(stack, "Extra", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
-    studio.grant_sharing(role)
-    document = stack.resolve(role.node.find_child("DefaultPolicy").document.to_json())
-    actions = sorted(a for s in document["Statement"] for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]]))
-    assert actions == sorted(["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket", "s3:GetBucketLocation",
-                              "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"])
-    objects = document["Statement"][0]["Resource"]
-    assert objects["Fn::Join"][1][-1] == "/sharing/*"
+    writer = iam.Role(stack, "Writer", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+    reader = iam.Role(stack, "Reader", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+    studio.grant_sharing(writer)
+    studio.grant_sharing(reader, read_only=True)
+
+    def grants(role: iam.Role) -> dict[str, list[str]]:
+        document = stack.resolve(role.node.find_child("DefaultPolicy").document.to_json())
+        out: dict[str, list[str]] = {}
+        for statement in document["Statement"]:
+            for action in statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]:
+                resource = statement["Resource"]
+                out[action] = [resource["Fn::Join"][1][-1] if "Fn::Join" in resource else "bucket-or-key"]
+        return out
+
+    assert grants(writer) == {
+        "s3:GetObject": ["/sharing/*"], "s3:PutObject": ["/sharing/${aws:SourceIdentity}/*"],
+        "s3:DeleteObject": ["/sharing/${aws:SourceIdentity}/*"], "s3:ListBucket": ["bucket-or-key"],
+        "s3:GetBucketLocation": ["bucket-or-key"], "kms:Decrypt": ["bucket-or-key"], "kms:Encrypt": ["bucket-or-key"],
+        "kms:GenerateDataKey": ["bucket-or-key"], "kms:DescribeKey": ["bucket-or-key"]}
+    assert grants(reader) == {
+        "s3:GetObject": ["/sharing/*"], "s3:ListBucket": ["bucket-or-key"], "s3:GetBucketLocation": ["bucket-or-key"],
+        "kms:Decrypt": ["bucket-or-key"], "kms:DescribeKey": ["bucket-or-key"]}
+
+
+def test_every_user_profile_shares_under_its_own_prefix(ws):
+    """The prefix the profile's sessions may write (sharing/${aws:SourceIdentity}/, the source identity being the
+    profile name) is where Studio puts that profile's shared snapshots."""
+    bucket_id = ws.stack.resolve(ws.studio.sharing_bucket.bucket.node.default_child.logical_id)
+    for profile in ws.of_type("AWS::SageMaker::UserProfile").values():
+        props = profile["Properties"]
+        sharing = props["UserSettings"]["SharingSettings"]
+        assert sharing["S3OutputPath"] == {"Fn::Join": ["", ["s3://", {"Ref": bucket_id}, f"/sharing/{props['UserProfileName']}/"]]}
+        assert sharing["S3KmsKeyId"] == _arn(ws, ws.keys.studio)
+        assert sharing["NotebookOutputOption"] == "Allowed"
+    domain_settings = _domain(ws)["Properties"]["DomainSettings"]
+    assert domain_settings["ExecutionRoleIdentityConfig"] == "USER_PROFILE_NAME"
 
 
 # ------------------------------------------------------------------------------------------- bad props

@@ -34,6 +34,7 @@ from mlops_estate.pipeline import (
 from mlops_estate.pipeline.training_pipeline import CrossAccountStore, PipelineSchedule, PipelineStorage, TrainingPipeline
 from mlops_estate.security.storage import SecureBucket
 from tests.helpers import TEST_AZS, make_stack, policy_statements, resources_of_type, template_of
+from tests.iam_eval import Caller, allowed
 from tests.pipeline_schema import from_template, validate
 
 IMAGE = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1"
@@ -168,6 +169,40 @@ def test_pipeline_role_may_grant_the_volume_key_to_aws_services_only(built):
 def test_register_only_into_the_named_group(built):
     statements = [s for s in built.policy_of("FullPipelineRole") if "sagemaker:CreateModelPackage" in s["Action"]]
     assert [s["Resource"] for s in statements] == ["arn:aws:sagemaker:eu-west-1:222222222222:model-package/team-churn/*"]
+
+
+def test_the_pipeline_never_approves_its_own_model(built):
+    """The role creates versions only as PendingManualApproval and updates none: a person approves them."""
+    role = Caller("arn:aws:iam::123456789012:role/pipeline", "123456789012", built.policy_of("FullPipelineRole"))
+    version = "arn:aws:sagemaker:eu-west-1:222222222222:model-package/team-churn/7"
+    # Cross-account, the registry's group policy must allow too: here one allowing the account anything on it.
+    group_policy = [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "sagemaker:*", "Resource": "*"}]
+
+    def may(action: str, **ctx: str) -> bool:
+        return allowed(role, action, version, resource_account="222222222222", resource_policy=group_policy, ctx=ctx)
+
+    assert may("sagemaker:CreateModelPackage", **{"sagemaker:ModelApprovalStatus": "PendingManualApproval"})
+    assert not may("sagemaker:CreateModelPackage", **{"sagemaker:ModelApprovalStatus": "Approved"})
+    assert not may("sagemaker:CreateModelPackage", **{"sagemaker:ModelApprovalStatus": "Rejected"})
+    assert not may("sagemaker:UpdateModelPackage", **{"sagemaker:ModelApprovalStatus": "Approved"})
+
+
+@pytest.mark.parametrize("status", ["Approved", "Rejected", "parameter"])
+def test_a_register_step_deciding_the_status_itself_is_rejected(parts, status):
+    stack, placement, storage = parts
+    name = f"deciding-{status.lower()}"
+
+    def definition(jobs: JobEnvironment) -> PipelineDefinition:
+        chosen = ParameterString("ModelApprovalStatus", "PendingManualApproval")
+        register = RegisterModelStep("Register", model_package_group=GROUP, image_uri=IMAGE, model_data="s3://work/model.tar.gz",
+                                     approval_status=chosen if status == "parameter" else status)  # type: ignore[arg-type]
+        return PipelineDefinition(name, parameters=[chosen], steps=[register])
+
+    shown = "String parameter 'ModelApprovalStatus'" if status == "parameter" else repr(status)
+    with pytest.raises(ConfigError, match=re.escape(
+            f"definition.steps[Register].approval_status: {shown} is not allowed; expected 'PendingManualApproval': a build "
+            "pipeline registers versions for a person to approve")):
+        TrainingPipeline(stack, f"Deciding{status}", pipeline_name=name, definition=definition, placement=placement, storage=storage)
 
 
 def test_job_role_touches_only_the_given_buckets_and_store(built):

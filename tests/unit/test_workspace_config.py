@@ -6,7 +6,9 @@ import pytest
 
 from mlops_estate.config.estate import EstateConfig
 from mlops_estate.core.validation import ConfigError
-from mlops_estate.config.workspace import MlflowConfig, StudioConfig, WorkspaceConfig
+from mlops_estate.config.workspace import WorkspaceConfig
+from mlops_estate.workspace.mlflow import MlflowConfig
+from mlops_estate.workspace.studio import StudioConfig
 from tests.helpers import default_estate_dict
 
 

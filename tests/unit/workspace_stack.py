@@ -11,18 +11,20 @@ from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Template
 
-from mlops_estate.config.estate import UserConfig
+from mlops_estate.workspace.personas import UserConfig
 from mlops_estate.security.encryption import EstateKeys
 from mlops_estate.workspace.mlflow import MlflowTrackingServer
 from mlops_estate.network.private_network import PrivateNetwork
 from mlops_estate.workspace.personas import PersonaResources, Personas
 from mlops_estate.security.storage import SecureBucket
 from mlops_estate.workspace.studio import StudioDomain
-from mlops_estate.config.workspace import MlflowConfig, StudioConfig
+from mlops_estate.workspace.mlflow import MlflowConfig
+from mlops_estate.workspace.studio import StudioConfig
 from tests.helpers import TEST_AZS, make_stack
 
 ESTATE = "team-a"
 REGISTRY_ACCOUNT = "222222222222"
+APPROVER_ROLE_ARN = f"arn:aws:iam::{REGISTRY_ACCOUNT}:role/{ESTATE}-model-approver"
 BOUNDARY_ARN = "arn:aws:iam::123456789012:policy/ml-boundary"
 FEATURE_GROUP = "customer-features"  # a configured feature group, named without the estate prefix
 USERS = (UserConfig("ana", "data_scientist"), UserConfig("mo", "ml_engineer"),
@@ -64,7 +66,8 @@ def new_workspace_parts(stack: Stack) -> tuple[EstateKeys, PrivateNetwork, Secur
         stack, "Personas",
         resources=PersonaResources(estate_name=ESTATE, data_bucket=data, artifacts_bucket=artifacts,
                                    placement=network.placement, job_keys=(keys.data, keys.models),
-                                   registry_account=REGISTRY_ACCOUNT, feature_groups=(FEATURE_GROUP,)),
+                                   registry_account=REGISTRY_ACCOUNT, feature_groups=(FEATURE_GROUP,),
+                                   model_approver_role_arn=APPROVER_ROLE_ARN),
         permissions_boundary=iam.ManagedPolicy.from_managed_policy_arn(stack, "Boundary", BOUNDARY_ARN),
     )
     return keys, network, data, artifacts, personas

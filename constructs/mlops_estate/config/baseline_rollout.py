@@ -13,60 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from mlops_estate.core.validation import Problems, join
+from mlops_estate.governance.stack_set import (IPAM_POOL_ID, STACK_SET_EXECUTION_ROLE, RolloutOperationConfig,
+                                               check_stack_set_name, check_targets)
 
 # The methods below take the whole `mlops_estate.config.estate.EstateConfig` (typed Any: config.py imports this module).
 EstateConfig = Any
-
-# CloudFormation StackSet names: a letter, then letters, digits and hyphens, 128 at most.
-IPAM_POOL_ID = re.compile(r"^ipam-pool-[0-9a-f]{17}$")
-STACK_SET_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{0,127}$")
-
-# Service-managed StackSets deploy with this role (``stacksets-exec-<id>``) in each target account; the guardrail
-# SCP lets it manage the estate's keys and Config rules like the CDK deployment role.
-STACK_SET_EXECUTION_ROLE = "stacksets-exec"
-
-RegionConcurrency = Literal["SEQUENTIAL", "PARALLEL"]
-ConcurrencyMode = Literal["STRICT_FAILURE_TOLERANCE", "SOFT_FAILURE_TOLERANCE"]
-
-
-@dataclass(frozen=True)
-class RolloutOperationConfig:
-    """How fast a StackSet operation moves through the target accounts, as percentages of the accounts per
-    region (they scale with the OU, counts would not), and how many failures stop it."""
-
-    max_concurrent_percentage: int = 25
-    failure_tolerance_percentage: int = 10
-    region_concurrency: RegionConcurrency = "SEQUENTIAL"
-    concurrency_mode: ConcurrencyMode = "STRICT_FAILURE_TOLERANCE"
-
-    def check(self, path: str, problems: Problems) -> None:
-        if not 1 <= self.max_concurrent_percentage <= 100:
-            problems.add(join(path, "max_concurrent_percentage"),
-                         f"{self.max_concurrent_percentage} is outside 1..100 (percent of the target accounts per region)")
-        if not 0 <= self.failure_tolerance_percentage <= 100:
-            problems.add(join(path, "failure_tolerance_percentage"),
-                         f"{self.failure_tolerance_percentage} is outside 0..100 (percent of the target accounts per region)")
-
-
-def check_stack_set_name(name: str, path: str, problems: Problems) -> None:
-    if not STACK_SET_NAME.match(name):
-        problems.add(path, f"{name!r} is not a StackSet name (a letter, then up to 127 letters, digits or hyphens)")
-
-
-def check_targets(ou_ids: Sequence[str], regions: Sequence[str], exclude_accounts: Sequence[str], path: str, problems: Problems) -> None:
-    """The ids and regions of a StackSet's deployment targets are well-formed (the config and `ServiceManagedStackSet`)."""
-    from mlops_estate.config.estate import ACCOUNT_ID, OU_ID, REGION, ROOT_ID  # config.py imports this module
-
-    for i, ou in enumerate(ou_ids):
-        if not (OU_ID.match(ou) or ROOT_ID.match(ou)):
-            problems.add(join(join(path, "ou_ids"), i), f"{ou!r} is not an OU id (ou-xxxx-xxxxxxxx) or root id (r-xxxx)")
-    for i, region in enumerate(regions):
-        if not REGION.match(region):
-            problems.add(join(join(path, "regions"), i), f"{region!r} is not an AWS region name like eu-west-1")
-    for i, account in enumerate(exclude_accounts):
-        if not ACCOUNT_ID.match(account):
-            problems.add(join(join(path, "exclude_accounts"), i), f"{account!r} is not an AWS account id (exactly 12 digits)")
-
 
 @dataclass(frozen=True)
 class BaselineRolloutConfig:

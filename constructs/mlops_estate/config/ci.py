@@ -13,19 +13,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
+from mlops_estate.core.patterns import ENVIRONMENT_NAME, GITHUB_REPOSITORY, QUALIFIER
 from mlops_estate.core.validation import Problems, join
 from mlops_estate.config.parsing import is_missing
 
 # The account role each stage deploys into; "management" is the Organization stage's management account.
 CiAccount = Literal["management", "shared_services", "data_lake", "ml_dev", "staging", "prod"]
 
-# GitHub: owner 1-39 letters, digits or single hyphens (no leading/trailing hyphen); repository 1-100 of
-# letters, digits, '.', '_' and '-' (not "." or "..").
-GITHUB_REPOSITORY = re.compile(r"^(?P<owner>[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38})/(?P<repo>[A-Za-z0-9._-]{1,100})$")
-# GitHub environment names may hold more, but they end up in the OIDC subject claim matched with StringEquals:
-# we allow the characters that need no escaping anywhere (letters, digits, '.', '_', '-'), up to 255.
-ENVIRONMENT_NAME = re.compile(r"^[A-Za-z0-9._-]{1,255}$")
-QUALIFIER = re.compile(r"^[a-z0-9]{1,10}$")
 # The CloudFormation execution role `cdk bootstrap` creates: `cdk-<qualifier>-cfn-exec-role-<account>-<region>`.
 EXEC_ROLE = re.compile(r"^cdk-(?P<qualifier>[a-z0-9]{1,10})-cfn-exec-role")
 # Where CDK reads the bootstrap qualifier from context; estate stacks set it for constructs that name bootstrap resources.

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Literal
 
+from mlops_estate.core.patterns import s3_key_prefix_problem
 from mlops_estate.core.validation import Problems, join
 
 LakeBucket = Literal["raw", "curated"]
-S3_KEY_PREFIX = re.compile(r"^[a-zA-Z0-9!_.*'()/-]{1,1024}$")
-
-
-def s3_key_prefix_problem(prefix: str) -> str | None:
-    """Why ``prefix`` is not usable as an S3 key prefix in an event pattern, or None."""
-    if not S3_KEY_PREFIX.match(prefix) or prefix.startswith("/"):
-        return f"{prefix!r} is not an S3 key prefix (1-1024 letters, digits and !_.*'()/-, no leading '/')"
-    return None
-
-
 @dataclass(frozen=True)
 class DataLakeConfig:
     """``Object Created`` events of ``arrival_buckets`` under ``arrival_prefix`` go to the ML dev account's bus."""

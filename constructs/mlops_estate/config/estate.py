@@ -18,14 +18,14 @@ from typing import Any, Callable, Literal
 
 # Per-model build and governance settings (model_build_config.py); patterns shared with the pipelines.
 from mlops_estate.config.model_build import BuildConfig, GovernanceConfig
-from mlops_estate.core.patterns import INSTANCE_TYPE
+from mlops_estate.core.patterns import ACCOUNT_ID, INSTANCE_TYPE, OU_ID, QUALIFIER, REGION, ROOT_ID
 
-from mlops_estate.config.ci import EXEC_ROLE, QUALIFIER, CiConfig
+from mlops_estate.config.ci import EXEC_ROLE, CiConfig
 from mlops_estate.config.baseline_rollout import BaselineRolloutConfig
 from mlops_estate.core.validation import ConfigError, Problems, join
 from mlops_estate.config.parsing import parse_dataclass, is_missing
 from mlops_estate.config.data_lake import DataLakeConfig
-from mlops_estate.config.feature_store import FeatureGroupDefinition, check_feature_groups
+from mlops_estate.features.definition import FeatureGroupDefinition, check_feature_groups
 from mlops_estate.config.governance import AuditConfig, BudgetsConfig, GuardrailsConfig
 from mlops_estate.config.serving import (
     INSTANCE_TYPE,
@@ -41,24 +41,19 @@ from mlops_estate.config.serving import (
 from mlops_estate.config.monitoring import MonitoringConfig
 from mlops_estate.config.projects import ProjectsConfig
 from mlops_estate.config.workspace import WorkspaceConfig
+from mlops_estate.workspace.personas import Persona, UserConfig
 from mlops_estate.config.retraining import PromotionConfig, RetrainingConfig, check_data_prefixes
 
 # `cdk bootstrap`'s default qualifier (DefaultStackSynthesizer.DEFAULT_QUALIFIER; config.py does not import aws_cdk).
 DEFAULT_QUALIFIER = "hnb659fds"
-ACCOUNT_ID = re.compile(r"^\d{12}$")
-OU_ID = re.compile(r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$")
-ROOT_ID = re.compile(r"^r-[0-9a-z]{4,32}$")
-REGION = re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx)-(north|south|east|west|central|northeast|southeast|northwest|southwest)-\d$")
 # Name used as a prefix of physical names (pipelines, endpoints, buses): lowercase so it fits S3 and SageMaker.
 ESTATE_NAME = re.compile(r"^[a-z][a-z0-9-]{1,19}$")
 # SageMaker resource names: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$; we keep room for suffixes.
 MODEL_NAME = re.compile(r"^[a-z0-9](-*[a-z0-9]){0,31}$")
-USER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 TAG_VALUE = re.compile(r"^[\w .:/=+\-@]{1,256}$")
 
 Role = Literal["shared_services", "data_lake", "ml_dev", "staging", "prod"]
 ServingEnv = Literal["staging", "prod"]
-Persona = Literal["data_scientist", "ml_engineer", "mlops_admin", "auditor"]
 ProblemType = Literal["BinaryClassification", "MulticlassClassification", "Regression"]
 ServingMode = Literal["realtime", "serverless", "async"]
 
@@ -140,18 +135,6 @@ class NetworkConfig:
                 if net.overlaps(other):
                     problems.add(join(path, f.name), f"{value!r} overlaps {other_name} {str(other)!r}")
             nets.append((f.name, net))
-
-
-@dataclass(frozen=True)
-class UserConfig:
-    """A Studio user and the persona whose role and permissions they get."""
-
-    name: str
-    persona: Persona
-
-    def check(self, path: str, problems: Problems) -> None:
-        if not USER_NAME.match(self.name):
-            problems.add(join(path, "name"), f"{self.name!r} is not a valid Studio user profile name (letters, digits, single hyphens, up to 63)")
 
 
 @dataclass(frozen=True)

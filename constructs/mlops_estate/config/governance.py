@@ -9,30 +9,36 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from mlops_estate.core.instance_types import has_local_storage, string_like
+from mlops_estate.core.patterns import EMAIL, LOG_RETENTION_DAYS
 from mlops_estate.core.validation import Problems, join
+from mlops_estate.governance.guardrails import GuardrailOptions, GuardrailRules
+from mlops_estate.governance.stack_set import STACK_SET_EXECUTION_ROLE
+
+if TYPE_CHECKING:
+    from mlops_estate.config.estate import EstateConfig
 
 # Account roles that run SageMaker workloads or hold data; each may get its own allow-list and budget.
 GovernedRole = Literal["shared_services", "data_lake", "ml_dev", "staging", "prod"]
 
 # `ml.m5.large`, `ml.m5.*`, `ml.g5.?xlarge`: an instance type or a StringLike pattern of them.
 INSTANCE_PATTERN = re.compile(r"^ml\.[a-z0-9*?]+(\.[a-z0-9*?-]+)?$|^ml\.\*$")
-ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)
-# CloudWatch Logs accepts only these retention periods.
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
-SCP_MAX_CHARS = 5120
+# The default cap of the accounts that run no SageMaker workload today (shared services, data lake).
+SMALL_INSTANCES = ("ml.t3.*", "ml.m5.large", "ml.m5.xlarge")
 
 
 def _default_instance_types() -> Mapping[GovernedRole, tuple[str, ...]]:
     # Build accounts experiment on general purpose and memory instances; GPUs only where they have no local
     # storage (ml.p3.2xlarge, Inferentia2), since require_kms denies the NVMe families (g4dn, g5, p4d, ...).
+    # Shared services and the data lake run no SageMaker workload: a small cap costs nothing there until one does.
     return {
         "ml_dev": ("ml.t3.*", "ml.m5.*", "ml.m6i.*", "ml.c5.*", "ml.c6i.*", "ml.r5.*", "ml.p3.2xlarge"),
         "staging": ("ml.t3.*", "ml.m5.*", "ml.m6i.*", "ml.c5.*", "ml.c6i.*", "ml.inf2.xlarge"),
         "prod": ("ml.m5.*", "ml.m6i.*", "ml.c5.*", "ml.c6i.*", "ml.r5.*", "ml.inf2.*"),
+        "shared_services": SMALL_INSTANCES,
+        "data_lake": SMALL_INSTANCES,
     }
 
 
@@ -43,26 +49,12 @@ def local_storage_problem(instance_type: str, guardrails_path: str) -> str:
 
 
 @dataclass(frozen=True)
-class GuardrailsConfig:
-    """Which SageMaker guardrails the SCPs enforce (and the synth-time check mirrors)."""
+class GuardrailsConfig(GuardrailRules):
+    """The estate file's ``guardrails``: the rules (`GuardrailRules`) plus an instance-type allow-list per account
+    role, which the estate glue turns into `GuardrailOptions.instance_types_by_account`."""
 
-    require_kms: bool = True
-    require_vpc: bool = True
-    require_network_isolation: bool = True
-    require_inter_container_encryption: bool = True
-    studio_vpc_only: bool = True
-    notebook_lockdown: bool = True
-    # Models (CreateModel) in a VPC with network isolation. Off by default: serverless endpoints
-    # support neither, and an SCP cannot tell which endpoint type a model will be deployed to.
-    models_in_vpc: bool = False
-    protect_audit: bool = True
     # Instance-type allow-list per account role (StringLike patterns); a role not listed is not restricted.
     instance_types: Mapping[GovernedRole, tuple[str, ...]] = field(default_factory=_default_instance_types)
-    # Roles (by name, in any ML account) exempt from the SageMaker rules: break-glass or migration roles.
-    exempt_role_names: tuple[str, ...] = ()
-    max_policy_chars: int = SCP_MAX_CHARS
-    # An OU takes at most 5 SCPs, and FullAWSAccess (or your own allow policy) is one of them.
-    max_policies: int = 4
 
     def check(self, path: str, problems: Problems) -> None:
         types_path = join(path, "instance_types")
@@ -74,13 +66,7 @@ class GuardrailsConfig:
                     problems.add(join(join(types_path, role), i), f"{pattern!r} is not an instance type or pattern like ml.m5.large or ml.m5.*")
                 elif self.require_kms and has_local_storage(pattern):
                     problems.add(join(join(types_path, role), i), local_storage_problem(pattern, path))
-        for i, name in enumerate(self.exempt_role_names):
-            if not ROLE_NAME.match(name):
-                problems.add(join(join(path, "exempt_role_names"), i), f"{name!r} is not an IAM role name (1-64 of letters, digits and +=,.@_-)")
-        if not 1024 <= self.max_policy_chars <= SCP_MAX_CHARS:
-            problems.add(join(path, "max_policy_chars"), f"{self.max_policy_chars} is outside 1024..{SCP_MAX_CHARS} (the SCP size quota)")
-        if not 1 <= self.max_policies <= 4:
-            problems.add(join(path, "max_policies"), f"{self.max_policies} is outside 1..4 (an OU takes 5 SCPs, one being FullAWSAccess)")
+        super().check(path, problems)
 
     def check_models(self, models: Sequence[Any], path: str, problems: Problems) -> None:
         """Every instance type a model (`ModelConfig`) uses must be on the allow-list of the account using it,
@@ -173,3 +159,26 @@ class BudgetsConfig:
         for i, email in enumerate(self.notify_emails):
             if not EMAIL.match(email):
                 problems.add(join(join(path, "notify_emails"), i), f"{email!r} is not an email address")
+
+
+def guardrail_options(config: EstateConfig) -> GuardrailOptions:
+    """The guardrails' props from the estate file: the rules, each account's allow-list (accounts sharing an id, as
+    in sandbox mode, get the union of their roles' lists), the roles that deploy the estate, and the path of the
+    Model Monitor roles that create Clarify's shadow endpoint configs."""
+    from mlops_estate.config.monitoring import monitor_role_path  # config.monitoring imports this module
+
+    by_account: dict[str, list[str]] = {}
+    for role, patterns in sorted(config.guardrails.instance_types.items()):
+        merged = by_account.setdefault(config.accounts.of(role), [])
+        merged.extend(p for p in patterns if p not in merged)
+    return GuardrailOptions(
+        estate_name=config.name,
+        deployment_role_name=config.deployment_role_name,
+        monitor_role_path=monitor_role_path(config.name),
+        rules=config.guardrails,
+        other_deployment_role_names=(STACK_SET_EXECUTION_ROLE,) if config.organization.baseline_rollout.enabled else (),
+        instance_types_by_account={a: tuple(p) for a, p in sorted(by_account.items())},
+        clarify_shadow_endpoints=any(
+            m.monitoring is not None and m.monitoring.explainability is not None and m.serving for m in config.models
+        ),
+    )

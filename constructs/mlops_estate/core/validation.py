@@ -6,6 +6,13 @@ under its construct path, the estate file under its key path (``models[1].servin
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+
+from aws_cdk import Token
+
+from mlops_estate.core.patterns import ACCOUNT_ID
+
 
 class ConfigError(ValueError):
     """Raised once with every problem found in one input."""
@@ -25,6 +32,19 @@ class Problems:
 
     def add(self, path: str, message: str) -> None:
         self.items.append(f"{path or '<root>'}: {message}")
+
+    def match(self, path: str, value: str, pattern: re.Pattern[str], what: str, expected: str) -> bool:
+        """Add ``<path>: '<value>' is not <what>; expected <expected>`` unless ``value`` matches ``pattern`` or is a
+        token (resolved only at deploy time). Returns whether it passed."""
+        if Token.is_unresolved(value) or pattern.match(value):
+            return True
+        self.add(path, f"{value!r} is not {what}; expected {expected}")
+        return False
+
+    def account_ids(self, path: str, values: Sequence[str]) -> None:
+        """Each literal of ``values`` is a 12-digit AWS account id (problems at ``<path>[i]``)."""
+        for i, value in enumerate(values):
+            self.match(join(path, i), value, ACCOUNT_ID, "an AWS account id", "exactly 12 digits")
 
     def __bool__(self) -> bool:
         return bool(self.items)

@@ -15,7 +15,15 @@ from constructs import Construct
 
 
 def alarm_topic(scope: Construct, id: str, *, key: kms.IKey, display_name: str) -> sns.Topic:
-    """An encrypted, TLS-only SNS topic that this account's CloudWatch alarms may publish to."""
+    """An encrypted, TLS-only SNS topic that this account's CloudWatch alarms may publish to.
+
+    Args:
+        scope: the construct to create the topic in.
+        id: the topic's construct id.
+        key: the customer-managed key of the topic; it must admit CloudWatch (the ``monitoring`` key of
+            `EstateKeys` does).
+        display_name: the topic's display name (the sender name of e-mail notifications).
+    """
     topic = sns.Topic(scope, id, master_key=key, enforce_ssl=True, display_name=display_name)
     topic.add_to_resource_policy(
         iam.PolicyStatement(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -17,9 +18,11 @@ from constructs import Construct
 from mlops_estate.events.dead_letter_queue import DeadLetterQueue
 from mlops_estate.core.dependencies import drop_redundant_dependency
 from mlops_estate.core.nag import acknowledge
+from mlops_estate.core.validation import Problems
 from mlops_estate.network.private_network import NetworkPlacement
 
 ASSET_EXCLUDES = ["__pycache__", "*.pyc", "*.pyo"]
+ENVIRONMENT_VARIABLE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]+$")
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 
 
@@ -40,13 +43,38 @@ def handler_source(name: str) -> Path:
 
 
 class EstateFunction(Construct):
-    """A Python Lambda function with the estate's baseline.
+    """A Python Lambda function held to the estate's baseline, running one handler of the package's ``lambda/``
+    folder: arm64 on the newest Python runtime; reserved concurrency; a CMK-encrypted SQS dead-letter queue that
+    also takes asynchronous invocations that failed after ``retry_attempts`` or outlived ``max_event_age``; a
+    timeout; a CMK-encrypted, retained log group with retention; its own role that may only write its logs and
+    use the dead-letter queue's key (callers add exactly the API calls the handler makes, on ``role``).
 
-    arm64 on the newest Python runtime; reserved concurrency; a CMK-encrypted SQS dead-letter queue that
-    also takes asynchronous invocations that failed after ``retry_attempts`` or outlived ``max_event_age``;
-    a timeout; a CMK-encrypted, retained log group with retention; its own role that may only write its
-    logs (callers add exactly the API calls the handler makes). Runs in ``placement``'s private subnets;
-    running outside a VPC needs ``outside_vpc_reason``, which is recorded as the acknowledgement.
+    It runs in ``placement``'s private subnets; running outside a VPC needs ``outside_vpc_reason``, which is
+    recorded as the acknowledgement of the NIST/HIPAA "Lambda inside VPC" findings.
+
+    Args:
+        scope: the parent construct.
+        id: the construct id.
+        handler: the handler's folder name under ``lambda/`` (shipped as ``mlops_estate.lambda_src``), holding
+            an ``index.py`` with a ``handler`` function, e.g. ``"promote_model"``.
+        description: what the function does, at most 256 characters (also the role's description).
+        queue_key: the customer-managed key of the dead-letter queue (the role may use it to send there).
+        logs_key: the customer-managed key of the log group (it must admit CloudWatch Logs, as the ``logs`` key
+            of `EstateKeys` does).
+        placement: the private subnets and security group to run in. Give exactly one of ``placement`` and
+            ``outside_vpc_reason``.
+        outside_vpc_reason: why the function runs outside any VPC, at least 20 characters (the acknowledgement).
+        environment: environment variables; names start with a letter and hold letters, digits and ``_``.
+            Default none.
+        timeout: how long one invocation may run, 1 second to 15 minutes; default 60 seconds.
+        memory_size: memory in MB, 128-10240; default 256.
+        reserved_concurrency: how many invocations may run at once (reserved from the account's pool), 1-100;
+            default 1.
+        retry_attempts: retries of a failed asynchronous invocation before it goes to the dead-letter queue,
+            0-2; default 2.
+        max_event_age: how long an asynchronous event may wait to be processed before it goes to the
+            dead-letter queue, 60 seconds to 6 hours; default 1 hour.
+        log_retention: how long the function's logs are kept; default one year.
     """
 
     def __init__(
@@ -69,19 +97,34 @@ class EstateFunction(Construct):
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
     ) -> None:
         super().__init__(scope, id)
-        problems = []
+        problems = Problems()
+        try:
+            handler_source(handler)
+        except ValueError:
+            problems.add("handler", f"{handler!r} is not a handler of mlops_estate.lambda_src; expected the name of a folder "
+                                    "with an index.py there")
+        if len(description) > 256:
+            problems.add("description", f"{description[:40] + '...'!r} has {len(description)} characters; expected at most 256")
         if (placement is None) == (outside_vpc_reason is None):
-            problems.append("give exactly one of placement (run in the VPC) or outside_vpc_reason (why not)")
-        if not 1 <= reserved_concurrency <= 100:
-            problems.append(f"reserved_concurrency {reserved_concurrency} is out of range; allowed 1-100")
-        if not 0 <= retry_attempts <= 2:
-            problems.append(f"retry_attempts {retry_attempts} is out of range; Lambda allows 0-2")
-        if not 60 <= max_event_age.to_seconds() <= 21600:
-            problems.append(f"max_event_age {max_event_age.to_seconds()}s is out of range; Lambda allows 60-21600 s")
+            problems.add("placement", f"{'None' if placement is None else 'a placement'} with outside_vpc_reason={outside_vpc_reason!r} "
+                                      "is not allowed; expected exactly one of placement (run in the VPC) or outside_vpc_reason (why not)")
+        elif outside_vpc_reason is not None and len(outside_vpc_reason) < 20:
+            problems.add("outside_vpc_reason", f"{outside_vpc_reason!r} is too short to be specific; expected a reason of at least 20 characters")
+        for name in environment or {}:
+            if not ENVIRONMENT_VARIABLE.match(name):
+                problems.add(f"environment[{name!r}]", f"{name!r} is not a Lambda environment variable name; expected a letter, "
+                                                       "then letters, digits and '_'")
         if not 1 <= timeout.to_seconds() <= 900:
-            problems.append(f"timeout {timeout.to_seconds()}s is out of range; Lambda allows 1-900 s")
-        if problems:
-            raise ValueError(f"{self.node.path}: " + "; ".join(problems))
+            problems.add("timeout", f"{timeout.to_seconds():g} s is outside what Lambda allows; expected 1 to 900 seconds")
+        if not 128 <= memory_size <= 10240:
+            problems.add("memory_size", f"{memory_size!r} MB is outside what Lambda allows; expected 128 to 10240")
+        if not 1 <= reserved_concurrency <= 100:
+            problems.add("reserved_concurrency", f"{reserved_concurrency!r} is outside the estate's range; expected 1 to 100")
+        if not 0 <= retry_attempts <= 2:
+            problems.add("retry_attempts", f"{retry_attempts!r} is outside what Lambda allows; expected 0 to 2")
+        if not 60 <= max_event_age.to_seconds() <= 21600:
+            problems.add("max_event_age", f"{max_event_age.to_seconds():g} s is outside what Lambda allows; expected 60 to 21600 seconds")
+        problems.raise_if_any(self.node.path)
         source = handler_source(handler)
 
         self.dead_letters = DeadLetterQueue(self, "DeadLetters", key=queue_key, of="the function and its event sources")
@@ -153,7 +196,7 @@ class EstateFunction(Construct):
                 "AwsSolutions-IAM5[Resource::*]",
             )
         else:
-            assert outside_vpc_reason is not None
+            assert outside_vpc_reason is not None  # checked above
             acknowledge(self.function, outside_vpc_reason, "NIST.800.53.R5-LambdaInsideVPC", "HIPAA.Security-LambdaInsideVPC")
 
     @property

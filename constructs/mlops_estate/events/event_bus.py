@@ -11,11 +11,12 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from mlops_estate.core.patterns import ACCOUNT_ID, EVENT_BUS_NAME
+from mlops_estate.core.validation import Problems
 from mlops_estate.events.dead_letter_queue import DeadLetterQueue
 
-BUS_NAME = re.compile(r"^[A-Za-z0-9._-]{1,256}$")
+# Statement ids of the bus policy.
 SID = re.compile(r"^[A-Za-z0-9]{1,64}$")
-ACCOUNT_ID = re.compile(r"^\d{12}$")
 
 
 def estate_bus_name(estate_name: str, account_role: str) -> str:
@@ -30,22 +31,34 @@ def bus_arn(*, account: str, region: str, partition: str, event_bus_name: str) -
 
 class EstateEventBus(Construct):
     """A custom event bus with a physical name (senders in other accounts address it by ARN), encrypted with
-    a CMK when ``key`` is given (with a dead-letter queue for events that fail encryption), and a resource
-    policy that admits nobody until `allow_put_events_from` names accounts.
+    a customer-managed key when ``key`` is given (with a dead-letter queue for events that fail encryption),
+    and a resource policy that admits nobody until `allow_put_events_from` names accounts.
 
     The policy statements use the ``Statement`` form of ``AWS::Events::EventBusPolicy``, never the deprecated
     ``Principal``/``Action`` form. The ``CfnEventBusPolicy#principal is deprecated`` warning printed at a synth
     with the nag packs comes from cdk-nag 3.0.2's EventBusOpenAccess rule, which reads that deprecated
     property of every bus policy; nothing in this library sets or reads it.
+
+    Args:
+        scope: the parent construct.
+        id: the construct id.
+        event_bus_name: the bus's physical name, 1-256 letters, digits, ``.``, ``_`` and ``-``; not ``default``
+            (the account's own bus) nor starting with ``aws.`` (partner buses). `estate_bus_name` derives the
+            estate's names.
+        description: what the bus carries, at most 512 characters.
+        key: the customer-managed key that encrypts events at rest (it must admit EventBridge, as the
+            ``monitoring`` key of `EstateKeys` does). Default: EventBridge's AWS-owned key, and no dead-letter
+            queue.
     """
 
     def __init__(self, scope: Construct, id: str, *, event_bus_name: str, description: str, key: kms.IKey | None = None) -> None:
         super().__init__(scope, id)
-        if not BUS_NAME.match(event_bus_name) or event_bus_name == "default":
-            raise ValueError(
-                f"{self.node.path}: event_bus_name {event_bus_name!r} is not a valid custom bus name "
-                "(1-256 letters, digits and ._-; not 'default')"
-            )
+        problems = Problems()
+        problems.match("event_bus_name", event_bus_name, EVENT_BUS_NAME, "a custom event bus name",
+                       "1-256 letters, digits and ._-; not 'default', not starting with 'aws.'")
+        if len(description) > 512:
+            problems.add("description", f"{description[:40] + '...'!r} has {len(description)} characters; expected at most 512")
+        problems.raise_if_any(self.node.path)
         self.key = key
         self.dead_letter_queue = DeadLetterQueue(self, "DeadLetters", key=key) if key is not None else None
         self.bus = events.EventBus(
@@ -76,7 +89,19 @@ class EstateEventBus(Construct):
 
     @staticmethod
     def from_name(scope: Construct, id: str, *, account: str, event_bus_name: str) -> events.IEventBus:
-        """Another account's estate bus, by account id and name (no lookup), in ``scope``'s region."""
+        """Another account's estate bus, by account id and name (no lookup), in ``scope``'s region.
+
+        Args:
+            scope: the construct to create the reference in.
+            id: the reference's construct id.
+            account: the bus's 12-digit account id (tokens accepted).
+            event_bus_name: the bus's name.
+        """
+        problems = Problems()
+        problems.match("account", account, ACCOUNT_ID, "an AWS account id", "exactly 12 digits")
+        problems.match("event_bus_name", event_bus_name, EVENT_BUS_NAME, "a custom event bus name",
+                       "1-256 letters, digits and ._-; not 'default', not starting with 'aws.'")
+        problems.raise_if_any(f"{scope.node.path}/{id}")
         stack = Stack.of(scope)
         return events.EventBus.from_event_bus_arn(
             scope, id, bus_arn(account=account, region=stack.region, partition=stack.partition, event_bus_name=event_bus_name)
@@ -93,19 +118,22 @@ class EstateEventBus(Construct):
         """Admit other accounts to put events on this bus, optionally only with the given ``source`` and
         ``detail-type`` values. This account is never listed (its IAM already governs it); in sandbox mode,
         where every role shares one account, this adds nothing.
+
+        Args:
+            account_ids: the sending accounts, 12-digit ids (tokens accepted); at least one.
+            sid: the policy statement's id, 1-64 letters and digits, unique on this bus.
+            sources: the ``source`` values they may put; default any.
+            detail_types: the ``detail-type`` values they may put; default any.
         """
-        problems: list[str] = []
+        problems = Problems()
         if not SID.match(sid):
-            problems.append(f"sid {sid!r} must be 1-64 letters and digits")
+            problems.add("sid", f"{sid!r} is not a statement id; expected 1-64 letters and digits")
         elif sid in self._sids:
-            problems.append(f"sid {sid!r} is already used on this bus; each sender statement needs its own")
-        bad = [a for a in account_ids if not ACCOUNT_ID.match(a)]
-        if bad:
-            problems.append(f"account_ids {bad!r} are not AWS account ids (exactly 12 digits)")
+            problems.add("sid", f"{sid!r} is already used on this bus; expected a new id for each sender statement")
+        problems.account_ids("account_ids", account_ids)
         if not account_ids:
-            problems.append("account_ids is empty; name at least one sending account")
-        if problems:
-            raise ValueError(f"{self.node.path}: allow_put_events_from: " + "; ".join(problems))
+            problems.add("account_ids", f"{list(account_ids)!r} is empty; expected at least one sending account")
+        problems.raise_if_any(f"{self.node.path}: allow_put_events_from")
         self._sids.add(sid)
         own = Stack.of(self).account
         others = sorted({a for a in account_ids if a != own})

@@ -11,7 +11,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from mlops_estate.config.data_lake import s3_key_prefix_problem
+from mlops_estate.core.patterns import s3_key_prefix_problem
+from mlops_estate.core.validation import Problems
 from mlops_estate.events.dead_letter_queue import DeadLetterQueue
 from mlops_estate.security.storage import SecureBucket
 
@@ -36,6 +37,16 @@ class ObjectCreatedForwarder(Construct):
 
     The rule acts through its own role, allowed ``events:PutEvents`` on exactly that bus ARN; events that
     cannot be delivered after EventBridge's retries land in a CMK-encrypted dead-letter queue.
+
+    Args:
+        scope: the parent construct.
+        id: the construct id.
+        buckets: the buckets whose new objects are announced (at least one; created with ``event_bridge=True``).
+        prefix: the key prefix new objects must start with (1-1024 of letters, digits and ``!_.*'()/-``, no
+            leading ``/``), e.g. ``datasets/``.
+        target_bus: the bus the events are put on, usually another account's (its policy must admit this account).
+        dead_letter_key: the customer-managed key of the dead-letter queue.
+        description: the rule's description; a generated one naming the prefix and bus when empty.
     """
 
     def __init__(
@@ -50,14 +61,13 @@ class ObjectCreatedForwarder(Construct):
         description: str = "",
     ) -> None:
         super().__init__(scope, id)
-        problems = []
+        problems = Problems()
         if not buckets:
-            problems.append("buckets is empty; name at least one bucket whose new objects are forwarded")
+            problems.add("buckets", "is empty; name at least one bucket whose new objects are forwarded")
         prefix_problem = s3_key_prefix_problem(prefix)
         if prefix_problem:
-            problems.append(f"prefix {prefix_problem}")
-        if problems:
-            raise ValueError(f"{self.node.path}: " + "; ".join(problems))
+            problems.add("prefix", prefix_problem)
+        problems.raise_if_any(self.node.path)
         self.prefix = prefix
         self.dead_letter_queue, self.role = _delivery(self, target_bus, dead_letter_key, "data-arrival events")
         self.rule = events.Rule(
@@ -85,6 +95,14 @@ class EventForwarder(Construct):
     Patterns must be precise (``source`` and ``detail-type`` at least). All rules act through one role,
     allowed ``events:PutEvents`` on exactly the target bus; undeliverable events land in a CMK-encrypted
     dead-letter queue.
+
+    Args:
+        scope: the parent construct.
+        id: the construct id.
+        target_bus: the bus the events are put on, usually another account's (its policy must admit this account).
+        patterns: rule name (a construct id) -> the event pattern it forwards; at least one, each with ``source``
+            and ``detail_type``.
+        dead_letter_key: the customer-managed key of the dead-letter queue.
     """
 
     def __init__(
@@ -97,14 +115,13 @@ class EventForwarder(Construct):
         dead_letter_key: kms.IKey,
     ) -> None:
         super().__init__(scope, id)
-        problems = []
+        problems = Problems()
         if not patterns:
-            problems.append("patterns is empty; give at least one name -> EventPattern")
-        imprecise = sorted(name for name, p in patterns.items() if not p.source or not p.detail_type)
-        if imprecise:
-            problems.append(f"patterns {imprecise} lack source or detail_type; forward only precise patterns")
-        if problems:
-            raise ValueError(f"{self.node.path}: " + "; ".join(problems))
+            problems.add("patterns", "is empty; give at least one name -> EventPattern")
+        for name, pattern in patterns.items():
+            if not pattern.source or not pattern.detail_type:
+                problems.add(f"patterns.{name}", "lacks source or detail_type; forward only precise patterns")
+        problems.raise_if_any(self.node.path)
         self.dead_letter_queue, self.role = _delivery(self, target_bus, dead_letter_key, "forwarded events")
         self.rules: dict[str, events.Rule] = {}
         for name, pattern in patterns.items():

@@ -12,7 +12,7 @@ from constructs import Construct
 
 from mlops_estate.features.catalog import CatalogDatabase
 from mlops_estate.core.validation import Problems
-from mlops_estate.config.feature_store import FeatureGroupDefinition
+from mlops_estate.features.definition import FeatureGroupDefinition
 from mlops_estate.core.nag import acknowledge
 from mlops_estate.security.storage import SecureBucket
 

@@ -9,22 +9,38 @@ to a CMK-encrypted CloudWatch Logs group with retention for queries and metric f
 
 from __future__ import annotations
 
-from aws_cdk import Annotations, Aws, RemovalPolicy, Stack
+from aws_cdk import Annotations, Aws, RemovalPolicy, Stack, Token
 from aws_cdk import aws_cloudtrail as cloudtrail
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from mlops_estate.config.governance import LOG_RETENTION_DAYS
+from mlops_estate.core.patterns import LOG_RETENTION_DAYS, TRAIL_NAME
+from mlops_estate.core.validation import Problems
 from mlops_estate.security.storage import SecureBucket
 
 
 class OrganizationTrail(Construct):
-    """A multi-region organisation CloudTrail (management account) with log file validation,
-    delivered to a `SecureBucket` and to a CloudWatch Logs group, both encrypted with ``key``.
+    """A multi-region CloudTrail with global service events and log file validation, for the whole organisation
+    (created in the management account) or for this account only, delivered to a `SecureBucket` and to a
+    retained CloudWatch Logs group, both encrypted with ``key``.
 
-    ``trail_name`` is physical (``<estate>-organization-trail``) because the guardrail SCP protects it by name.
+    ``trail_name`` is physical, ``<estate_name>-organization-trail``, because the guardrail SCP protects the
+    trail by name.
+
+    Args:
+        scope: the parent construct.
+        id: the construct id (stateful: keep it stable).
+        estate_name: the trail name's prefix; the name must be a CloudTrail name (3-128 letters and digits,
+            single ``.``, ``_`` or ``-`` between them).
+        key: the customer-managed key of the log files, the bucket and the log group; its policy gets
+            statements admitting CloudTrail for this trail (so an imported key will not do).
+        log_retention_days: days the CloudWatch Logs copy is kept, one of the periods CloudWatch Logs offers
+            (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288,
+            3653); default 365. The bucket keeps the log files themselves without expiry.
+        organization_trail: record every account of the organisation (default; deploy in the management
+            account); ``False`` records this account only.
     """
 
     def __init__(
@@ -38,11 +54,15 @@ class OrganizationTrail(Construct):
         organization_trail: bool = True,
     ) -> None:
         super().__init__(scope, id)
+        problems = Problems()
         if log_retention_days not in LOG_RETENTION_DAYS:
-            raise ValueError(
-                f"{self.node.path}: log_retention_days {log_retention_days} is not a CloudWatch Logs retention; "
-                f"use one of {', '.join(map(str, LOG_RETENTION_DAYS))}"
-            )
+            problems.add("log_retention_days", f"{log_retention_days!r} is not a CloudWatch Logs retention; expected one of "
+                                               f"{', '.join(map(str, LOG_RETENTION_DAYS))}")
+        if not Token.is_unresolved(estate_name) and not TRAIL_NAME.match(f"{estate_name}-organization-trail"):
+            problems.add("estate_name", f"{estate_name!r} makes the trail name {estate_name + '-organization-trail'!r}, which is not "
+                                        "a CloudTrail name; expected letters and digits with single '.', '_' or '-' between them, "
+                                        "3-128 characters in all")
+        problems.raise_if_any(self.node.path)
         self.trail_name = f"{estate_name}-organization-trail"
         trail_arn = f"arn:{Aws.PARTITION}:cloudtrail:{Aws.REGION}:{Aws.ACCOUNT_ID}:trail/{self.trail_name}"
         self.key = key

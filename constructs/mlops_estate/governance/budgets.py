@@ -12,14 +12,32 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from mlops_estate.core.patterns import BUDGET_NAME, EMAIL
+from mlops_estate.core.validation import Problems
+
+# AWS Budgets allows this many notifications per budget.
+MAX_NOTIFICATIONS = 10
+
 
 class AccountBudget(Construct):
-    """A monthly COST budget of the whole account with an ACTUAL alert at each threshold (percent of
-    the limit) and, with ``forecast_alert``, a FORECASTED alert at 100 %. Alerts go to ``topic``: an SNS
-    topic encrypted with ``key`` that only AWS Budgets of this account may publish to; ``notify_emails``
-    are subscribed to it.
+    """A monthly COST budget of the whole account, so that spend is seen before the invoice: an ACTUAL alert
+    at each threshold (percent of the limit) and, with ``forecast_alert``, a FORECASTED alert at 100 %.
+    Alerts go to ``topic``: an SNS topic encrypted with ``key``, TLS-only, that only AWS Budgets of this
+    account may publish to; ``notify_emails`` are subscribed to it.
 
-    ``budget_name`` is physical (the guardrail SCP and the console find it by name).
+    Args:
+        scope: the parent construct.
+        id: the construct id.
+        budget_name: the budget's physical name (the guardrail SCP and the console find it by name): 1-100
+            characters without ``:`` or ``\\``, not containing ``/action/``.
+        limit_usd: the monthly limit in US dollars, > 0.
+        key: the customer-managed key of the alert topic. A `kms.Key` made in this app gets a key-policy
+            statement admitting AWS Budgets of this account; an imported key must admit it already.
+        thresholds_percent: percentages of ``limit_usd`` (each in (0, 1000], each once) at which actual spend
+            alerts; default 80 and 100.
+        forecast_alert: also alert when the month's forecast exceeds the limit (default on). AWS Budgets
+            allows 10 alerts per budget, the forecast counting as one.
+        notify_emails: e-mail addresses subscribed to the topic (each confirms by mail); default none.
     """
 
     def __init__(
@@ -35,14 +53,27 @@ class AccountBudget(Construct):
         notify_emails: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, id)
-        problems = []
-        if limit_usd <= 0:
-            problems.append(f"limit_usd must be positive, got {limit_usd}")
+        problems = Problems()
+        problems.match("budget_name", budget_name, BUDGET_NAME, "an AWS Budgets name",
+                       "1-100 characters without ':' or '\\', not containing '/action/'")
+        if not limit_usd > 0:
+            problems.add("limit_usd", f"{limit_usd!r} is not a limit; expected a positive amount of US dollars")
         if not thresholds_percent:
-            problems.append("thresholds_percent needs at least one threshold")
-        problems += [f"thresholds_percent {t} is outside (0, 1000]" for t in thresholds_percent if not 0 < t <= 1000]
-        if problems:
-            raise ValueError(f"{self.node.path}: " + "; ".join(problems))
+            problems.add("thresholds_percent", f"{list(thresholds_percent)!r} is empty; expected at least one threshold")
+        for i, threshold in enumerate(thresholds_percent):
+            if not 0 < threshold <= 1000:
+                problems.add(f"thresholds_percent[{i}]", f"{threshold!r} is outside what AWS Budgets allows; expected a percentage "
+                                                         "in (0, 1000]")
+        if len(set(thresholds_percent)) != len(thresholds_percent):
+            problems.add("thresholds_percent", f"{list(thresholds_percent)!r} names a threshold twice; expected each once")
+        if len(thresholds_percent) + forecast_alert > MAX_NOTIFICATIONS:
+            problems.add("thresholds_percent", f"{list(thresholds_percent)!r} makes {len(thresholds_percent) + forecast_alert} alerts "
+                                               f"with forecast_alert={forecast_alert!r}; expected at most {MAX_NOTIFICATIONS} per budget")
+        for i, email in enumerate(notify_emails):
+            problems.match(f"notify_emails[{i}]", email, EMAIL, "an e-mail address", "one like finops@example.com")
+        if len(set(notify_emails)) != len(notify_emails):
+            problems.add("notify_emails", f"{list(notify_emails)!r} names an address twice; expected each once")
+        problems.raise_if_any(self.node.path)
         self.budget_name = budget_name
         self.topic = sns.Topic(self, "Alerts", master_key=key, enforce_ssl=True,
                                display_name=f"{budget_name} budget alerts")

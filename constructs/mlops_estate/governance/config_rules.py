@@ -31,9 +31,16 @@ SAGEMAKER_MODEL_RULES: dict[str, str] = {
 
 
 class ConfigRecorder(Construct):
-    """A configuration recorder (all supported resource types) and a delivery channel to a `SecureBucket`.
+    """An AWS Config configuration recorder of every supported resource type (global IAM types excluded), with a
+    role using AWS's managed ``AWS_ConfigRole`` policy, and a delivery channel to a `SecureBucket` under
+    ``config/``, encrypted with ``key``. AWS Config rules evaluate only what a recorder records.
 
     Only for accounts that do not record already: an account (region) takes one recorder.
+
+    Args:
+        scope: the parent construct.
+        id: the construct id (stateful: keep it stable).
+        key: the customer-managed key of the bucket and of the delivered configuration snapshots and history.
     """
 
     def __init__(self, scope: Construct, id: str, *, key: kms.Key) -> None:
@@ -69,10 +76,18 @@ class ConfigRecorder(Construct):
 
 
 class SageMakerConfigRules(Construct):
-    """The AWS Config managed rules for SageMaker, in one account.
+    """The AWS Config managed rules for SageMaker in one account: they report what the guardrail SCP cannot
+    prevent (resources made before it was attached, or by principals it does not govern): endpoint
+    configurations and notebook instances without a KMS key, notebooks with direct internet access or outside
+    a VPC (`SAGEMAKER_RULES`).
 
-    ``recorder_key`` given: also record configuration (`ConfigRecorder`); otherwise the account's
-    existing recorder evaluates the rules. ``model_rules`` adds the VPC and isolation rules for models.
+    Args:
+        scope: the parent construct.
+        id: the construct id.
+        recorder_key: when given, also record configuration (a `ConfigRecorder` whose bucket this key
+            encrypts); default ``None``: the account's existing recorder evaluates the rules.
+        model_rules: also require models to run in a VPC with network isolation (`SAGEMAKER_MODEL_RULES`);
+            default off, as serverless endpoints support neither.
     """
 
     def __init__(self, scope: Construct, id: str, *, recorder_key: kms.Key | None = None, model_rules: bool = False) -> None:

@@ -19,7 +19,11 @@ RAW_TAGGABLE_TYPES = frozenset({"AWS::IAM::Role", "AWS::Lambda::Function"})
 
 @jsii.implements(IAspect)
 class TagPlainCfnResources:
-    """Add ``tags`` to plain `CfnResource`s of the types in `RAW_TAGGABLE_TYPES` (L1 classes are left to `Tags`)."""
+    """Add ``tags`` to plain `CfnResource`s of the types in `RAW_TAGGABLE_TYPES` (L1 classes are left to `Tags`).
+
+    Args:
+        tags: tag key -> value, the same as given to ``Tags.of(scope).add``; they replace the resource's ``Tags``.
+    """
 
     def __init__(self, tags: Mapping[str, str]) -> None:
         self.tags = dict(tags)

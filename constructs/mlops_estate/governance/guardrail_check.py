@@ -16,6 +16,11 @@ instance types (clusters and domains also for their VPC subnets and security gro
 Instance types are checked where they are literals, and where they reference a parameter: a
 CloudFormation parameter by its default and allowed values, a pipeline parameter by its
 ``DefaultValue`` (what a run without overrides uses). Any other token is unknown at synth and skipped.
+Each stack is checked against its own account's allow-list, in every account that has one (shared services
+and the data lake included).
+
+The statements protecting the estate's keys and AWS Config and the one denying ``LeaveOrganization`` govern API
+calls that no CloudFormation resource of the estate makes: they are enabled here with the rest, and find nothing.
 """
 
 from __future__ import annotations

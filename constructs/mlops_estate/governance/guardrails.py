@@ -25,12 +25,15 @@ Monitoring schedules may carry their job inline or name a job definition; only a
 instance types in the request, so the schedule rules also require ``Null: {sagemaker:InstanceTypes:
 "false"}`` and the named job definitions are covered by their own ``Create*JobDefinition`` rules.
 
-The management account is never affected by SCPs, and service-linked roles are not either.
+No estate account may leave the organisation (``deny_leave_organization``): a member account that leaves takes
+itself out of every guardrail. The management account is never affected by SCPs, and service-linked roles are
+not either.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,15 +41,16 @@ from typing import Any
 from aws_cdk import aws_organizations as organizations
 from constructs import Construct
 
-from mlops_estate.config.baseline_rollout import STACK_SET_EXECUTION_ROLE
-from mlops_estate.config.estate import EstateConfig
-from mlops_estate.config.governance import SCP_MAX_CHARS, GuardrailsConfig
-from mlops_estate.config.monitoring import monitor_role_path
+from mlops_estate.governance.stack_set import STACK_SET_EXECUTION_ROLE
+from mlops_estate.core.patterns import ACCOUNT_ID, OU_ID, ROLE_NAME, ROOT_ID
+from mlops_estate.core.validation import Problems, join
 
 # Partition of every region the estate config accepts (its REGION pattern admits commercial regions only).
 PARTITION = "aws"
 # Instance "type" of Studio's system apps (the JupyterServer / default space app); never billed as compute.
 STUDIO_SYSTEM_INSTANCE = "system"
+SCP_MAX_CHARS = 5120
+TARGET_ID = re.compile("|".join(p.pattern for p in (OU_ID, ROOT_ID, ACCOUNT_ID)))
 
 
 def _sm(*names: str) -> tuple[str, ...]:
@@ -106,8 +110,72 @@ PROTECTED_CONFIG_ACTIONS = (
 
 
 @dataclass(frozen=True)
+class GuardrailRules:
+    """Which SageMaker guardrails the SCPs enforce (and the synth-time `GuardrailCheck` mirrors).
+
+    Attributes:
+        require_kms: deny SageMaker jobs, endpoint configs, notebooks and domains created without a volume/output
+            KMS key.
+        require_vpc: deny training, processing, monitoring, AutoML jobs, notebooks, domains and clusters outside a
+            VPC (no subnets or security groups).
+        require_network_isolation: deny training, processing and monitoring jobs without network isolation.
+        require_inter_container_encryption: deny distributed training and processing without inter-container
+            traffic encryption.
+        studio_vpc_only: deny Studio domains with direct internet access (``AppNetworkAccessType`` other than VpcOnly).
+        notebook_lockdown: deny notebook instances with direct internet access or root access.
+        models_in_vpc: deny models (CreateModel) outside a VPC or without network isolation; off by default, since
+            serverless endpoints support neither and an SCP cannot tell how a model will be served.
+        protect_audit: deny stopping or deleting CloudTrail, AWS Config and the estate's keys to everyone but the
+            deployment roles.
+        deny_leave_organization: deny ``organizations:LeaveOrganization``: an account that leaves takes itself
+            out of every guardrail.
+        exempt_role_names: IAM role names (in any estate account) exempt from the SageMaker rules: break-glass
+            or migration roles; 1-64 of letters, digits and ``+=,.@_-``.
+        max_policy_chars: the size each generated SCP is packed to (1024 up to AWS's quota of 5,120 characters).
+        max_policies: how many SCPs the rules may take (1-4: an OU takes 5, one being FullAWSAccess).
+    """
+
+    require_kms: bool = True
+    require_vpc: bool = True
+    require_network_isolation: bool = True
+    require_inter_container_encryption: bool = True
+    studio_vpc_only: bool = True
+    notebook_lockdown: bool = True
+    # Models (CreateModel) in a VPC with network isolation. Off by default: serverless endpoints
+    # support neither, and an SCP cannot tell which endpoint type a model will be deployed to.
+    models_in_vpc: bool = False
+    protect_audit: bool = True
+    # No estate account may leave the organisation (it would take itself out of every guardrail).
+    deny_leave_organization: bool = True
+    # Roles (by name, in any ML account) exempt from the SageMaker rules: break-glass or migration roles.
+    exempt_role_names: tuple[str, ...] = ()
+    max_policy_chars: int = SCP_MAX_CHARS
+    # An OU takes at most 5 SCPs, and FullAWSAccess (or your own allow policy) is one of them.
+    max_policies: int = 4
+
+    def check(self, path: str, problems: Problems) -> None:
+        for i, name in enumerate(self.exempt_role_names):
+            if not ROLE_NAME.match(name):
+                problems.add(join(join(path, "exempt_role_names"), i), f"{name!r} is not an IAM role name (1-64 of letters, digits and +=,.@_-)")
+        if not 1024 <= self.max_policy_chars <= SCP_MAX_CHARS:
+            problems.add(join(path, "max_policy_chars"), f"{self.max_policy_chars} is outside 1024..{SCP_MAX_CHARS} (the SCP size quota)")
+        if not 1 <= self.max_policies <= 4:
+            problems.add(join(path, "max_policies"), f"{self.max_policies} is outside 1..4 (an OU takes 5 SCPs, one being FullAWSAccess)")
+
+
+
+@dataclass(frozen=True)
 class GuardrailRule:
-    """One deny statement of the guardrail SCPs."""
+    """One deny statement of the guardrail SCPs.
+
+    Attributes:
+        sid: the statement id (letters and digits), also the name a synth-time finding reports.
+        denies: what it denies, in words (used in synth-time errors and the docs).
+        actions: the IAM actions denied.
+        condition: the IAM condition block under which they are denied (empty: always).
+        resources: the resources it applies to (``*`` by default).
+        not_resources: when given, the statement applies to every resource but these (``NotResource``).
+    """
 
     sid: str
     denies: str  # what it denies, in words: used in synth-time errors and the README
@@ -129,43 +197,48 @@ class GuardrailRule:
 
 @dataclass(frozen=True)
 class GuardrailOptions:
-    """Everything the guardrail statements depend on: the typed rules plus where the estate lives.
+    """Everything the guardrail statements depend on: the rules plus where the estate lives.
 
-    ``instance_types_by_account`` maps an account id to its allowed instance-type patterns (accounts
-    sharing an id, as in sandbox mode, get the union of their roles' lists). ``clarify_shadow_endpoints``
-    (on when a served model enables explainability monitoring) exempts Clarify's shadow endpoint configs
-    created by the estate's monitor roles from the endpoint-config KMS rule.
+    Attributes:
+        estate_name: the estate's name; it prefixes the SCP names and the protected keys, roles and Config rules.
+        deployment_role_name: the role CloudFormation deploys the estate with (CDK's ``cdk-<qualifier>-cfn-exec-role``
+            or your own); exempt from the protection rules so the estate can manage itself.
+        monitor_role_path: the IAM path of the roles that run Model Monitor jobs (e.g. ``/acme/model-monitor/``);
+            Clarify creates its explainability shadow endpoint config (``sm-clarify-*``, no KMS key) as that role,
+            and only such configs made by roles under this path are exempt from the endpoint-config KMS rule.
+        rules: which guardrails apply (`GuardrailRules`; the estate's `GuardrailsConfig` is one).
+        other_deployment_role_names: further roles that deploy the estate's keys and Config rules (the StackSet
+            execution role of the baseline rollout).
+        instance_types_by_account: account id -> allowed instance-type patterns (IAM StringLike); an account not
+            listed is not restricted.
+        clarify_shadow_endpoints: whether any monitor runs explainability (turns on the Clarify exemption above).
     """
 
     estate_name: str
     deployment_role_name: str
-    rules: GuardrailsConfig = field(default_factory=GuardrailsConfig)
-    # Further roles that deploy the estate's keys and Config rules (the StackSet execution role of the baseline rollout).
+    monitor_role_path: str
+    rules: GuardrailRules = field(default_factory=GuardrailRules)
     other_deployment_role_names: tuple[str, ...] = ()
     instance_types_by_account: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     clarify_shadow_endpoints: bool = False
 
-    @classmethod
-    def from_config(cls, config: EstateConfig) -> GuardrailOptions:
-        by_account: dict[str, list[str]] = {}
-        for role, patterns in sorted(config.guardrails.instance_types.items()):
-            merged = by_account.setdefault(config.accounts.of(role), [])
-            merged.extend(p for p in patterns if p not in merged)
-        return cls(
-            estate_name=config.name,
-            deployment_role_name=config.deployment_role_name,
-            rules=config.guardrails,
-            other_deployment_role_names=(STACK_SET_EXECUTION_ROLE,) if config.organization.baseline_rollout.enabled else (),
-            instance_types_by_account={a: tuple(p) for a, p in sorted(by_account.items())},
-            clarify_shadow_endpoints=any(
-                m.monitoring is not None and m.monitoring.explainability is not None and m.serving for m in config.models
-            ),
-        )
+    def check(self, path: str, problems: Problems) -> None:
+        if not ROLE_NAME.match(self.deployment_role_name) and "*" not in self.deployment_role_name:
+            problems.add(join(path, "deployment_role_name"), f"{self.deployment_role_name!r} is not an IAM role name")
+        if not (self.monitor_role_path.startswith("/") and self.monitor_role_path.endswith("/")):
+            problems.add(join(path, "monitor_role_path"), f"{self.monitor_role_path!r} is not an IAM path (/.../)")
+        self.rules.check(join(path, "rules"), problems)
+        for account, patterns in self.instance_types_by_account.items():
+            if not ACCOUNT_ID.match(account):
+                problems.add(join(join(path, "instance_types_by_account"), account), f"{account!r} is not an AWS account id")
+            if not patterns:
+                problems.add(join(join(path, "instance_types_by_account"), account),
+                             "is empty; list at least one instance type, or leave the account out to leave it unrestricted")
 
     @property
     def monitor_role_pattern(self) -> str:
         """``aws:PrincipalArn`` of the estate's Model Monitor roles, in any account of the estate."""
-        return f"arn:{PARTITION}:iam::*:role{monitor_role_path(self.estate_name)}*"
+        return f"arn:{PARTITION}:iam::*:role{self.monitor_role_path}*"
 
     def allowed_instance_types(self, account: str) -> tuple[str, ...] | None:
         """The allow-list an account runs under, or None when it is not restricted."""
@@ -245,10 +318,15 @@ def guardrail_rules(options: GuardrailOptions) -> list[GuardrailRule]:
             })
     if r.protect_audit:
         rules.extend(_protect_rules(options))
+    if r.deny_leave_organization:
+        # Leaving takes a member account out of every SCP; nobody in it may (the deployment roles neither).
+        rules.append(GuardrailRule(LEAVE_ORGANIZATION, "an estate account leaving the organisation",
+                                   ("organizations:LeaveOrganization",), {}))
     return rules
 
 
 ENDPOINT_CONFIG_KMS = "DenyEndpointConfigWithoutKmsKey"
+LEAVE_ORGANIZATION = "DenyLeavingTheOrganization"
 ENDPOINT_CONFIG_KMS_OUTSIDE_CLARIFY = "DenyEndpointConfigWithoutKmsKeyOutsideClarify"
 
 
@@ -323,27 +401,40 @@ def pack_policies(rules: Sequence[GuardrailRule], max_chars: int = SCP_MAX_CHARS
 class SageMakerGuardrails(Construct):
     """The guardrail SCPs, attached to ``target_ids`` (OU ids, the root id, or account ids).
 
+    The statements are generated from ``options`` and packed into as few SCPs as the size quota allows; the same
+    options drive the synth-time `GuardrailCheck`, so a resource the SCPs would deny fails synthesis instead.
     ``policies`` are the ``AWS::Organizations::Policy`` resources, ``documents`` their JSON text,
     ``rules`` the statements in order. Deploy it in the organisation's management account.
+
+    Args:
+        scope: the parent construct (a stack of the management account).
+        id: the construct id.
+        options: the rules and where the estate lives (`GuardrailOptions`).
+        target_ids: the OU ids (``ou-...``), root id (``r-...``) or account ids the SCPs attach to; at least one.
     """
 
     def __init__(self, scope: Construct, id: str, *, options: GuardrailOptions, target_ids: Sequence[str]) -> None:
         super().__init__(scope, id)
         self.options = options
+        problems = Problems()
+        options.check("options", problems)
+        problems.raise_if_any(self.node.path)
         self.rules = guardrail_rules(options)
-        problems: list[str] = []
         if not target_ids:
-            problems.append("target_ids is empty; name at least one OU, root or account id to attach the guardrails to")
+            problems.add("target_ids", "is empty; name at least one OU, root or account id to attach the guardrails to")
+        for i, target in enumerate(target_ids):
+            if not TARGET_ID.match(target):
+                problems.add(join("target_ids", i), f"{target!r} is not an OU id (ou-...), root id (r-...) or account id")
         if not self.rules:
-            problems.append("options turn every guardrail off; there is no policy to attach")
+            problems.add("options.rules", "turn every guardrail off; there is no policy to attach")
         self.documents = pack_policies(self.rules, options.rules.max_policy_chars) if self.rules else []
         if len(self.documents) > options.rules.max_policies:
-            problems.append(
+            problems.add(
+                "options.rules.max_policies",
                 f"the guardrails need {len(self.documents)} SCPs but max_policies is {options.rules.max_policies} "
-                "(an OU takes 5 SCPs, one being FullAWSAccess); shorten instance-type lists or exempt roles"
+                "(an OU takes 5 SCPs, one being FullAWSAccess); shorten instance-type lists or exempt roles",
             )
-        if problems:
-            raise ValueError(f"{self.node.path}: " + "; ".join(problems))
+        problems.raise_if_any(self.node.path)
         self.policies: list[organizations.CfnPolicy] = []
         for i, document in enumerate(self.documents, start=1):
             sids = [s["Sid"] for s in json.loads(document)["Statement"]]

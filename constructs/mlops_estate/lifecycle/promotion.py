@@ -39,11 +39,11 @@ from mlops_estate.events.estate_function import EstateFunction
 from mlops_estate.core.nag import acknowledge
 from mlops_estate.lifecycle.approved_model import PARAMETER_NAME as APPROVED_PARAMETER
 from mlops_estate.lifecycle.retraining import to_event_pattern
+from mlops_estate.core.patterns import ACCOUNT_ID
 
 VARIABLE_NAME = "ModelPackageArn"
 MODEL_PACKAGE_STATE_CHANGE = "SageMaker Model Package State Change"
 APPROVAL_STATUSES = ("Approved", "PendingManualApproval", "Rejected")
-ACCOUNT_ID = re.compile(r"^\d{12}$")
 PIPELINE_NAME = re.compile(r"^[A-Za-z0-9.@\-_]{1,100}$")
 
 

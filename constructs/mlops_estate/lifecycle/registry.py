@@ -4,7 +4,10 @@ The flow across accounts:
 
 - The build account's pipelines write model artifacts straight into the shared artifacts bucket (under
   ``models/``, with the shared ``models`` key) and register a version in the model's group, by ARN.
-- A version waits in ``PendingManualApproval`` until someone in shared services approves it.
+- A version waits in ``PendingManualApproval`` until a person approves it. There is one way to do so: the
+  `ModelApprover` role of the registry's account, which only the ML dev account's ``mlops_admin`` persona may
+  assume, from a Studio session that carries the person's user profile name as its source identity. No build
+  role can approve: the group policy lets the build account create versions only as ``PendingManualApproval``.
 - Staging and prod (and nobody else) may describe and list the versions, read the artifacts under
   ``models/`` and decrypt them with the ``models`` key, to deploy an approved version.
 
@@ -14,6 +17,7 @@ without cross-stack references, which CloudFormation cannot make across accounts
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,13 +28,24 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from mlops_estate.config.estate import EstateConfig, ModelConfig
-from mlops_estate.security.storage import SecureBucket
+from mlops_estate.core.nag import acknowledge_wildcards
+from mlops_estate.security.storage import CmkBucket, SecureBucket
 
 ARTIFACTS_PREFIX = "models"
+# Evaluation reports (the model metrics of a version) are written under models/<model>/evaluation/.
+EVALUATION_DIR = "evaluation"
 CONSUMER_GROUP_ACTIONS = ("sagemaker:DescribeModelPackageGroup",)
 CONSUMER_PACKAGE_ACTIONS = ("sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages")
 BUILDER_GROUP_ACTIONS = ("sagemaker:DescribeModelPackageGroup",)
-BUILDER_PACKAGE_ACTIONS = ("sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages")
+BUILDER_READ_ACTIONS = ("sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages")
+# A build role registers a version for a person to approve; it never creates one already decided.
+PENDING = "PendingManualApproval"
+# What an approver may set: the decision, nothing else (not back to pending, no metadata-only updates).
+DECISIONS = ("Approved", "Rejected")
+APPROVER_ROLE_SUFFIX = "model-approver"
+ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+# The partition may be a token (Aws.PARTITION renders without colons).
+ROLE_ARN = re.compile(r"^arn:[^:]+:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
 
 
 @dataclass(frozen=True)
@@ -62,6 +77,15 @@ class RegistryLocation:
     @property
     def artifacts_bucket_arn(self) -> str:
         return f"arn:{Aws.PARTITION}:s3:::{self.artifacts_bucket_name}"
+
+    @property
+    def approver_role_name(self) -> str:
+        """The `ModelApprover` role's name: the ML dev account's mlops_admin persona assumes it by ARN."""
+        return f"{self.estate_name}-{APPROVER_ROLE_SUFFIX}"
+
+    @property
+    def approver_role_arn(self) -> str:
+        return f"arn:{Aws.PARTITION}:iam::{self.account}:role/{self.approver_role_name}"
 
 
 def registry_location(config: EstateConfig) -> RegistryLocation:
@@ -183,8 +207,13 @@ class ModelRegistry(Construct):
         if self.build_account:
             statements.append({"Sid": "BuildAccountDescribesGroup", "Effect": "Allow", "Principal": principal([self.build_account]),
                                "Action": list(BUILDER_GROUP_ACTIONS), "Resource": group_arn})
+            statements.append({"Sid": "BuildAccountReadsVersions", "Effect": "Allow", "Principal": principal([self.build_account]),
+                               "Action": list(BUILDER_READ_ACTIONS), "Resource": packages_arn})
+            # Whatever role of the build account registers (a pipeline, a project, a persona), the version waits for
+            # a person: created as anything but PendingManualApproval, the request is not allowed here.
             statements.append({"Sid": "BuildAccountRegistersVersions", "Effect": "Allow", "Principal": principal([self.build_account]),
-                               "Action": list(BUILDER_PACKAGE_ACTIONS), "Resource": packages_arn})
+                               "Action": "sagemaker:CreateModelPackage", "Resource": packages_arn,
+                               "Condition": {"StringEquals": {"sagemaker:ModelApprovalStatus": PENDING}}})
         return {"Version": "2012-10-17", "Statement": statements} if statements else {}
 
     @staticmethod
@@ -223,4 +252,141 @@ class ModelRegistry(Construct):
         )
 
 
-__all__ = ["ModelRegistry", "RegistryLocation", "registry_location"]
+class ModelApprover(Construct):
+    """The one way to approve a model: a role in the registry's account that may set a version of the groups named
+    ``<group_prefix>-*`` to ``Approved`` or ``Rejected``, and read what the decision rests on.
+
+    It may describe and list the groups and their versions, describe their model cards, read the evaluation reports
+    under ``models/*/evaluation/`` of ``artifacts`` and decrypt them and the cards with ``key`` (through S3 and
+    SageMaker only), and call ``UpdateModelPackage`` only with ``ModelApprovalStatus`` ``Approved`` or ``Rejected``.
+
+    Only the roles in ``approvers`` may assume it (exact ARNs; by ``aws:PrincipalArn``, so the trust needs no
+    role to exist yet, and each approver's own identity policy must grant ``sts:AssumeRole`` and
+    ``sts:SetSourceIdentity`` on this role), and only from a session that already carries a source identity.
+    A source identity persists through role chaining and cannot be changed, so the approval is recorded in
+    CloudTrail under the person's name. A Studio domain with ``ExecutionRoleIdentityConfig=USER_PROFILE_NAME``
+    sets it (to the user profile name) on every execution-role session of a person; jobs and pipelines running
+    as the same role have none, and cannot set one of their choosing here (the request's ``sts:SourceIdentity``
+    alone, without ``aws:SourceIdentity`` from the calling session, does not satisfy the trust).
+
+    Args:
+        scope: the construct scope (a stack in the registry's account).
+        id: the construct id.
+        role_name: the role's physical name: the approvers' policies name it by ARN, from another account.
+        group_prefix: the model package groups (and model cards) this role decides on are named ``<group_prefix>-*``.
+        approvers: ARNs of the roles that may assume this one (e.g. the ML dev account's mlops_admin persona).
+        artifacts: the registry's artifacts bucket, holding the evaluation reports.
+        key: the key of the artifacts and the model cards.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        role_name: str,
+        group_prefix: str,
+        approvers: Sequence[str],
+        artifacts: CmkBucket,
+        key: kms.IKey,
+    ) -> None:
+        super().__init__(scope, id)
+        problems: list[str] = []
+        if not ROLE_NAME.match(role_name):
+            problems.append(f"role_name: {role_name!r} is not an IAM role name (1-64 of letters, digits and +=,.@_-)")
+        if not re.fullmatch(r"[a-z0-9](-*[a-z0-9]){0,62}", group_prefix):
+            problems.append(f"group_prefix: {group_prefix!r} is not the start of a model package group name (lower-case letters, "
+                            "digits and hyphens)")
+        if not approvers:
+            problems.append("approvers: name at least one role ARN, or nobody can approve a model")
+        accounts: list[str] = []
+        for i, arn in enumerate(approvers):
+            m = ROLE_ARN.match(arn)
+            if m is None:
+                problems.append(f"approvers[{i}]: {arn!r} is not a role ARN like arn:aws:iam::123456789012:role/name")
+            elif m.group(1) not in accounts:
+                accounts.append(m.group(1))
+        if problems:
+            raise ValueError(f"{self.node.path}: " + "; ".join(problems))
+
+        stack = Stack.of(self)
+        # The approvers' accounts, narrowed to the exact roles by aws:PrincipalArn: naming the roles as principals
+        # would need them to exist when this deploys (the registry deploys before the ML dev account).
+        trusted = iam.PrincipalWithConditions(iam.CompositePrincipal(*(iam.AccountPrincipal(a) for a in accounts)), {
+            "ArnEquals": {"aws:PrincipalArn": list(approvers)},
+            # aws:SourceIdentity is the calling session's own (Studio's user profile name), present only when it was
+            # set before this call: a session without one (a job, a pipeline) may not start here by naming a person.
+            "Null": {"aws:SourceIdentity": "false"},
+        })
+        self.role = iam.Role(
+            self,
+            "Role",
+            role_name=role_name,
+            description=f"Approves or rejects versions of the {group_prefix}-* model package groups; assumed by named approvers only",
+            assumed_by=trusted,
+        )
+        assert self.role.assume_role_policy is not None
+        # Chaining from a session with a source identity needs sts:SetSourceIdentity in this trust too (the value carries over).
+        self.role.assume_role_policy.add_statements(iam.PolicyStatement(actions=["sts:SetSourceIdentity"], principals=[trusted]))
+        self.role_arn = self.role.role_arn
+
+        groups = stack.format_arn(service="sagemaker", resource="model-package-group", resource_name=f"{group_prefix}-*")
+        versions = stack.format_arn(service="sagemaker", resource="model-package", resource_name=f"{group_prefix}-*/*")
+        cards = stack.format_arn(service="sagemaker", resource="model-card", resource_name=f"{group_prefix}-*")
+        reports = artifacts.bucket.arn_for_objects(f"{ARTIFACTS_PREFIX}/*/{EVALUATION_DIR}/*")
+        named = f"Scoped to the model package groups and model cards named '{group_prefix}-*' (the estate's registry)."
+        statements: list[tuple[iam.PolicyStatement, str | None]] = [
+            (
+                iam.PolicyStatement(
+                    sid="DecideOnVersions",
+                    actions=["sagemaker:UpdateModelPackage"],
+                    resources=[versions],
+                    conditions={"StringEquals": {"sagemaker:ModelApprovalStatus": list(DECISIONS)}},
+                ),
+                named,
+            ),
+            (
+                iam.PolicyStatement(
+                    sid="ReadVersionsAndCards",
+                    actions=["sagemaker:DescribeModelPackageGroup", "sagemaker:DescribeModelPackage", "sagemaker:DescribeModelCard"],
+                    resources=[groups, versions, cards],
+                ),
+                named,
+            ),
+            (
+                iam.PolicyStatement(
+                    sid="ListGroupsAndVersions",
+                    actions=["sagemaker:ListModelPackageGroups", "sagemaker:ListModelPackages"],
+                    resources=["*"],
+                ),
+                "SageMaker List actions on the registry support no resource-level permissions; they return metadata only.",
+            ),
+            (
+                iam.PolicyStatement(sid="ReadEvaluationReports", actions=["s3:GetObject"], resources=[reports]),
+                f"Evaluation reports are written per model and pipeline execution under {ARTIFACTS_PREFIX}/<model>/{EVALUATION_DIR}/; "
+                "read-only, never the model artifacts.",
+            ),
+            (
+                iam.PolicyStatement(
+                    sid="DecryptReportsAndCards",
+                    actions=["kms:Decrypt", "kms:DescribeKey"],
+                    resources=[key.key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": [f"s3.{stack.region}.amazonaws.com",
+                                                                   f"sagemaker.{stack.region}.amazonaws.com"]}},
+                ),
+                None,
+            ),
+        ]
+        self.policy = iam.ManagedPolicy(
+            self,
+            "Policy",
+            description=f"Approve or reject versions of the {group_prefix}-* model package groups, and read what the decision rests on",
+            statements=[s for s, _ in statements],
+            roles=[self.role],
+        )
+        for statement, reason in statements:
+            if reason:
+                acknowledge_wildcards(self.policy, statement, reason)
+
+
+__all__ = ["ModelApprover", "ModelRegistry", "RegistryLocation", "registry_location"]

@@ -16,27 +16,38 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from mlops_estate.core.nag import acknowledge
+from mlops_estate.core.validation import Problems
 
 RULE_IDENTIFIER = "VPC_DEFAULT_SECURITY_GROUP_CLOSED"
 RUNBOOK = "AWSConfigRemediation-RemoveVPCDefaultSecurityGroupRules"
 
 
 class DefaultSecurityGroupClosed(Construct):
-    """Detect and remove every rule of ``vpc``'s default security group (see the module docstring).
+    """Detect and remove every rule of ``vpc``'s default security group without a code asset (see the module
+    docstring): the AWS Config rule ``VPC_DEFAULT_SECURITY_GROUP_CLOSED`` scoped to that group, with automatic
+    remediation by the AWS-owned runbook ``AWSConfigRemediation-RemoveVPCDefaultSecurityGroupRules``.
 
     The remediation role, assumed only by SSM Automation of this account, may revoke rules of that one group;
-    describing security groups has no resource-level permission.
+    describing security groups has no resource-level permission. Needs the account's AWS Config recorder.
+
+    Args:
+        scope: the parent construct.
+        id: the construct id.
+        vpc: the VPC whose default security group is closed (made with
+            ``restrict_default_security_group=False``).
+        maximum_attempts: how many times AWS Config runs the remediation for one finding, 1-25; default 5.
+        retry_seconds: the period, in seconds, within which those attempts are counted, 1-2678000 (31 days);
+            default 60.
     """
 
     def __init__(self, scope: Construct, id: str, *, vpc: ec2.Vpc, maximum_attempts: int = 5, retry_seconds: int = 60) -> None:
         super().__init__(scope, id)
-        problems = []
+        problems = Problems()
         if not 1 <= maximum_attempts <= 25:
-            problems.append(f"maximum_attempts {maximum_attempts} is outside 1..25 (AWS Config's limit)")
+            problems.add("maximum_attempts", f"{maximum_attempts!r} is outside AWS Config's limit; expected 1 to 25")
         if not 1 <= retry_seconds <= 2678000:
-            problems.append(f"retry_seconds {retry_seconds} is outside 1..2678000 (AWS Config's limit)")
-        if problems:
-            raise ValueError(f"{self.node.path}: " + "; ".join(problems))
+            problems.add("retry_seconds", f"{retry_seconds!r} is outside AWS Config's limit; expected 1 to 2678000 seconds")
+        problems.raise_if_any(self.node.path)
         stack = Stack.of(self)
         group_id = vpc.vpc_default_security_group
         group_arn = stack.format_arn(service="ec2", resource="security-group", resource_name=group_id)

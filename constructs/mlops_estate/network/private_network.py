@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import ipaddress
+import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import RemovalPolicy, Stack, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from mlops_estate.core.nag import acknowledge
+from mlops_estate.core.patterns import AVAILABILITY_ZONE, PREFIX_LIST_ID, SECURITY_GROUP_ID, SUBNET_ID, VPC_ID
+from mlops_estate.core.validation import Problems
 
 # Every AWS API a VPC-only SageMaker workload calls, reachable without internet access.
 DEFAULT_INTERFACE_ENDPOINTS: dict[str, ec2.InterfaceVpcEndpointAwsService] = {
@@ -29,11 +34,20 @@ DEFAULT_INTERFACE_ENDPOINTS: dict[str, ec2.InterfaceVpcEndpointAwsService] = {
     "Events": ec2.InterfaceVpcEndpointAwsService.EVENTBRIDGE,
     "Ssm": ec2.InterfaceVpcEndpointAwsService.SSM,
 }
+# Every availability zone gets one /24 subnet.
+SUBNET_PREFIX = 24
 
 
 @dataclass(frozen=True)
 class NetworkPlacement:
-    """Where SageMaker workloads run: what every VPC-bound construct takes."""
+    """Where SageMaker workloads run: what every VPC-bound construct takes (`PrivateNetwork.placement`, or
+    `PrivateNetwork.from_existing` for a VPC made elsewhere).
+
+    Attributes:
+        vpc: the VPC (its id scopes the workloads' network-interface permissions).
+        subnet_ids: the private subnets workloads get network interfaces in, one per availability zone.
+        security_group: the one security group every workload runs with.
+    """
 
     vpc: ec2.IVpc
     subnet_ids: tuple[str, ...]
@@ -45,18 +59,36 @@ class NetworkPlacement:
 
 
 class PrivateNetwork(Construct):
-    """A VPC with private isolated subnets only (no internet or NAT gateway), flow logs to a CMK-encrypted
-    log group, interface endpoints for the SageMaker-related APIs, an S3 gateway endpoint, and one
-    security group for SageMaker workloads.
+    """A VPC for SageMaker workloads that cannot reach the internet: private isolated subnets only (one /24 per
+    availability zone; no internet or NAT gateway), flow logs of all traffic to a CMK-encrypted, retained log
+    group, interface endpoints (private DNS) for the AWS APIs the workloads call, an S3 gateway endpoint, and
+    one security group for SageMaker workloads (``placement``).
 
     The workload group admits only itself (distributed training, Studio apps) and sends only HTTPS out.
     Isolated subnets route nowhere but the VPC and the S3 gateway, so HTTPS egress reaches only the
     endpoints and S3; pass ``s3_prefix_list_id`` to also name S3 exactly in the group.
 
-    The VPC's default security group is stripped of its rules by CDK's custom resource (a Lambda function, so a
-    file asset); where assets cannot be used (a StackSet template), pass ``restrict_default_security_group=False``
-    and close it otherwise (`mlops_estate.network.default_security_group.DefaultSecurityGroupClosed`). The address block is
-    ``cidr``, or ``ip_addresses`` (``ec2.IpAddresses.aws_ipam_allocation(...)``: a block from an IPAM pool at deploy time).
+    Args:
+        scope: the parent construct.
+        id: the construct id (stateful: keep it stable).
+        cidr: a fixed IPv4 address block like ``10.10.0.0/16``, from /16 to the prefix that leaves a /24 per
+            zone (/23 for 2 zones, /22 for 3 or 4). Give exactly one of ``cidr`` and ``ip_addresses``.
+        availability_zones: at least 2 distinct zone names of the stack's region (``eu-west-1a``; tokens such
+            as ``Stack.availability_zones`` entries accepted).
+        logs_key: the customer-managed key of the flow-log group (it must admit CloudWatch Logs, as the
+            ``logs`` key of `EstateKeys` does).
+        flow_log_retention: how long flow logs are kept; default one year.
+        interface_endpoints: which interface endpoints to create, by the names of
+            ``DEFAULT_INTERFACE_ENDPOINTS`` (default: all 13: SageMaker API, runtime, Feature Store runtime,
+            Studio, notebook, STS, CloudWatch Logs and monitoring, ECR API and Docker, KMS, EventBridge, SSM).
+        s3_prefix_list_id: the region's S3 managed prefix list (``pl-...``); when given, HTTPS egress to S3 is
+            allowed to it only instead of ``0.0.0.0/0`` (which the isolated subnets' routes limit to S3 anyway).
+        restrict_default_security_group: strip every rule of the VPC's default security group with CDK's
+            custom resource (default). That needs a Lambda file asset; where assets cannot be used (a StackSet
+            template), pass ``False`` and close it with
+            `mlops_estate.network.default_security_group.DefaultSecurityGroupClosed`.
+        ip_addresses: instead of ``cidr``, an allocation such as ``ec2.IpAddresses.aws_ipam_allocation(...)``
+            (a block from an IPAM pool at deploy time).
     """
 
     def __init__(
@@ -74,16 +106,30 @@ class PrivateNetwork(Construct):
         ip_addresses: ec2.IIpAddresses | None = None,
     ) -> None:
         super().__init__(scope, id)
-        unknown = sorted(set(interface_endpoints) - set(DEFAULT_INTERFACE_ENDPOINTS))
-        if unknown:
-            raise ValueError(
-                f"{self.node.path}: unknown interface endpoint(s) {unknown}; choose from {sorted(DEFAULT_INTERFACE_ENDPOINTS)}"
-            )
-        if len(availability_zones) < 2:
-            raise ValueError(f"{self.node.path}: availability_zones needs at least 2 zones, got {list(availability_zones)}")
+        problems = Problems()
+        for i, name in enumerate(interface_endpoints):
+            if name not in DEFAULT_INTERFACE_ENDPOINTS:
+                problems.add(f"interface_endpoints[{i}]", f"{name!r} is not a known interface endpoint; expected one of "
+                                                          f"{', '.join(sorted(DEFAULT_INTERFACE_ENDPOINTS))}")
+        if len(set(interface_endpoints)) != len(interface_endpoints):
+            problems.add("interface_endpoints", f"{list(interface_endpoints)!r} names an endpoint twice; expected each once")
+        check_zones(availability_zones, Stack.of(self).region, problems)
         if (cidr is None) == (ip_addresses is None):
-            raise ValueError(f"{self.node.path}: give exactly one of cidr (a fixed block) and ip_addresses (e.g. an IPAM "
-                             f"allocation), got cidr={cidr!r} and ip_addresses={ip_addresses!r}")
+            problems.add("cidr", f"{cidr!r} with {'no' if ip_addresses is None else 'an'} ip_addresses is not allowed; expected "
+                                 "exactly one of cidr (a fixed block) and ip_addresses (e.g. an IPAM allocation)")
+        elif cidr is not None and not Token.is_unresolved(cidr):
+            largest = SUBNET_PREFIX - math.ceil(math.log2(max(len(availability_zones), 2)))
+            try:
+                block = ipaddress.IPv4Network(cidr)
+            except ValueError:
+                block = None
+            if block is None or not 16 <= block.prefixlen <= largest:
+                problems.add("cidr", f"{cidr!r} is not an IPv4 block with room for a /{SUBNET_PREFIX} subnet per zone; "
+                                     f"expected a network address with a prefix from /16 to /{largest}, like 10.10.0.0/16")
+        if s3_prefix_list_id is not None:
+            problems.match("s3_prefix_list_id", s3_prefix_list_id, PREFIX_LIST_ID, "a managed prefix list id",
+                           "pl- and 8 or 17 hex digits, like pl-6da54004")
+        problems.raise_if_any(self.node.path)
 
         self.vpc = ec2.Vpc(
             self,
@@ -163,15 +209,47 @@ class PrivateNetwork(Construct):
         availability_zones: Sequence[str],
         security_group_id: str,
     ) -> NetworkPlacement:
-        """Use a VPC the organisation already runs, named by ids (never looked up at synth)."""
-        if len(subnet_ids) != len(availability_zones) or len(subnet_ids) < 2:
-            raise ValueError(
-                f"{scope.node.path}/{id}: give one subnet id per availability zone, at least 2 "
-                f"(got {len(subnet_ids)} subnets for {len(availability_zones)} zones)"
-            )
+        """Use a VPC the organisation already runs, named by ids (never looked up at synth). Tokens (e.g. SSM
+        parameter values) are accepted for every id.
+
+        Args:
+            scope: the construct to create the imported VPC and security group in.
+            id: the imported VPC's id (the security group's is ``<id>SecurityGroup``).
+            vpc_id: the VPC's id (``vpc-...``).
+            subnet_ids: its private subnets (``subnet-...``), one per availability zone, at least 2.
+            availability_zones: the zones of ``subnet_ids``, in the same order.
+            security_group_id: the security group workloads run with (``sg-...``); used as is, never modified.
+        """
+        problems = Problems()
+        problems.match("vpc_id", vpc_id, VPC_ID, "a VPC id", "vpc- and 8 or 17 hex digits")
+        for i, subnet in enumerate(subnet_ids):
+            problems.match(f"subnet_ids[{i}]", subnet, SUBNET_ID, "a subnet id", "subnet- and 8 or 17 hex digits")
+        if len(subnet_ids) != len(availability_zones):
+            problems.add("subnet_ids", f"{list(subnet_ids)!r} are {len(subnet_ids)} subnets for {len(availability_zones)} zones; "
+                                       "expected one subnet id per availability zone")
+        check_zones(availability_zones, Stack.of(scope).region, problems)
+        problems.match("security_group_id", security_group_id, SECURITY_GROUP_ID, "a security group id", "sg- and 8 or 17 hex digits")
+        problems.raise_if_any(f"{scope.node.path}/{id}")
         vpc = ec2.Vpc.from_vpc_attributes(
             scope, id, vpc_id=vpc_id, availability_zones=list(availability_zones), isolated_subnet_ids=list(subnet_ids)
         )
         group = ec2.SecurityGroup.from_security_group_id(scope, f"{id}SecurityGroup", security_group_id, mutable=False)
         return NetworkPlacement(vpc=vpc, subnet_ids=tuple(subnet_ids), security_group=group)
 
+
+
+def check_zones(zones: Sequence[str], region: str, problems: Problems) -> None:
+    """At least 2 distinct availability zones, each literal one a zone of ``region`` (of any region while that
+    is a token)."""
+    if len(zones) < 2:
+        problems.add("availability_zones", f"{list(zones)!r} is not enough zones; expected at least 2")
+    if len(set(zones)) != len(zones):
+        problems.add("availability_zones", f"{list(zones)!r} names a zone twice; expected distinct zones")
+    own = None if Token.is_unresolved(region) else re.compile(re.escape(region) + "[a-z]")
+    for i, zone in enumerate(zones):
+        if own is not None:
+            if not Token.is_unresolved(zone) and not own.fullmatch(zone):
+                problems.add(f"availability_zones[{i}]", f"{zone!r} is not an availability zone of the stack's region "
+                                                         f"{region}; expected a zone like {region}a")
+        else:
+            problems.match(f"availability_zones[{i}]", zone, AVAILABILITY_ZONE, "an availability zone name", "one like eu-west-1a")

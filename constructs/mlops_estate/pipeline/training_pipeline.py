@@ -5,7 +5,9 @@ Two roles, so neither holds more than it uses:
 - the **pipeline role** (the pipeline's RoleArn) starts, describes and stops only the job types the
   definition contains, only with network isolation, inter-container encryption and this VPC's subnets and
   security group (IAM conditions), training jobs with a warm pool no longer than the definition asks for,
-  passes only the job role, and reads the property files;
+  passes only the job role, reads the property files, and registers model versions only as
+  ``PendingManualApproval`` (a build pipeline never approves its own model; a RegisterModel step asking for
+  another status is rejected);
 - the **job role** (the RoleArn of every job) reads and writes only the estate's buckets and keys given
   in `PipelineStorage`, pulls only the images the definition names (Debugger rule images included), and has
   what every VPC SageMaker workload needs (`security.sagemaker_workload`): SageMaker's log groups, metric
@@ -35,7 +37,8 @@ from mlops_estate.core.validation import Problems
 from mlops_estate.network.private_network import NetworkPlacement
 from mlops_estate.pipeline.definition import PipelineDefinition
 from mlops_estate.pipeline.expressions import Expression
-from mlops_estate.pipeline.steps import JobEnvironment, PipelineRoleScope, Step
+from mlops_estate.pipeline.steps import JobEnvironment, PipelineRoleScope, RegisterModelStep, Step
+from mlops_estate.pipeline.steps.register import PENDING_APPROVAL
 from mlops_estate.pipeline.steps.fields import is_token
 from mlops_estate.security.sagemaker_workload import LOG_GROUPS_REASON, NO_RESOURCE_LEVEL_REASON, workload_statements
 
@@ -185,6 +188,14 @@ class TrainingPipeline(Construct):
         if self.definition.name != pipeline_name:
             problems.add("definition", f"builds the pipeline {self.definition.name!r}, not {pipeline_name!r}; "
                          "expected the definition to carry pipeline_name")
+        # A build pipeline never approves its own model: it registers versions for a person to approve.
+        for step in self.definition.all_steps():
+            if isinstance(step, RegisterModelStep) and step.approval_status != PENDING_APPROVAL:
+                status = step.approval_status
+                problems.add(f"definition.steps[{step.name}].approval_status",
+                             f"{status.describe() if isinstance(status, Expression) else repr(status)} is not allowed; expected "
+                             f"{PENDING_APPROVAL!r}: a build pipeline registers versions for a person to approve, and its role "
+                             "may create them only as PendingManualApproval")
         images = self._images(problems, self.definition.all_steps())
         if schedule is not None:
             declared = {p.name for p in self.definition.parameters}

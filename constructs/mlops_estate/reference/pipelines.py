@@ -15,7 +15,10 @@ Where things come from and go:
 - **Intermediate data** (splits, checkpoints, Debugger tensors and profiler data with their rule reports)
   stays in the ML dev artifacts bucket under ``pipelines/<model>/<execution>/``.
 - **The model and its evaluation** go straight to the registry's artifacts bucket in shared services
-  (``models/<model>/``, encrypted with the shared ``models`` key) so staging and prod can read what they deploy.
+  (``models/<model>/``, encrypted with the shared ``models`` key) so staging and prod can read what they deploy;
+  the evaluation report under ``models/<model>/evaluation/<execution>/``, where the registry's `ModelApprover` reads it.
+- **The version** is registered as ``PendingManualApproval``, always: a person decides (`TrainingPipeline` lets
+  no build pipeline register it otherwise).
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ from mlops_estate.pipeline.steps import (
     TransformStep,
 )
 from mlops_estate.pipeline.training_pipeline import CrossAccountStore, PipelineSchedule, PipelineStorage, TrainingPipeline
-from mlops_estate.lifecycle.registry import ARTIFACTS_PREFIX, RegistryLocation
+from mlops_estate.lifecycle.registry import ARTIFACTS_PREFIX, EVALUATION_DIR, RegistryLocation
 from mlops_estate.security.storage import SecureBucket
 
 # Accounts that publish the SageMaker built-in XGBoost images (1.x versions), per region. Source: the
@@ -172,7 +175,6 @@ def training_definition(model: ModelConfig, jobs: JobEnvironment, *, pipeline_na
     shards = Join([training_count], on="") if isinstance(training_count, Parameter) else str(training_count)
     threshold = ParameterFloat("MetricThreshold", gate.threshold,
                                f"{gate.metric} the candidate must reach ({'at most' if gate.metric in ERROR_METRICS else 'at least'})")
-    approval = ParameterString("ModelApprovalStatus", "PendingManualApproval", "Status of the new model package version")
     cache = CacheConfig("P30D")
     runtime = build.max_runtime_minutes * 60
 
@@ -228,7 +230,7 @@ def training_definition(model: ModelConfig, jobs: JobEnvironment, *, pipeline_na
             ProcessingInput("model", train.model_artifacts, "/opt/ml/processing/model"),
             ProcessingInput("test", preprocess.output_uri("test"), "/opt/ml/processing/test"),
         ],
-        outputs=[ProcessingOutput("evaluation", "/opt/ml/processing/evaluation", Join([published, "evaluation", execution], on="/"))],
+        outputs=[ProcessingOutput("evaluation", "/opt/ml/processing/evaluation", Join([published, EVALUATION_DIR, execution], on="/"))],
         property_files=[report],
         environment={"METRIC": gate.metric, "PROBLEM_TYPE": model.problem_type},
         output_kms_key_id=registry.models_key_alias_arn,
@@ -244,7 +246,6 @@ def training_definition(model: ModelConfig, jobs: JobEnvironment, *, pipeline_na
         model_data=train.model_artifacts,
         realtime_instance_types=sorted({s.instance_type for s in serving.values()}),
         transform_instance_types=[build.batch_instance_type],
-        approval_status=approval,
         model_metrics=ModelMetrics(
             model_statistics=MetricsSource(Join([evaluate.output_uri("evaluation"), EVALUATION_FILE], on="/"))
         ),
@@ -264,7 +265,7 @@ def training_definition(model: ModelConfig, jobs: JobEnvironment, *, pipeline_na
     )
     return PipelineDefinition(
         pipeline_name,
-        parameters=[p for p in (input_data, processing_type, training_type, training_count, threshold, approval) if isinstance(p, Parameter)],
+        parameters=[p for p in (input_data, processing_type, training_type, training_count, threshold) if isinstance(p, Parameter)],
         steps=[preprocess, train, evaluate, gate_step],
     )
 

@@ -6,10 +6,13 @@ import enum
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
-from aws_cdk import Aws, RemovalPolicy, Stack
+from aws_cdk import Aws, RemovalPolicy, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
+
+from mlops_estate.core.patterns import KMS_ALIAS_NAME, KMS_KEY_ARN
+from mlops_estate.core.validation import Problems
 
 
 class DataClass(str, enum.Enum):
@@ -28,12 +31,24 @@ ENCRYPT_ACTIONS = ("kms:Encrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*")
 
 
 class EstateKeys(Construct):
-    """One rotating, retained CMK per data class named in ``classes``.
+    """One customer-managed KMS key per class of data, so that each key policy stays small and a leaked grant
+    exposes one kind of data only. Every key rotates yearly, is retained when the stack is deleted, and gets
+    the alias ``alias/<estate_name>/<class>`` (``alias/acme/data``).
 
     The key policies keep the account's IAM in control (the root statement CDK writes), so roles get use
-    of a key through ``grant_*`` on their own policies; services that act without a role (CloudWatch Logs,
-    SNS-backed alarms) are admitted in the key policy, scoped to this account. Other accounts get use only
+    of a key through ``grant_*`` on their own policies; services that act without a role are admitted in the
+    key policy, scoped to this account: CloudWatch Logs of this region to the ``logs`` key, CloudWatch alarms
+    and EventBridge (publishing to encrypted SNS topics) to the ``monitoring`` key. Other accounts get use only
     through `allow_account`, by id.
+
+    Args:
+        scope: the parent construct.
+        id: the construct id (the keys are stateful: keep it stable).
+        estate_name: the alias prefix, e.g. ``acme`` for ``alias/acme/data``, also named in each key's
+            description: ``/``-separated runs of letters, digits, ``_`` and ``-``, at most 239 characters, not
+            ``aws`` (AWS's own aliases).
+        classes: the data classes to make a key for (default: every `DataClass`); the ``data``, ``models``,
+            ``monitoring``, ``studio`` and ``logs`` properties raise for a class not made here.
     """
 
     def __init__(
@@ -45,6 +60,18 @@ class EstateKeys(Construct):
         classes: Iterable[DataClass] = tuple(DataClass),
     ) -> None:
         super().__init__(scope, id)
+        classes = tuple(classes)
+        problems = Problems()
+        # The longest alias, alias/<estate_name>/monitoring, decides.
+        if not Token.is_unresolved(estate_name) and not KMS_ALIAS_NAME.match(f"{estate_name}/monitoring"):
+            problems.add("estate_name", f"{estate_name!r} is not a KMS alias prefix; expected '/'-separated runs of letters, "
+                                        "digits, '_' and '-' (at most 239 characters), not 'aws' (AWS's own aliases)")
+        for i, data_class in enumerate(classes):
+            if not isinstance(data_class, DataClass):
+                problems.add(f"classes[{i}]", f"{data_class!r} is not a DataClass; expected one of {', '.join(c.name for c in DataClass)}")
+        if len(set(classes)) != len(classes):
+            problems.add("classes", f"{[getattr(c, 'value', c) for c in classes]!r} names a class twice; expected each at most once")
+        problems.raise_if_any(self.node.path)
         self._keys: dict[DataClass, kms.Key] = {}
         for data_class in classes:
             key = kms.Key(
@@ -95,7 +122,16 @@ class EstateKeys(Construct):
         """Let other accounts of the estate use a key (decrypt; also encrypt when ``write``).
 
         Their own IAM policies must still grant the use, so this admits the account, not every principal in it.
+        This account is never listed (its IAM already governs it).
+
+        Args:
+            data_class: the key to share.
+            account_ids: 12-digit account ids (tokens accepted).
+            write: also allow encrypting (``kms:Encrypt``, ``kms:ReEncrypt*``, ``kms:GenerateDataKey*``).
         """
+        problems = Problems()
+        problems.account_ids("account_ids", account_ids)
+        problems.raise_if_any(f"{self.node.path}: allow_account")
         own = Stack.of(self).account
         others = sorted({a for a in account_ids if a != own})
         if not others:
@@ -155,19 +191,30 @@ class KeyRing(Protocol):
 
 
 class ImportedKeys(Construct):
-    """The estate's existing data, models, monitoring and logs keys by ARN (e.g. read from SSM in a Service
-    Catalog template); creates no key and changes no key policy."""
+    """The estate's existing data, models, monitoring and logs keys by ARN, as a `KeyRing` for serving
+    workloads made outside the stack that owns the keys (e.g. ARNs read from SSM in a Service Catalog
+    template). It creates no key and changes no key policy.
+
+    Args:
+        scope: the parent construct.
+        id: the construct id.
+        key_arns: the key ARN of exactly the ``DATA``, ``MODELS``, ``MONITORING`` and ``LOGS`` classes
+            (``arn:<partition>:kms:<region>:<account>:key/<key id>``, not an alias ARN; tokens accepted).
+    """
 
     def __init__(self, scope: Construct, id: str, *, key_arns: Mapping[DataClass, str]) -> None:
         super().__init__(scope, id)
         served = (DataClass.DATA, DataClass.MODELS, DataClass.MONITORING, DataClass.LOGS)
-        problems = []
+        problems = Problems()
         if missing := [c.value for c in served if c not in key_arns]:
-            problems.append(f"key_arns lacks the {', '.join(missing)} key(s)")
+            problems.add("key_arns", f"{sorted(c.value for c in key_arns)!r} lacks the {', '.join(missing)} key(s); "
+                                     f"expected exactly {', '.join(c.value for c in served)}")
         if extra := sorted(c.value for c in key_arns if c not in served):
-            problems.append(f"key_arns has the {', '.join(extra)} key(s), which nothing here uses")
-        if problems:
-            raise ValueError(f"{self.node.path}: " + "; ".join(problems))
+            problems.add("key_arns", f"{extra!r} are key(s) nothing here uses; expected exactly {', '.join(c.value for c in served)}")
+        for data_class, arn in key_arns.items():
+            problems.match(f"key_arns[{data_class.value}]", arn, KMS_KEY_ARN, "a KMS key ARN",
+                           "arn:<partition>:kms:<region>:<account>:key/<key id>")
+        problems.raise_if_any(self.node.path)
         self._keys = {c: kms.Key.from_key_arn(self, c.value.capitalize(), arn) for c, arn in key_arns.items()}
 
     @property

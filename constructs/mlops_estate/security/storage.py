@@ -11,9 +11,12 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from mlops_estate.core.nag import acknowledge
+from mlops_estate.core.patterns import BUCKET_NAME
+from mlops_estate.core.validation import Problems
 
 ACCESS_LOGS_ID = "AccessLogsBucket"
-# Without it CDK grants log delivery through a bucket ACL, which needs ACLs enabled on the log bucket.
+# With this flag CDK grants log delivery through the log bucket's policy; without it, through a bucket ACL, which
+# needs ACLs enabled on the log bucket. An app without the flag gets the same policy from SecureBucket itself.
 POLICY_LOG_DELIVERY_FLAG = "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy"
 
 REPLICATION_REASON = (
@@ -29,11 +32,6 @@ def access_logs_bucket(scope: Construct) -> s3.Bucket:
     the one place without a CMK; it holds request logs, never data.
     """
     stack = Stack.of(scope)
-    if not FeatureFlags.of(stack).is_enabled(POLICY_LOG_DELIVERY_FLAG):
-        raise ValueError(
-            f"{scope.node.path}: SecureBucket needs the feature flag {POLICY_LOG_DELIVERY_FLAG}=true in your app's "
-            "context (cdk.json), so access logs are delivered through a bucket policy and ACLs stay disabled"
-        )
     existing = stack.node.try_find_child(ACCESS_LOGS_ID)
     if existing is not None:
         return existing  # type: ignore[return-value]
@@ -96,7 +94,12 @@ class CmkBucket:
 
 
 class ImportedBucket(CmkBucket):
-    """An existing CMK bucket of the estate and its key, e.g. read from SSM at launch; it creates nothing."""
+    """An existing CMK bucket of the estate and its key, e.g. read from SSM at launch; it creates nothing.
+
+    Args:
+        bucket: the bucket (``s3.Bucket.from_bucket_name`` or similar).
+        key: the customer-managed key its objects are encrypted with; readers need ``kms:Decrypt`` on it.
+    """
 
     def __init__(self, bucket: s3.IBucket, key: kms.IKey) -> None:
         self.bucket = bucket
@@ -104,11 +107,24 @@ class ImportedBucket(CmkBucket):
 
 
 class SecureBucket(Construct, CmkBucket):
-    """A data bucket: SSE-KMS with a CMK (bucket keys on), versioned, TLS-only, no public access,
-    server access logs to the stack's log bucket, RETAIN.
+    """A bucket for data: SSE-KMS with a customer-managed key (S3 bucket keys on, to cut KMS requests),
+    versioned, TLS 1.2+ only, all public access blocked, object ownership enforced (ACLs disabled), RETAIN.
+    Server access logs go to the stack's one access-log bucket under the prefix ``<construct path with
+    '-'>/``, delivered through that bucket's policy (with or without CDK's
+    ``serverAccessLogsUseBucketPolicy`` flag). Replaced and deleted object versions expire after
+    ``noncurrent_version_days``; incomplete multipart uploads are aborted after 7 days.
 
-    ``bucket_name`` only where another account must find it by name; ``event_bridge`` turns on
-    EventBridge notifications (Object Created events for data-arrival rules).
+    Args:
+        scope: the parent construct.
+        id: the construct id (stateful: keep it stable).
+        key: the customer-managed key that encrypts every object.
+        bucket_name: a physical name, only where another account or a person must find the bucket by name:
+            3-63 lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit
+            (tokens accepted). Default: CloudFormation generates one.
+        event_bridge: send the bucket's events to EventBridge (Object Created events for data-arrival rules);
+            default off.
+        noncurrent_version_days: days a replaced or deleted object version is kept before it expires, a whole
+            number >= 1; default 365.
     """
 
     def __init__(
@@ -122,9 +138,19 @@ class SecureBucket(Construct, CmkBucket):
         noncurrent_version_days: int = 365,
     ) -> None:
         super().__init__(scope, id)
+        problems = Problems()
         if noncurrent_version_days < 1:
-            raise ValueError(f"{self.node.path}: noncurrent_version_days must be >= 1, got {noncurrent_version_days}")
+            problems.add("noncurrent_version_days", f"{noncurrent_version_days!r} is not allowed; expected a whole number of days >= 1")
+        if bucket_name is not None:
+            problems.match("bucket_name", bucket_name, BUCKET_NAME, "an S3 bucket name", "3-63 lower-case letters, digits, "
+                           "dots and hyphens, starting and ending with a letter or digit")
+        problems.raise_if_any(self.node.path)
         self.key = key
+        logs = access_logs_bucket(self)
+        logs_prefix = f"{self.node.path.replace('/', '-')}/"
+        # Handing CDK an imported reference keeps it from granting delivery by ACL; the policy is added below.
+        by_policy = FeatureFlags.of(self).is_enabled(POLICY_LOG_DELIVERY_FLAG)
+        logs_target = logs if by_policy else s3.Bucket.from_bucket_name(self, "AccessLogsTarget", logs.bucket_name)
         self.bucket = s3.Bucket(
             self,
             "Bucket",
@@ -137,8 +163,8 @@ class SecureBucket(Construct, CmkBucket):
             versioned=True,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=access_logs_bucket(self),
-            server_access_logs_prefix=f"{self.node.path.replace('/', '-')}/",
+            server_access_logs_bucket=logs_target,
+            server_access_logs_prefix=logs_prefix,
             removal_policy=RemovalPolicy.RETAIN,
             lifecycle_rules=[
                 s3.LifecycleRule(
@@ -155,10 +181,29 @@ class SecureBucket(Construct, CmkBucket):
             cfn.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
                 event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
             )
+        if not by_policy:
+            logs.add_to_resource_policy(iam.PolicyStatement(  # what CDK writes with the flag on
+                principals=[iam.ServicePrincipal("logging.s3.amazonaws.com")],
+                actions=["s3:PutObject"],
+                resources=[logs.arn_for_objects(f"{logs_prefix}*")],
+                conditions={"ArnLike": {"aws:SourceArn": self.bucket.bucket_arn},
+                            "StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
+            ))
         acknowledge(self.bucket, REPLICATION_REASON, "NIST.800.53.R5-S3BucketReplicationEnabled", "HIPAA.Security-S3BucketReplicationEnabled")
 
     def allow_account_read(self, account_ids: Sequence[str], prefix: str = "*") -> None:
-        """Let other accounts of the estate read objects (and list) under ``prefix``, by account id."""
+        """Let other accounts of the estate read objects (and list the bucket) under ``prefix``, by account id.
+
+        Their own IAM policies must still allow the reads (and use of the key, see `EstateKeys.allow_account`).
+        This account is never listed (its IAM already governs it).
+
+        Args:
+            account_ids: 12-digit account ids (tokens accepted).
+            prefix: the object key pattern they may read; default ``*`` (every object).
+        """
+        problems = Problems()
+        problems.account_ids("account_ids", account_ids)
+        problems.raise_if_any(f"{self.node.path}: allow_account_read")
         own = Stack.of(self).account
         others = sorted({a for a in account_ids if a != own})
         if not others:

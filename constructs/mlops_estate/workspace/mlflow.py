@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Literal
 
 from aws_cdk import ArnFormat, Aws, CfnOutput, Names, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
@@ -10,17 +12,41 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from mlops_estate.core.validation import ConfigError, Problems
+from mlops_estate.core.validation import ConfigError, Problems, join
 from mlops_estate.core.nag import acknowledge, acknowledge_wildcards
 from mlops_estate.network.private_network import PrivateNetwork
 from mlops_estate.security.storage import SecureBucket
-from mlops_estate.config.workspace import MlflowConfig
 
 SERVER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$")
 PREFIX = re.compile(r"^[a-zA-Z0-9!_.*'()-]+(/[a-zA-Z0-9!_.*'()-]+)*$")
 
 # What a read-only user (an auditor) may do on the server: browse experiments, runs and models.
 READ_ONLY_ACTIONS = ("sagemaker-mlflow:AccessUI", "sagemaker-mlflow:Get*", "sagemaker-mlflow:Search*", "sagemaker-mlflow:List*")
+
+
+MLFLOW_VERSION = re.compile(r"^\d+\.\d+(\.\d+)?$")
+MAINTENANCE_WINDOW = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun):([01]\d|2[0-3]):([0-5]\d)$")
+TrackingServerSize = Literal["Small", "Medium", "Large"]
+
+
+@dataclass(frozen=True)
+class MlflowConfig:
+    """The managed MLflow tracking server of the build account."""
+
+    size: TrackingServerSize = "Small"
+    version: str = "3.0"
+    automatic_model_registration: bool = True
+    # Weekly, in UTC: Mon|Tue|Wed|Thu|Fri|Sat|Sun:HH:MM.
+    maintenance_window: str = "Sun:03:00"
+
+    def check(self, path: str, problems: Problems) -> None:
+        if not MLFLOW_VERSION.match(self.version):
+            problems.add(join(path, "version"), f"{self.version!r} is not an MLflow version like 3.0 or 2.16.2")
+        if not MAINTENANCE_WINDOW.match(self.maintenance_window):
+            problems.add(
+                join(path, "maintenance_window"),
+                f"{self.maintenance_window!r} is not a weekly UTC window start like Sun:03:00 (Mon..Sun:HH:MM)",
+            )
 
 
 class MlflowTrackingServer(Construct):

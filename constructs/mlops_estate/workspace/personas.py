@@ -22,12 +22,21 @@ Administer                                x
 Audit                                     x           x
 ============== ============== =========== =========== =======
 
+Approving models: ``mlops_admin`` alone may assume the registry account's `ModelApprover` role
+(``resources.model_approver_role_arn``), which is the only principal that can set a model package version to
+``Approved``; the approver's trust admits exactly this persona's role (then named ``<estate>-mlops-admin``, so the
+other account can name it) from a session that carries the person's source identity. No persona updates the
+registry's approval status directly.
+
+Sharing notebooks: every persona reads all of the Studio sharing prefix and writes and deletes only under its own
+``sharing/<user profile name>/`` (see `StudioDomain.sharing_statements`); the shared-space role only reads it.
+
 Studio spaces: every persona creates, updates and deletes only spaces it owns (``sagemaker:OwnerUserProfileArn``
 is its own user profile, ``${sagemaker:UserProfileName}`` of the session) and runs apps only in its own private
 spaces; the personas that run workloads may also own shared spaces and start and stop apps in shared spaces.
 The auditor gets private spaces only. Shared spaces run as ``shared_space_role`` (the domain's default space
-role), which holds ReadAssets and the Studio sharing prefix only: opening a shared space never gives more than
-a workload persona already has.
+role), which holds ReadAssets and reads the Studio sharing prefix only: opening a shared space never gives more
+than a workload persona already has.
 
 A role holds at most 9 managed policies (activities, its own pass-role policy, MLflow access), below
 IAM's default quota of 10 per role.
@@ -35,8 +44,10 @@ IAM's default quota of 10 per role.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from aws_cdk import ArnFormat, Aws, Stack
 from aws_cdk import aws_iam as iam
@@ -44,15 +55,18 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from mlops_estate.config.estate import Persona, UserConfig
-from mlops_estate.core.validation import ConfigError
+from mlops_estate.core.validation import ConfigError, Problems, join
 from mlops_estate.core.nag import acknowledge_wildcards
 from mlops_estate.network.private_network import NetworkPlacement
 from mlops_estate.security.storage import SecureBucket
 from mlops_estate.workspace.studio import StudioDomain, allow_source_identity
 
+Persona = Literal["data_scientist", "ml_engineer", "mlops_admin", "auditor"]
+USER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 PERSONAS: tuple[Persona, ...] = ("data_scientist", "ml_engineer", "mlops_admin", "auditor")
 SIGN_IN_TAG = "studio-user"
+# The persona that may assume the registry's ModelApprover role.
+APPROVER: Persona = "mlops_admin"
 
 # activity -> personas that perform it (Studio is added once a domain is known, for every persona).
 ACTIVITIES: Mapping[str, tuple[Persona, ...]] = {
@@ -64,9 +78,29 @@ ACTIVITIES: Mapping[str, tuple[Persona, ...]] = {
     "Audit": ("auditor", "mlops_admin"),
 }
 
-SHARING_REASON = "Studio writes shared notebook snapshots under generated keys; scoped to the sharing prefix."
+SHARING_REASON = ("Studio writes shared notebook snapshots under generated keys: read under the sharing prefix, written "
+                  "and deleted only under the session's own sharing/<source identity>/ prefix.")
+SHARING_READ_REASON = "Shared notebook snapshots have generated keys; read-only, under the sharing prefix."
 
 JOB_TYPES = ("training-job", "processing-job", "transform-job", "hyper-parameter-tuning-job")
+
+
+@dataclass(frozen=True)
+class UserConfig:
+    """A Studio user and the persona whose role and permissions they get.
+
+    Attributes:
+        name: the user profile name (letters, digits and single hyphens, up to 63); it becomes the source identity
+            of the person's sessions and names their sharing prefix.
+        persona: which persona role the user works as: data_scientist, ml_engineer, mlops_admin or auditor.
+    """
+
+    name: str
+    persona: Persona
+
+    def check(self, path: str, problems: Problems) -> None:
+        if not USER_NAME.match(self.name):
+            problems.add(join(path, "name"), f"{self.name!r} is not a valid Studio user profile name (letters, digits, single hyphens, up to 63)")
 
 
 @dataclass(frozen=True)
@@ -83,6 +117,18 @@ class PersonaResources:
     registry_account: str | None = None
     # Feature groups of the estate named without the estate prefix (e.g. from config.feature_groups).
     feature_groups: tuple[str, ...] = ()
+    # The registry account's ModelApprover role (`RegistryLocation.approver_role_arn`): the mlops_admin persona may
+    # assume it, and is then named `persona_role_name(estate_name, "mlops_admin")` so that role's trust can name it.
+    model_approver_role_arn: str | None = None
+
+
+def persona_role_name(estate_name: str, persona: Persona) -> str:
+    """The physical name of a persona role another account must find by name (the approver: `APPROVER`)."""
+    return f"{estate_name}-{persona.replace('_', '-')}"
+
+
+def persona_role_arn(estate_name: str, persona: Persona, account: str) -> str:
+    return f"arn:{Aws.PARTITION}:iam::{account}:role/{persona_role_name(estate_name, persona)}"
 
 
 def _camel(persona: str) -> str:
@@ -109,10 +155,15 @@ class Personas(Construct):
         self.prefix = resources.estate_name
         self._stack = Stack.of(self)
         self.roles: dict[Persona, iam.Role] = {}
+        approves = resources.model_approver_role_arn is not None
+        if approves and len(persona_role_name(self.prefix, APPROVER)) > 64:
+            raise ValueError(f"{self.node.path}: estate_name {self.prefix!r} is too long to name the {APPROVER} role "
+                             f"{persona_role_name(self.prefix, APPROVER)!r} (IAM allows 64 characters)")
         for persona in PERSONAS:
             role = iam.Role(
                 self,
                 _camel(persona),
+                role_name=persona_role_name(self.prefix, persona) if approves and persona == APPROVER else None,
                 assumed_by=iam.ServicePrincipal(
                     "sagemaker.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
                 ),
@@ -212,7 +263,9 @@ class Personas(Construct):
         for statement, reason in self._space_grants(domain, "Shared"):
             run_workloads.add_statements(statement)
             acknowledge_wildcards(run_workloads, statement, reason)
-        sharing = domain.sharing_statements()
+        # Shared spaces are used by several people at once: they read shared notebooks, each person shares their own
+        # from their private spaces.
+        sharing = domain.sharing_statements(read_only=True)
         space_policy = iam.ManagedPolicy(
             self,
             "SharedSpaceStudio",
@@ -221,7 +274,7 @@ class Personas(Construct):
             roles=[self.shared_space_role],
         )
         for statement in sharing:
-            acknowledge_wildcards(space_policy, statement, SHARING_REASON)
+            acknowledge_wildcards(space_policy, statement, SHARING_READ_REASON)
         self.policies["SharedSpaceStudio"] = space_policy
         sign_in = iam.ManagedPolicy(
             self,
@@ -524,16 +577,26 @@ class Personas(Construct):
         ]
 
     def _administer(self) -> list[tuple[iam.PolicyStatement, str | None]]:
-        return [
+        statements: list[tuple[iam.PolicyStatement, str | None]] = [
             (
                 iam.PolicyStatement(
-                    sid="ApproveAndRetireModels",
-                    actions=["sagemaker:UpdateModelPackage", "sagemaker:DeleteModelPackage", "sagemaker:DeleteModelPackageGroup"],
+                    sid="RetireModels",
+                    actions=["sagemaker:DeleteModelPackage", "sagemaker:DeleteModelPackageGroup"],
                     resources=self._registry(),
                 ),
-                f"Approval applies to any version of the estate's model package groups (name prefix '{self.prefix}-').",
+                f"Retiring applies to any version of the estate's model package groups (name prefix '{self.prefix}-').",
             ),
         ]
+        approver = self.resources.model_approver_role_arn
+        if approver is not None:
+            # The one way to approve: this exact role, whose trust requires the person's source identity (which the
+            # Studio session carries over; setting it needs sts:SetSourceIdentity on both sides).
+            statements.append((
+                iam.PolicyStatement(sid="ApproveModelsAsTheModelApprover", actions=["sts:AssumeRole", "sts:SetSourceIdentity"],
+                                    resources=[approver]),
+                None,
+            ))
+        return statements
 
     def _audit(self) -> list[tuple[iam.PolicyStatement, str | None]]:
         buckets = [self.resources.data_bucket, self.resources.artifacts_bucket]

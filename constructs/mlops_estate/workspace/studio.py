@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from collections.abc import Mapping
 
 from aws_cdk import Aws, RemovalPolicy, Stack
@@ -11,15 +12,54 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from mlops_estate.core.validation import ConfigError, Problems
+from mlops_estate.core.validation import ConfigError, Problems, join
 from mlops_estate.network.private_network import NetworkPlacement
 from mlops_estate.security.storage import SecureBucket
-from mlops_estate.config.workspace import IDLE_MINUTES, StudioConfig
 
 # SageMaker's pattern for domain, user profile and space names.
 STUDIO_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 NAME_RULE = "1-63 letters, digits and hyphens, starting and ending with a letter or digit"
 SHARING_PREFIX = "sharing"
+# Every execution-role session of a person carries their user profile name as source identity (the domain sets
+# ExecutionRoleIdentityConfig=USER_PROFILE_NAME); it cannot be changed within the session or by role chaining.
+# Jobs, pipelines and other sessions without one match no resource named with it.
+OWN_SHARING_PREFIX = f"{SHARING_PREFIX}/${{aws:SourceIdentity}}"
+
+
+# SageMaker limits (AWS::SageMaker::Domain IdleSettings and DefaultEbsStorageSettings).
+IDLE_MINUTES = (60, 525600)
+EBS_GB = (5, 16384)
+
+
+def _within(path: str, value: int, bounds: tuple[int, int], unit: str, problems: Problems) -> bool:
+    low, high = bounds
+    if not low <= value <= high:
+        problems.add(path, f"{value} is out of range; SageMaker allows {low} to {high} {unit}")
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class StudioConfig:
+    """Studio apps shut down after ``idle_timeout_minutes`` without activity; users may pick up to the max."""
+
+    idle_timeout_minutes: int = 120
+    max_idle_timeout_minutes: int = 480
+    default_ebs_gb: int = 20
+    max_ebs_gb: int = 100
+
+    def check(self, path: str, problems: Problems) -> None:
+        idle = join(path, "idle_timeout_minutes")
+        max_idle = join(path, "max_idle_timeout_minutes")
+        ok = _within(idle, self.idle_timeout_minutes, IDLE_MINUTES, "minutes", problems)
+        ok &= _within(max_idle, self.max_idle_timeout_minutes, IDLE_MINUTES, "minutes", problems)
+        if ok and self.max_idle_timeout_minutes < self.idle_timeout_minutes:
+            problems.add(max_idle, f"{self.max_idle_timeout_minutes} is below idle_timeout_minutes {self.idle_timeout_minutes}")
+        ebs, max_ebs = join(path, "default_ebs_gb"), join(path, "max_ebs_gb")
+        ok = _within(ebs, self.default_ebs_gb, EBS_GB, "GiB", problems)
+        ok &= _within(max_ebs, self.max_ebs_gb, EBS_GB, "GiB", problems)
+        if ok and self.max_ebs_gb < self.default_ebs_gb:
+            problems.add(max_ebs, f"{self.max_ebs_gb} is below default_ebs_gb {self.default_ebs_gb}")
 
 
 def allow_source_identity(role: iam.IRole) -> None:
@@ -58,6 +98,12 @@ class StudioDomain(Construct):
     EBS space storage sizes, the Studio web portal (Studio Classic hidden), notebook sharing to a
     CMK-encrypted `SecureBucket`, Docker access off, and the user profile name as the source identity of
     every execution-role session (CloudTrail names the person, not just the persona role).
+
+    Sharing: every user profile made here writes its shared notebook snapshots under its own prefix
+    ``sharing/<user profile name>/`` (its ``SharingSettings.S3OutputPath``), and `sharing_statements` let a
+    session write only under ``sharing/${aws:SourceIdentity}/``, the same prefix: everyone reads every shared
+    notebook, nobody replaces or deletes another person's. A profile made elsewhere inherits the domain default
+    ``sharing/``: give it ``S3OutputPath`` ``sharing/<its name>/`` or its sharing is denied.
 
     The domain is retained when the stack is deleted, and deleting the domain keeps the home EFS
     (SageMaker's DeleteDomain default; CloudFormation has no RetentionPolicy property to set).
@@ -177,23 +223,32 @@ class StudioDomain(Construct):
     def home_efs_file_system_id(self) -> str:
         return self.cfn.attr_home_efs_file_system_id
 
-    def sharing_statements(self) -> list[iam.PolicyStatement]:
-        """What a Studio user's execution role needs to share notebooks: the sharing prefix and its key."""
+    def sharing_statements(self, *, read_only: bool = False) -> list[iam.PolicyStatement]:
+        """What a Studio user's execution role needs to share notebooks: read every shared notebook, and (unless
+        ``read_only``) write and delete under the session's own prefix ``sharing/<source identity>/``, with the key."""
         bucket = self.sharing_bucket
-        return [
-            iam.PolicyStatement(
-                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                resources=[bucket.bucket.arn_for_objects(f"{SHARING_PREFIX}/*")],
-            ),
+        statements = [
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.bucket.arn_for_objects(f"{SHARING_PREFIX}/*")]),
             iam.PolicyStatement(actions=["s3:ListBucket", "s3:GetBucketLocation"], resources=[bucket.bucket_arn]),
+        ]
+        if read_only:
+            return [*statements, iam.PolicyStatement(actions=["kms:Decrypt", "kms:DescribeKey"], resources=[bucket.key.key_arn])]
+        return [
+            *statements,
+            iam.PolicyStatement(
+                sid="ShareOnlyUnderOwnPrefix",
+                actions=["s3:PutObject", "s3:DeleteObject"],
+                resources=[bucket.bucket.arn_for_objects(f"{OWN_SHARING_PREFIX}/*")],
+            ),
             iam.PolicyStatement(
                 actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"], resources=[bucket.key.key_arn]
             ),
         ]
 
-    def grant_sharing(self, grantee: iam.IGrantable) -> None:
-        """Let ``grantee`` (an execution role of this domain) read and write shared notebooks."""
-        for statement in self.sharing_statements():
+    def grant_sharing(self, grantee: iam.IGrantable, *, read_only: bool = False) -> None:
+        """Let ``grantee`` (an execution role of this domain) read shared notebooks and, unless ``read_only``, share
+        its own (under the prefix of the session's source identity, which this domain sets to the user profile name)."""
+        for statement in self.sharing_statements(read_only=read_only):
             grantee.grant_principal.add_to_principal_policy(statement)
 
     def user_profile_arn(self, user_name: str) -> str:
@@ -222,6 +277,12 @@ class StudioDomain(Construct):
             user_settings=sagemaker.CfnUserProfile.UserSettingsProperty(
                 execution_role=execution_role.role_arn,
                 security_groups=self.placement.security_group_ids,
+                # The user's own prefix: the only one their sessions may write (sharing_statements).
+                sharing_settings=sagemaker.CfnUserProfile.SharingSettingsProperty(
+                    notebook_output_option="Allowed",
+                    s3_output_path=self.sharing_bucket.s3_uri(f"{SHARING_PREFIX}/{user_name}/"),
+                    s3_kms_key_id=self.key.key_arn,
+                ),
             ),
         )
         self.user_profiles[user_name] = profile

@@ -18,7 +18,8 @@ from mlops_estate.pipeline.steps.permissions import PipelineRoleScope, RoleGrant
 
 GROUP_ARN = re.compile(r"^arn:[a-z-]+:sagemaker:[a-z0-9-]+:\d{12}:model-package-group/[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 GROUP_FORM = "a model package group name (up to 63 letters, digits and single hyphens) or the group's ARN"
-APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
+PENDING_APPROVAL = "PendingManualApproval"
+APPROVAL_STATUSES = (PENDING_APPROVAL, "Approved", "Rejected")
 VERSIONS_REASON = (
     "The registry numbers a group's model package versions when they are created; the role may create and describe "
     "versions of exactly the groups this definition registers in."
@@ -90,7 +91,8 @@ class ModelMetrics:
 
 class RegisterModelStep(Step):
     """A model package version in a group, which may live in another account. New versions wait for a human
-    (``PendingManualApproval``) unless told otherwise. The pipeline role may register in exactly this group.
+    (``PendingManualApproval``) unless told otherwise. The pipeline role may register in exactly this group, and
+    only with this step's approval status (`TrainingPipeline` accepts only ``PendingManualApproval``).
 
     Args:
         name: see `Step`.
@@ -194,11 +196,15 @@ class RegisterModelStep(Step):
 
     def pipeline_role_grant(self, scope: PipelineRoleScope) -> RoleGrant | None:
         group, versions = self._group_arns(scope)
+        # Versions are created only with the status this step asks for (any of them when a parameter decides).
+        status = self.approval_status
+        statuses = [status] if isinstance(status, str) else list(APPROVAL_STATUSES)
         return RoleGrant(
             statements=(
                 iam.PolicyStatement(actions=["sagemaker:DescribeModelPackageGroup"], resources=[group]),
-                iam.PolicyStatement(actions=["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage", "sagemaker:AddTags"],
-                                    resources=[versions]),
+                iam.PolicyStatement(actions=["sagemaker:DescribeModelPackage", "sagemaker:AddTags"], resources=[versions]),
+                iam.PolicyStatement(actions=["sagemaker:CreateModelPackage"], resources=[versions],
+                                    conditions={"StringEquals": {"sagemaker:ModelApprovalStatus": statuses[0] if len(statuses) == 1 else statuses}}),
             ),
             wildcard_reason=VERSIONS_REASON,
         )
@@ -232,4 +238,4 @@ class RegisterModelStep(Step):
         return self.prop("ModelPackageArn")
 
 
-__all__ = ["MetricsSource", "ModelMetrics", "ModelPackageGroupRef", "RegisterModelStep"]
+__all__ = ["MetricsSource", "ModelMetrics", "ModelPackageGroupRef", "PENDING_APPROVAL", "RegisterModelStep"]
