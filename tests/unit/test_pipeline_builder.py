@@ -267,7 +267,7 @@ def test_wrong_parameter_type_for_a_field_is_rejected():
 
 
 def test_parameter_default_of_the_wrong_type_is_rejected():
-    with pytest.raises(ValueError, match=re.escape("parameter Count: default '2' (str) is not a valid Integer value")):
+    with pytest.raises(ValueError, match=re.escape("parameter 'Count': 1 problem(s):\n  - default: '2' (str) is not a valid Integer value")):
         ParameterInteger("Count", "2")  # type: ignore[arg-type]
 
 

@@ -1,9 +1,9 @@
 """SageMaker model building pipelines without the SageMaker SDK: a typed definition builder and the
-`TrainingPipeline` construct that deploys a definition with a least-privilege role.
+`TrainingPipeline` construct that deploys a definition with least-privilege roles.
 
-Import the builder from here::
+Import everything from here::
 
-    from mlops_estate.pipeline import PipelineDefinition, ParameterFloat, ProcessingStep, TrainingStep, ...
+    from mlops_estate.pipeline import TrainingPipeline, PipelineStorage, PipelineDefinition, ProcessingStep, LambdaStep, ...
 """
 
 from mlops_estate.pipeline.conditions import (
@@ -47,14 +47,15 @@ from mlops_estate.pipeline.expressions import (
 )
 from mlops_estate.pipeline import steps
 from mlops_estate.pipeline.steps import *  # noqa: F403
+from mlops_estate.pipeline.training_pipeline import CrossAccountStore, PipelineSchedule, PipelineStorage, TrainingPipeline
 
 __all__ = [
     "Condition", "ConditionEquals", "ConditionGreaterThan", "ConditionGreaterThanOrEqualTo", "ConditionIn",
-    "ConditionLessThan", "ConditionLessThanOrEqualTo", "ConditionNot", "ConditionNotEquals", "ConditionOr",
+    "ConditionLessThan", "ConditionLessThanOrEqualTo", "ConditionNot", "ConditionNotEquals", "ConditionOr", "CrossAccountStore",
     "DEBUGGER_RULE_REGISTRIES", "Debugger", "DebuggerRule", "DebuggerSettings", "Distribution", "ExecutionVariables",
     "Expression", "Join", "JsonGet", "Parameter", "ParameterBoolean", "ParameterFloat", "ParameterInteger",
-    "ParameterString", "PipelineDefinition", "PipelineDefinitionError", "Profiler", "ProfilerRule",
-    "ProfilerSettings", "Property", "PropertyFile", "RuleJob", "SMDDP_INSTANCE_TYPES", "Value",
+    "ParameterString", "PipelineDefinition", "PipelineDefinitionError", "PipelineSchedule", "PipelineStorage", "Profiler", "ProfilerRule",
+    "ProfilerSettings", "Property", "PropertyFile", "RuleJob", "SMDDP_INSTANCE_TYPES", "TrainingPipeline", "Value",
     "debugger_rules_image",
 ]
 __all__ += steps.__all__

@@ -83,8 +83,10 @@ def is_trainium(instance_type: str) -> bool:
 class Distribution:
     """The launcher of a framework container.
 
-    ``processes_per_host`` (MPI only) is usually the number of GPUs of the instance type; ``custom_mpi_options``
-    (MPI and SMDDP) is passed to mpirun as is.
+    Attributes:
+        strategy: ``parameter_server``, ``mpi``, ``smdistributed_dataparallel``, ``pytorchddp`` or ``torch_distributed``.
+        processes_per_host: processes per instance (MPI only; usually the instance type's GPU count), 1 to 64.
+        custom_mpi_options: passed to mpirun as is (MPI and SMDDP only).
     """
 
     strategy: Strategy

@@ -43,6 +43,7 @@ from mlops_estate.events.event_bus import estate_bus_name
 from mlops_estate.projects.model_deploy import ModelDeployProduct
 from mlops_estate.config.monitoring import S3_URI, monitor_role_path
 from mlops_estate.core.nag import acknowledge, nag_text, wildcard_findings
+from mlops_estate.core.validation import Problems
 from mlops_estate.network.private_network import NetworkPlacement
 from mlops_estate.reference.pipelines import BuildLocations, training_definition
 from mlops_estate.pipeline.training_pipeline import CrossAccountStore, PipelineStorage, TrainingPipeline
@@ -70,7 +71,18 @@ BUILD_HANDLES = ("vpc-id", "security-group-id", "artifacts-bucket", "data-bucket
 
 
 class EstateHandles(Construct):
-    """SSM parameters naming the estate resources a project template uses: written here, read at launch."""
+    """SSM parameters naming the estate resources a project template uses: written here, read at launch.
+
+    Args:
+        scope: the parent construct.
+        id: the construct id.
+        estate_name: the estate's name (the parameters live under ``/<estate>/projects/``).
+        placement: the ML dev VPC placement (VPC, subnets, security group).
+        artifacts: the ML dev artifacts bucket.
+        data: the ML dev data bucket.
+        keys: the estate's keys (models, data, monitoring, logs).
+        boundary: the permissions boundary every project role carries.
+    """
 
     def __init__(self, scope: Construct, id: str, *, estate_name: str, placement: NetworkPlacement, artifacts: SecureBucket,
                  data: SecureBucket, keys: EstateKeys, boundary: iam.IManagedPolicy) -> None:
@@ -101,7 +113,15 @@ class EstateHandles(Construct):
 
 
 class ModelBuildProduct(ProjectProduct):
-    """The model-build project template of one configured model (see the module docstring)."""
+    """The model-build project template of one configured model (see the module docstring).
+
+    Args:
+        scope: the parent construct.
+        id: the construct id.
+        config: the estate configuration (estate glue).
+        model: the model whose reference build the template runs.
+        subnet_count: how many subnet handles the template reads.
+    """
 
     def __init__(self, scope: Construct, id: str, *, config: EstateConfig, model: ModelConfig, subnet_count: int) -> None:
         super().__init__(scope, id, description=f"{config.name} estate: SageMaker project template, {model.name} model build")
@@ -167,7 +187,18 @@ class ModelBuildProduct(ProjectProduct):
 
 
 class ProjectTemplates(Construct):
-    """The portfolio of SageMaker project templates of the ML dev account (see the module docstring)."""
+    """The portfolio of SageMaker project templates of the ML dev account (see the module docstring).
+
+    Args:
+        scope: the parent construct.
+        id: the construct id.
+        config: the estate configuration (estate glue: which models get templates, names, version).
+        placement: the ML dev VPC placement the templates' jobs and endpoints use.
+        artifacts: the ML dev artifacts bucket.
+        data: the ML dev data bucket.
+        keys: the estate's keys.
+        creators: the Studio execution roles (by persona) that may create projects from the templates.
+    """
 
     def __init__(
         self,
@@ -184,13 +215,12 @@ class ProjectTemplates(Construct):
         super().__init__(scope, id)
         settings = config.projects
         names = settings.template_models([m.name for m in config.models])
-        problems = []
+        problems = Problems()
         if not creators:
-            problems.append("creators is empty; give the Studio execution roles that may create projects")
+            problems.add("creators", f"{dict(creators)!r} is empty; expected the Studio execution roles that may create projects")
         if not names:
-            problems.append("config.projects selects no model; nothing to publish (enable projects or configure a model)")
-        if problems:
-            raise ValueError(f"{self.node.path}: " + "; ".join(problems))
+            problems.add("config.projects", "selects no model; nothing to publish (enable projects or configure a model)")
+        problems.raise_if_any(self.node.path)
         stack = Stack.of(self)
         self.estate_name = config.name
         self.version = settings.version
