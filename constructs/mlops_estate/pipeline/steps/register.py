@@ -198,13 +198,13 @@ class RegisterModelStep(Step):
         group, versions = self._group_arns(scope)
         # Versions are created only with the status this step asks for (any of them when a parameter decides).
         status = self.approval_status
-        statuses = [status] if isinstance(status, str) else list(APPROVAL_STATUSES)
+        statuses: str | list[str] = status if isinstance(status, str) else list(APPROVAL_STATUSES)
         return RoleGrant(
             statements=(
                 iam.PolicyStatement(actions=["sagemaker:DescribeModelPackageGroup"], resources=[group]),
                 iam.PolicyStatement(actions=["sagemaker:DescribeModelPackage", "sagemaker:AddTags"], resources=[versions]),
                 iam.PolicyStatement(actions=["sagemaker:CreateModelPackage"], resources=[versions],
-                                    conditions={"StringEquals": {"sagemaker:ModelApprovalStatus": statuses[0] if len(statuses) == 1 else statuses}}),
+                                    conditions={"StringEquals": {"sagemaker:ModelApprovalStatus": statuses}}),
             ),
             wildcard_reason=VERSIONS_REASON,
         )
