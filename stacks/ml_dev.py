@@ -20,8 +20,9 @@ from mlops_estate.workspace.mlflow import MlflowTrackingServer
 from mlops_estate.network.private_network import PrivateNetwork
 from mlops_estate.workspace.personas import PersonaResources, Personas
 from mlops_estate.reference.pipelines import ModelBuildPipelines
-from mlops_estate.lifecycle.registry import registry_location
-from mlops_estate.lifecycle.retraining import ALARM_STATE_CHANGE, PROCESSING_JOB_STATE_CHANGE, RetrainingTrigger, retraining_triggers
+from mlops_estate.config.registry import registry_location
+from mlops_estate.config.retraining import retraining_triggers
+from mlops_estate.lifecycle.retraining import ALARM_STATE_CHANGE, PROCESSING_JOB_STATE_CHANGE, RetrainingTrigger
 from mlops_estate.stacks.base import EstateStack
 from mlops_estate.security.storage import SecureBucket
 from mlops_estate.workspace.studio import StudioDomain
@@ -45,7 +46,7 @@ class _BuildsModels(EstateStack):
             triggers = retraining_triggers(config, model)
             if triggers:
                 self.retraining[model.name] = RetrainingTrigger(
-                    self, f"Retrain-{model.name}", pipeline_name=self.pipelines[model.name].training.pipeline_name,
+                    self, f"Retrain-{model.name}", pipeline=self.pipelines[model.name].training,
                     event_bus=base.event_bus.bus, triggers=triggers, queue_key=base.keys.monitoring, logs_key=base.keys.logs,
                     placement=base.network.placement, cooldown=Duration.minutes(model.retraining.cooldown_minutes),
                     batching_window=Duration.seconds(model.retraining.batching_window_seconds),

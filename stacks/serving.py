@@ -11,11 +11,15 @@ from mlops_estate.events.alarm_topic import alarm_topic
 from mlops_estate.config.estate import EstateConfig, ModelConfig, ServingEnv
 from mlops_estate.security.encryption import DataClass, EstateKeys
 from mlops_estate.lifecycle.approved_model import approved_arn_parameter_name
-from mlops_estate.serving.endpoint import ModelEndpoint, ModelEndpointProps, ModelSource, pascal
+from mlops_estate.serving.endpoint import ModelEndpoint, ModelEndpointProps, pascal
+from mlops_estate.serving.model_source import ModelSource
 from mlops_estate.events.event_bus import EstateEventBus, estate_bus_name
 from mlops_estate.events.event_forwarding import EventForwarder
-from mlops_estate.monitoring.model_monitor import ModelMonitor, MonitoredEndpoint
-from mlops_estate.lifecycle.retraining import forwarded_retraining_patterns
+from mlops_estate.config.monitoring import monitor_name_prefix
+from mlops_estate.monitoring.naming import monitor_role_path
+from mlops_estate.monitoring.model_monitor import ModelMonitor
+from mlops_estate.monitoring.quality import QualityTarget
+from mlops_estate.lifecycle.retraining import DriftAlarmTrigger, MonitoringViolationTrigger, to_event_pattern
 from mlops_estate.network.private_network import PrivateNetwork
 from mlops_estate.stacks.base import EstateStack
 from mlops_estate.security.storage import SecureBucket
@@ -57,21 +61,34 @@ class ServesModels(EstateStack):
 
         self.monitors: dict[str, ModelMonitor] = {}
         for model, _ in served:
-            if model.monitoring is None:
+            monitoring = model.monitoring
+            if monitoring is None:
                 continue
             assert base.monitoring_reports is not None  # created when any served model is monitored
             self.monitors[model.name] = ModelMonitor(
                 self,
                 f"{pascal(model.name)}Monitor",
-                endpoint=MonitoredEndpoint.of(self.endpoints[model.name], environment),
-                model=model,
-                estate_name=config.name,
+                endpoint=self.endpoints[model.name],
+                props=monitoring,
+                name_prefix=monitor_name_prefix(config.name, model.name, environment),
+                problem_type=model.problem_type,
+                quality_target=QualityTarget(metric=model.quality_gate.metric, threshold=model.quality_gate.threshold),
                 reports=base.monitoring_reports,
-                accounts=config.accounts,
+                # The guardrail SCP lets only roles under this path create Clarify's keyless shadow endpoint configs.
+                role_path=monitor_role_path(config.name),
+                baselines_account=config.accounts.of(monitoring.baselines_account) if monitoring.baselines_account else None,
+                ground_truth_account=(config.accounts.of(monitoring.ground_truth_account)
+                                      if monitoring.ground_truth_account else None),
             )
 
         # The real drift alarms and violating executions of these monitors go to the build account, which retrains.
-        patterns = forwarded_retraining_patterns(config, environment, self.monitors)
+        retraining = {m.name: m.retraining for m, _ in served}
+        drift = [monitor for name, monitor in sorted(self.monitors.items()) if retraining[name].on_drift]
+        violations = [monitor for name, monitor in sorted(self.monitors.items()) if retraining[name].on_violations]
+        patterns = {
+            **({"DriftAlarms": to_event_pattern(DriftAlarmTrigger.of(*drift).pattern())} if drift else {}),
+            **({"MonitoringViolations": to_event_pattern(MonitoringViolationTrigger.of(*violations).pattern())} if violations else {}),
+        }
         self.retraining_events = None
         if patterns:
             ml_dev_bus = EstateEventBus.from_name(self, "MlDevBus", account=config.accounts.ml_dev,

@@ -11,13 +11,15 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from mlops_estate.config.estate import EstateConfig, ModelConfig, ServingEnv
+from mlops_estate.config.registry import registry_location
 from mlops_estate.lifecycle.container_registry import EstateRepositories
 from mlops_estate.security.encryption import DataClass, EstateKeys
 from mlops_estate.events.event_bus import EstateEventBus, estate_bus_name
 from mlops_estate.workspace.personas import APPROVER, persona_role_arn
 from mlops_estate.lifecycle.promotion import PromotionPipeline, PromotionTarget, PromotionTrigger
 from mlops_estate.config.retraining import promotion_pipeline_name
-from mlops_estate.lifecycle.registry import ModelApprover, ModelRegistry, registry_location
+from mlops_estate.lifecycle.model_card import ModelCardContent
+from mlops_estate.lifecycle.registry import ModelApprover, ModelRegistry, RegisteredModel
 from mlops_estate.stacks.base import EstateStack
 from mlops_estate.security.storage import SecureBucket
 
@@ -26,6 +28,28 @@ PROMOTE_OUTSIDE_VPC = (
     "Shared services runs no workload network; promote_model only calls the CodePipeline and SNS APIs over TLS "
     "with its least-privilege role, handles no data, and its VPC would need endpoints for just these two calls."
 )
+
+
+def registered_model(model: ModelConfig, default_owner: str) -> RegisteredModel:
+    """What the registry holds for a model of the estate: its group's description and a model card whose facts come
+    from the model's config (its governance section, build and quality gate)."""
+    governance = model.governance
+    algorithm = "Custom container" if model.build.training_image else f"XGBoost {model.build.xgboost_version} (SageMaker built-in)"
+    gate = model.quality_gate
+    direction = "at most" if gate.metric in ("rmse", "mse", "mae") else "at least"
+    return RegisteredModel(
+        name=model.name,
+        description=model.description or f"Versions of the {model.name} model",
+        card=ModelCardContent(
+            description=model.description or None,
+            owner=governance.owner or default_owner,
+            problem_type=model.problem_type,
+            algorithm=algorithm,
+            intended_uses=governance.intended_use or None,
+            risk_rating=governance.risk_rating,
+            factors_affecting_efficiency=f"Registered only when {gate.metric} is {direction} {gate.threshold} on held-out data.",
+        ),
+    )
 
 
 class _PromotesModels(EstateStack):
@@ -72,9 +96,10 @@ class SharedServicesStack(_PromotesModels):
         # The build account writes registered artifacts; staging and prod read them to deploy.
         self.keys.allow_account(DataClass.MODELS, [accounts.ml_dev], write=True)
         self.keys.allow_account(DataClass.MODELS, [accounts.staging, accounts.prod])
-        self.registry = ModelRegistry(self, "ModelRegistry", location=location, models=group, artifacts=self.artifacts,
+        self.registry = ModelRegistry(self, "ModelRegistry", location=location,
+                                      models=[registered_model(m, config.tags.team) for m in group], artifacts=self.artifacts,
                                       card_key=self.keys.models, build_account=accounts.ml_dev,
-                                      consumer_accounts=[accounts.staging, accounts.prod], default_owner=config.tags.team)
+                                      consumer_accounts=[accounts.staging, accounts.prod])
         # The one way to approve a model (every group of the estate, this stack's and the model-group stacks'): the ML
         # dev account's mlops_admin persona assumes this role from a Studio session named after the person.
         self.approver = ModelApprover(self, "ModelApprover", role_name=location.approver_role_name, group_prefix=config.name,
@@ -113,8 +138,8 @@ class SharedServicesModelsStack(_PromotesModels):
                          description=f"model registry and promotion, models {', '.join(m.name for m in models)} "
                                      "(shared services account)")
         accounts = config.accounts
-        self.registry = ModelRegistry(self, "ModelRegistry", location=registry_location(config), models=models,
+        self.registry = ModelRegistry(self, "ModelRegistry", location=registry_location(config),
+                                      models=[registered_model(m, config.tags.team) for m in models],
                                       artifacts=base.artifacts, card_key=base.keys.models, build_account=accounts.ml_dev,
-                                      consumer_accounts=[accounts.staging, accounts.prod], default_owner=config.tags.team,
-                                      share_artifacts=False)
+                                      consumer_accounts=[accounts.staging, accounts.prod], share_artifacts=False)
         self._promote(config, base, promotion_targets, models)

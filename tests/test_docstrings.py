@@ -14,7 +14,7 @@ from constructs import Construct
 
 LIBRARY = Path(__file__).resolve().parents[1] / "constructs"
 # The estate-file layer documents its settings in the configuration reference, not per parameter.
-NOT_API = ("mlops_estate.config.", "mlops_estate.reference.scripts")
+NOT_API = ("mlops_estate.config.",)
 SECTION = re.compile(r"^(?P<indent> *)(?P<name>Args|Attributes):\s*$")
 ENTRY = re.compile(r"^(?P<indent> +)(?P<name>\*{0,2}\w+)(?: \([^)]*\))?:(?P<text>.*)$")
 
@@ -47,7 +47,8 @@ def public_classes() -> list[type]:
     found: list[type] = []
     for path in sorted(LIBRARY.rglob("*.py")):
         name = ".".join(path.relative_to(LIBRARY).with_suffix("").parts).removesuffix(".__init__")
-        if name.startswith(NOT_API) or any(part.startswith("_") for part in name.split(".")[1:]):
+        # job scripts (scripts/ folders) ship as package data and run in AWS containers; they are no library modules
+        if name.startswith(NOT_API) or "scripts" in path.parts or any(part.startswith("_") for part in name.split(".")[1:]):
             continue
         module = importlib.import_module(name)
         for attr, value in vars(module).items():

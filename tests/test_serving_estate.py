@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlops_estate.serving.endpoint import MODEL_PACKAGE_ARN
+from mlops_estate.core.patterns import MODEL_PACKAGE_ARN
 from tests.helpers import alarm_topics, alarm_topics_closed_to_cloudwatch, resources_of_type
 
 STACKS = {"staging": "Staging/Serving", "prod": "Prod/Serving"}

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from mlops_estate.lifecycle.approved_model import ApprovedModelPackage, approved_arn_parameter_name
-from mlops_estate.serving.endpoint import MODEL_PACKAGE_ARN
+from mlops_estate.core.patterns import MODEL_PACKAGE_ARN
 from tests.helpers import make_stack, resources_of_type, template_of
 
 PLACEHOLDER = "arn:aws:sagemaker:eu-west-1:222222222222:model-package/mlops-churn/1"
@@ -38,12 +38,12 @@ def test_ssm_name_follows_the_serving_parameter() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"ssm_name": "mlops/x"}, "ssm_name 'mlops/x' must be a hierarchical SSM name"),
-        ({"placeholder": "arn:aws:s3:::bucket"}, "placeholder 'arn:aws:s3:::bucket' is not a model package ARN"),
+        ({"ssm_name": "mlops/x"}, "ssm_name: 'mlops/x' is not a hierarchical SSM name"),
+        ({"placeholder": "arn:aws:s3:::bucket"}, "placeholder: 'arn:aws:s3:::bucket' is not a model package ARN"),
     ],
     ids=["ssm-name", "placeholder"],
 )
 def test_bad_props_are_rejected(kwargs: dict[str, str], message: str) -> None:
     props = {"ssm_name": "/mlops/serving/X", "placeholder": PLACEHOLDER, "description": "d", **kwargs}
-    with pytest.raises(ValueError, match="^Test/Approved: " + message):
+    with pytest.raises(ValueError, match=r"^Test/Approved: 1 problem\(s\):\n  - " + message):
         ApprovedModelPackage(make_stack(), "Approved", **props)

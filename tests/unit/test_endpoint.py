@@ -9,19 +9,20 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from aws_cdk import Aspects, AspectPriority, Stack
+from aws_cdk import Aspects, AspectPriority, CfnParameter, Stack
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Template
 
-from mlops_estate.config.estate import ServingConfig
+from mlops_estate.serving.serving_config import ServingConfig
 from mlops_estate.security.encryption import EstateKeys
-from mlops_estate.serving.endpoint import ModelEndpoint, ModelEndpointProps, ModelSource
+from mlops_estate.serving.endpoint import ModelEndpoint, ModelEndpointProps
+from mlops_estate.serving.model_source import ModelSource
 from mlops_estate.security.managed_policies import ManagedPoliciesOnly
 from mlops_estate.core.nag import acknowledge, apply_nag_packs
 from mlops_estate.network.private_network import PrivateNetwork
-from mlops_estate.config.serving import (
+from mlops_estate.serving.serving_config import (
     AlarmsConfig,
     AsyncInferenceConfig,
     CustomMetricConfig,
@@ -106,7 +107,7 @@ def built() -> dict[str, Any]:
     ))
     mme = ModelEndpoint(stack, "Mme", props=base.props(
         "team-mme",
-        ServingConfig(instance_type="ml.g5.xlarge", min_instances=1, max_instances=2,
+        ServingConfig(instance_type="ml.g5.xlarge", min_instances=1, max_instances=2, volume_kms_key=False,
                       scaling=ScalingConfig(metric="gpu", target=70), data_capture=DataCaptureConfig(enabled=False)),
         model=ModelSource.from_image(IMAGE, model_data_url="s3://team-models/mme/", environment={"MMS_MAX_WORKERS": "2"}),
         multi_model=True,
@@ -208,8 +209,9 @@ def test_production_variants_weights_instances_and_cmk(built):
     assert "KeysModels" in json.dumps(config["KmsKeyId"])
 
 
-def test_no_kms_key_on_instances_with_local_storage(built):
-    """SageMaker rejects KmsKeyId when a variant runs on local NVMe storage (ml.g5 here); it is hardware-encrypted."""
+def test_no_kms_key_on_instances_with_local_storage_when_turned_off(built):
+    """SageMaker rejects KmsKeyId when a variant runs on local NVMe storage (ml.g5 here): only an explicit
+    ``volume_kms_key=False`` leaves it out (the storage is then hardware-encrypted)."""
     config = _one(built["json"], "AWS::SageMaker::EndpointConfig", "MmeConfig")
     assert config["ProductionVariants"][0]["InstanceType"] == "ml.g5.xlarge"
     assert "KmsKeyId" not in config
@@ -264,7 +266,7 @@ def test_serverless_variant(built):
     assert config["PredefinedMetricSpecification"] == {"PredefinedMetricType": "SageMakerVariantProvisionedConcurrencyUtilization"}
     assert config["TargetValue"] == 0.6
     statements = _policy_statements(built["json"], "SlsExecutionRole")
-    assert not any(s.get("Sid", "").startswith("Vpc") for s in statements)
+    assert not any(s.get("Sid") in ("DescribeNetwork", "NetworkInterfacesInTheVpc") for s in statements)
 
 
 def test_async_inference_config(built):
@@ -620,16 +622,29 @@ def test_every_problem_reported_at_once(bad):
 
 
 def test_role_writes_only_its_own_log_group(built):
-    logs = _by_sid(_policy_statements(built["json"], "AbExecutionRole"), "EndpointLogs")
-    group, streams = logs["Resource"]
-    assert group["Fn::GetAtt"][0].startswith("AbLogs")
-    assert streams["Fn::Join"][1][-1] == ":log-group:/aws/sagemaker/Endpoints/team-ab:log-stream:*"
-    assert "logs:CreateLogGroup" not in logs["Action"]  # the construct creates it, encrypted and retained
+    logs = _by_sid(_policy_statements(built["json"], "AbExecutionRole"), "WorkloadLogs")
+    assert logs["Resource"] == "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/sagemaker/Endpoints/team-ab:*"
+
+
+def test_network_interfaces_only_in_the_endpoint_vpc(built):
+    """One ENI scope for every SageMaker workload (security.sagemaker_workload): the ec2:Vpc condition."""
+    statements = _policy_statements(built["json"], "AbExecutionRole")
+    enis = _by_sid(statements, "NetworkInterfacesInTheVpc")
+    assert enis["Resource"] == "*" and "ec2:CreateNetworkInterface" in enis["Action"]
+    vpc = json.dumps(enis["Condition"]["ArnEquals"]["ec2:Vpc"])
+    assert ":vpc/" in vpc and "NetworkVpc" in vpc
+    assert _by_sid(statements, "WorkloadMetrics")["Condition"] == {
+        "StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "AWS/SageMaker"]}}
+    serverless = {s.get("Sid") for s in _policy_statements(built["json"], "SlsExecutionRole")}
+    assert {"WorkloadLogs", "WorkloadMetrics", "EcrLogin"} <= serverless
+    assert not serverless & {"DescribeNetwork", "NetworkInterfacesInTheVpc"}
 
 
 def test_artifact_account_comes_from_the_source():
     assert ModelSource.from_model_package(PACKAGE).owner_account == "222222222222"
-    assert ModelSource.from_image(IMAGE).owner_account == "123456789012"
+    # An image's registry never owns the model data: without more, the endpoint's own account does.
+    assert ModelSource.from_image(IMAGE).owner_account is None
+    assert ModelSource.from_image(IMAGE, model_data_url="s3://b/m.tar.gz", artifact_account="333333333333").owner_account == "333333333333"
     assert ModelSource.from_model_package(PACKAGE, artifact_account="999999999999").owner_account == "999999999999"
 
 
@@ -643,3 +658,134 @@ def test_execution_role_reads_exactly_its_rollback_alarms(built, endpoint):
     resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
     assert sorted(r["Fn::GetAtt"][0] for r in resources) == sorted(rollback)
     assert all(r["Fn::GetAtt"][1] == "Arn" for r in resources)
+
+
+# ----- model data of an image: the artifact account is the data's, never the image registry's -----
+
+AWS_IMAGE = "763104351884.dkr.ecr.eu-west-1.amazonaws.com/pytorch-inference:2.1-cpu-py310"
+
+
+@pytest.fixture(scope="module")
+def sources() -> dict[str, Any]:
+    stack = make_stack(make_app(), "Sources")
+    base = Base(stack)
+    models = SecureBucket(stack, "Models", key=base.keys.models)
+    no_capture = ServingConfig(data_capture=DataCaptureConfig(enabled=False))
+    for id, source in {
+        "ByUrl": ModelSource.from_image(AWS_IMAGE, model_data_url="s3://team-models/xgb/model.tar.gz"),
+        "ByBucket": ModelSource.from_image(AWS_IMAGE, model_data_bucket=models.bucket, model_data_object_key="xgb/model.tar.gz"),
+        "Elsewhere": ModelSource.from_image(AWS_IMAGE, model_data_url="s3://their-models/xgb/model.tar.gz",
+                                            artifact_account="333333333333"),
+    }.items():
+        ModelEndpoint(stack, id, props=base.props(f"team-{id.lower()}", no_capture, model=source))
+    return {"json": Template.from_stack(stack).to_json(), "stack": stack, "models": models}
+
+
+def test_image_model_data_is_decrypted_with_keys_of_the_data_account_not_the_image_registry(sources):
+    statements = _policy_statements(sources["json"], "ByUrlExecutionRole")
+    decrypt = _by_sid(statements, "DecryptModelArtifacts1")
+    assert decrypt["Resource"] == {"Fn::Join": ["", [
+        "arn:", {"Ref": "AWS::Partition"}, ":kms:", {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"}, ":key/*"]]}
+    assert "763104351884" not in json.dumps(decrypt)
+    # The image itself is pulled from exactly its repository in AWS's registry account.
+    assert _by_sid(statements, "PullImages1")["Resource"]["Fn::Join"][1][-1] == ":ecr:eu-west-1:763104351884:repository/pytorch-inference"
+    assert json.dumps(_by_sid(statements, "ReadModelData1")["Resource"]).endswith(':s3:::team-models/xgb/model.tar.gz"]]}')
+
+
+def test_image_model_data_in_a_bucket_reads_that_object_and_decrypts_with_its_key(sources):
+    stack, models = sources["stack"], sources["models"]
+    statements = _policy_statements(sources["json"], "ByBucketExecutionRole")
+    decrypt = _by_sid(statements, "DecryptModelData1")
+    assert decrypt["Resource"] == stack.resolve(models.key.key_arn)
+    assert decrypt["Condition"] == {"StringLike": {"kms:ViaService": {"Fn::Join": ["", ["s3.", {"Ref": "AWS::Region"}, ".amazonaws.com"]]}}}
+    assert _by_sid(statements, "ReadModelData1")["Resource"] == stack.resolve(models.bucket.arn_for_objects("xgb/model.tar.gz"))
+    assert not any(s.get("Sid", "").startswith(("DecryptModelArtifacts", "ReadModelArtifacts")) for s in statements)
+    model = _one(sources["json"], "AWS::SageMaker::Model", "ByBucketModel")
+    assert model["PrimaryContainer"]["ModelDataUrl"] == stack.resolve(f"s3://{models.bucket.bucket_name}/xgb/model.tar.gz")
+
+
+def test_image_model_data_of_another_account(sources):
+    decrypt = _by_sid(_policy_statements(sources["json"], "ElsewhereExecutionRole"), "DecryptModelArtifacts1")
+    assert decrypt["Resource"]["Fn::Join"][1][-1] == ":333333333333:key/*"
+
+
+# ----- local NVMe storage: refused unless the volume key is turned off explicitly -----
+
+def test_local_storage_instances_are_refused_while_the_volume_key_is_on(bad):
+    text = _error(bad, ServingConfig(instance_type="ml.g5.xlarge", shadow=VariantConfig(name="s", weight=0.5, instance_type="ml.p4d.24xlarge")))
+    assert ("serving.instance_type: 'ml.g5.xlarge' has local NVMe instance storage, on which SageMaker rejects the endpoint's "
+            "volume KMS key; choose an EBS-backed instance type (ml.m5, ml.c5, ml.r5, ml.p3, ml.inf2, ...) or set "
+            "volume_kms_key to false") in text
+    assert "serving.shadow.instance_type: 'ml.p4d.24xlarge' has local NVMe instance storage" in text
+
+
+def test_volume_key_may_be_turned_off_only_for_local_storage(bad):
+    text = _error(bad, ServingConfig(volume_kms_key=False))
+    assert "serving.volume_kms_key: is false, but no variant runs on an instance type with local NVMe storage" in text
+
+
+# ----- bad props: everything at once, each with its path and quoted value -----
+
+def test_bad_props_report_every_path_and_value(bad):
+    user_alarms = [cloudwatch.Alarm(bad.stack, f"UserAlarm{i}", metric=cloudwatch.Metric(namespace="Team", metric_name="Kpi"),
+                                    threshold=1, evaluation_periods=1) for i in range(8)]
+    with pytest.raises(ValueError) as failure:
+        ModelEndpoint(bad.stack, "Everything", props=bad.props(
+            "team_endpoint!",
+            ServingConfig(
+                instance_type="m5.large", min_instances=0, max_instances=101, weight=-1,
+                variants=(VariantConfig(name="b", weight=-0.5, instance_type="ml.m5"),),
+                rollout=RolloutConfig(strategy="canary", size_percent=75),
+                scaling=ScalingConfig(scheduled=(ScheduledScalingConfig(name="x", schedule="daily", min_instances=-1, max_instances=2),)),
+                data_capture=DataCaptureConfig(sampling_percentage=0),
+            ),
+            model=ModelSource.from_image("docker.io/library/model:1", model_data_url="s3://b/m.tar.gz",
+                                         artifact_account="12345", environment={"1BAD": "x"}),
+            rollback_alarms=user_alarms,
+        ))
+    text = str(failure.value)
+    assert text.startswith("Bad/Everything: ")
+    for expected in (
+        "endpoint_name: 'team_endpoint!' is not a valid endpoint name",
+        "serving.instance_type: 'm5.large' is not a SageMaker instance type like ml.m5.large",
+        "serving.min_instances: 0 is below 1 for mode 'realtime'",
+        "serving.max_instances: 101 is above 100",
+        "serving.weight: -1 is negative",
+        "serving.variants[0].weight: -0.5 is negative",
+        "serving.variants[0].instance_type: 'ml.m5' is not a SageMaker instance type",
+        "serving.rollout.size_percent: 75 is out of range; a canary size (% of the fleet) must lie in [1, 50]",
+        "serving.scaling.scheduled[0].schedule: 'daily' is not a schedule; use cron(...), rate(...) or at(...)",
+        "serving.scaling.scheduled[0].min_instances: -1 is negative",
+        "serving.data_capture.sampling_percentage: 0 is out of range; the sampling percentage must lie in [1, 100]",
+        "model.image_uri: 'docker.io/library/model:1' is not an ECR image like 123456789012.dkr.ecr.eu-west-1.amazonaws.com/repository:tag",
+        "model.artifact_account: '12345' is not an AWS account id (exactly 12 digits)",
+        "model.environment.1BAD: '1BAD' is not an environment variable name",
+        "rollback_alarms: 8 given, with the endpoint's own 6",
+    ):
+        assert expected in text, expected
+
+
+def test_model_source_by_bucket_problems(bad):
+    bucket = bad.capture.bucket
+    text = _error(bad, ServingConfig(), model=ModelSource.from_image(IMAGE, model_data_url="s3://b/m.tar.gz", model_data_bucket=bucket))
+    assert "model.model_data_bucket: give model_data_url or model_data_bucket with model_data_object_key, not both" in text
+    assert "model.model_data_object_key: is required with model_data_bucket" in text
+    text = _error(bad, ServingConfig(), model=ModelSource.from_image(IMAGE, model_data_bucket=bucket, model_data_object_key="models/"))
+    assert "model.model_data_object_key: 'models/' is not an object key like models/model.tar.gz" in text
+    text = _error(bad, ServingConfig(), model=ModelSource(model_package_arn=PACKAGE, model_data_kms_key=bad.keys.models))
+    assert "model.model_data_kms_key: comes from the model package" in text
+
+
+def test_deploy_time_values_are_accepted(bad):
+    instance_type = CfnParameter(bad.stack, "ServingType", default="ml.m5.large").value_as_string
+    name = CfnParameter(bad.stack, "EndpointName", default="team-param").value_as_string
+    endpoint = ModelEndpoint(bad.stack, "Deployed", props=bad.props(name, ServingConfig(instance_type=instance_type)))
+    assert endpoint.variants[0].config.instance_type == instance_type
+
+
+def test_variant_defaults_keep_every_other_field(built):
+    """Variants take the primary's instance type by dataclasses.replace: no field of theirs is dropped."""
+    challenger = next(v for v in built["ab"].variants if v.name == "challenger")
+    assert challenger.config == VariantConfig(name="challenger", weight=0.2, instance_type="ml.c5.large", min_instances=1, max_instances=3)
+    shadow = next(v for v in built["shadow"].variants if v.shadow)
+    assert shadow.config == VariantConfig(name="candidate", weight=0.3, instance_type="ml.m5.large", min_instances=1, max_instances=1)

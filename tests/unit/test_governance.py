@@ -225,6 +225,7 @@ def test_config_rejects_local_storage_serving_instances_while_require_kms():
     def edit(d):
         d["guardrails"]["instance_types"] = {}
         d["models"][0]["serving"]["prod"]["instance_type"] = "ml.g4dn.xlarge"
+        d["models"][0]["serving"]["prod"]["volume_kms_key"] = False  # the endpoint's own opt-out does not satisfy the SCP
     (problem,) = _problems(edit)
     assert problem == (
         "models[0].serving.prod.instance_type: 'ml.g4dn.xlarge' has local NVMe instance storage, on which SageMaker rejects "
@@ -255,6 +256,7 @@ def test_local_storage_serving_instances_are_allowed_with_require_kms_off():
     data["guardrails"]["require_kms"] = False
     data["guardrails"]["instance_types"]["prod"].append("ml.g5.*")
     data["models"][0]["serving"]["prod"]["instance_type"] = "ml.g5.xlarge"
+    data["models"][0]["serving"]["prod"]["volume_kms_key"] = False  # explicit: the endpoint leaves out its volume key
     EstateConfig.from_dict(data, "test")
 
 

@@ -186,7 +186,8 @@ def test_unmonitored_model_gets_a_realtime_endpoint_without_monitor(deployed):
     assert variant["InstanceType"] == "ml.m5.large" and "ServerlessConfig" not in variant
     assert config["Properties"]["DataCaptureConfig"]["EnableCapture"] is True
     assert not resources_of_type(template, "AWS::SageMaker::MonitoringSchedule")
-    assert "EstateVpcId" not in template["Parameters"] and "DataQualitySchedule" not in template["Outputs"]
+    assert "DataQualitySchedule" not in template["Outputs"]
+    assert "EstateVpcId" in template["Parameters"]  # the endpoint's network interfaces stay in the estate's VPC
 
 
 def test_launch_policy_covers_what_the_deploy_template_creates(deployed):

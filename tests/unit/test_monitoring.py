@@ -9,48 +9,79 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import App, AspectPriority, Aspects, Environment, Stack, Tags
+from aws_cdk import App, AspectPriority, Aspects, CfnParameter, Environment, Stack, Tags
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from cfnlint.api import ManualArgs, lint
 
-from mlops_estate.config.estate import ModelConfig, QualityGateConfig
+from mlops_estate.config.estate import ModelConfig, ServingConfig
+from mlops_estate.serving.serving_config import DataCaptureConfig
+from mlops_estate.core.nag import apply_nag_packs
+from mlops_estate.core.validation import ConfigError
+from mlops_estate.monitoring.images import MonitorImages
+from mlops_estate.monitoring.model_monitor import MONITORING_TYPE, ModelMonitor
+from mlops_estate.monitoring.monitored_endpoint import MonitoredEndpoint
+from mlops_estate.monitoring.props import DataQualityMonitorProps, ModelQualityMonitorProps, MonitoringProps
+from mlops_estate.monitoring.quality import QualityTarget
+from mlops_estate.network.private_network import PrivateNetwork
 from mlops_estate.security.encryption import DataClass, EstateKeys
 from mlops_estate.security.managed_policies import ManagedPoliciesOnly
-from mlops_estate.monitoring.model_monitor import MONITORING_TYPE, ModelMonitor, MonitoredEndpoint, MonitorImages
-from mlops_estate.config.monitoring import ModelQualityMonitorConfig, MonitoringConfig
-from mlops_estate.core.nag import apply_nag_packs
-from mlops_estate.network.private_network import PrivateNetwork
 from mlops_estate.security.storage import SecureBucket
+from mlops_estate.serving.endpoint import ModelEndpoint, ModelEndpointProps, ModelSource
 from tests.helpers import TEST_AZS, TEST_REGION, cdk_context, default_config, make_app, make_stack, resources_of_type
 
 ENDPOINT = "mlops-churn-staging"
 MODEL = "mlops-churn-v1"
+ACCOUNTS = default_config().accounts
 
 
-def _endpoint(stack, *, capture: bool = True, endpoint=None, model_name: str | None = MODEL, keys=None) -> MonitoredEndpoint:
-    keys = keys or EstateKeys(stack, "Keys", estate_name="mlops", classes=[DataClass.DATA, DataClass.MONITORING])
+@dataclasses.dataclass
+class Parts:
+    endpoint: MonitoredEndpoint
+    keys: EstateKeys
+
+
+def _parts(stack, *, endpoint=None, model_name: str | None = MODEL) -> Parts:
+    """A stand-in endpoint that captures to a CMK bucket, in an imported VPC."""
+    keys = EstateKeys(stack, "Keys", estate_name="mlops", classes=[DataClass.DATA, DataClass.MONITORING])
     placement = PrivateNetwork.from_existing(
         stack, "Vpc", vpc_id="vpc-0123456789abcdef0", subnet_ids=["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"], availability_zones=TEST_AZS, security_group_id="sg-0123456789abcdef0"
     )
-    return MonitoredEndpoint(
+    watched = MonitoredEndpoint(
         endpoint_name=ENDPOINT,
-        environment="staging",
-        data_capture_enabled=capture,
-        data_capture_bucket=SecureBucket(stack, "Capture", key=keys.data).bucket,
+        data_capture=SecureBucket(stack, "Capture", key=keys.data),
         data_capture_prefix="churn",
         placement=placement,
-        keys=keys,
         endpoint=endpoint,
         model_name=model_name,
     )
-
-
-ACCOUNTS = default_config().accounts
+    return Parts(watched, keys)
 
 
 def _churn() -> ModelConfig:
     return next(m for m in default_config().models if m.name == "churn")
+
+
+def _monitor(stack, id: str = "Monitor", *, model: ModelConfig | None = None, parts: Parts | None = None, **overrides: Any) -> ModelMonitor:
+    """A monitor of ``model`` (default churn) on a stand-in endpoint, with the props the estate's serving stack gives."""
+    model = model or _churn()
+    parts = parts or _parts(stack)
+    monitoring = model.monitoring
+    assert monitoring is not None
+    kwargs: dict[str, Any] = dict(
+        endpoint=parts.endpoint,
+        props=monitoring,
+        name_prefix=f"mlops-{model.name}-stg",
+        problem_type=model.problem_type,
+        quality_target=QualityTarget(model.quality_gate.metric, model.quality_gate.threshold),
+        key=parts.keys.monitoring,
+        role_path="/mlops/model-monitor/",
+        baselines_account=ACCOUNTS.of(monitoring.baselines_account) if monitoring.baselines_account else None,
+        ground_truth_account=ACCOUNTS.of(monitoring.ground_truth_account) if monitoring.ground_truth_account else None,
+    )
+    kwargs.update(overrides)
+    return ModelMonitor(stack, id, **kwargs)
 
 
 @dataclasses.dataclass
@@ -68,7 +99,7 @@ def built(tmp_path_factory) -> Built:
     stack = make_stack(app)
     Aspects.of(app).add(ManagedPoliciesOnly(), priority=AspectPriority.MUTATING)
     endpoint = sagemaker.CfnEndpoint(stack, "Endpoint", endpoint_config_name="mlops-churn-staging-config", endpoint_name=ENDPOINT)
-    monitor = ModelMonitor(stack, "Monitor", endpoint=_endpoint(stack, endpoint=endpoint), model=_churn(), estate_name="mlops", accounts=ACCOUNTS)
+    monitor = _monitor(stack, parts=_parts(stack, endpoint=endpoint))
     apply_nag_packs(app)
     assembly = app.synth()  # fails on any unacknowledged nag finding
     template = json.loads(Path(assembly.get_stack_by_name(stack.stack_name).template_full_path).read_text())
@@ -217,7 +248,8 @@ def test_role_has_no_wildcard_actions_and_reads_exactly_the_baselines(built):
     assert statements["ReadGroundTruth"]["Condition"] == {"StringEquals": {"s3:ResourceAccount": "333333333333"}}
     assert statements["ListGroundTruth"]["Condition"] == {"StringLike": {"s3:prefix": ["churn/*"]},
                                                           "StringEquals": {"s3:ResourceAccount": "333333333333"}}
-    assert statements["PublishMonitorMetrics"]["Condition"] == {"StringLike": {"cloudwatch:namespace": "aws/sagemaker/Endpoints/*"}}
+    assert statements["WorkloadMetrics"]["Condition"] == {"StringLike": {"cloudwatch:namespace": ["aws/sagemaker/Endpoints/*"]}}
+    assert statements["WorkloadLogs"]["Resource"] == f"arn:aws:logs:{TEST_REGION}:123456789012:log-group:/aws/sagemaker/ProcessingJobs:*"
     assert "ec2:Vpc" in statements["NetworkInterfacesInTheVpc"]["Condition"]["ArnEquals"]
     assert statements["MonitoringKeyGrantsForVolumes"]["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
     assert json.dumps(statements["DescribeTheModel"]["Resource"]).endswith(f':model/{MODEL}"]]}}')
@@ -315,11 +347,11 @@ def test_nag_packs_found_nothing_on_the_monitor(built):
 
 
 def test_the_gate_needs_each_acknowledgement(monkeypatch, tmp_path):
-    monkeypatch.setattr(ModelMonitor, "_acknowledge_policy", lambda self, statements: None)
+    monkeypatch.setattr(ModelMonitor, "_acknowledge_policy", lambda self, *statements: None)
     app = App(context={**cdk_context(), "@aws-cdk/core:validateAgainstDefaultRules": False}, outdir=str(tmp_path))
     stack = make_stack(app)
     Aspects.of(app).add(ManagedPoliciesOnly(), priority=AspectPriority.MUTATING)
-    ModelMonitor(stack, "Monitor", endpoint=_endpoint(stack), model=_churn(), estate_name="mlops", accounts=ACCOUNTS)
+    _monitor(stack)
     apply_nag_packs(app)
     with pytest.raises(RuntimeError, match="ValidationFailed") as failure:
         app.synth()
@@ -328,6 +360,7 @@ def test_the_gate_needs_each_acknowledgement(monkeypatch, tmp_path):
         "AwsSolutions-IAM5[Resource::*]",
         "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::mlops-ground-truth/churn/*]",
         "AwsSolutions-IAM5[Resource::<MonitorReportsBucketEBA11CAF.Arn>/mlops-churn-stg/*]",
+        f"AwsSolutions-IAM5[Resource::arn:aws:logs:{TEST_REGION}:123456789012:log-group:/aws/sagemaker/ProcessingJobs:*]",
     ):
         assert finding in text, finding
     assert "NIST.800.53.R5" not in text and "HIPAA.Security" not in text
@@ -348,9 +381,19 @@ def test_metric_helpers_point_at_the_published_metrics(built):
     assert built.monitor.model_quality_target == ("auc", 0.75)
 
 
+def test_retraining_finds_the_monitor_by_its_names(built):
+    assert built.monitor.drift_alarm_name == "mlops-churn-stg-drift" == built.monitor.name_prefix + "-drift"
+    assert built.monitor.schedule_arns["data_quality"] == "arn:aws:sagemaker:eu-west-1:123456789012:monitoring-schedule/mlops-churn-stg-dq"
+    assert built.monitor.account == "123456789012"
+
+
+def test_role_path_is_the_one_given(built):
+    assert _one(built.template, "AWS::IAM::Role")["Properties"]["Path"] == "/mlops/model-monitor/"
+
+
 def test_grant_read_reports_is_limited_to_this_monitors_prefix():
     stack = make_stack()
-    monitor = ModelMonitor(stack, "Monitor", endpoint=_endpoint(stack), model=_churn(), estate_name="mlops", accounts=ACCOUNTS)
+    monitor = _monitor(stack)
     reader = iam.Role(stack, "Reader", assumed_by=iam.AccountRootPrincipal())
     monitor.grant_read_reports(reader)
     template = make_template(stack)
@@ -361,26 +404,80 @@ def test_grant_read_reports_is_limited_to_this_monitors_prefix():
 
 def test_a_regression_model_alarms_when_its_error_rises():
     stack = make_stack()
-    model = ModelConfig(
-        name="spend",
-        problem_type="Regression",
-        quality_gate=QualityGateConfig(metric="rmse", threshold=25.0),
-        monitoring=MonitoringConfig(
+    parts = _parts(stack, model_name=None)
+    monitor = ModelMonitor(
+        stack, "Monitor", endpoint=parts.endpoint, name_prefix="mlops-spend-stg", problem_type="Regression",
+        quality_target=QualityTarget("rmse", 25.0),
+        props=MonitoringProps(
             ground_truth_uri="s3://truth/spend/",
-            model_quality=ModelQualityMonitorConfig(constraints_uri="s3://base/spend/constraints.json", inference_attribute="0"),
+            model_quality=ModelQualityMonitorProps(constraints_uri="s3://base/spend/constraints.json", inference_attribute="0"),
         ),
     )
-    monitor = ModelMonitor(stack, "Monitor", endpoint=_endpoint(stack, model_name=None), model=model, estate_name="mlops")
     template = make_template(stack)
     (alarm,) = [a["Properties"] for a in resources_of_type(template, "AWS::CloudWatch::Alarm").values() if a["Properties"]["AlarmName"].endswith("-quality-rmse")]
     assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 25.0)
     assert set(monitor.schedule_names) == {"model_quality"}
     assert resources_of_type(template, "AWS::SageMaker::DataQualityJobDefinition") == {}
-    # No bucket accounts in the config: the buckets must be the serving account's own.
+    # No bucket accounts given: the buckets must be the monitor's own account's.
     (policy,) = resources_of_type(template, "AWS::IAM::ManagedPolicy").values()
     statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
     for sid in ("ReadBaselines", "ReadGroundTruth", "ListGroundTruth"):
         assert statements[sid]["Condition"]["StringEquals"] == {"s3:ResourceAccount": {"Ref": "AWS::AccountId"}}, sid
+    # Without a key, a MonitoredEndpoint's monitor encrypts with the data-capture bucket's key; no role path.
+    data_key = {"Fn::GetAtt": [next(k for k in resources_of_type(template, "AWS::KMS::Key") if k.startswith("KeysData")), "Arn"]}
+    job = _one(template, "AWS::SageMaker::ModelQualityJobDefinition")["Properties"]
+    assert job["JobResources"]["ClusterConfig"]["VolumeKmsKeyId"] == data_key
+    assert "Path" not in _one(template, "AWS::IAM::Role")["Properties"]
+
+
+def test_baselines_in_a_bucket_of_the_app_are_read_from_that_bucket():
+    """Baseline URIs built from buckets (tokens) work like literal ones: no assertion on the URI's shape."""
+    stack = make_stack()
+    parts = _parts(stack)
+    baselines = SecureBucket(stack, "Baselines", key=parts.keys.data)
+    imported = s3.Bucket.from_bucket_name(stack, "Imported", "team-baselines")
+    truth = s3.Bucket(stack, "Truth")
+    ModelMonitor(
+        stack, "Monitor", endpoint=parts.endpoint,
+        props=MonitoringProps(
+            features=("tenure",), ground_truth_uri=truth.s3_url_for_object("labels/"),
+            data_quality=DataQualityMonitorProps(constraints_uri=baselines.s3_uri("churn/constraints.json"),
+                                                 statistics_uri=imported.s3_url_for_object("churn/statistics.json"),
+                                                 drift_features=("tenure",)),
+            model_quality=ModelQualityMonitorProps(constraints_uri=baselines.s3_uri("churn/mq/constraints.json"),
+                                                   inference_attribute="0"),
+        ),
+        problem_type="Regression", quality_target=QualityTarget("rmse", 3.0),
+    )
+    template = make_template(stack)
+    bucket = next(k for k in resources_of_type(template, "AWS::S3::Bucket") if k.startswith("BaselinesBucket"))
+    truth_id = next(k for k in resources_of_type(template, "AWS::S3::Bucket") if k.startswith("Truth"))
+    dq = _one(template, "AWS::SageMaker::DataQualityJobDefinition")["Properties"]["DataQualityBaselineConfig"]
+    assert dq["ConstraintsResource"]["S3Uri"] == {"Fn::Join": ["", ["s3://", {"Ref": bucket}, "/churn/constraints.json"]]}
+    assert dq["StatisticsResource"]["S3Uri"] == "s3://team-baselines/churn/statistics.json"
+    (policy,) = resources_of_type(template, "AWS::IAM::ManagedPolicy").values()
+    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    reads = json.dumps(statements["ReadBaselines"]["Resource"])
+    assert f'{{"Ref": "{bucket}"}}, "/churn/constraints.json"' in reads and "s3:::team-baselines/churn/statistics.json" in reads
+    assert f'{{"Ref": "{truth_id}"}}, "/labels/*"' in json.dumps(statements["ReadGroundTruth"]["Resource"])
+
+
+def test_a_model_endpoint_is_monitored_with_its_own_keys_and_capture():
+    stack = make_stack()
+    keys = EstateKeys(stack, "Keys", estate_name="team")
+    network = PrivateNetwork(stack, "Network", cidr="10.60.0.0/16", availability_zones=TEST_AZS, logs_key=keys.logs)
+    endpoint = ModelEndpoint(stack, "Endpoint", props=ModelEndpointProps(
+        endpoint_name="team-churn", model=ModelSource.from_model_package("arn:aws:sagemaker:eu-west-1:222222222222:model-package/team-churn/3"),
+        placement=network.placement, keys=keys, data_capture_bucket=SecureBucket(stack, "Capture", key=keys.data)))
+    monitor = ModelMonitor(stack, "Monitor", endpoint=endpoint, props=dataclasses.replace(
+        _churn().monitoring, model_quality=None, bias=None, explainability=None))  # type: ignore[type-var]
+    assert monitor.name_prefix == "team-churn" and monitor.schedule_names == {"data_quality": "team-churn-dq"}
+    assert monitor.endpoint.data_capture_prefix == endpoint.data_capture_prefix
+    template = make_template(stack)
+    monitoring_key = {"Fn::GetAtt": [next(k for k in resources_of_type(template, "AWS::KMS::Key") if k.startswith("KeysMonitoring")), "Arn"]}
+    job = _one(template, "AWS::SageMaker::DataQualityJobDefinition")["Properties"]
+    assert job["JobResources"]["ClusterConfig"]["VolumeKmsKeyId"] == monitoring_key
+    assert "Endpoint" in "".join(_one(template, "AWS::SageMaker::MonitoringSchedule")["DependsOn"])
 
 
 def make_template(stack) -> dict[str, Any]:
@@ -390,72 +487,133 @@ def make_template(stack) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------- bad input
+def _problems(build) -> list[str]:
+    with pytest.raises(ConfigError) as failure:
+        build()
+    assert str(failure.value).startswith("Test/Monitor: ")
+    return failure.value.problems
+
+
+def test_bad_props_are_all_reported_with_their_path_and_value():
+    """What the estate file's parser would catch, caught by the construct itself."""
+    stack = make_stack()
+    churn = _churn().monitoring
+    assert churn is not None and churn.data_quality is not None
+    props = dataclasses.replace(
+        churn,
+        data_quality=dataclasses.replace(churn.data_quality, drift_features=("tenure_months", "shoe_size"), drift_threshold=-0.1,
+                                         schedule="rate(1 hour)"),
+    )
+    problems = _problems(lambda: _monitor(stack, props=props, problem_type="Regression", quality_target=QualityTarget("auc", 7.0)))
+    expected = [
+        "props.data_quality.schedule: 'rate(1 hour)' is not a cron expression SageMaker Model Monitor accepts; use "
+        "cron(0 * ? * * *) (hourly), cron(0 H ? * * *) (daily at hour H, 0-23) or cron(0 H/N ? * * *) (every N hours, N 1-24)",
+        "props.data_quality.drift_threshold: -0.1 is not a drift distance in (0, 1]",
+        "props.data_quality.drift_features[1]: 'shoe_size' is not one of features ['tenure_months', 'monthly_charges', "
+        "'total_charges', 'contract_type', 'support_calls', 'age_band']",
+        "quality_target.metric: 'auc' is not a Regression model quality metric; use one of mae, mse, r2, rmse",
+        "quality_target.threshold: 7.0 is out of range for auc; it must lie in [0, 1]",
+    ]
+    for message in expected:
+        assert message in problems, (message, problems)
+
+
+def test_a_runtime_longer_than_an_hourly_schedule_is_an_error():
+    stack = make_stack()
+    props = MonitoringProps(max_runtime_minutes=500, data_quality=DataQualityMonitorProps(
+        constraints_uri="s3://base/c.json", statistics_uri="s3://base/s.json", drift_features=("x",)))
+    assert _problems(lambda: _monitor(stack, props=props)) == [
+        "props.max_runtime_minutes: 500 must be at least 1 and shorter than the most frequent schedule (1 h), or runs "
+        "overlap and SageMaker skips them"]
+
+
+def test_model_quality_needs_the_problem_type_and_a_metric():
+    stack = make_stack()
+    props = MonitoringProps(ground_truth_uri="s3://truth/spend/", model_quality=ModelQualityMonitorProps(
+        constraints_uri="s3://base/spend/constraints.json", inference_attribute="0"))
+    assert _problems(lambda: _monitor(stack, props=props, problem_type=None, quality_target=None)) == [
+        "problem_type: None, but model quality monitoring needs the model's problem type; use one of "
+        "BinaryClassification, MulticlassClassification, Regression"]
+    assert _problems(lambda: _monitor(make_stack(), props=props, problem_type="Regression", quality_target=None)) == [
+        "props.model_quality.metric: is empty and the monitor has no quality_target; name the metric to alarm on: one of "
+        "mae, mse, r2, rmse",
+        "props.model_quality.threshold: is None and the monitor has no quality_target; give the threshold to alarm on"]
+
+
+def test_literal_uris_and_instance_types_are_checked_tokens_are_not():
+    stack = make_stack()
+    props = MonitoringProps(instance_type="m5.large", data_quality=DataQualityMonitorProps(
+        constraints_uri="bucket/constraints.json", statistics_uri="s3://Bad_Bucket/s.json", drift_features=("x",)))
+    problems = _problems(lambda: _monitor(stack, props=props))
+    assert "props.instance_type: 'm5.large' is not a SageMaker instance type like ml.m5.xlarge" in problems
+    assert "props.data_quality.constraints_uri: 'bucket/constraints.json' is not an S3 URI like s3://bucket/prefix/constraints.json" in problems
+    assert "props.data_quality.statistics_uri: 's3://Bad_Bucket/s.json' is not an S3 URI like s3://bucket/prefix/statistics.json" in problems
+
+
 def test_monitors_on_an_endpoint_without_data_capture_are_an_error():
     stack = make_stack()
-    with pytest.raises(ValueError) as failure:
-        ModelMonitor(stack, "Monitor", endpoint=_endpoint(stack, capture=False), model=_churn(), estate_name="mlops", accounts=ACCOUNTS)
-    message = str(failure.value)
-    assert message.startswith("Test/Monitor: 1 problem(s):")
-    assert "endpoint.data_capture_enabled: False, but data_quality, model_quality, bias, explainability monitoring reads captured requests" in message
+    keys = EstateKeys(stack, "Keys", estate_name="team")
+    network = PrivateNetwork(stack, "Network", cidr="10.60.0.0/16", availability_zones=TEST_AZS, logs_key=keys.logs)
+    endpoint = ModelEndpoint(stack, "Endpoint", props=ModelEndpointProps(
+        endpoint_name="team-churn", model=ModelSource.from_model_package("arn:aws:sagemaker:eu-west-1:222222222222:model-package/team-churn/3"),
+        placement=network.placement, keys=keys, serving=ServingConfig(data_capture=DataCaptureConfig(enabled=False))))
+    problems = _problems(lambda: ModelMonitor(stack, "Monitor", endpoint=endpoint, props=_churn().monitoring))  # type: ignore[arg-type]
+    assert problems[0] == ("endpoint: endpoint 'team-churn' captures no data (mode 'realtime'); Model Monitor reads captured "
+                           "requests: enable data capture on the endpoint (ModelEndpointProps.serving.data_capture)")
 
 
-def test_a_model_without_monitoring_config_is_an_error():
-    stack = make_stack()
-    model = dataclasses.replace(_churn(), monitoring=None)
-    with pytest.raises(ValueError, match=r"Test/Monitor: 1 problem\(s\):\n  - model 'churn': has no 'monitoring' config"):
-        ModelMonitor(stack, "Monitor", endpoint=_endpoint(stack), model=model, estate_name="mlops", accounts=ACCOUNTS)
+def test_props_that_enable_no_monitor_are_an_error():
+    assert _problems(lambda: _monitor(make_stack(), props=MonitoringProps())) == [
+        "props: enables no monitor; give at least one of data_quality, model_quality, bias, explainability (or remove 'monitoring')"]
 
 
-def test_bucket_owners_by_role_need_the_estates_accounts():
-    stack = make_stack()
-    with pytest.raises(ValueError, match=r"accounts: None, but monitoring.baselines_account is 'ml_dev'; pass the estate's accounts") as raised:
-        ModelMonitor(stack, "Monitor", endpoint=_endpoint(stack), model=_churn(), estate_name="mlops")
-    assert "monitoring.ground_truth_account is 'data_lake'" in str(raised.value)
+def test_bucket_owners_must_be_account_ids():
+    problems = _problems(lambda: _monitor(make_stack(), baselines_account="ml_dev", role_path="model-monitor"))
+    assert problems == ["role_path: 'model-monitor' is not an IAM path like /model-monitor/ (starts and ends with '/')",
+                        "baselines_account: 'ml_dev' is not an AWS account id (12 digits)"]
 
 
 def test_explainability_needs_the_endpoints_model_name():
     stack = make_stack()
-    with pytest.raises(ValueError, match=r"endpoint.model_name: explainability monitoring runs the endpoint's model on a shadow endpoint"):
-        ModelMonitor(stack, "Monitor", endpoint=_endpoint(stack, model_name=None), model=_churn(), estate_name="mlops", accounts=ACCOUNTS)
+    assert _problems(lambda: _monitor(stack, parts=_parts(stack, model_name=None))) == [
+        "endpoint.model_name: explainability monitoring runs the endpoint's model on a shadow endpoint; give the SageMaker "
+        "model name (or remove the explainability monitor)"]
 
 
 def test_names_that_sagemaker_would_reject_are_an_error():
-    stack = make_stack()
-    with pytest.raises(ValueError, match=r"estate_name: 'an-estate-name-far-too-long-x' gives job definition names like "
-                                         r"'an-estate-name-far-too-long-x-a-very-long-model-name-of-thirty-stg-expl-00000000'"):
-        ModelMonitor(stack, "Monitor", endpoint=_endpoint(stack), model=dataclasses.replace(_churn(), name="a-very-long-model-name-of-thirty"), estate_name="an-estate-name-far-too-long-x", accounts=ACCOUNTS)
+    problems = _problems(lambda: _monitor(make_stack(), name_prefix="p-" + "x" * 50))
+    assert problems == [f"name_prefix: 'p-{'x' * 50}' gives job definition names like 'p-{'x' * 50}-expl-00000000', which "
+                        "SageMaker rejects (letters, digits, hyphens, up to 63); give a shorter name_prefix"]
 
 
-def test_an_endpoint_outside_the_serving_accounts_needs_a_name_prefix():
+def test_the_name_prefix_defaults_to_the_endpoint_name():
     stack = make_stack()
-    endpoint = dataclasses.replace(_endpoint(stack), environment=None)
-    with pytest.raises(ValueError, match=r"Test/Monitor: 1 problem\(s\):\n  - endpoint.environment: None is not one of "
-                                         r"\['prod', 'staging'\] \(or give the monitor a name_prefix\)"):
-        ModelMonitor(stack, "Monitor", endpoint=endpoint, model=_churn(), estate_name="mlops", accounts=ACCOUNTS)
-    with pytest.raises(ValueError, match=r"name_prefix: 'p-" + "x" * 50 + "' gives job definition names like"):
-        ModelMonitor(stack, "Long", endpoint=endpoint, model=_churn(), estate_name="mlops", accounts=ACCOUNTS,
-                     name_prefix="p-" + "x" * 50)
-    monitor = ModelMonitor(stack, "Named", endpoint=endpoint, model=_churn(), estate_name="mlops", accounts=ACCOUNTS,
-                           name_prefix="mlops-project-p1")
-    assert monitor.schedule_names["data_quality"] == "mlops-project-p1-dq"
-    assert stack.resolve(monitor.job_definition_names["data_quality"]).startswith("mlops-project-p1-dq-")
+    monitor = _monitor(stack, name_prefix=None)
+    assert monitor.schedule_names["data_quality"] == f"{ENDPOINT}-dq" and monitor.drift_alarm_name == f"{ENDPOINT}-drift"
+    assert stack.resolve(monitor.job_definition_names["data_quality"]).startswith(f"{ENDPOINT}-dq-")
 
 
 def test_the_longest_names_still_fit_with_the_properties_hash():
-    """Room for the hash is part of the name check: a name that passes gives job definitions of at most 63 characters."""
+    """Room for the hash is part of the name check: a prefix that passes gives job definitions of at most 63 characters."""
     stack = make_stack()
-    estate = "e" * 20
-    model = dataclasses.replace(_churn(), name="m" * (63 - len(f"{estate}--stg-expl-00000000")))
-    monitor = ModelMonitor(stack, "Monitor", endpoint=_endpoint(stack), model=model, estate_name=estate, accounts=ACCOUNTS)
+    prefix = "p" * (63 - len("-expl-00000000"))
+    monitor = _monitor(stack, name_prefix=prefix)
     assert max(len(stack.resolve(n)) for n in monitor.job_definition_names.values()) == 63
-    with pytest.raises(ValueError, match="gives job definition names like"):
-        ModelMonitor(make_stack(), "Monitor", endpoint=_endpoint(make_stack()), model=dataclasses.replace(model, name=model.name + "m"),
-                     estate_name=estate, accounts=ACCOUNTS)
+    with pytest.raises(ConfigError, match="gives job definition names like"):
+        _monitor(make_stack(), name_prefix=prefix + "p")
+
+
+def test_a_deploy_time_name_prefix_has_no_schedule_arns():
+    stack = make_stack()
+    prefix = CfnParameter(stack, "Prefix", type="String").value_as_string
+    monitor = _monitor(stack, name_prefix=prefix)
+    with pytest.raises(ValueError, match="the schedule names are only known at deployment"):
+        monitor.schedule_arns  # noqa: B018
 
 
 def _names(model: ModelConfig, *, tags: dict[str, str] | None = None) -> dict[str, str]:
     stack = make_stack()
-    monitor = ModelMonitor(stack, "Monitor", endpoint=_endpoint(stack), model=model, estate_name="mlops", accounts=ACCOUNTS)
+    monitor = _monitor(stack, model=model)
     for key, value in (tags or {}).items():
         Tags.of(monitor).add(key, value)
     return _template_names(make_template(stack))  # synthesized: aspects (tags) have run
@@ -494,20 +652,20 @@ def test_job_definition_names_change_with_their_properties_and_only_then(built):
 def test_a_region_without_known_images_needs_explicit_images():
     app = make_app()
     far = Stack(app, "Far", env=Environment(account="123456789012", region="xx-nowhere-1"))
-    with pytest.raises(ValueError, match=r"images: no built-in monitor image is known for region 'xx-nowhere-1'; pass images="):
-        ModelMonitor(far, "Monitor", endpoint=_endpoint(far), model=_churn(), estate_name="mlops", accounts=ACCOUNTS)
+    with pytest.raises(ConfigError, match=r"images: None, and no built-in monitor image is known for region 'xx-nowhere-1'; pass images="):
+        _monitor(far)
     images = MonitorImages(analyzer="111122223333.dkr.ecr.xx-nowhere-1.amazonaws.com/analyzer", clarify="111122223333.dkr.ecr.xx-nowhere-1.amazonaws.com/clarify")
     other = Stack(app, "Far2", env=Environment(account="123456789012", region="xx-nowhere-1"))
-    monitor = ModelMonitor(other, "Monitor", endpoint=_endpoint(other), model=_churn(), estate_name="mlops", images=images, accounts=ACCOUNTS)
+    monitor = _monitor(other, images=images)
     job = resources_of_type(make_template(other), "AWS::SageMaker::ModelBiasJobDefinition")
     assert [j["Properties"]["ModelBiasAppSpecification"]["ImageUri"] for j in job.values()] == [images.clarify]
     assert monitor.images == images
 
 
 def test_shipped_analysis_configs_are_deterministic(built):
-    # Same config, fresh app: the asset (and so the ConfigUri CloudFormation sees) must not change between synths.
+    # Same props, fresh app: the asset (and so the ConfigUri CloudFormation sees) must not change between synths.
     stack = make_stack()
-    again = ModelMonitor(stack, "Monitor", endpoint=_endpoint(stack), model=_churn(), estate_name="mlops", accounts=ACCOUNTS)
+    again = _monitor(stack)
     resolved = {k: stack.resolve(v) for k, v in again.analysis_config_uris.items()}
     first = {k: Stack.of(built.monitor).resolve(v) for k, v in built.monitor.analysis_config_uris.items()}
     assert resolved == first and set(first) == {"bias", "explainability"}
@@ -516,7 +674,7 @@ def test_shipped_analysis_configs_are_deterministic(built):
 
 def test_capture_prefix_scopes_the_capture_read():
     stack = make_stack()
-    endpoint = _endpoint(stack)
+    endpoint = _parts(stack).endpoint
     assert endpoint.data_capture_keys == "churn/*"
     assert dataclasses.replace(endpoint, data_capture_prefix="/capture/churn/").data_capture_keys == "capture/churn/*"
     assert dataclasses.replace(endpoint, data_capture_prefix="").data_capture_keys == "*"

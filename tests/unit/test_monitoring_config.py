@@ -9,7 +9,7 @@ import pytest
 
 from mlops_estate.config.estate import EstateConfig
 from mlops_estate.core.validation import ConfigError
-from mlops_estate.config.monitoring import HOURLY, parse_schedule
+from mlops_estate.monitoring.schedule import HOURLY, parse_schedule
 from tests.helpers import default_estate_dict
 
 

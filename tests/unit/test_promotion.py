@@ -169,15 +169,15 @@ def test_deploy_target_of_a_stack_in_a_stage() -> None:
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"pipeline_name": "no spaces allowed"}, "pipeline_name 'no spaces allowed' is not a CodePipeline name"),
+        ({"pipeline_name": "no spaces allowed"}, "pipeline_name: 'no spaces allowed' is not a CodePipeline name"),
         ({"staging": PromotionTarget(approved=STAGING_TARGET.approved, serving=PROD_TARGET.serving)},
          "staging: approved \\(555555555555\\) and serving \\(666666666666\\) stacks are in different accounts"),
         ({"staging": PromotionTarget(approved=DeployTarget(account="5555", stack_name="S", template_path="a/S.template.json"),
                                      serving=DeployTarget(account="5555", stack_name="S", template_path="a/S.template.json"))},
-         "staging.approved.account '5555' is not an AWS account id"),
+         "staging.approved.account: '5555' is not an AWS account id"),
         ({"prod": PromotionTarget(approved=PROD_TARGET.approved, serving=DeployTarget(account=PROD, stack_name="P", template_path="cdk.out.zip"))},
-         "prod.serving.template_path 'cdk.out.zip' is not a synthesized template"),
-        ("unencrypted", "artifact_bucket has no KMS key"),
+         "prod.serving.template_path: 'cdk.out.zip' is not a synthesized template"),
+        ("unencrypted", "artifact_bucket: has no KMS key"),
     ],
     ids=["pipeline-name", "split-accounts", "account", "template-path", "artifact-key"],
 )
@@ -186,5 +186,16 @@ def test_bad_props_are_rejected_with_the_construct_path(overrides: Any, message:
     parts = _parts(stack)
     if overrides == "unencrypted":
         overrides = {"artifact_bucket": s3.Bucket.from_bucket_name(stack, "Plain", "plain-bucket")}
-    with pytest.raises(ValueError, match=r"^Test/Promote: .*" + message):
+    with pytest.raises(ValueError, match=r"(?s)^Test/Promote: .*" + message):
         _pipeline(stack, parts, **overrides)
+
+
+def test_trigger_needs_pipelines_and_buses() -> None:
+    stack = make_stack()
+    parts = _parts(stack)
+    with pytest.raises(ValueError) as failure:
+        PromotionTrigger(stack, "Trigger", pipelines={}, approval_topic=parts["topic"], event_buses=[],
+                         queue_key=parts["keys"].monitoring, logs_key=parts["keys"].logs, outside_vpc_reason="x" * 30)
+    text = str(failure.value)
+    assert text.startswith("Test/Trigger: 2 problem(s):")
+    assert "pipelines: is empty" in text and "event_buses: is empty" in text

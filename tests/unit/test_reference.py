@@ -14,7 +14,7 @@ from mlops_estate.network.private_network import PrivateNetwork
 from mlops_estate.pipeline.debugger import DebuggerRule, DebuggerSettings, ProfilerSettings
 from mlops_estate.pipeline.distribution import Distribution
 from mlops_estate.reference.pipelines import ModelBuildPipelines
-from mlops_estate.lifecycle.registry import registry_location
+from mlops_estate.config.registry import registry_location
 from mlops_estate.security.storage import SecureBucket
 from tests.helpers import TEST_AZS, default_config, make_stack, resources_of_type, template_of
 from tests.pipeline_schema import from_template, validate

@@ -11,8 +11,10 @@ from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 
-from mlops_estate.lifecycle.registry import ModelApprover, ModelRegistry, registry_location
+from mlops_estate.config.registry import registry_location
+from mlops_estate.lifecycle.registry import ModelApprover, ModelRegistry
 from mlops_estate.security.storage import SecureBucket
+from mlops_estate.stacks.shared_services import registered_model
 from tests.helpers import TEST_ACCOUNT, default_config, make_stack, resources_of_type, template_of
 from tests.iam_eval import Caller, allowed, as_list, can_assume, caller_of, render, roles_where, trust_statements
 
@@ -25,9 +27,9 @@ def _registry(stack: Stack, *, build: str = BUILD, consumers: list[str] | None =
     config = dataclasses.replace(config, accounts=dataclasses.replace(config.accounts, shared_services=stack.account))
     key = kms.Key(stack, "Key")
     artifacts = SecureBucket(stack, "Artifacts", key=key, bucket_name=registry_location(config).artifacts_bucket_name)
-    return ModelRegistry(stack, "Registry", location=registry_location(config), models=config.models, artifacts=artifacts,
-                         card_key=key, build_account=build, consumer_accounts=CONSUMERS if consumers is None else consumers,
-                         default_owner="ml-platform")
+    return ModelRegistry(stack, "Registry", location=registry_location(config),
+                         models=[registered_model(m, "ml-platform") for m in config.models], artifacts=artifacts,
+                         card_key=key, build_account=build, consumer_accounts=CONSUMERS if consumers is None else consumers)
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +117,7 @@ def test_bad_accounts_are_rejected_with_every_problem():
     text = str(failure.value)
     assert "Test/Registry" in text
     assert "build_account: '12345' is not an AWS account id" in text
-    assert "consumer_accounts: 'abc' is not an AWS account id" in text
+    assert "consumer_accounts[0]: 'abc' is not an AWS account id" in text
 
 
 def test_grant_read_covers_one_models_group_and_versions(template):
@@ -130,10 +132,10 @@ def test_registry_must_live_in_its_locations_account():
     stack = make_stack()
     config = default_config()  # shared services is 222222222222, the test stack is 123456789012
     key = kms.Key(stack, "Key")
-    with pytest.raises(ValueError, match=re.escape("location.account '222222222222' is not this stack's account '123456789012'")):
-        ModelRegistry(stack, "Registry", location=registry_location(config), models=config.models,
+    with pytest.raises(ValueError, match=re.escape("location.account: '222222222222' is not this stack's account '123456789012'")):
+        ModelRegistry(stack, "Registry", location=registry_location(config), models=[registered_model(m, "team") for m in config.models],
                       artifacts=SecureBucket(stack, "Artifacts", key=key), card_key=key, build_account="444444444444",
-                      consumer_accounts=["555555555555"], default_owner="team")
+                      consumer_accounts=["555555555555"])
 
 
 # ------------------------------------------------------------------------------------------- the approver
@@ -207,7 +209,8 @@ def test_approver_props_are_checked_at_once():
         ModelApprover(stack, "Bad", role_name="no spaces", group_prefix="Mlops_", approvers=["arn:aws:iam::4444:user/x"],
                       artifacts=artifacts, key=key)
     text = str(failure.value)
-    assert "Test/Bad: role_name: 'no spaces' is not an IAM role name" in text
+    assert text.startswith("Test/Bad: 3 problem(s):")
+    assert "role_name: 'no spaces' is not an IAM role name" in text
     assert "group_prefix: 'Mlops_' is not the start of a model package group name" in text
     assert "approvers[0]: 'arn:aws:iam::4444:user/x' is not a role ARN" in text
     with pytest.raises(ValueError, match="approvers: name at least one role ARN"):

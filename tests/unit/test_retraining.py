@@ -10,9 +10,16 @@ from aws_cdk import Duration, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 
-from mlops_estate.security.encryption import DataClass, EstateKeys
-from mlops_estate.network.private_network import NetworkPlacement
+from mlops_estate.core.validation import ConfigError
 from mlops_estate.lifecycle.retraining import DataArrivalTrigger, DriftAlarmTrigger, MonitoringViolationTrigger, RetrainingTrigger
+from mlops_estate.monitoring.model_monitor import ModelMonitor
+from mlops_estate.monitoring.monitored_endpoint import MonitoredEndpoint
+from mlops_estate.monitoring.props import DataQualityMonitorProps, MonitoringProps
+from mlops_estate.network.private_network import NetworkPlacement
+from mlops_estate.pipeline import JobEnvironment, ParameterInteger, ParameterString, PipelineDefinition, ProcessingStep
+from mlops_estate.pipeline.training_pipeline import PipelineStorage, TrainingPipeline
+from mlops_estate.security.encryption import DataClass, EstateKeys
+from mlops_estate.security.storage import SecureBucket
 from tests.handlers.events import (
     DATA_LAKE, PROD, STAGING, alarm_state_change, matches, model_package_state_change, monitoring_job_completed, object_created,
 )
@@ -44,7 +51,7 @@ def _parts(stack: Stack) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
     stack = make_stack()
-    RetrainingTrigger(stack, "Retrain", pipeline_name="mlops-churn-build", triggers=TRIGGERS,
+    RetrainingTrigger(stack, "Retrain", pipeline="mlops-churn-build", triggers=TRIGGERS,
                       cooldown=Duration.hours(12), **_parts(stack))
     return template_of(stack).to_json()
 
@@ -168,17 +175,84 @@ def test_data_arrival_can_name_buckets() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"pipeline_name": "bad name!"}, "pipeline_name 'bad name!' is not a SageMaker pipeline name"),
-        ({"triggers": []}, "triggers is empty"),
-        ({"triggers": [TRIGGERS[0], TRIGGERS[0]]}, "triggers has one kind twice"),
-        ({"triggers": [DriftAlarmTrigger(alarm_names=[], accounts=[STAGING])]}, "DriftAlarmTrigger has empty alarm_names"),
-        ({"batching_window": Duration.minutes(10)}, "batching_window 600s is out of range; SQS allows 0-300 s"),
-        ({"max_receive_count": 1}, "max_receive_count 1 is out of range; allowed 2-100"),
+        ({"pipeline": "bad name!"}, "pipeline: 'bad name!' is not a SageMaker pipeline name (letters, digits, hyphens, up to 256)"),
+        ({"triggers": []}, "triggers: [] is empty; give at least one DriftAlarmTrigger"),
+        ({"triggers": [TRIGGERS[0], TRIGGERS[0]]}, "triggers: lists DriftAlarmTrigger 2 times; merge their names"),
+        ({"triggers": [DriftAlarmTrigger(alarm_names=[], accounts=[STAGING])]},
+         "triggers[0].alarm_names: [] is empty; an empty list would match nothing or everything"),
+        ({"batching_window": Duration.minutes(10)}, "batching_window: 600 seconds is out of range; SQS batching allows 0-300 seconds"),
+        ({"max_receive_count": 1}, "max_receive_count: 1 is out of range; allowed 2-100"),
     ],
     ids=["pipeline-name", "no-triggers", "duplicate-kind", "empty-names", "batching-window", "receive-count"],
 )
 def test_bad_props_are_rejected_with_the_construct_path(kwargs: dict[str, Any], message: str) -> None:
     stack = make_stack()
-    props: dict[str, Any] = {"pipeline_name": "mlops-churn-build", "triggers": TRIGGERS, **_parts(stack), **kwargs}
-    with pytest.raises(ValueError, match=r"^Test/Retrain: .*" + message.replace("(", r"\(").replace(")", r"\)")):
+    props: dict[str, Any] = {"pipeline": "mlops-churn-build", "triggers": TRIGGERS, **_parts(stack), **kwargs}
+    with pytest.raises(ConfigError) as raised:
         RetrainingTrigger(stack, "Retrain", **props)
+    assert str(raised.value).startswith("Test/Retrain: 1 problem(s):")
+    assert any(p.startswith(message) for p in raised.value.problems), raised.value.problems
+
+
+def _pipeline(stack: Stack, parts: dict[str, Any]) -> TrainingPipeline:
+    """A small pipeline of a user's own, declaring a String and an Integer parameter."""
+    name = "team-churn-build"
+
+    def definition(jobs: JobEnvironment) -> PipelineDefinition:
+        return PipelineDefinition(name, parameters=[ParameterString("TrainData", "s3://team-data/churn/"), ParameterInteger("Epochs", 3)],
+                                  steps=[ProcessingStep("Prep", job=jobs, image_uri=IMAGE, instance_type="ml.m5.large", code="s3://code/prep.py")])
+
+    data = SecureBucket(stack, "Data", key=parts["queue_key"])
+    return TrainingPipeline(stack, "Build", pipeline_name=name, definition=definition, placement=parts["placement"],
+                            storage=PipelineStorage(key=parts["queue_key"], buckets=(data,)))
+
+
+IMAGE = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+
+
+@pytest.mark.parametrize(
+    ("parameter", "message"),
+    [
+        ("InputDataUrl", "input_parameter: 'InputDataUrl' is not a parameter of pipeline 'team-churn-build'; declared: Epochs, "
+                         "TrainData (SageMaker refuses an execution that names an undeclared parameter)"),
+        ("Epochs", "input_parameter: 'Epochs' is a Integer parameter of pipeline 'team-churn-build'; the new data's S3 URI "
+                   "needs a String parameter"),
+    ],
+    ids=["undeclared", "not-a-string"],
+)
+def test_the_input_parameter_must_be_a_declared_string_parameter_of_the_pipeline(parameter: str, message: str) -> None:
+    stack = make_stack()
+    parts = _parts(stack)
+    pipeline = _pipeline(stack, parts)
+    with pytest.raises(ConfigError) as raised:
+        RetrainingTrigger(stack, "Retrain", pipeline=pipeline, triggers=TRIGGERS, input_parameter=parameter, **parts)
+    assert raised.value.problems == [message]
+
+
+def test_a_pipeline_and_a_monitor_of_the_same_app_need_no_names_rebuilt() -> None:
+    """A user's own app: the trigger takes the pipeline and the monitor, and listens on the default bus."""
+    stack = make_stack()
+    parts = _parts(stack)
+    del parts["event_bus"]
+    pipeline = _pipeline(stack, parts)
+    watched = MonitoredEndpoint(endpoint_name="team-churn", data_capture=SecureBucket(stack, "Capture", key=parts["queue_key"]),
+                                data_capture_prefix="capture", placement=parts["placement"])
+    monitor = ModelMonitor(stack, "Monitor", endpoint=watched, props=MonitoringProps(data_quality=DataQualityMonitorProps(
+        constraints_uri="s3://team-baselines/churn/constraints.json", statistics_uri="s3://team-baselines/churn/statistics.json",
+        drift_features=("tenure",))))
+    trigger = RetrainingTrigger(stack, "Retrain", pipeline=pipeline, input_parameter="TrainData", **parts, triggers=[
+        DriftAlarmTrigger.of(monitor), MonitoringViolationTrigger.of(monitor),
+        DataArrivalTrigger(accounts=[stack.account], key_prefix="churn/")])
+    assert trigger.pipeline_name == "team-churn-build"
+    template = template_of(stack).to_json()
+    rules = [r["Properties"] for k, r in resources_of_type(template, "AWS::Events::Rule").items() if k.startswith("Retrain")]
+    assert len(rules) == 3 and all("EventBusName" not in r for r in rules)
+    drift = next(r["EventPattern"] for r in rules if r["EventPattern"]["source"] == ["aws.cloudwatch"])
+    assert drift["detail"]["alarmName"] == ["team-churn-drift"] and drift["account"] == ["123456789012"]
+    assert matches(drift, alarm_state_change(alarm="team-churn-drift", account="123456789012"))
+    violations = next(r["EventPattern"] for r in rules if r["EventPattern"]["source"] == ["aws.sagemaker"])
+    assert violations["detail"]["MonitoringScheduleArn"] == ["arn:aws:sagemaker:eu-west-1:123456789012:monitoring-schedule/team-churn-dq"]
+    fn = next(r["Properties"] for r in resources_of_type(template, "AWS::Lambda::Function").values()
+              if r["Properties"].get("Environment", {}).get("Variables", {}).get("PIPELINE_NAME"))
+    assert fn["Environment"]["Variables"]["ALARM_NAMES"] == "team-churn-drift"
+    assert fn["Environment"]["Variables"]["INPUT_PARAMETER"] == "TrainData"

@@ -9,7 +9,7 @@ import pytest
 from mlops_estate.config.estate import EstateConfig
 from mlops_estate.core.validation import ConfigError
 from mlops_estate.lifecycle.approved_model import approved_arn_parameter_name
-from mlops_estate.lifecycle.retraining import drift_alarm_name, monitoring_schedule_arns, retraining_triggers
+from mlops_estate.config.retraining import drift_alarm_name, monitoring_schedule_arns, retraining_triggers
 from mlops_estate.config.retraining import BUILD_DATA_PARAMETERS, promotion_pipeline_name
 from tests.pipeline_schema import from_template
 from tests.helpers import default_config, default_estate_dict

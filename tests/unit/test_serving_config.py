@@ -8,7 +8,7 @@ import pytest
 
 from mlops_estate.config.estate import EstateConfig, ServingConfig
 from mlops_estate.core.validation import ConfigError, Problems
-from mlops_estate.config.serving import RolloutConfig, validate_serving
+from mlops_estate.serving.serving_config import RolloutConfig, validate_serving
 from tests.helpers import default_estate_dict
 
 
@@ -140,3 +140,15 @@ def test_alarm_thresholds():
     problems = _problems(edit)
     assert any(p.startswith("models[0].serving.prod.alarms.latency_p99_ms: 0 is out of range") for p in problems)
     assert any(p.startswith("models[0].serving.prod.alarms.evaluation_minutes: 120 is out of range") for p in problems)
+
+
+def test_local_storage_instances_need_the_volume_key_turned_off_explicitly():
+    """SageMaker rejects a volume KMS key on local NVMe storage: the estate file says so, the endpoint never drops it."""
+    def edit(d):
+        d["guardrails"]["require_kms"] = False
+        d["guardrails"]["instance_types"]["prod"].append("ml.g5.*")
+        _serving(d, 0, "prod")["instance_type"] = "ml.g5.xlarge"
+    (problem,) = _problems(edit)
+    assert problem.startswith("models[0].serving.prod.instance_type: 'ml.g5.xlarge' has local NVMe instance storage, on which "
+                              "SageMaker rejects the endpoint's volume KMS key; choose an EBS-backed instance type")
+    assert "or set volume_kms_key to false" in problem

@@ -18,7 +18,7 @@ from typing import Any, Callable, Literal
 
 # Per-model build and governance settings (model_build_config.py); patterns shared with the pipelines.
 from mlops_estate.config.model_build import BuildConfig, GovernanceConfig
-from mlops_estate.core.patterns import ACCOUNT_ID, INSTANCE_TYPE, OU_ID, QUALIFIER, REGION, ROOT_ID
+from mlops_estate.core.patterns import ACCOUNT_ID, OU_ID, QUALIFIER, REGION, ROOT_ID
 
 from mlops_estate.config.ci import EXEC_ROLE, CiConfig
 from mlops_estate.config.baseline_rollout import BaselineRolloutConfig
@@ -27,17 +27,7 @@ from mlops_estate.config.parsing import parse_dataclass, is_missing
 from mlops_estate.config.data_lake import DataLakeConfig
 from mlops_estate.features.definition import FeatureGroupDefinition, check_feature_groups
 from mlops_estate.config.governance import AuditConfig, BudgetsConfig, GuardrailsConfig
-from mlops_estate.config.serving import (
-    INSTANCE_TYPE,
-    AlarmsConfig,
-    AsyncInferenceConfig,
-    DataCaptureConfig,
-    RolloutConfig,
-    ScalingConfig,
-    ServerlessConfig,
-    VariantConfig,
-    check_serving,
-)
+from mlops_estate.serving.serving_config import ServingConfig
 from mlops_estate.config.monitoring import MonitoringConfig
 from mlops_estate.config.projects import ProjectsConfig
 from mlops_estate.config.workspace import WorkspaceConfig
@@ -55,7 +45,6 @@ TAG_VALUE = re.compile(r"^[\w .:/=+\-@]{1,256}$")
 Role = Literal["shared_services", "data_lake", "ml_dev", "staging", "prod"]
 ServingEnv = Literal["staging", "prod"]
 ProblemType = Literal["BinaryClassification", "MulticlassClassification", "Regression"]
-ServingMode = Literal["realtime", "serverless", "async"]
 
 # Metrics whose value is a ratio; their thresholds must lie in [0, 1]. Regression errors must be >= 0.
 RATIO_METRICS = {"accuracy", "auc", "f1", "precision", "recall", "balanced_accuracy", "r2"}
@@ -152,43 +141,6 @@ class QualityGateConfig:
             problems.add(join(path, "threshold"), f"{self.threshold} is out of range for {self.metric}; it must lie in [0, 1]")
         elif self.metric in ERROR_METRICS and self.threshold < 0:
             problems.add(join(path, "threshold"), f"{self.threshold} is out of range for {self.metric}; it must be >= 0")
-
-
-@dataclass(frozen=True)
-class ServingConfig:
-    """How one environment serves a model (the settings are described in `mlops_estate.config.serving`).
-
-    The primary variant serves the approved model package with ``weight``; ``variants`` add A/B
-    variants and ``shadow`` a shadow variant, each serving its own model package.
-    """
-
-    mode: ServingMode = "realtime"
-    instance_type: str = "ml.m5.large"
-    min_instances: int = 1
-    max_instances: int = 2
-    weight: float = 1.0
-    variants: tuple[VariantConfig, ...] = ()
-    shadow: VariantConfig | None = None
-    rollout: RolloutConfig = field(default_factory=RolloutConfig)
-    alarms: AlarmsConfig = field(default_factory=AlarmsConfig)
-    scaling: ScalingConfig = field(default_factory=ScalingConfig)
-    data_capture: DataCaptureConfig = field(default_factory=DataCaptureConfig)
-    serverless: ServerlessConfig = field(default_factory=ServerlessConfig)
-    async_inference: AsyncInferenceConfig = field(default_factory=AsyncInferenceConfig)
-
-    def check(self, path: str, problems: Problems) -> None:
-        if not INSTANCE_TYPE.match(self.instance_type):
-            problems.add(join(path, "instance_type"), f"{self.instance_type!r} is not a SageMaker instance type like ml.m5.large")
-        floor = 0 if self.mode == "async" else 1  # only async endpoints can scale to zero
-        if self.min_instances < floor:
-            problems.add(join(path, "min_instances"), f"{self.min_instances} is below {floor} for mode {self.mode!r}")
-        if self.max_instances < self.min_instances:
-            problems.add(join(path, "max_instances"), f"{self.max_instances} is below min_instances {self.min_instances}")
-        if self.max_instances > 100:
-            problems.add(join(path, "max_instances"), f"{self.max_instances} is above 100 (raise the quota and this limit together)")
-        if self.weight < 0:
-            problems.add(join(path, "weight"), f"{self.weight} is negative; weights are >= 0")
-        check_serving(self, path, problems)
 
 
 def _default_serving() -> Mapping[ServingEnv, ServingConfig]:

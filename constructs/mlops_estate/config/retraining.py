@@ -1,15 +1,24 @@
 """Config of event-driven retraining (per model) and of model promotion (per estate), and the physical
-names the estate derives from config for the resources other accounts address by name."""
+names the estate derives from config for the resources other accounts address by name: the triggers that
+restart a model's build pipeline name the drift alarms and monitoring schedules of its monitors in staging and
+prod (`mlops_estate.monitoring.naming`), which live in other accounts."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from mlops_estate.config.ci import MOVED_QUALIFIER
+from mlops_estate.config.monitoring import monitor_name_prefix
 from mlops_estate.core.validation import Problems, join
+from mlops_estate.lifecycle.retraining_triggers import DataArrivalTrigger, DriftAlarmTrigger, MonitoringViolationTrigger, Trigger
+from mlops_estate.monitoring.naming import drift_alarm_name as monitor_drift_alarm_name
+from mlops_estate.monitoring.naming import schedule_arn, schedule_name
+
+if TYPE_CHECKING:  # the estate file imports this module
+    from mlops_estate.config.estate import EstateConfig, ModelConfig, ServingEnv
 
 
 # Event patterns and cross-account ARNs must be literal strings; the estate targets the standard partition.
@@ -91,3 +100,51 @@ def check_data_prefixes(models: Sequence[_RetrainedModel], arrival_prefix: str, 
                 f"{prefix!r} is not under data_lake.arrival_prefix {arrival_prefix!r}; the data lake forwards only objects "
                 "under that prefix, so this model would never retrain on new data",
             )
+
+
+SERVING_ENVS: tuple[ServingEnv, ...] = ("staging", "prod")
+
+
+def monitored_envs(model: ModelConfig) -> list[ServingEnv]:
+    """The serving environments where ``model`` has a ModelMonitor (and so drift alarms and schedules)."""
+    if model.monitoring is None or not model.monitoring.enabled:
+        return []
+    return [env for env in SERVING_ENVS if env in model.serving]
+
+
+def drift_alarm_name(estate: str, model: str, env: ServingEnv) -> str:
+    """The name of the composite drift alarm of ``model``'s monitor in ``env``."""
+    return monitor_drift_alarm_name(monitor_name_prefix(estate, model, env))
+
+
+def monitoring_schedule_arns(config: EstateConfig, model: ModelConfig, env: ServingEnv) -> list[str]:
+    """The ARNs of the monitoring schedules of ``model`` in ``env``."""
+    assert model.monitoring is not None
+    prefix = monitor_name_prefix(config.name, model.name, env)
+    return [schedule_arn(schedule_name(prefix, monitor), partition=PARTITION, region=config.region, account=config.accounts.of(env))
+            for monitor in model.monitoring.enabled]
+
+
+def data_prefix(config: EstateConfig, model: ModelConfig) -> str:
+    """The S3 key prefix of the model's new data in the data lake: ``retraining.data_prefix`` or
+    ``<data_lake.arrival_prefix><model>/`` (the data lake forwards only objects under its arrival prefix)."""
+    configured = model.retraining.data_prefix
+    return configured if configured is not None else f"{config.data_lake.arrival_prefix}{model.name}/"
+
+
+def retraining_triggers(config: EstateConfig, model: ModelConfig) -> list[Trigger]:
+    """The triggers ``model.retraining`` asks for, with names and accounts derived from the estate config.
+    Drift and violations apply only where the model is monitored."""
+    settings = model.retraining
+    envs = monitored_envs(model)
+    accounts = [config.accounts.of(env) for env in envs]
+    triggers: list[Trigger] = []
+    if settings.on_drift and envs:
+        names = [drift_alarm_name(config.name, model.name, env) for env in envs]
+        triggers.append(DriftAlarmTrigger(alarm_names=names, accounts=accounts))
+    if settings.on_violations and envs:
+        arns = [arn for env in envs for arn in monitoring_schedule_arns(config, model, env)]
+        triggers.append(MonitoringViolationTrigger(schedule_arns=arns, accounts=accounts))
+    if settings.on_data_arrival:
+        triggers.append(DataArrivalTrigger(accounts=[config.accounts.data_lake], key_prefix=data_prefix(config, model)))
+    return triggers

@@ -8,11 +8,10 @@ import re
 INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+[a-z0-9-]*\.(?:[0-9]*x?large|medium|small|xlarge|[0-9]+xlarge)$")
 # How a message names what INSTANCE_TYPE accepts.
 INSTANCE_TYPE_FORM = "ml.<family>.<size>, e.g. ml.m5.large"
-# SageMaker pipeline names: the same alphabet, up to 256 characters.
-PIPELINE_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$")
-# An ECR image by tag or digest; the groups give the repository's account, region and name.
+# An ECR image by tag or digest (China regions end in .amazonaws.com.cn); the groups give the repository's account,
+# region and name.
 ECR_IMAGE = re.compile(
-    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/(?P<repository>[a-z0-9][a-z0-9._/-]{1,255})"
+    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/(?P<repository>[a-z0-9][a-z0-9._/-]{1,255})"
     r"(?::[\w][\w.-]{0,127}|@sha256:[0-9a-f]{64})$"
 )
 # EventBridge Scheduler expressions.
@@ -35,8 +34,10 @@ KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[a-zA-Z0-9-
 ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 # An e-mail address as subscriptions take it (a sanity check, not RFC 5322).
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
-# SageMaker resource names (endpoints, models, job definitions, schedules, pipelines).
+# SageMaker resource names (endpoints, variants, models, model package groups and cards, job definitions, schedules).
 SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+# SageMaker pipeline names: the same alphabet, up to 256 characters.
+PIPELINE_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$")
 # CloudWatch Logs accepts only these retention periods (days).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 # GitHub: owner 1-39 letters, digits or single hyphens (no leading/trailing hyphen); repository 1-100 of
@@ -46,6 +47,10 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 GITHUB_REPOSITORY = re.compile(r"^(?P<owner>[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38})/(?P<repo>[A-Za-z0-9._-]{1,100})$")
 ENVIRONMENT_NAME = re.compile(r"^[A-Za-z0-9._-]{1,255}$")
 QUALIFIER = re.compile(r"^[a-z0-9]{1,10}$")
+# A model package: a version of a group (``.../model-package/<group>/<version>``) or an unversioned package.
+MODEL_PACKAGE_ARN = re.compile(r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[a-zA-Z0-9-]{1,63}(/\d+)?$")
+# An S3 URI; the groups give the bucket and the key (or prefix, possibly empty).
+S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>\S*)$")
 # S3 bucket names (general purpose buckets).
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 # ECR repository names: runs of lowercase letters and digits joined by . _ - and /, 2-256 characters.

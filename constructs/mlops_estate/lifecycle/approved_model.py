@@ -15,7 +15,8 @@ from aws_cdk import CfnParameter
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from mlops_estate.serving.endpoint import MODEL_PACKAGE_ARN
+from mlops_estate.core.patterns import MODEL_PACKAGE_ARN
+from mlops_estate.core.validation import Problems
 
 PARAMETER_NAME = "ModelPackageArn"
 
@@ -27,18 +28,31 @@ def approved_arn_parameter_name(estate: str, serving_parameter: str) -> str:
 
 
 class ApprovedModelPackage(Construct):
-    """A deploy-time parameter ``ModelPackageArn`` (validated as a model package ARN, defaulting to
-    ``placeholder``) written to the SSM String parameter ``ssm_name`` (an ARN is not secret)."""
+    """A deploy-time parameter ``ModelPackageArn`` (validated as a model package ARN, defaulting to ``placeholder``)
+    written to the SSM String parameter ``ssm_name`` (an ARN is not secret).
+
+    Args:
+        scope: the construct's parent (the small stack that owns this model's SSM parameter).
+        id: the construct's id.
+        ssm_name: the SSM parameter's name, hierarchical (starts with ``/``, at most 1011 characters).
+        placeholder: the ARN deployed before any version is approved (lets the first deployment succeed).
+        description: what the parameter holds (the SSM description is cut to 1024 characters).
+
+    Attributes:
+        parameter: the ``ModelPackageArn`` CloudFormation parameter (its logical id is fixed: promotion sets it by name).
+        ssm_name: the SSM parameter's name.
+        string_parameter: the SSM parameter.
+    """
 
     def __init__(self, scope: Construct, id: str, *, ssm_name: str, placeholder: str, description: str) -> None:
         super().__init__(scope, id)
-        problems = []
+        problems = Problems()
         if not ssm_name.startswith("/") or len(ssm_name) > 1011:
-            problems.append(f"ssm_name {ssm_name!r} must be a hierarchical SSM name starting with '/' (at most 1011 characters)")
+            problems.add("ssm_name", f"{ssm_name!r} is not a hierarchical SSM name (starting with '/', at most 1011 characters)")
         if not MODEL_PACKAGE_ARN.match(placeholder):
-            problems.append(f"placeholder {placeholder!r} is not a model package ARN")
-        if problems:
-            raise ValueError(f"{self.node.path}: " + "; ".join(problems))
+            problems.add("placeholder", f"{placeholder!r} is not a model package ARN like "
+                                        "arn:aws:sagemaker:eu-west-1:123456789012:model-package/group/1")
+        problems.raise_if_any(self.node.path)
         self.parameter = CfnParameter(
             self,
             PARAMETER_NAME,

@@ -37,6 +37,8 @@ from constructs import Construct
 from mlops_estate.core.dependencies import drop_redundant_dependency
 from mlops_estate.events.estate_function import EstateFunction
 from mlops_estate.core.nag import acknowledge
+from mlops_estate.core.patterns import ACCOUNT_ID
+from mlops_estate.core.validation import Problems
 from mlops_estate.lifecycle.approved_model import PARAMETER_NAME as APPROVED_PARAMETER
 from mlops_estate.lifecycle.retraining import to_event_pattern
 from mlops_estate.core.patterns import ACCOUNT_ID
@@ -58,7 +60,13 @@ def model_package_state_pattern(group_names: Sequence[str]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class DeployTarget:
-    """A serving stack the promotion deploys: its account, stack name and template path in the source zip."""
+    """A stack the promotion deploys.
+
+    Attributes:
+        account: the stack's account (12 digits).
+        stack_name: the stack's name.
+        template_path: the stack's template in the zipped cloud assembly (``*.template.json``).
+    """
 
     account: str
     stack_name: str
@@ -74,14 +82,37 @@ class DeployTarget:
 
 @dataclass(frozen=True)
 class PromotionTarget:
-    """What promotion deploys in one serving account: the model's ApprovedModelStack, then the serving stack."""
+    """What promotion deploys in one serving account, in this order.
+
+    Attributes:
+        approved: the model's ApprovedModelStack (its only parameter is the approved ARN).
+        serving: the stack serving the model (deployed without parameter overrides), in the same account.
+    """
 
     approved: DeployTarget
     serving: DeployTarget
 
 
 class PromotionPipeline(Construct):
-    """One model's promotion pipeline (see the module docstring)."""
+    """One model's promotion pipeline (see the module docstring).
+
+    Args:
+        scope: the construct's parent (a stack in the registry's account).
+        id: the construct's id.
+        pipeline_name: the pipeline's name (1-100 of A-Z a-z 0-9 . @ - _); the promotion trigger starts it by name.
+        source_bucket: the versioned bucket CI uploads the zipped cloud assembly to.
+        source_key: the object key of the zipped cloud assembly.
+        artifact_bucket: the pipeline's artifact bucket; CMK-encrypted (cross-account deploy actions need it).
+        staging: what to deploy in staging.
+        prod: what to deploy in prod, after a manual approval.
+        approval_topic: where the manual approval is announced.
+        bootstrap_qualifier: the CDK bootstrap qualifier of the serving accounts (their deploy and execution roles).
+
+    Attributes:
+        pipeline: the CodePipeline pipeline.
+        pipeline_name: its name.
+        variable: the ``ModelPackageArn`` pipeline variable.
+    """
 
     def __init__(
         self,
@@ -98,21 +129,20 @@ class PromotionPipeline(Construct):
         bootstrap_qualifier: str = "hnb659fds",
     ) -> None:
         super().__init__(scope, id)
-        problems = []
+        problems = Problems()
         if not PIPELINE_NAME.match(pipeline_name):
-            problems.append(f"pipeline_name {pipeline_name!r} is not a CodePipeline name (1-100 of A-Z a-z 0-9 . @ - _)")
+            problems.add("pipeline_name", f"{pipeline_name!r} is not a CodePipeline name (1-100 of A-Z a-z 0-9 . @ - _)")
         for env, pair in (("staging", staging), ("prod", prod)):
             if pair.approved.account != pair.serving.account:
-                problems.append(f"{env}: approved ({pair.approved.account}) and serving ({pair.serving.account}) stacks are in different accounts")
+                problems.add(env, f"approved ({pair.approved.account}) and serving ({pair.serving.account}) stacks are in different accounts")
             for part, target in (("approved", pair.approved), ("serving", pair.serving)):
                 if not ACCOUNT_ID.match(target.account):
-                    problems.append(f"{env}.{part}.account {target.account!r} is not an AWS account id (exactly 12 digits)")
+                    problems.add(f"{env}.{part}.account", f"{target.account!r} is not an AWS account id (exactly 12 digits)")
                 if not target.template_path.endswith(".template.json"):
-                    problems.append(f"{env}.{part}.template_path {target.template_path!r} is not a synthesized template (*.template.json)")
+                    problems.add(f"{env}.{part}.template_path", f"{target.template_path!r} is not a synthesized template (*.template.json)")
         if artifact_bucket.encryption_key is None:
-            problems.append("artifact_bucket has no KMS key; cross-account deploy actions need a CMK-encrypted artifact bucket")
-        if problems:
-            raise ValueError(f"{self.node.path}: " + "; ".join(problems))
+            problems.add("artifact_bucket", "has no KMS key; cross-account deploy actions need a CMK-encrypted artifact bucket")
+        problems.raise_if_any(self.node.path)
         self.pipeline_name = pipeline_name
         self.variable = codepipeline.Variable(
             variable_name=VARIABLE_NAME, description="ARN of the approved model package to deploy"
@@ -224,10 +254,22 @@ class PromotionPipeline(Construct):
 
 
 class PromotionTrigger(Construct):
-    """The `promote_model` function and its rules on ``event_buses`` (see the module docstring).
+    """The `promote_model` function and its rules on ``event_buses`` (see the module docstring). The function may
+    start only the given pipelines and publish only to ``approval_topic``.
 
-    ``pipelines`` maps each model package group name to its promotion pipeline. The function may start only
-    those pipelines and publish only to ``approval_topic``.
+    Args:
+        scope: the construct's parent (a stack in the registry's account).
+        id: the construct's id.
+        pipelines: each model package group's promotion pipeline, by group name (at least one).
+        approval_topic: where pending versions are announced to the approvers.
+        event_buses: the buses whose model package state changes start promotions (at least one).
+        queue_key: the key of the function's dead-letter queue.
+        logs_key: the key of the function's log group.
+        outside_vpc_reason: why the function runs outside a VPC (its cdk-nag acknowledgement).
+
+    Attributes:
+        handler: the `EstateFunction`.
+        rules: the EventBridge rules, one per bus.
     """
 
     def __init__(
@@ -243,8 +285,12 @@ class PromotionTrigger(Construct):
         outside_vpc_reason: str,
     ) -> None:
         super().__init__(scope, id)
-        if not pipelines or not event_buses:
-            raise ValueError(f"{self.node.path}: pipelines and event_buses need at least one entry each (got {len(pipelines)}, {len(event_buses)})")
+        problems = Problems()
+        if not pipelines:
+            problems.add("pipelines", "is empty; give at least one model package group's promotion pipeline")
+        if not event_buses:
+            problems.add("event_buses", "is empty; give at least one bus the model package state changes arrive on")
+        problems.raise_if_any(self.node.path)
         self.handler = EstateFunction(
             self,
             "PromoteModel",

@@ -1,4 +1,4 @@
-"""The cross-account model registry: a model package group and a model card per model, in shared services.
+"""The cross-account model registry: a `ModelPackageGroup` and a `ModelCard` per model, in one registry account.
 
 The flow across accounts:
 
@@ -8,11 +8,12 @@ The flow across accounts:
   `ModelApprover` role of the registry's account, which only the ML dev account's ``mlops_admin`` persona may
   assume, from a Studio session that carries the person's user profile name as its source identity. No build
   role can approve: the group policy lets the build account create versions only as ``PendingManualApproval``.
-- Staging and prod (and nobody else) may describe and list the versions, read the artifacts under
-  ``models/`` and decrypt them with the ``models`` key, to deploy an approved version.
+- The consumer accounts (staging and prod in the estate, and nobody else) may describe and list the versions, read
+  the artifacts under ``models/`` and decrypt them with the ``models`` key, to deploy an approved version.
 
-Names are derived from config (`registry_names`) so the other accounts find the group and bucket
-without cross-stack references, which CloudFormation cannot make across accounts.
+Names come from a `RegistryLocation`, so the other accounts find the group and bucket without cross-stack
+references, which CloudFormation cannot make across accounts (the estate derives it from its config:
+`mlops_estate.config.registry.registry_location`).
 """
 
 from __future__ import annotations
@@ -21,36 +22,41 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Aws, RemovalPolicy, Stack, Token
+from aws_cdk import Aws, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from mlops_estate.config.estate import EstateConfig, ModelConfig
 from mlops_estate.core.nag import acknowledge_wildcards
+from mlops_estate.core.patterns import ACCOUNT_ID
+from mlops_estate.core.validation import Problems, join
+from mlops_estate.lifecycle.model_card import ModelCard, ModelCardContent
+from mlops_estate.lifecycle.model_package_group import ModelPackageGroup, ModelPackageGroupReference
 from mlops_estate.security.storage import CmkBucket, SecureBucket
 
 ARTIFACTS_PREFIX = "models"
 # Evaluation reports (the model metrics of a version) are written under models/<model>/evaluation/.
 EVALUATION_DIR = "evaluation"
-CONSUMER_GROUP_ACTIONS = ("sagemaker:DescribeModelPackageGroup",)
-CONSUMER_PACKAGE_ACTIONS = ("sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages")
-BUILDER_GROUP_ACTIONS = ("sagemaker:DescribeModelPackageGroup",)
-BUILDER_READ_ACTIONS = ("sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages")
-# A build role registers a version for a person to approve; it never creates one already decided.
-PENDING = "PendingManualApproval"
 # What an approver may set: the decision, nothing else (not back to pending, no metadata-only updates).
 DECISIONS = ("Approved", "Rejected")
 APPROVER_ROLE_SUFFIX = "model-approver"
 ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 # The partition may be a token (Aws.PARTITION renders without colons).
 ROLE_ARN = re.compile(r"^arn:[^:]+:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
+GROUP_PREFIX = re.compile(r"^[a-z0-9](-*[a-z0-9]){0,62}$")
 
 
 @dataclass(frozen=True)
 class RegistryLocation:
-    """Where the registry lives, by name: what the build account needs to register models cross-account."""
+    """Where a registry lives, by name: what another account needs to register or deploy models cross-account.
+
+    Attributes:
+        estate_name: the prefix of every group name (``<estate_name>-<model>``).
+        account: the registry's account.
+        region: the registry's region.
+        artifacts_bucket_name: the bucket holding the registered artifacts (under ``models/<model>``).
+        models_key_alias: the alias of the key the artifacts are encrypted with (``alias/...``).
+    """
 
     estate_name: str
     account: str
@@ -63,6 +69,10 @@ class RegistryLocation:
 
     def group_arn(self, model: str) -> str:
         return f"arn:{Aws.PARTITION}:sagemaker:{self.region}:{self.account}:model-package-group/{self.group_name(model)}"
+
+    def group(self, model: str) -> ModelPackageGroupReference:
+        """The model's group by name and ARN, for a pipeline's ``RegisterModelStep`` in another account."""
+        return ModelPackageGroupReference(self.group_name(model), self.group_arn(model))
 
     def packages_arn(self, model: str) -> str:
         return f"arn:{Aws.PARTITION}:sagemaker:{self.region}:{self.account}:model-package/{self.group_name(model)}/*"
@@ -88,26 +98,44 @@ class RegistryLocation:
         return f"arn:{Aws.PARTITION}:iam::{self.account}:role/{self.approver_role_name}"
 
 
-def registry_location(config: EstateConfig) -> RegistryLocation:
-    """The registry of an estate: group names, artifact bucket and key alias, all derived from config."""
-    account = config.accounts.shared_services
-    return RegistryLocation(
-        estate_name=config.name,
-        account=account,
-        region=config.region,
-        artifacts_bucket_name=f"{config.name}-artifacts-{account}-{config.region}",
-        models_key_alias=f"alias/{config.name}/models",
-    )
+@dataclass(frozen=True)
+class RegisteredModel:
+    """A model the registry holds a group (and a model card) for.
+
+    Attributes:
+        name: the model's name; its group is ``<estate_name>-<name>``.
+        description: the group's description (at most 1024 characters).
+        card: what the model card says; no card when ``None``.
+    """
+
+    name: str
+    description: str
+    card: ModelCardContent | None = None
 
 
 class ModelRegistry(Construct):
-    """One model package group (RETAIN) and one model card (RETAIN) per model.
+    """One retained `ModelPackageGroup` and one retained `ModelCard` per model, and the artifacts bucket's sharing.
 
-    The group policy lets ``consumer_accounts`` describe and list versions, and ``build_account`` create
-    them; the artifacts bucket lets consumers read and the build account write under ``models/``. The
-    key's policy is the stack's business (`EstateKeys.allow_account`); pass the same accounts there.
-    ``share_artifacts=False`` leaves the bucket policy alone: for a further registry of more models (a model
-    group stack, see model_groups.py) whose artifacts bucket another registry already shares.
+    Each group's policy lets ``consumer_accounts`` describe and list versions, and ``build_account`` create them;
+    the artifacts bucket lets consumers read and the build account write under ``models/``. The key's policy is
+    the stack's business (`EstateKeys.allow_account`); pass the same accounts there. ``share_artifacts=False``
+    leaves the bucket policy alone: for a further registry of more models whose artifacts bucket another registry
+    already shares.
+
+    Args:
+        scope: the construct's parent (a stack in ``location.account``).
+        id: the construct's id.
+        location: where the registry lives and how its groups are named.
+        models: the models to hold a group for (unique names).
+        artifacts: the artifacts bucket (named ``location.artifacts_bucket_name``).
+        card_key: the key the model cards are encrypted with.
+        build_account: the account whose pipelines register versions and write artifacts.
+        consumer_accounts: the accounts that deploy approved versions (may be empty, or this account).
+        share_artifacts: whether to share ``artifacts`` with the build and consumer accounts.
+
+    Attributes:
+        groups: the `ModelPackageGroup` of each model, by model name.
+        cards: the `ModelCard` of each model that has one, by model name.
     """
 
     def __init__(
@@ -116,58 +144,49 @@ class ModelRegistry(Construct):
         id: str,
         *,
         location: RegistryLocation,
-        models: Sequence[ModelConfig],
+        models: Sequence[RegisteredModel],
         artifacts: SecureBucket,
         card_key: kms.IKey,
         build_account: str,
         consumer_accounts: Sequence[str],
-        default_owner: str,
         share_artifacts: bool = True,
     ) -> None:
         super().__init__(scope, id)
         own = Stack.of(self).account
-        problems = []
-        for label, accounts in (("build_account", [build_account]), ("consumer_accounts", list(consumer_accounts))):
-            for a in accounts:
-                if not (len(a) == 12 and a.isdigit()):
-                    problems.append(f"{label}: {a!r} is not an AWS account id (12 digits)")
+        problems = Problems()
+        if not Token.is_unresolved(build_account) and not ACCOUNT_ID.match(build_account):
+            problems.add("build_account", f"{build_account!r} is not an AWS account id (exactly 12 digits)")
+        for i, account in enumerate(consumer_accounts):
+            if not Token.is_unresolved(account) and not ACCOUNT_ID.match(account):
+                problems.add(join("consumer_accounts", i), f"{account!r} is not an AWS account id (exactly 12 digits)")
         if not Token.is_unresolved(own) and own != location.account:
-            problems.append(f"location.account {location.account!r} is not this stack's account {own!r}; "
-                            "the registry must live where the build account registers to")
-        if not consumer_accounts:
-            problems.append("consumer_accounts: name at least one account that deploys approved models")
+            problems.add("location.account", f"{location.account!r} is not this stack's account {own!r}; "
+                                             "the registry must live where the build account registers to")
         names = [m.name for m in models]
-        if len(set(names)) != len(names):
-            problems.append(f"models: names must be unique, got {names}")
-        if problems:
-            raise ValueError(f"{self.node.path}: " + "; ".join(problems))
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                problems.add(join("models", i), f"{name!r} is listed twice; model names must be unique")
+        problems.raise_if_any(self.node.path)
 
         self.location = location
         self.consumer_accounts = sorted({a for a in consumer_accounts if a != own})
         self.build_account = build_account if build_account != own else None
-        self.groups: dict[str, sagemaker.CfnModelPackageGroup] = {}
-        self.cards: dict[str, sagemaker.CfnModelCard] = {}
+        self.groups: dict[str, ModelPackageGroup] = {}
+        self.cards: dict[str, ModelCard] = {}
         for model in models:
             group_name = location.group_name(model.name)
-            group = sagemaker.CfnModelPackageGroup(
+            self.groups[model.name] = ModelPackageGroup(
                 self,
                 f"Group-{model.name}",
                 model_package_group_name=group_name,
-                model_package_group_description=(model.description or f"Versions of the {model.name} model")[:1024],
-                model_package_group_policy=self._group_policy(model.name) or None,
+                description=model.description[:1024],
+                consumer_accounts=self.consumer_accounts,
+                build_accounts=[self.build_account] if self.build_account else [],
             )
-            group.apply_removal_policy(RemovalPolicy.RETAIN)
-            self.groups[model.name] = group
-            card = sagemaker.CfnModelCard(
-                self,
-                f"Card-{model.name}",
-                model_card_name=group_name,
-                model_card_status="Draft",
-                security_config=sagemaker.CfnModelCard.SecurityConfigProperty(kms_key_id=card_key.key_arn),
-                content=self._card_content(model, default_owner),
-            )
-            card.apply_removal_policy(RemovalPolicy.RETAIN)
-            self.cards[model.name] = card
+            if model.card is not None:
+                # A sibling of the group, not its child: the estate's cards keep the logical ids they had.
+                self.cards[model.name] = ModelCard(self, f"Card-{model.name}", model_card_name=group_name, content=model.card,
+                                                   key=card_key)
 
         if not share_artifacts:
             return
@@ -191,65 +210,12 @@ class ModelRegistry(Construct):
                 )
             )
 
-    def _group_policy(self, model: str) -> dict[str, object]:
-        group_arn = f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}:model-package-group/{self.location.group_name(model)}"
-        packages_arn = f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}:model-package/{self.location.group_name(model)}/*"
-        statements: list[dict[str, object]] = []
-
-        def principal(accounts: Sequence[str]) -> dict[str, list[str]]:
-            return {"AWS": [f"arn:{Aws.PARTITION}:iam::{a}:root" for a in accounts]}
-
-        if self.consumer_accounts:
-            statements.append({"Sid": "ConsumersDescribeGroup", "Effect": "Allow", "Principal": principal(self.consumer_accounts),
-                               "Action": list(CONSUMER_GROUP_ACTIONS), "Resource": group_arn})
-            statements.append({"Sid": "ConsumersReadVersions", "Effect": "Allow", "Principal": principal(self.consumer_accounts),
-                               "Action": list(CONSUMER_PACKAGE_ACTIONS), "Resource": packages_arn})
-        if self.build_account:
-            statements.append({"Sid": "BuildAccountDescribesGroup", "Effect": "Allow", "Principal": principal([self.build_account]),
-                               "Action": list(BUILDER_GROUP_ACTIONS), "Resource": group_arn})
-            statements.append({"Sid": "BuildAccountReadsVersions", "Effect": "Allow", "Principal": principal([self.build_account]),
-                               "Action": list(BUILDER_READ_ACTIONS), "Resource": packages_arn})
-            # Whatever role of the build account registers (a pipeline, a project, a persona), the version waits for
-            # a person: created as anything but PendingManualApproval, the request is not allowed here.
-            statements.append({"Sid": "BuildAccountRegistersVersions", "Effect": "Allow", "Principal": principal([self.build_account]),
-                               "Action": "sagemaker:CreateModelPackage", "Resource": packages_arn,
-                               "Condition": {"StringEquals": {"sagemaker:ModelApprovalStatus": PENDING}}})
-        return {"Version": "2012-10-17", "Statement": statements} if statements else {}
-
-    @staticmethod
-    def _card_content(model: ModelConfig, default_owner: str) -> sagemaker.CfnModelCard.ContentProperty:
-        governance = model.governance
-        algorithm = "Custom container" if model.build.training_image else f"XGBoost {model.build.xgboost_version} (SageMaker built-in)"
-        gate = model.quality_gate
-        direction = "at most" if gate.metric in ("rmse", "mse", "mae") else "at least"
-        return sagemaker.CfnModelCard.ContentProperty(
-            model_overview=sagemaker.CfnModelCard.ModelOverviewProperty(
-                model_description=model.description or None,
-                model_owner=governance.owner or default_owner,
-                problem_type=model.problem_type,
-                algorithm_type=algorithm,
-            ),
-            intended_uses=sagemaker.CfnModelCard.IntendedUsesProperty(
-                purpose_of_model=model.description or None,
-                intended_uses=governance.intended_use or None,
-                risk_rating=governance.risk_rating,
-                factors_affecting_model_efficiency=f"Registered only when {gate.metric} is {direction} {gate.threshold} on held-out data.",
-            ),
-        )
-
     def group_name(self, model: str) -> str:
         return self.location.group_name(model)
 
     def grant_read(self, grantee: iam.IGrantable, model: str) -> iam.Grant:
         """Let a principal of this account describe and list a model's versions."""
-        return iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=[*CONSUMER_GROUP_ACTIONS, *CONSUMER_PACKAGE_ACTIONS],
-            resource_arns=[
-                f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}:model-package-group/{self.group_name(model)}",
-                f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}:model-package/{self.group_name(model)}/*",
-            ],
-        )
+        return self.groups[model].grant_read(grantee)
 
 
 class ModelApprover(Construct):
@@ -277,6 +243,10 @@ class ModelApprover(Construct):
         approvers: ARNs of the roles that may assume this one (e.g. the ML dev account's mlops_admin persona).
         artifacts: the registry's artifacts bucket, holding the evaluation reports.
         key: the key of the artifacts and the model cards.
+
+    Attributes:
+        role: the approver role; ``role_arn`` its ARN.
+        policy: its managed policy.
     """
 
     def __init__(
@@ -291,23 +261,22 @@ class ModelApprover(Construct):
         key: kms.IKey,
     ) -> None:
         super().__init__(scope, id)
-        problems: list[str] = []
+        problems = Problems()
         if not ROLE_NAME.match(role_name):
-            problems.append(f"role_name: {role_name!r} is not an IAM role name (1-64 of letters, digits and +=,.@_-)")
-        if not re.fullmatch(r"[a-z0-9](-*[a-z0-9]){0,62}", group_prefix):
-            problems.append(f"group_prefix: {group_prefix!r} is not the start of a model package group name (lower-case letters, "
-                            "digits and hyphens)")
+            problems.add("role_name", f"{role_name!r} is not an IAM role name (1-64 of letters, digits and +=,.@_-)")
+        if not GROUP_PREFIX.match(group_prefix):
+            problems.add("group_prefix", f"{group_prefix!r} is not the start of a model package group name (lower-case letters, "
+                                         "digits and hyphens)")
         if not approvers:
-            problems.append("approvers: name at least one role ARN, or nobody can approve a model")
+            problems.add("approvers", "name at least one role ARN, or nobody can approve a model")
         accounts: list[str] = []
         for i, arn in enumerate(approvers):
             m = ROLE_ARN.match(arn)
             if m is None:
-                problems.append(f"approvers[{i}]: {arn!r} is not a role ARN like arn:aws:iam::123456789012:role/name")
+                problems.add(join("approvers", i), f"{arn!r} is not a role ARN like arn:aws:iam::123456789012:role/name")
             elif m.group(1) not in accounts:
                 accounts.append(m.group(1))
-        if problems:
-            raise ValueError(f"{self.node.path}: " + "; ".join(problems))
+        problems.raise_if_any(self.node.path)
 
         stack = Stack.of(self)
         # The approvers' accounts, narrowed to the exact roles by aws:PrincipalArn: naming the roles as principals
@@ -389,4 +358,4 @@ class ModelApprover(Construct):
                 acknowledge_wildcards(self.policy, statement, reason)
 
 
-__all__ = ["ModelApprover", "ModelRegistry", "RegistryLocation", "registry_location"]
+__all__ = ["ARTIFACTS_PREFIX", "ModelApprover", "ModelRegistry", "RegisteredModel", "RegistryLocation"]

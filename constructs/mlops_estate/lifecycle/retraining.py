@@ -1,26 +1,25 @@
 """Event-driven retraining: drift alarms, monitoring violations and data arrival restart a model's pipeline.
 
-Events land on the ML dev account's estate bus (forwarded from staging/prod and the data lake). One rule per
-kind of trigger sends them to a CMK-encrypted SQS buffer queue; the `start_retraining` function reads it in
-batches of up to 1,000 messages with a batching window, at a reserved concurrency of 1. So a burst (say
-1,000 objects created within a few minutes) reaches the function as one or a few batches, handled one at a
-time, so two cool-down decisions never race; every batch starts at most one execution, and the handler's
-cool-down (skip while an execution runs or within ``cooldown`` of the last start) collapses the rest. The
-event source's maximum concurrency is 2 (its minimum), so a batch throttled by the reserved concurrency is
-rare; it returns to the queue after the visibility timeout and is retried. The execution's ClientRequestToken
-is derived from the triggering event ids, so redelivered events start nothing new. Malformed events are
-reported as batch item failures and move to the dead-letter queue after ``max_receive_count`` receives.
+The triggers (`mlops_estate.lifecycle.retraining_triggers`) are rules on an event bus (the account's default bus
+unless one is given; in the estate, the ML dev account's bus, which staging/prod and the data lake forward to).
+They send the events to a CMK-encrypted SQS buffer queue; the `start_retraining` function reads it in batches of
+up to 1,000 messages with a batching window, at a reserved concurrency of 1. So a burst (say 1,000 objects
+created within a few minutes) reaches the function as one or a few batches, handled one at a time, so two
+cool-down decisions never race; every batch starts at most one execution, and the handler's cool-down (skip
+while an execution runs or within ``cooldown`` of the last start) collapses the rest. The event source's maximum
+concurrency is 2 (its minimum), so a batch throttled by the reserved concurrency is rare; it returns to the queue
+after the visibility timeout and is retried. The execution's ClientRequestToken is derived from the triggering
+event ids, so redelivered events start nothing new. Malformed events are reported as batch item failures and
+move to the dead-letter queue after ``max_receive_count`` receives.
 """
 
 from __future__ import annotations
 
-import re
+import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import Duration, Stack
-from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import Duration, Stack, Token
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -29,18 +28,27 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from mlops_estate.config.estate import EstateConfig, ModelConfig, ServingEnv
+from mlops_estate.core.patterns import PIPELINE_NAME
+from mlops_estate.core.validation import Problems, join
 from mlops_estate.events.dead_letter_queue import secure_queue
 from mlops_estate.events.estate_function import EstateFunction
+from mlops_estate.lifecycle.retraining_triggers import (
+    ALARM_STATE_CHANGE,
+    PROCESSING_JOB_STATE_CHANGE,
+    DataArrivalTrigger,
+    DriftAlarmTrigger,
+    MonitoringViolationTrigger,
+    Trigger,
+)
 from mlops_estate.network.private_network import NetworkPlacement
-from mlops_estate.monitoring.model_monitor import ENV_ABBREVIATION, SUFFIX, ModelMonitor
-from mlops_estate.config.retraining import PARTITION
+from mlops_estate.pipeline.training_pipeline import TrainingPipeline
 
-ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
-PROCESSING_JOB_STATE_CHANGE = "SageMaker Processing Job State Change"
-SERVING_ENVS: tuple[ServingEnv, ...] = ("staging", "prod")
+# The trigger kinds are part of this construct's signature: importable from here too.
+__all__ = [
+    "ALARM_STATE_CHANGE", "PROCESSING_JOB_STATE_CHANGE", "DataArrivalTrigger", "DriftAlarmTrigger",
+    "MonitoringViolationTrigger", "RetrainingTrigger", "Trigger", "to_event_pattern",
+]
 
-PIPELINE_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$")
 MAX_BATCH = 1000  # messages per invocation; ~1 KB each keeps a batch far below Lambda's 6 MB payload limit
 
 
@@ -54,142 +62,32 @@ def to_event_pattern(pattern: Mapping[str, Any]) -> events.EventPattern:
     )
 
 
-@dataclass(frozen=True)
-class DriftAlarmTrigger:
-    """A drift alarm of the model, in staging or prod, goes to ALARM (OK and INSUFFICIENT_DATA do not match)."""
-
-    alarm_names: Sequence[str]
-    accounts: Sequence[str]
-
-    def pattern(self) -> dict[str, Any]:
-        return {
-            "source": ["aws.cloudwatch"],
-            "detail-type": [ALARM_STATE_CHANGE],
-            "account": sorted(set(self.accounts)),
-            "detail": {"alarmName": sorted(set(self.alarm_names)), "state": {"value": ["ALARM"]}},
-        }
-
-
-@dataclass(frozen=True)
-class MonitoringViolationTrigger:
-    """A Model Monitor execution (a processing job of one of the model's schedules) completed with violations."""
-
-    schedule_arns: Sequence[str]
-    accounts: Sequence[str]
-
-    def pattern(self) -> dict[str, Any]:
-        return {
-            "source": ["aws.sagemaker"],
-            "detail-type": [PROCESSING_JOB_STATE_CHANGE],
-            "account": sorted(set(self.accounts)),
-            "detail": {
-                "ProcessingJobStatus": ["Completed"],
-                "ExitMessage": [{"prefix": "CompletedWithViolations"}],
-                "MonitoringScheduleArn": sorted(set(self.schedule_arns)),
-            },
-        }
-
-
-@dataclass(frozen=True)
-class DataArrivalTrigger:
-    """Objects created under ``key_prefix`` in the data lake (optionally only in ``bucket_names``)."""
-
-    accounts: Sequence[str]
-    key_prefix: str
-    bucket_names: Sequence[str] = ()
-
-    def pattern(self) -> dict[str, Any]:
-        detail: dict[str, Any] = {"object": {"key": [{"prefix": self.key_prefix}]}}
-        if self.bucket_names:
-            detail["bucket"] = {"name": sorted(set(self.bucket_names))}
-        return {"source": ["aws.s3"], "detail-type": ["Object Created"], "account": sorted(set(self.accounts)), "detail": detail}
-
-
-Trigger = DriftAlarmTrigger | MonitoringViolationTrigger | DataArrivalTrigger
-
-
-def monitored_envs(model: ModelConfig) -> list[ServingEnv]:
-    """The serving environments where ``model`` has a ModelMonitor (and so drift alarms and schedules)."""
-    if model.monitoring is None or not model.monitoring.enabled:
-        return []
-    return [env for env in SERVING_ENVS if env in model.serving]
-
-
-def drift_alarm_name(estate: str, model: str, env: ServingEnv) -> str:
-    """The name of ModelMonitor's composite ``drift_alarm`` (any drift, quality drop or violation)."""
-    return f"{estate}-{model}-{ENV_ABBREVIATION[env]}-drift"
-
-
-def monitoring_schedule_arns(config: EstateConfig, model: ModelConfig, env: ServingEnv) -> list[str]:
-    """The ARNs of ModelMonitor's schedules of ``model`` in ``env`` (SageMaker lowercases names in ARNs)."""
-    assert model.monitoring is not None
-    account = config.accounts.of(env)
-    return [
-        f"arn:{PARTITION}:sagemaker:{config.region}:{account}:monitoring-schedule/"
-        f"{config.name}-{model.name}-{ENV_ABBREVIATION[env]}-{SUFFIX[monitor]}".lower()
-        for monitor in model.monitoring.enabled
-    ]
-
-
-def data_prefix(config: EstateConfig, model: ModelConfig) -> str:
-    """The S3 key prefix of the model's new data in the data lake: ``retraining.data_prefix`` or
-    ``<data_lake.arrival_prefix><model>/`` (the data lake forwards only objects under its arrival prefix)."""
-    configured = model.retraining.data_prefix
-    return configured if configured is not None else f"{config.data_lake.arrival_prefix}{model.name}/"
-
-
-def retraining_triggers(config: EstateConfig, model: ModelConfig) -> list[Trigger]:
-    """The triggers ``model.retraining`` asks for, with names and accounts derived from the estate config.
-    Drift and violations apply only where the model is monitored."""
-    settings = model.retraining
-    envs = monitored_envs(model)
-    accounts = [config.accounts.of(env) for env in envs]
-    triggers: list[Trigger] = []
-    if settings.on_drift and envs:
-        names = [drift_alarm_name(config.name, model.name, env) for env in envs]
-        triggers.append(DriftAlarmTrigger(alarm_names=names, accounts=accounts))
-    if settings.on_violations and envs:
-        arns = [arn for env in envs for arn in monitoring_schedule_arns(config, model, env)]
-        triggers.append(MonitoringViolationTrigger(schedule_arns=arns, accounts=accounts))
-    if settings.on_data_arrival:
-        triggers.append(DataArrivalTrigger(accounts=[config.accounts.data_lake], key_prefix=data_prefix(config, model)))
-    return triggers
-
-
-def forwarded_retraining_patterns(config: EstateConfig, env: ServingEnv, monitors: Mapping[str, ModelMonitor]) -> dict[str, events.EventPattern]:
-    """What a serving account forwards to the build account: the state changes to ALARM of the real composite
-    drift alarms of ``monitors`` (by model name) and their schedules' executions that found violations, for
-    the models whose retraining asks for them."""
-    account = config.accounts.of(env)
-    by_name = {m.name: m for m in config.models}
-    out: dict[str, events.EventPattern] = {}
-    drift = [monitor for name, monitor in sorted(monitors.items()) if by_name[name].retraining.on_drift]
-    if drift:
-        names = [_literal_alarm_name(monitor) for monitor in drift]
-        out["DriftAlarms"] = to_event_pattern(DriftAlarmTrigger(alarm_names=names, accounts=[account]).pattern())
-    violations = [monitor for name, monitor in sorted(monitors.items()) if by_name[name].retraining.on_violations]
-    if violations:
-        stack = Stack.of(violations[0])
-        arns = [
-            stack.format_arn(service="sagemaker", resource="monitoring-schedule", resource_name=schedule.lower(),
-                             partition=PARTITION, region=config.region, account=account)
-            for monitor in violations for schedule in monitor.schedule_names.values()
-        ]
-        out["MonitoringViolations"] = to_event_pattern(MonitoringViolationTrigger(schedule_arns=arns, accounts=[account]).pattern())
-    return out
-
-
-def _literal_alarm_name(monitor: ModelMonitor) -> str:
-    """The physical name of the monitor's composite drift alarm (event patterns need it as a literal)."""
-    cfn = monitor.drift_alarm.node.default_child
-    assert isinstance(cfn, cloudwatch.CfnCompositeAlarm) and isinstance(cfn.alarm_name, str)
-    return cfn.alarm_name
-
-
 class RetrainingTrigger(Construct):
-    """Restarts one model's SageMaker pipeline on the given triggers (see the module docstring).
+    """Restarts one SageMaker pipeline on the given triggers (see the module docstring).
 
     The function may call only ListPipelineExecutions and StartPipelineExecution, on that pipeline only.
+
+    Args:
+        scope: the parent construct.
+        id: the construct id.
+        pipeline: the pipeline to restart: a `TrainingPipeline` (its declared parameters are checked), or the name
+            of a pipeline made elsewhere.
+        triggers: what restarts it, at most one of each kind (`DriftAlarmTrigger.of(monitor)`,
+            `MonitoringViolationTrigger.of(monitor)`, `DataArrivalTrigger`).
+        queue_key: the CMK of the buffer and dead-letter queues.
+        logs_key: the CMK of the function's log group.
+        placement: the VPC subnets and security group the function runs in.
+        event_bus: the bus the triggers' events arrive on; default the account's default bus.
+        cooldown: no new execution within this long after the last start (or while one runs).
+        batching_window: how long the queue collects a burst of events into one decision, 0-300 seconds.
+        input_parameter: the pipeline's String parameter that receives the new data's S3 URI (data arrival).
+        max_receive_count: receives of a failing message before it moves to the dead-letter queue, 2-100.
+
+    Attributes:
+        pipeline_name / pipeline_arn: the pipeline restarted.
+        handler: the `EstateFunction` that starts executions.
+        queue: the buffer queue between the rules and the function.
+        rules: one EventBridge rule per trigger.
     """
 
     def __init__(
@@ -197,20 +95,22 @@ class RetrainingTrigger(Construct):
         scope: Construct,
         id: str,
         *,
-        pipeline_name: str,
-        event_bus: events.IEventBus,
+        pipeline: TrainingPipeline | str,
         triggers: Sequence[Trigger],
         queue_key: kms.IKey,
         logs_key: kms.IKey,
         placement: NetworkPlacement,
+        event_bus: events.IEventBus | None = None,
         cooldown: Duration = Duration.hours(6),
         batching_window: Duration = Duration.minutes(5),
         input_parameter: str = "InputDataUrl",
         max_receive_count: int = 10,
     ) -> None:
         super().__init__(scope, id)
-        self._validate(pipeline_name, triggers, batching_window, max_receive_count)
+        pipeline_name = pipeline.pipeline_name if isinstance(pipeline, TrainingPipeline) else pipeline
+        self._validate(pipeline, pipeline_name, triggers, batching_window, input_parameter, max_receive_count)
         self.pipeline_name = pipeline_name
+        # SageMaker lowercases names in ARNs.
         self.pipeline_arn = Stack.of(self).format_arn(service="sagemaker", resource="pipeline", resource_name=pipeline_name.lower())
         alarm_names = sorted({n for t in triggers if isinstance(t, DriftAlarmTrigger) for n in t.alarm_names})
         timeout = Duration.seconds(60)
@@ -276,22 +176,39 @@ class RetrainingTrigger(Construct):
             )
             self.rules.append(rule)
 
-    def _validate(self, pipeline_name: str, triggers: Sequence[Trigger], batching_window: Duration, max_receive_count: int) -> None:
-        problems = []
-        if not PIPELINE_NAME.match(pipeline_name):
-            problems.append(f"pipeline_name {pipeline_name!r} is not a SageMaker pipeline name (letters, digits, hyphens, up to 256)")
+    def _validate(self, pipeline: TrainingPipeline | str, pipeline_name: str, triggers: Sequence[Trigger],
+                  batching_window: Duration, input_parameter: str, max_receive_count: int) -> None:
+        problems = Problems()
+        where = "pipeline.pipeline_name" if isinstance(pipeline, TrainingPipeline) else "pipeline"
+        if Token.is_unresolved(pipeline_name):
+            problems.add(where, f"{pipeline_name!r} is only known at deployment; SageMaker lowercases names in ARNs, so "
+                                "the function's policy needs a literal pipeline name")
+        elif not PIPELINE_NAME.match(pipeline_name):
+            problems.add(where, f"{pipeline_name!r} is not a SageMaker pipeline name (letters, digits, hyphens, up to 256)")
         if not triggers:
-            problems.append("triggers is empty; give at least one DriftAlarmTrigger, MonitoringViolationTrigger or DataArrivalTrigger")
+            problems.add("triggers", "[] is empty; give at least one DriftAlarmTrigger, MonitoringViolationTrigger or "
+                                     "DataArrivalTrigger")
         kinds = [type(t).__name__ for t in triggers]
-        if len(set(kinds)) != len(kinds):
-            problems.append(f"triggers has one kind twice ({kinds}); merge their names, prefixes or accounts into one")
-        for t in triggers:
-            empty = [f for f, v in vars(t).items() if f != "bucket_names" and not v]
-            if empty:
-                problems.append(f"{type(t).__name__} has empty {', '.join(empty)}; an empty list would match nothing or everything")
+        for kind in sorted({k for k in kinds if kinds.count(k) > 1}):
+            problems.add("triggers", f"lists {kind} {kinds.count(kind)} times; merge their names, prefixes or accounts into one")
+        for i, trigger in enumerate(triggers):
+            for field in dataclasses.fields(trigger):
+                value = getattr(trigger, field.name)
+                if field.name != "bucket_names" and not value:
+                    problems.add(join(join("triggers", i), field.name), f"{value!r} is empty; an empty list would match "
+                                                                        "nothing or everything")
         if not 0 <= batching_window.to_seconds() <= 300:
-            problems.append(f"batching_window {batching_window.to_seconds()}s is out of range; SQS allows 0-300 s")
+            problems.add("batching_window", f"{batching_window.to_seconds():g} seconds is out of range; SQS batching "
+                                            "allows 0-300 seconds")
         if not 2 <= max_receive_count <= 100:
-            problems.append(f"max_receive_count {max_receive_count} is out of range; allowed 2-100")
-        if problems:
-            raise ValueError(f"{self.node.path}: " + "; ".join(problems))
+            problems.add("max_receive_count", f"{max_receive_count!r} is out of range; allowed 2-100")
+        if isinstance(pipeline, TrainingPipeline) and any(isinstance(t, DataArrivalTrigger) for t in triggers):
+            declared = {p.name: p.kind for p in pipeline.definition.parameters}
+            if input_parameter not in declared:
+                problems.add("input_parameter", f"{input_parameter!r} is not a parameter of pipeline {pipeline_name!r}; "
+                                                f"declared: {', '.join(sorted(declared)) or 'none'} (SageMaker refuses an "
+                                                "execution that names an undeclared parameter)")
+            elif declared[input_parameter] != "String":
+                problems.add("input_parameter", f"{input_parameter!r} is a {declared[input_parameter]} parameter of pipeline "
+                                                f"{pipeline_name!r}; the new data's S3 URI needs a String parameter")
+        problems.raise_if_any(self.node.path)

@@ -1,11 +1,11 @@
 """Model Monitor for one endpoint: data quality, model quality, bias and explainability schedules with alarms.
 
-`ModelMonitor` takes a `MonitoredEndpoint` (a small interface any endpoint construct adapts to) and the
-model's `MonitoringConfig`, and builds per enabled monitor type a job definition (VPC-only, CMK-encrypted
-volumes and outputs, inter-container encryption, network isolation where the analysis allows it) and a
-monitoring schedule; one least-privilege role for all of them; and CloudWatch alarms on the metrics the
-monitors publish and on failed or violating executions, all to an encrypted SNS topic. ``drift_alarm``
-aggregates every drift signal: it is what retraining listens to.
+`ModelMonitor` takes the endpoint (a `ModelEndpoint`, or any endpoint as a `MonitoredEndpoint`) and its
+`MonitoringProps`, and builds per enabled monitor type a job definition (VPC-only, CMK-encrypted volumes and
+outputs, inter-container encryption, network isolation where the analysis allows it) and a monitoring schedule;
+one least-privilege role for all of them; and CloudWatch alarms on the metrics the monitors publish and on failed
+or violating executions, all to an encrypted SNS topic. ``drift_alarm`` aggregates every drift signal: it is what
+retraining listens to (`mlops_estate.lifecycle.retraining_triggers.DriftAlarmTrigger.of`).
 """
 
 from __future__ import annotations
@@ -14,186 +14,131 @@ import json
 import re
 import tempfile
 from pathlib import Path
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from aws_cdk import Aws, CfnResource, DefaultStackSynthesizer, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_s3_deployment as s3_deployment
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
-from constructs import Construct, IConstruct
+from aws_cdk.region_info import RegionInfo
+from constructs import Construct
 
-from mlops_estate.events.alarm_topic import alarm_topic
-from mlops_estate.config.ci import BOOTSTRAP_QUALIFIER_CONTEXT
-from mlops_estate.config.estate import AccountsConfig, ModelConfig, ServingEnv
-from mlops_estate.security.encryption import KeyRing
-from mlops_estate.config.governance import GovernedRole
 from mlops_estate.core.hashed_name import HASH_CHARS, hashed_name
-from mlops_estate.serving.endpoint import ModelEndpoint
-from mlops_estate.config.monitoring import (
-    LOWER_IS_BETTER,
-    S3_URI,
-    MonitoringConfig,
-    MonitorType,
-    model_quality_alarm,
-    monitor_role_path,
+from mlops_estate.core.nag import acknowledge, acknowledge_wildcards
+from mlops_estate.core.patterns import ACCOUNT_ID, SAGEMAKER_NAME
+from mlops_estate.core.validation import Problems
+from mlops_estate.events.alarm_topic import alarm_topic
+from mlops_estate.monitoring.images import MonitorImages
+from mlops_estate.monitoring.monitored_endpoint import MonitoredEndpoint, capture_problem
+from mlops_estate.monitoring.naming import (
+    LONGEST_SUFFIX,
+    SUFFIX,
+    drift_alarm_name,
+    executions_alarm_name,
+    feature_drift_alarm_name,
+    quality_alarm_name,
+    schedule_arn,
+    schedule_name,
 )
-from mlops_estate.core.nag import acknowledge, nag_text
-from mlops_estate.network.private_network import NetworkPlacement
+from mlops_estate.monitoring.props import MonitoringProps, MonitorType
+from mlops_estate.monitoring.quality import (
+    LOWER_IS_BETTER,
+    MODEL_QUALITY_METRICS,
+    PROBLEM_TYPES,
+    ProblemType,
+    QualityTarget,
+    metric_problem,
+    monitor_metric,
+    threshold_problem,
+)
+from mlops_estate.monitoring.s3_uri import S3Uri
+from mlops_estate.security.sagemaker_workload import LOG_GROUPS_REASON, NO_RESOURCE_LEVEL_REASON, workload_statements
 from mlops_estate.security.storage import CmkBucket, SecureBucket
+from mlops_estate.serving.endpoint import ModelEndpoint
 
 # Namespaces the built-in monitors publish to for real-time endpoints (dimensions Endpoint, MonitoringSchedule).
 DATA_METRICS = "aws/sagemaker/Endpoints/data-metrics"
 MODEL_METRICS = "aws/sagemaker/Endpoints/model-metrics"
 MONITOR_NAMESPACES = "aws/sagemaker/Endpoints/*"
+# Where SageMaker writes the logs of monitoring executions (processing jobs).
+PROCESSING_JOB_LOGS = "/aws/sagemaker/ProcessingJobs"
 
-# AWS-owned image registries per region (from the SageMaker Python SDK's image_uri_config).
-ANALYZER_ACCOUNTS = {
-    "af-south-1": "875698925577", "ap-east-1": "001633400207", "ap-northeast-1": "574779866223",
-    "ap-northeast-2": "709848358524", "ap-northeast-3": "990339680094", "ap-south-1": "126357580389",
-    "ap-southeast-1": "245545462676", "ap-southeast-2": "563025443158", "ap-southeast-3": "669540362728",
-    "ca-central-1": "536280801234", "eu-central-1": "048819808253", "eu-central-2": "590183933784",
-    "eu-north-1": "895015795356", "eu-south-1": "933208885752", "eu-south-2": "437450045455",
-    "eu-west-1": "468650794304", "eu-west-2": "749857270468", "eu-west-3": "680080141114",
-    "il-central-1": "843974653677", "me-central-1": "588750061953", "me-south-1": "607024016150",
-    "sa-east-1": "539772159869", "us-east-1": "156813124566", "us-east-2": "777275614652",
-    "us-west-1": "890145073186", "us-west-2": "159807026194",
-}
-CLARIFY_ACCOUNTS = {
-    "af-south-1": "811711786498", "ap-east-1": "098760798382", "ap-northeast-1": "377024640650",
-    "ap-northeast-2": "263625296855", "ap-northeast-3": "912233562940", "ap-south-1": "452307495513",
-    "ap-southeast-1": "834264404009", "ap-southeast-2": "007051062584", "ap-southeast-3": "705930551576",
-    "ca-central-1": "675030665977", "eu-central-1": "017069133835", "eu-central-2": "730335477804",
-    "eu-north-1": "763603941244", "eu-south-1": "638885417683", "eu-west-1": "131013547314",
-    "eu-west-2": "440796970383", "eu-west-3": "341593696636", "me-south-1": "835444307964",
-    "sa-east-1": "520018980103", "us-east-1": "205585389593", "us-east-2": "211330385671",
-    "us-west-1": "740489534195", "us-west-2": "306415355426",
-}
-
-ENV_ABBREVIATION: dict[str, str] = {"staging": "stg", "prod": "prd"}
-SUFFIX: dict[MonitorType, str] = {"data_quality": "dq", "model_quality": "mq", "bias": "bias", "explainability": "expl"}
 MONITORING_TYPE: dict[MonitorType, str] = {
     "data_quality": "DataQuality", "model_quality": "ModelQuality", "bias": "ModelBias", "explainability": "ModelExplainability",
 }
 CONSTRUCT_ID: dict[MonitorType, str] = {
     "data_quality": "DataQuality", "model_quality": "ModelQuality", "bias": "ModelBias", "explainability": "ModelExplainability",
 }
-SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
-
+IAM_PATH = re.compile(r"^/(?:[\x21-\x7e]+/)?$")
+# CDK's own context key of the bootstrap qualifier (the assets bucket is named after it).
+BOOTSTRAP_QUALIFIER_CONTEXT = "@aws-cdk/core:bootstrapQualifier"
 
 JobDefinition = TypeVar("JobDefinition", bound=CfnResource)
 
-
-def _sagemaker_name(name: str) -> bool:
-    return len(name) <= 63 and SAGEMAKER_NAME.match(name) is not None
 INPUT_PATH = "/opt/ml/processing/input/endpoint"
 OUTPUT_PATH = "/opt/ml/processing/output"
 # Environment of every monitoring container: publish the metrics the alarms watch.
 PUBLISH_METRICS = {"publish_cloudwatch_metrics": "Enabled"}
-
-
-@dataclass(frozen=True)
-class MonitoredEndpoint:
-    """What `ModelMonitor` needs to know about an endpoint; `ModelEndpoint` (or any endpoint) adapts to it.
-
-    ``endpoint`` is the construct the monitors depend on (created first); ``data_capture_*`` is where the
-    endpoint captures requests and responses, which every monitor reads; ``model_name`` is the SageMaker
-    model behind the endpoint (explainability monitoring runs it on a temporary shadow endpoint).
-    """
-
-    endpoint_name: str
-    environment: ServingEnv | None
-    data_capture_enabled: bool
-    data_capture_bucket: s3.IBucket
-    data_capture_prefix: str
-    placement: NetworkPlacement
-    keys: KeyRing
-    endpoint: IConstruct | None = None
-    model_name: str | None = None
-
-    @classmethod
-    def of(cls, endpoint: ModelEndpoint, environment: ServingEnv | None) -> MonitoredEndpoint:
-        """Adapt a `ModelEndpoint`; monitors read what it captures, so it must capture data. ``environment`` is
-        None for an endpoint outside the serving accounts (then give the monitor a ``name_prefix``)."""
-        capture = endpoint.data_capture_bucket
-        if capture is None or endpoint.data_capture_prefix is None:
-            raise ValueError(
-                f"{endpoint.node.path}: endpoint {endpoint.endpoint_name!r} captures no data (mode {endpoint.mode!r}); "
-                "Model Monitor reads captured requests, so enable serving.<env>.data_capture or remove models[].monitoring"
-            )
-        primary = next(iter(endpoint.models.values()), None)
-        return cls(
-            endpoint_name=endpoint.endpoint_name,
-            environment=environment,
-            data_capture_enabled=endpoint.has_data_capture,
-            data_capture_bucket=capture.bucket,
-            data_capture_prefix=endpoint.data_capture_prefix,
-            placement=endpoint.placement,
-            keys=endpoint.keys,
-            endpoint=endpoint.endpoint,
-            model_name=primary.attr_model_name if primary is not None else None,
-        )
-
-    @property
-    def data_capture_uri(self) -> str:
-        return f"s3://{self.data_capture_bucket.bucket_name}/{self.data_capture_prefix.strip('/')}"
-
-    @property
-    def data_capture_keys(self) -> str:
-        """The object key pattern of everything the endpoint captures (the whole bucket without a prefix)."""
-        prefix = self.data_capture_prefix.strip("/")
-        return f"{prefix}/*" if prefix else "*"
-
-
-
-@dataclass(frozen=True)
-class MonitorImages:
-    """Container images of the monitors; by default the AWS-owned images of the stack's region."""
-
-    analyzer: str
-    clarify: str
-
-    @staticmethod
-    def for_region(region: str) -> MonitorImages | None:
-        if region not in ANALYZER_ACCOUNTS or region not in CLARIFY_ACCOUNTS:
-            return None
-        return MonitorImages(
-            analyzer=f"{ANALYZER_ACCOUNTS[region]}.dkr.ecr.{region}.amazonaws.com/sagemaker-model-monitor-analyzer",
-            clarify=f"{CLARIFY_ACCOUNTS[region]}.dkr.ecr.{region}.amazonaws.com/sagemaker-clarify-processing:1.0",
-        )
-
-
-def _object_arn(uri: str) -> str:
-    match = S3_URI.match(uri)
-    assert match is not None, uri  # validated by MonitoringConfig
-    return f"arn:{Aws.PARTITION}:s3:::{match['bucket']}/{match['key']}"
-
-
-def _bucket_arn(uri: str) -> str:
-    match = S3_URI.match(uri)
-    assert match is not None, uri
-    return f"arn:{Aws.PARTITION}:s3:::{match['bucket']}"
+# Why the monitor's own statements may end in wildcards (the cdk-nag acknowledgement of each).
+PREFIX_REASON = (
+    "Monitoring executions write new report objects under this monitor's own prefix and read captured requests and "
+    "ground truth under the endpoint's prefixes; the object keys are created per run, so they cannot be named in "
+    "advance. Clarify names its temporary shadow endpoints sm-clarify-<random>."
+)
+DESCRIBE_MODEL_REASON = (
+    "DescribeModel (read-only) for the explainability shadow endpoint: the endpoint's model name is generated by "
+    "CloudFormation at deploy time and SageMaker ARNs lowercase it, which a policy cannot express."
+)
 
 
 class ModelMonitor(Construct):
-    """All four Model Monitor types for one endpoint, as the model's ``monitoring`` config enables them.
+    """Model Monitor schedules, their role and alarms for one endpoint (see the module docstring).
 
-    Attributes: ``role``, ``topic`` (encrypted SNS), ``reports`` (CMK bucket of monitoring reports),
-    ``job_definition_names`` (by monitor type; ``<schedule name>-<hash>``, a token resolved at synthesis) /
-    ``schedule_names`` (by monitor type), ``drift_alarm`` (composite: any drift,
-    quality drop or constraint violation), ``failure_alarm``, ``alarms`` (every alarm, composite first).
+    Names start with ``name_prefix``: schedules ``<prefix>-dq|mq|bias|expl``, job definitions the schedule name
+    plus a hash of their properties (a replacement never collides), alarms ``<prefix>-drift``,
+    ``<prefix>-drift-<feature>``, ``<prefix>-quality-<metric>``, ``<prefix>-failed`` and ``<prefix>-violations``
+    (`mlops_estate.monitoring.naming`).
 
-    Names start with ``name_prefix`` (default ``<estate>-<model>-<stg|prd>``); ``reports`` and ``topic`` may be
-    existing ones (by default the monitor makes its own bucket and encrypted topic).
+    Args:
+        scope: the parent construct.
+        id: the construct id.
+        endpoint: the endpoint to monitor: a `ModelEndpoint` that captures data, or a `MonitoredEndpoint`.
+        props: which monitors run, when, against which baselines, and what they alarm on.
+        name_prefix: the start of every name (up to 63 characters with the longest suffix and hash); default the
+            endpoint's name. A token (a deploy-time name) is accepted.
+        problem_type: the model's problem type; required for model quality monitoring (its metrics depend on it).
+        quality_target: the metric and threshold the model quality alarm watches unless ``props.model_quality``
+            names its own (e.g. the model's quality gate).
+        key: the CMK of the jobs' volumes and outputs, the reports bucket and the alarm topic; default the
+            `ModelEndpoint`'s monitoring key, else the data-capture bucket's key.
+        reports: a CMK bucket for the monitoring reports (under ``<name prefix>/``); default a new `SecureBucket`.
+        topic: the SNS topic the alarms notify; default a new encrypted topic.
+        images: the monitor container images; default the AWS-owned images of the stack's region.
+        role_path: the IAM path of the monitor's role (e.g. one a guardrail SCP exempts); default ``/``.
+        baselines_account: the account that owns the baseline buckets; the role reads baselines only there
+            (``s3:ResourceAccount``). Default this account.
+        ground_truth_account: the account that owns the ground-truth bucket; default this account.
+
+    Attributes:
+        role / policy: the role every monitoring job runs as, and its managed policy.
+        reports: the CMK bucket of the monitoring reports (constraint violations, statistics).
+        topic: the SNS topic every alarm notifies.
+        schedule_names / job_definition_names: by monitor type (job definition names are tokens resolved at synthesis).
+        schedules / job_definitions: the CloudFormation resources, by monitor type.
+        drift_alarm: the composite alarm of any drift, quality drop or constraint violation (``drift_alarm_name``).
+        drift_alarms / failure_alarm / violations_alarm: the alarms behind it, and the failed-executions alarm.
+        alarms: every alarm, the composite first.
+        account: the account of the monitor's stack (where its alarms and schedules live).
     """
 
     def __init__(
@@ -201,32 +146,40 @@ class ModelMonitor(Construct):
         scope: Construct,
         id: str,
         *,
-        endpoint: MonitoredEndpoint,
-        model: ModelConfig,
-        estate_name: str,
-        reports: CmkBucket | None = None,
-        images: MonitorImages | None = None,
-        accounts: AccountsConfig | None = None,
+        endpoint: ModelEndpoint | MonitoredEndpoint,
+        props: MonitoringProps,
         name_prefix: str | None = None,
+        problem_type: ProblemType | None = None,
+        quality_target: QualityTarget | None = None,
+        key: kms.IKey | None = None,
+        reports: CmkBucket | None = None,
         topic: sns.ITopic | None = None,
+        images: MonitorImages | None = None,
+        role_path: str | None = None,
+        baselines_account: str | None = None,
+        ground_truth_account: str | None = None,
     ) -> None:
         super().__init__(scope, id)
-        region = Stack.of(self).region
-        config = self._validate(endpoint, model, estate_name, region, images, accounts, name_prefix)
-        self._accounts = accounts
-        self.config = config
-        self.endpoint = endpoint
-        self.model_name = model.name
-        self._model_problem_type: str = model.problem_type
-        self._gate_metric, self._gate_threshold = model.quality_gate.metric, model.quality_gate.threshold
-        self.name_prefix = name_prefix or _name_prefix(estate_name, model.name, endpoint.environment)
-        resolved_images = images or MonitorImages.for_region(region)
+        stack = Stack.of(self)
+        watched = self._validate(endpoint, props, name_prefix, problem_type, quality_target, images, role_path,
+                                 {"baselines_account": baselines_account, "ground_truth_account": ground_truth_account})
+        self.props = props
+        self.endpoint = watched
+        self.problem_type = problem_type
+        self.quality_target = quality_target
+        self.name_prefix = name_prefix or watched.endpoint_name
+        self.account = stack.account
+        self.key: kms.IKey = key or (endpoint.keys.monitoring if isinstance(endpoint, ModelEndpoint) else watched.data_capture.key)
+        # Only the deploy-time analysis config's log group needs a logs key (see _ship_at_deploy).
+        self._logs_key: kms.IKey = endpoint.keys.logs if isinstance(endpoint, ModelEndpoint) else self.key
+        self._baselines_account = baselines_account or Aws.ACCOUNT_ID
+        self._ground_truth_account = ground_truth_account or Aws.ACCOUNT_ID
+        resolved_images = images or MonitorImages.for_region(stack.region)
         assert resolved_images is not None  # checked in _validate
         self.images = resolved_images
-        keys = endpoint.keys
 
-        self.reports: CmkBucket = reports or SecureBucket(self, "Reports", key=keys.monitoring)
-        # Clarify analysis configs: rendered from config and shipped as file assets unless config names its own.
+        self.reports: CmkBucket = reports or SecureBucket(self, "Reports", key=self.key)
+        # Clarify analysis configs: rendered from the props and shipped as file assets unless the props name their own.
         self.analysis_config_uris: dict[MonitorType, str] = {}
         self._analysis_config_arns: list[str] = []
         self._deployments: dict[MonitorType, s3_deployment.BucketDeployment] = {}
@@ -235,7 +188,7 @@ class ModelMonitor(Construct):
             ("explainability", self.explainability_analysis_config),
         ]
         for monitor, document in rendered:
-            section = getattr(config, monitor)
+            section = getattr(props, monitor)
             if section is None or document is None:
                 continue
             if section.analysis_config_uri:
@@ -243,10 +196,10 @@ class ModelMonitor(Construct):
                 self._analysis_config_arns.append(_object_arn(section.analysis_config_uri))
             elif any(Token.is_unresolved(v) for v in _strings(document)):
                 # Names known only at deploy time (the endpoint's model): written to S3 by CloudFormation.
-                key = f"{self.name_prefix}/analysis-config/{SUFFIX[monitor]}.json"
-                self._deployments[monitor] = self._ship_at_deploy(monitor, key, document)
-                self.analysis_config_uris[monitor] = self.reports.s3_uri(key)
-                self._analysis_config_arns.append(self.reports.bucket.arn_for_objects(key))
+                key_name = f"{self.name_prefix}/analysis-config/{SUFFIX[monitor]}.json"
+                self._deployments[monitor] = self._ship_at_deploy(monitor, key_name, document)
+                self.analysis_config_uris[monitor] = self.reports.s3_uri(key_name)
+                self._analysis_config_arns.append(self.reports.bucket.arn_for_objects(key_name))
             else:
                 asset = self._ship(monitor, document)
                 self.analysis_config_uris[monitor] = asset.s3_object_url
@@ -255,15 +208,16 @@ class ModelMonitor(Construct):
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),  # type: ignore[arg-type]
-            description=f"Model Monitor jobs of {self.name_prefix} (endpoint {endpoint.endpoint_name})",
-            # The guardrail SCP lets only roles under this path create Clarify's keyless shadow endpoint configs.
-            path=monitor_role_path(estate_name),
+            description=f"Model Monitor jobs of {self.name_prefix} (endpoint {watched.endpoint_name})",
+            path=role_path,
         )
-        statements = self._statements()
+        workload = workload_statements(stack, vpc_id=watched.placement.vpc.vpc_id, log_groups=(PROCESSING_JOB_LOGS,),
+                                       metric_namespaces=(MONITOR_NAMESPACES,), pulls_images=False)
+        statements = self._statements(workload.all)
         self.policy = iam.ManagedPolicy(
-            self, "Policy", roles=[self.role], statements=statements, description=f"Model Monitor jobs of {self.name_prefix}"
+            self, "Policy", roles=[self.role], statements=statements, description=f"Model Monitor jobs of {self.name_prefix}",
         )
-        self._acknowledge_policy(statements)
+        self._acknowledge_policy([s for s in statements if s not in workload.all], workload.scoped)
 
         self.job_definition_names: dict[MonitorType, str] = {}
         self.schedule_names: dict[MonitorType, str] = {}
@@ -275,8 +229,8 @@ class ModelMonitor(Construct):
             "bias": self._bias,
             "explainability": self._explainability,
         }
-        for monitor in config.enabled:
-            name = f"{self.name_prefix}-{SUFFIX[monitor]}"
+        for monitor in props.enabled:
+            name = schedule_name(self.name_prefix, monitor)
             self.schedule_names[monitor] = name
             definition: Any = builders[monitor]()
             # Every property of a job definition is "replacement" and CloudFormation creates the replacement
@@ -284,22 +238,23 @@ class ModelMonitor(Construct):
             # hash of everything else, and the schedule (updated in place) follows it.
             self.job_definition_names[monitor] = definition.job_definition_name = hashed_name(name, (definition, "jobDefinitionName"))
             definition.node.add_dependency(self.policy)
-            if endpoint.endpoint is not None:
-                definition.node.add_dependency(endpoint.endpoint)
+            if watched.endpoint is not None:
+                definition.node.add_dependency(watched.endpoint)
             if monitor in self._deployments:
                 definition.node.add_dependency(self._deployments[monitor])
             self.job_definitions[monitor] = definition
             self.schedules[monitor] = self._schedule(monitor, name, definition)
 
-        self.topic = topic or alarm_topic(self, "Alarms", key=keys.monitoring, display_name=f"Model Monitor alarms of {self.name_prefix}")
+        self.topic = topic or alarm_topic(self, "Alarms", key=self.key, display_name=f"Model Monitor alarms of {self.name_prefix}")
         self.drift_alarms: list[cloudwatch.Alarm] = self._drift_alarms()
         self.failure_alarm, self.violations_alarm = self._execution_alarms()
+        self.drift_alarm_name = drift_alarm_name(self.name_prefix)
         self.drift_alarm = cloudwatch.CompositeAlarm(
             self,
             "DriftAlarm",
-            composite_alarm_name=f"{self.name_prefix}-drift",
+            composite_alarm_name=self.drift_alarm_name,
             alarm_description=(
-                f"Model drift on {endpoint.endpoint_name}: a feature drifted, model quality dropped below its threshold, "
+                f"Model drift on {watched.endpoint_name}: a feature drifted, model quality dropped below its threshold, "
                 "or a monitor found constraint violations. Retraining listens to this alarm."
             ),
             alarm_rule=cloudwatch.AlarmRule.any_of(
@@ -311,61 +266,95 @@ class ModelMonitor(Construct):
 
     # ----------------------------------------------------------------------------------------- validation
     def _validate(
-        self, endpoint: MonitoredEndpoint, model: ModelConfig, estate_name: str, region: str, images: MonitorImages | None,
-        accounts: AccountsConfig | None, name_prefix: str | None,
-    ) -> MonitoringConfig:
-        problems: list[str] = []
-        config = model.monitoring
-        if config is None:
-            problems.append(f"model {model.name!r}: has no 'monitoring' config; add one that enables at least one monitor")
-        elif accounts is None:
-            for field in ("baselines_account", "ground_truth_account"):
-                if getattr(config, field) is not None:
-                    problems.append(f"accounts: None, but monitoring.{field} is {getattr(config, field)!r}; pass the estate's "
-                                    "accounts (EstateConfig.accounts) so the bucket owner's account id is known")
-        elif not endpoint.data_capture_enabled:
-            problems.append(
-                f"endpoint.data_capture_enabled: False, but {', '.join(config.enabled)} monitoring reads captured requests; "
-                "enable data capture on the endpoint or remove the monitors"
-            )
-        if config is not None and config.explainability is not None and not endpoint.model_name:
-            problems.append(
-                "endpoint.model_name: explainability monitoring runs the endpoint's model on a shadow endpoint; "
-                "give the SageMaker model name (or remove the explainability monitor)"
-            )
-        if not Token.is_unresolved(endpoint.endpoint_name) and not _sagemaker_name(endpoint.endpoint_name):
-            problems.append(f"endpoint.endpoint_name: {endpoint.endpoint_name!r} is not a SageMaker endpoint name (letters, digits, hyphens, up to 63)")
-        if name_prefix is None and endpoint.environment not in ENV_ABBREVIATION:
-            problems.append(f"endpoint.environment: {endpoint.environment!r} is not one of {sorted(ENV_ABBREVIATION)} "
-                            "(or give the monitor a name_prefix)")
-        elif name_prefix is None or not Token.is_unresolved(name_prefix):
+        self, endpoint: ModelEndpoint | MonitoredEndpoint, props: MonitoringProps, name_prefix: str | None,
+        problem_type: ProblemType | None, quality_target: QualityTarget | None, images: MonitorImages | None,
+        role_path: str | None, accounts: dict[str, str | None],
+    ) -> MonitoredEndpoint:
+        """Every problem of the arguments at once (one `ConfigError`); the endpoint as the monitor sees it."""
+        problems = Problems()
+        watched: MonitoredEndpoint | None = endpoint if isinstance(endpoint, MonitoredEndpoint) else None
+        if isinstance(endpoint, ModelEndpoint):
+            if problem := capture_problem(endpoint):
+                problems.add("endpoint", problem)
+            else:
+                watched = MonitoredEndpoint.of(endpoint)
+        props.check_all("props", problems)
+        if watched is not None:
+            if not Token.is_unresolved(watched.endpoint_name) and not _sagemaker_name(watched.endpoint_name):
+                problems.add("endpoint.endpoint_name", f"{watched.endpoint_name!r} is not a SageMaker endpoint name "
+                                                       "(letters, digits, hyphens, up to 63)")
+            if props.explainability is not None and not watched.model_name:
+                problems.add("endpoint.model_name", "explainability monitoring runs the endpoint's model on a shadow "
+                                                    "endpoint; give the SageMaker model name (or remove the explainability monitor)")
+            prefix = name_prefix or watched.endpoint_name
             # A deploy-time prefix (a SageMaker project's) is bounded by its parameter's length instead.
-            name = f"{name_prefix or _name_prefix(estate_name, model.name, endpoint.environment)}-expl-{'0' * HASH_CHARS}"
-            if not _sagemaker_name(name):
-                field = "name_prefix" if name_prefix else "estate_name"
-                problems.append(f"{field}: {name_prefix or estate_name!r} gives job definition names like {name!r}, which "
-                                "SageMaker rejects (letters, digits, hyphens, up to 63)")
+            if not Token.is_unresolved(prefix):
+                longest = f"{prefix}{LONGEST_SUFFIX}-{'0' * HASH_CHARS}"
+                if not _sagemaker_name(longest):
+                    what = repr(prefix) if name_prefix else f"{prefix!r} (the endpoint name, by default)"
+                    problems.add("name_prefix", f"{what} gives job definition names like {longest!r}, which SageMaker "
+                                                "rejects (letters, digits, hyphens, up to 63); give a shorter name_prefix")
+        self._check_quality(props, problem_type, quality_target, problems)
+        region = Stack.of(self).region
         if images is None and MonitorImages.for_region(region) is None:
             where = "an environment-agnostic stack" if Token.is_unresolved(region) else f"region {region!r}"
-            problems.append(f"images: no built-in monitor image is known for {where}; pass images=MonitorImages(analyzer=..., clarify=...)")
-        if problems:
-            raise ValueError(f"{self.node.path}: {len(problems)} problem(s):\n" + "\n".join(f"  - {p}" for p in problems))
-        assert config is not None
-        return config
+            problems.add("images", f"None, and no built-in monitor image is known for {where}; pass "
+                                   "images=MonitorImages(analyzer=..., clarify=...)")
+        if role_path is not None and not Token.is_unresolved(role_path) and not IAM_PATH.match(role_path):
+            problems.add("role_path", f"{role_path!r} is not an IAM path like /model-monitor/ (starts and ends with '/')")
+        for name, account in accounts.items():
+            if account is not None and not Token.is_unresolved(account) and not ACCOUNT_ID.match(account):
+                problems.add(name, f"{account!r} is not an AWS account id (12 digits)")
+        problems.raise_if_any(self.node.path)
+        assert watched is not None
+        return watched
+
+    @staticmethod
+    def _check_quality(props: MonitoringProps, problem_type: ProblemType | None, target: QualityTarget | None,
+                       problems: Problems) -> None:
+        """The problem type decides which quality metrics exist; the target's metric and threshold must fit it."""
+        if problem_type is not None and problem_type not in PROBLEM_TYPES:
+            problems.add("problem_type", f"{problem_type!r} is not a problem type; use one of {', '.join(PROBLEM_TYPES)}")
+            problem_type = None
+        elif props.model_quality is not None and problem_type is None:
+            problems.add("problem_type", f"None, but model quality monitoring needs the model's problem type; use one of "
+                                         f"{', '.join(PROBLEM_TYPES)}")
+        if target is not None:
+            if problem_type is not None and (problem := metric_problem(problem_type, target.metric)):
+                problems.add("quality_target.metric", problem)
+            metric = monitor_metric(problem_type or "", target.metric)
+            if problem := threshold_problem(metric, target.threshold):
+                problems.add("quality_target.threshold", problem)
+        section = props.model_quality
+        if section is None or problem_type is None:
+            return
+        # The target is checked above; the section's own metric and threshold here.
+        props.check_for(problem_type, None, "props", problems)
+        if not section.metric and target is None:
+            problems.add("props.model_quality.metric", "is empty and the monitor has no quality_target; name the metric "
+                                                       f"to alarm on: one of {', '.join(sorted(MODEL_QUALITY_METRICS[problem_type]))}")
+        if section.threshold is None and target is None:
+            problems.add("props.model_quality.threshold", "is None and the monitor has no quality_target; give the "
+                                                          "threshold to alarm on")
+        elif section.threshold is not None and not section.metric and target is not None:
+            if problem := threshold_problem(monitor_metric(problem_type, target.metric), section.threshold):
+                problems.add("props.model_quality.threshold", problem)
 
     # ------------------------------------------------------------------------------------------ the role
-    def _statements(self) -> list[iam.PolicyStatement]:
-        config, endpoint, keys = self.config, self.endpoint, self.endpoint.keys
+    def _statements(self, workload: Sequence[iam.PolicyStatement]) -> list[iam.PolicyStatement]:
+        """The monitor's own statements, with those of every SageMaker workload (``workload``) after the keys'."""
+        props, endpoint = self.props, self.endpoint
         baselines: list[str] = []
-        for monitor in config.enabled:
-            section = getattr(config, monitor)
+        for monitor in props.enabled:
+            section = getattr(props, monitor)
             baselines.append(section.constraints_uri)
             for extra in ("statistics_uri", "shap_baseline_uri"):
                 if getattr(section, extra, ""):
                     baselines.append(getattr(section, extra))
-        # The baseline and ground-truth buckets are named in config; read them only in the account that owns them.
-        baselines_owner = {"StringEquals": {"s3:ResourceAccount": self._account_of(config.baselines_account)}}
-        truth_owner = {"s3:ResourceAccount": self._account_of(config.ground_truth_account)}
+        # Buckets named by URI: read them only in the account that owns them.
+        baselines_owner = {"StringEquals": {"s3:ResourceAccount": self._baselines_account}}
+        truth_owner = {"s3:ResourceAccount": self._ground_truth_account}
+        capture = endpoint.data_capture
         statements = [
             iam.PolicyStatement(
                 sid="ReadBaselines", actions=["s3:GetObject"], resources=sorted({_object_arn(u) for u in baselines}),
@@ -379,12 +368,12 @@ class ModelMonitor(Construct):
             iam.PolicyStatement(
                 sid="ReadDataCapture",
                 actions=["s3:GetObject"],
-                resources=[endpoint.data_capture_bucket.arn_for_objects(endpoint.data_capture_keys)],
+                resources=[capture.bucket.arn_for_objects(endpoint.data_capture_keys)],
             ),
             iam.PolicyStatement(
                 sid="ListDataCapture",
                 actions=["s3:ListBucket"],
-                resources=[endpoint.data_capture_bucket.bucket_arn],
+                resources=[capture.bucket_arn],
                 conditions={"StringLike": {"s3:prefix": [endpoint.data_capture_keys]}},
             ),
             iam.PolicyStatement(
@@ -401,55 +390,35 @@ class ModelMonitor(Construct):
             iam.PolicyStatement(
                 sid="MonitoringKey",
                 actions=["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
-                resources=[keys.monitoring.key_arn],
+                resources=[self.key.key_arn],
             ),
             iam.PolicyStatement(
                 sid="MonitoringKeyGrantsForVolumes",
                 actions=["kms:CreateGrant"],
-                resources=[keys.monitoring.key_arn],
+                resources=[self.key.key_arn],
                 conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
             ),
-            iam.PolicyStatement(sid="DecryptDataCapture", actions=["kms:Decrypt", "kms:DescribeKey"], resources=[keys.data.key_arn]),
-            iam.PolicyStatement(
-                sid="PublishMonitorMetrics",
-                actions=["cloudwatch:PutMetricData"],
-                resources=["*"],
-                conditions={"StringLike": {"cloudwatch:namespace": MONITOR_NAMESPACES}},
-            ),
-            iam.PolicyStatement(
-                sid="ProcessingJobLogs",
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                resources=[f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:/aws/sagemaker/ProcessingJobs:*"],
-            ),
-            iam.PolicyStatement(
-                sid="DescribeNetwork",
-                actions=["ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeDhcpOptions"],
-                resources=["*"],
-            ),
-            iam.PolicyStatement(
-                sid="NetworkInterfacesInTheVpc",
-                actions=["ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission"],
-                resources=["*"],
-                conditions={"ArnEquals": {"ec2:Vpc": f"arn:{Aws.PARTITION}:ec2:{Aws.REGION}:{Aws.ACCOUNT_ID}:vpc/{endpoint.placement.vpc.vpc_id}"}},
-            ),
+            iam.PolicyStatement(sid="DecryptDataCapture", actions=["kms:Decrypt", "kms:DescribeKey"], resources=[capture.key.key_arn]),
+            *workload,
         ]
-        if config.ground_truth_uri and (config.model_quality or config.bias):
-            match = S3_URI.match(config.ground_truth_uri)
-            assert match is not None
-            prefix = match["key"].strip("/")
+        if props.ground_truth_uri and (props.model_quality or props.bias):
+            truth = S3Uri.parse(props.ground_truth_uri)
+            assert truth is not None  # checked in _validate
+            prefix = truth.key.strip("/")
+            keys = f"{prefix}/*" if prefix else "*"
             statements.append(
-                iam.PolicyStatement(sid="ReadGroundTruth", actions=["s3:GetObject"], resources=[f"{_bucket_arn(config.ground_truth_uri)}/{prefix}/*"],
+                iam.PolicyStatement(sid="ReadGroundTruth", actions=["s3:GetObject"], resources=[truth.object_arn(Aws.PARTITION, keys)],
                                     conditions={"StringEquals": truth_owner})
             )
             statements.append(
                 iam.PolicyStatement(
                     sid="ListGroundTruth",
                     actions=["s3:ListBucket"],
-                    resources=[_bucket_arn(config.ground_truth_uri)],
-                    conditions={"StringLike": {"s3:prefix": [f"{prefix}/*"]}, "StringEquals": truth_owner},
+                    resources=[truth.bucket_arn(Aws.PARTITION)],
+                    conditions={"StringLike": {"s3:prefix": [keys]}, "StringEquals": truth_owner},
                 )
             )
-        if config.explainability is not None and endpoint.model_name:
+        if props.explainability is not None and endpoint.model_name:
             # Clarify computes SHAP values on a temporary shadow endpoint (sm-clarify-*) of the endpoint's model.
             arn = f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}"
             statements.append(
@@ -471,53 +440,24 @@ class ModelMonitor(Construct):
             )
         return statements
 
-    def _account_of(self, role: GovernedRole | None) -> str:
-        """The id of the estate account playing ``role`` (validated with the props), or this account."""
-        return Aws.ACCOUNT_ID if role is None or self._accounts is None else self._accounts.of(role)
-
-    def _acknowledge_policy(self, statements: list[iam.PolicyStatement]) -> None:
-        if any(s.sid == "DescribeTheModel" and s.resources[0].endswith(":model/*") for s in statements):
-            acknowledge(
-                self.policy,
-                "DescribeModel (read-only) for the explainability shadow endpoint: the endpoint's model name is generated by "
-                "CloudFormation at deploy time and SageMaker ARNs lowercase it, which a policy cannot express.",
-                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:model/*]",
-            )
-        acknowledge(
-            self.policy,
-            "cloudwatch:PutMetricData has no resource-level permissions; the statement is limited to the Model Monitor "
-            "namespaces by the cloudwatch:namespace condition. EC2 Describe* calls have no resource-level permissions "
-            "and the network interface calls are limited to this VPC by the ec2:Vpc condition.",
-            "AwsSolutions-IAM5[Resource::*]",
-        )
-        acknowledge(
-            self.policy,
-            "Monitoring executions write new report and log objects under this monitor's own prefix and read captured "
-            "requests and ground truth under the endpoint's prefixes; the object keys are created per run, so they "
-            "cannot be named in advance. Clarify names its temporary shadow endpoints sm-clarify-<random>.",
-            *self._wildcard_resource_ids(statements),
-        )
-
-    def _wildcard_resource_ids(self, statements: list[iam.PolicyStatement]) -> list[str]:
-        """cdk-nag's finding id for each statement resource that ends in a wildcard (prefixes, sm-clarify-*)."""
-        ids = []
-        for statement in statements:
-            for resource in statement.resources:
-                if resource == "*" or not resource.endswith("*"):
-                    continue
-                ids.append(f"AwsSolutions-IAM5[Resource::{nag_text(self, resource)}]")
-        return sorted(set(ids))
+    def _acknowledge_policy(self, own: list[iam.PolicyStatement], logs_statements: tuple[iam.PolicyStatement, ...]) -> None:
+        """Each wildcard of the policy, acknowledged with the reason it is needed."""
+        acknowledge(self.policy, NO_RESOURCE_LEVEL_REASON, "AwsSolutions-IAM5[Resource::*]")
+        for statement in logs_statements:
+            acknowledge_wildcards(self.policy, statement, LOG_GROUPS_REASON)
+        for statement in own:
+            acknowledge_wildcards(self.policy, statement, DESCRIBE_MODEL_REASON if statement.sid == "DescribeTheModel" else PREFIX_REASON)
 
     # ---------------------------------------------------------------------------------- job definitions
     def _common(self, cls: Any, monitor: MonitorType, *, isolate: bool) -> dict[str, Any]:
-        placement, keys = self.endpoint.placement, self.endpoint.keys
+        placement, props = self.endpoint.placement, self.props
         return {
             "job_resources": cls.MonitoringResourcesProperty(
                 cluster_config=cls.ClusterConfigProperty(
                     instance_count=1,
-                    instance_type=self.config.instance_type,
-                    volume_size_in_gb=self.config.volume_size_gb,
-                    volume_kms_key_id=keys.monitoring.key_arn,
+                    instance_type=props.instance_type,
+                    volume_size_in_gb=props.volume_size_gb,
+                    volume_kms_key_id=self.key.key_arn,
                 )
             ),
             "network_config": cls.NetworkConfigProperty(
@@ -525,16 +465,16 @@ class ModelMonitor(Construct):
                 enable_network_isolation=isolate,
                 vpc_config=cls.VpcConfigProperty(security_group_ids=placement.security_group_ids, subnets=list(placement.subnet_ids)),
             ),
-            "stopping_condition": cls.StoppingConditionProperty(max_runtime_in_seconds=self.config.max_runtime_minutes * 60),
+            "stopping_condition": cls.StoppingConditionProperty(max_runtime_in_seconds=props.max_runtime_minutes * 60),
             "role_arn": self.role.role_arn,
             "endpoint_name": self.endpoint.endpoint_name,
             # Provisional: replaced by the name with the hash of the rendered properties (see __init__).
-            "job_definition_name": f"{self.name_prefix}-{SUFFIX[monitor]}",
+            "job_definition_name": schedule_name(self.name_prefix, monitor),
         }
 
     def _output(self, cls: Any, monitor: MonitorType) -> Any:
         return cls.MonitoringOutputConfigProperty(
-            kms_key_id=self.endpoint.keys.monitoring.key_arn,
+            kms_key_id=self.key.key_arn,
             monitoring_outputs=[
                 cls.MonitoringOutputProperty(
                     s3_output=cls.S3OutputProperty(
@@ -557,13 +497,13 @@ class ModelMonitor(Construct):
             if value not in (None, ""):
                 extra[key] = value
         if labelled:
-            extra.update(start_time_offset=self.config.ground_truth_start_offset, end_time_offset=self.config.ground_truth_end_offset)
+            extra.update(start_time_offset=self.props.ground_truth_start_offset, end_time_offset=self.props.ground_truth_end_offset)
         return cls.EndpointInputProperty(
             endpoint_name=self.endpoint.endpoint_name, local_path=INPUT_PATH, s3_data_distribution_type="FullyReplicated", s3_input_mode="File", **extra
         )
 
     def _ground_truth(self, cls: Any) -> Any:
-        return cls.MonitoringGroundTruthS3InputProperty(s3_uri=self.config.ground_truth_uri)
+        return cls.MonitoringGroundTruthS3InputProperty(s3_uri=self.props.ground_truth_uri)
 
     def report_uri(self, monitor: MonitorType) -> str:
         """Where the executions of one monitor type write their reports (constraint violations, statistics)."""
@@ -587,7 +527,7 @@ class ModelMonitor(Construct):
 
     def _data_quality(self) -> sagemaker.CfnDataQualityJobDefinition:
         cls = sagemaker.CfnDataQualityJobDefinition
-        section = self.config.data_quality
+        section = self.props.data_quality
         assert section is not None
         return self._job_definition(
             "data_quality", cls, "data_quality",
@@ -601,11 +541,11 @@ class ModelMonitor(Construct):
 
     def _model_quality(self) -> sagemaker.CfnModelQualityJobDefinition:
         cls = sagemaker.CfnModelQualityJobDefinition
-        section = self.config.model_quality
-        assert section is not None
+        section = self.props.model_quality
+        assert section is not None and self.problem_type is not None  # checked in _validate
         return self._job_definition(
             "model_quality", cls, "model_quality",
-            app=cls.ModelQualityAppSpecificationProperty(image_uri=self.images.analyzer, problem_type=self._model_problem_type, environment=PUBLISH_METRICS),
+            app=cls.ModelQualityAppSpecificationProperty(image_uri=self.images.analyzer, problem_type=self.problem_type, environment=PUBLISH_METRICS),
             baseline=cls.ModelQualityBaselineConfigProperty(constraints_resource=cls.ConstraintsResourceProperty(s3_uri=section.constraints_uri)),
             job_input=cls.ModelQualityJobInputProperty(
                 endpoint_input=self._endpoint_input(cls, section, labelled=True), ground_truth_s3_input=self._ground_truth(cls)
@@ -614,7 +554,7 @@ class ModelMonitor(Construct):
 
     def _bias(self) -> sagemaker.CfnModelBiasJobDefinition:
         cls = sagemaker.CfnModelBiasJobDefinition
-        section = self.config.bias
+        section = self.props.bias
         assert section is not None
         return self._job_definition(
             "bias", cls, "model_bias",
@@ -627,7 +567,7 @@ class ModelMonitor(Construct):
 
     def _explainability(self) -> sagemaker.CfnModelExplainabilityJobDefinition:
         cls = sagemaker.CfnModelExplainabilityJobDefinition
-        section = self.config.explainability
+        section = self.props.explainability
         assert section is not None
         return self._job_definition(
             "explainability", cls, "model_explainability",
@@ -642,7 +582,7 @@ class ModelMonitor(Construct):
         )
 
     def _schedule(self, monitor: MonitorType, name: str, definition: Any) -> sagemaker.CfnMonitoringSchedule:
-        section = getattr(self.config, monitor)
+        section = getattr(self.props, monitor)
         schedule = sagemaker.CfnMonitoringSchedule(
             self,
             f"{CONSTRUCT_ID[monitor]}Schedule",
@@ -659,9 +599,24 @@ class ModelMonitor(Construct):
             schedule.node.add_dependency(self.endpoint.endpoint)
         return schedule
 
+    @property
+    def schedule_arns(self) -> dict[MonitorType, str]:
+        """The ARNs of the monitoring schedules (what violation events name), by monitor type. SageMaker lowercases
+        names in ARNs, so the names must be literal."""
+        unresolved = [n for n in self.schedule_names.values() if Token.is_unresolved(n)]
+        if unresolved:
+            raise ValueError(f"{self.node.path}: the schedule names are only known at deployment (name_prefix "
+                             f"{self.name_prefix!r}); SageMaker lowercases names in ARNs, so give a literal name_prefix")
+        stack = Stack.of(self)
+        partition = stack.partition
+        if not Token.is_unresolved(stack.region):
+            partition = RegionInfo.get(stack.region).partition or partition  # literal where the region is known
+        return {monitor: schedule_arn(name, partition=partition, region=stack.region, account=stack.account)
+                for monitor, name in self.schedule_names.items()}
+
     # -------------------------------------------------------------------------------------------- alarms
     def _period(self, monitor: MonitorType) -> Duration:
-        return Duration.hours(self.config.schedule_of(monitor).interval_hours)
+        return Duration.hours(self.props.schedule_of(monitor).interval_hours)
 
     def metric_feature_drift(self, feature: str) -> cloudwatch.Metric:
         """The drift distance of one feature from its baseline distribution (data quality monitor)."""
@@ -685,31 +640,31 @@ class ModelMonitor(Construct):
 
     def _drift_alarms(self) -> list[cloudwatch.Alarm]:
         alarms: list[cloudwatch.Alarm] = []
-        config = self.config
-        if config.data_quality is not None:
-            for feature in config.data_quality.drift_features:
+        props = self.props
+        if props.data_quality is not None:
+            for feature in props.data_quality.drift_features:
                 alarm = self.metric_feature_drift(feature).create_alarm(
                     self,
                     f"FeatureDrift{_pascal(feature)}",
-                    alarm_name=f"{self.name_prefix}-drift-{feature}",
+                    alarm_name=feature_drift_alarm_name(self.name_prefix, feature),
                     alarm_description=(
                         f"Feature {feature!r} of {self.endpoint.endpoint_name} drifted from its training baseline "
-                        f"(distance > {config.data_quality.drift_threshold})."
+                        f"(distance > {props.data_quality.drift_threshold})."
                     ),
-                    threshold=config.data_quality.drift_threshold,
+                    threshold=props.data_quality.drift_threshold,
                     comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                     evaluation_periods=1,
                     treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
                 )
                 alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
                 alarms.append(alarm)
-        if config.model_quality is not None:
+        if props.model_quality is not None:
             metric, threshold = self.model_quality_target
             lower_is_better = metric in LOWER_IS_BETTER
             alarm = self.metric_model_quality(metric).create_alarm(
                 self,
                 "ModelQualityAlarm",
-                alarm_name=f"{self.name_prefix}-quality-{metric}",
+                alarm_name=quality_alarm_name(self.name_prefix, metric),
                 alarm_description=(
                     f"Model quality of {self.endpoint.endpoint_name}: {metric} is "
                     f"{'above' if lower_is_better else 'below'} {threshold} against ground truth."
@@ -774,7 +729,7 @@ class ModelMonitor(Construct):
         )
         return failure_alarm, violations_alarm
 
-    def _rule_alarm(self, id: str, rule: events.Rule, suffix: str, description: str) -> cloudwatch.Alarm:
+    def _rule_alarm(self, id: str, rule: events.Rule, outcome: str, description: str) -> cloudwatch.Alarm:
         alarm = cloudwatch.Metric(
             namespace="AWS/Events",
             metric_name="TriggeredRules",
@@ -784,7 +739,7 @@ class ModelMonitor(Construct):
         ).create_alarm(
             self,
             id,
-            alarm_name=f"{self.name_prefix}-{suffix}",
+            alarm_name=executions_alarm_name(self.name_prefix, outcome),
             alarm_description=description,
             threshold=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -804,14 +759,14 @@ class ModelMonitor(Construct):
     # -------------------------------------------------------------------------------- analysis configs
     @property
     def bias_analysis_config(self) -> dict[str, Any] | None:
-        """The Clarify analysis config of bias monitoring, rendered from config (headers, label, facets)."""
-        section = self.config.bias
+        """The Clarify analysis config of bias monitoring, rendered from the props (headers, label, facets)."""
+        section = self.props.bias
         if section is None:
             return None
         return {
             "version": "1.0",
-            "headers": [*self.config.features, self.config.label],
-            "label": self.config.label,
+            "headers": [*self.props.features, self.props.label],
+            "label": self.props.label,
             "label_values_or_threshold": [_number_or_text(v) for v in section.label_values],
             "facet": [
                 {"name_or_index": f.name, **({"value_or_threshold": [_number_or_text(v) for v in f.values]} if f.values else {})}
@@ -821,13 +776,13 @@ class ModelMonitor(Construct):
 
     @property
     def explainability_analysis_config(self) -> dict[str, Any] | None:
-        """The Clarify analysis config of feature attribution monitoring, rendered from config (SHAP baseline, model)."""
-        section = self.config.explainability
+        """The Clarify analysis config of feature attribution monitoring, rendered from the props (SHAP baseline, model)."""
+        section = self.props.explainability
         if section is None:
             return None
         return {
             "version": "1.0",
-            "headers": list(self.config.features),
+            "headers": list(self.props.features),
             "methods": {
                 "shap": {"baseline": section.shap_baseline_uri, "num_samples": section.num_samples, "agg_method": section.agg_method}
             },
@@ -863,7 +818,7 @@ class ModelMonitor(Construct):
         existing = self.node.try_find_child("AnalysisConfigDeploymentLogs")
         if isinstance(existing, logs.LogGroup):
             return existing
-        return logs.LogGroup(self, "AnalysisConfigDeploymentLogs", encryption_key=self.endpoint.keys.logs,
+        return logs.LogGroup(self, "AnalysisConfigDeploymentLogs", encryption_key=self._logs_key,
                              retention=logs.RetentionDays.ONE_YEAR, removal_policy=RemovalPolicy.RETAIN)
 
     def _acknowledge_deployment_handler(self, deployment: s3_deployment.BucketDeployment) -> None:
@@ -893,8 +848,6 @@ class ModelMonitor(Construct):
 
     def _ship(self, monitor: MonitorType, document: dict[str, Any]) -> s3_assets.Asset:
         """Write an analysis config next to the synthesis and ship it as a file asset (uploaded by cdk deploy)."""
-        if any(Token.is_unresolved(v) for v in _strings(document)):
-            raise ValueError(f"{self.node.path}: the {monitor} analysis config must not contain unresolved tokens; pass concrete names")
         with tempfile.TemporaryDirectory(prefix="mlops-monitor-") as folder:
             path = Path(folder) / f"{SUFFIX[monitor]}-analysis-config.json"
             path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
@@ -903,19 +856,27 @@ class ModelMonitor(Construct):
 
     @property
     def model_quality_target(self) -> tuple[str, float]:
-        """The model quality metric the alarm watches and its threshold (the quality gate unless overridden)."""
-        assert self.config.model_quality is not None
-        return model_quality_alarm(self._model_problem_type, self.config.model_quality, self._gate_metric, self._gate_threshold)
+        """The model quality metric the alarm watches and its threshold (the quality target unless the props override)."""
+        section, target = self.props.model_quality, self.quality_target
+        assert section is not None and self.problem_type is not None  # checked in _validate
+        metric = section.metric or monitor_metric(self.problem_type, target.metric if target else "")
+        threshold = section.threshold if section.threshold is not None else target.threshold if target else None
+        assert metric and threshold is not None  # checked in _validate
+        return metric, threshold
 
     def grant_read_reports(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let a role read the monitoring reports (constraint violations, statistics) of this monitor."""
         return self.reports.grant_read(grantee, f"{self.name_prefix}/*")
 
 
-def _name_prefix(estate_name: str, model: str, environment: ServingEnv | None) -> str:
-    """``<estate>-<model>-<stg|prd>``: what a serving account's monitors of a model are named after."""
-    assert environment is not None  # checked in _validate
-    return f"{estate_name}-{model}-{ENV_ABBREVIATION[environment]}"
+def _sagemaker_name(name: str) -> bool:
+    return len(name) <= 63 and SAGEMAKER_NAME.match(name) is not None
+
+
+def _object_arn(uri: str) -> str:
+    parsed = S3Uri.parse(uri)
+    assert parsed is not None, uri  # checked in _validate
+    return parsed.object_arn(Aws.PARTITION)
 
 
 def _strings(node: Any) -> list[str]:

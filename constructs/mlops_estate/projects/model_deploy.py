@@ -26,23 +26,25 @@ from aws_cdk import CfnOutput, CfnParameter, Fn
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from mlops_estate.config.estate import EstateConfig, ModelConfig, ServingConfig
+from mlops_estate.config.estate import EstateConfig, ModelConfig
 from mlops_estate.security.encryption import DataClass, ImportedKeys
-from mlops_estate.serving.endpoint import ModelEndpoint, ModelEndpointProps, ModelSource
+from mlops_estate.serving.endpoint import ModelEndpoint, ModelEndpointProps
+from mlops_estate.serving.model_source import ModelSource
 from mlops_estate.core.hashed_name import HASH_CHARS, hashed_name
 from mlops_estate.events.alarm_topic import alarm_topic
-from mlops_estate.monitoring.model_monitor import ModelMonitor, MonitoredEndpoint, MonitorImages
+from mlops_estate.monitoring.naming import monitor_role_path
+from mlops_estate.monitoring.images import MonitorImages
+from mlops_estate.monitoring.model_monitor import ModelMonitor
 from mlops_estate.projects.product import PROJECT_ID_MAX_LENGTH, ProjectProduct, project_prefix, subnet_handles
-from mlops_estate.lifecycle.registry import registry_location
+from mlops_estate.config.registry import registry_location
 from mlops_estate.config.retraining import promotion_pipeline_name
-from mlops_estate.config.serving import PRIMARY_VARIANT, DataCaptureConfig, RolloutConfig
+from mlops_estate.serving.serving_config import PRIMARY_VARIANT, DataCaptureConfig, RolloutConfig, ServingConfig
 from mlops_estate.security.storage import ImportedBucket
 
 # The SSM parameters (under /<estate>/projects/) a deploy template reads at launch, by key (and one per subnet).
-DEPLOY_HANDLES = ("security-group-id", "data-bucket", "data-key-arn", "models-key-arn", "monitoring-key-arn",
+# The endpoint's and the monitor's network interfaces are confined to the estate's VPC by id ("vpc-id").
+DEPLOY_HANDLES = ("vpc-id", "security-group-id", "data-bucket", "data-key-arn", "models-key-arn", "monitoring-key-arn",
                   "logs-key-arn", "boundary-arn")
-# The monitor's network interfaces are confined to the estate's VPC by id.
-MONITOR_HANDLES = ("vpc-id",)
 MODEL_PACKAGE_ARN_PARAMETER = "ModelPackageArn"
 # Digits of a registry version the template admits: bounds the names that carry it.
 VERSION_DIGITS = 6
@@ -93,8 +95,18 @@ def validation_serving(model: ModelConfig) -> ServingConfig:
 class ModelDeployProduct(ProjectProduct):
     """The model-deploy project template of one configured model (see the module docstring).
 
-    Attributes: ``endpoint`` (`ModelEndpoint`), ``monitor`` (data-quality `ModelMonitor`, or None when the model's
-    monitoring config has no data-quality section), ``endpoint_name``, ``model_package_arn`` (the parameter).
+    Args:
+        scope: the parent construct.
+        id: the construct id.
+        config: the estate (names, accounts, registry, region).
+        model: the model whose registered versions the template deploys.
+        subnet_count: how many private subnets the estate publishes to the template (SSM handles), 1 or more.
+
+    Attributes:
+        endpoint: the validation `ModelEndpoint`.
+        monitor: its data-quality `ModelMonitor`, or None when the model's monitoring has no data-quality section.
+        endpoint_name: the endpoint's name (``<estate>-project-<project id>``).
+        model_package_arn: the template parameter naming the version to deploy.
     """
 
     def __init__(self, scope: Construct, id: str, *, config: EstateConfig, model: ModelConfig, subnet_count: int) -> None:
@@ -111,8 +123,7 @@ class ModelDeployProduct(ProjectProduct):
             description=f"ARN of the registered {model.name} version to validate, e.g. "
                         f"arn:aws:sagemaker:{registry.region}:{registry.account}:model-package/{registry.group_name(model.name)}/1")
         monitored = model.monitoring is not None and model.monitoring.data_quality is not None
-        handle = self._handles(config.name, (*(MONITOR_HANDLES if monitored else ()), *DEPLOY_HANDLES,
-                                             *subnet_handles(subnet_count)))
+        handle = self._handles(config.name, (*DEPLOY_HANDLES, *subnet_handles(subnet_count)))
         self._govern(handle["boundary-arn"])
         keys = ImportedKeys(self, "EstateKeys", key_arns={
             DataClass.DATA: handle["data-key-arn"], DataClass.MODELS: handle["models-key-arn"],
@@ -149,12 +160,14 @@ class ModelDeployProduct(ProjectProduct):
     def _monitor(self, config: EstateConfig, model: ModelConfig, reports: ImportedBucket) -> ModelMonitor:
         """Data quality only: it needs nothing but the captured requests and the model's baseline."""
         assert model.monitoring is not None
-        data_quality = dataclasses.replace(model.monitoring, model_quality=None, bias=None, explainability=None)
+        monitoring = model.monitoring
+        owner = monitoring.baselines_account
         return ModelMonitor(
-            self, "Monitor", endpoint=MonitoredEndpoint.of(self.endpoint, None),
-            model=dataclasses.replace(model, monitoring=data_quality), estate_name=config.name, reports=reports,
-            images=MonitorImages.for_region(config.region), accounts=config.accounts, name_prefix=self.endpoint_name,
-            topic=self.endpoint.alarm_topic,
+            self, "Monitor", endpoint=self.endpoint,
+            props=dataclasses.replace(monitoring, model_quality=None, bias=None, explainability=None),
+            name_prefix=self.endpoint_name, reports=reports, topic=self.endpoint.alarm_topic,
+            images=MonitorImages.for_region(config.region), role_path=monitor_role_path(config.name),
+            baselines_account=config.accounts.of(owner) if owner else None,
         )
 
     def _outputs(self, config: EstateConfig, model: ModelConfig) -> None:

@@ -47,8 +47,10 @@ from mlops_estate.core.validation import Problems
 from mlops_estate.network.private_network import NetworkPlacement
 from mlops_estate.reference.pipelines import BuildLocations, training_definition
 from mlops_estate.pipeline.training_pipeline import CrossAccountStore, PipelineStorage, TrainingPipeline
-from mlops_estate.lifecycle.registry import ARTIFACTS_PREFIX, registry_location
-from mlops_estate.lifecycle.retraining import DriftAlarmTrigger, MonitoringViolationTrigger, retraining_triggers
+from mlops_estate.config.registry import registry_location
+from mlops_estate.config.retraining import retraining_triggers
+from mlops_estate.lifecycle.registry import ARTIFACTS_PREFIX
+from mlops_estate.lifecycle.retraining_triggers import DriftAlarmTrigger, MonitoringViolationTrigger
 from mlops_estate.projects.product import (
     PROJECT_NAME_PATTERN,
     STUDIO_VISIBILITY_TAG,

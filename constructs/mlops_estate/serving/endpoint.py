@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from aws_cdk import Aws, Duration, RemovalPolicy, Token
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -18,24 +18,22 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from mlops_estate.events.alarm_topic import alarm_topic
-from mlops_estate.config.estate import ServingConfig
-from mlops_estate.core.validation import Problems
-from mlops_estate.security.encryption import KeyRing
-from mlops_estate.core.instance_types import has_local_storage
 from mlops_estate.core.nag import acknowledge, wildcard_findings
+from mlops_estate.core.patterns import ECR_IMAGE, S3_URI, SAGEMAKER_NAME
+from mlops_estate.core.validation import Problems
+from mlops_estate.events.alarm_topic import alarm_topic
 from mlops_estate.network.private_network import NetworkPlacement
-from mlops_estate.config.serving import PRIMARY_VARIANT, VariantConfig, validate_serving
+from mlops_estate.security.encryption import KeyRing
+from mlops_estate.security.sagemaker_workload import NO_RESOURCE_LEVEL_REASON, workload_statements
 from mlops_estate.security.storage import CmkBucket
-
-MODEL_PACKAGE_ARN = re.compile(r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[a-zA-Z0-9-]{1,63}(/\d+)?$")
-ECR_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/([a-z0-9._/-]+)(?::[\w.-]+|@sha256:[0-9a-f]{64})$")
-S3_URL = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(.*)$")
-ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+from mlops_estate.serving.model_source import ModelSource
+from mlops_estate.serving.serving_config import PRIMARY_VARIANT, ServingConfig, VariantConfig, validate_serving
 
 # Metric namespaces SageMaker publishes endpoint metrics to.
 INVOCATION_NAMESPACE = "AWS/SageMaker"
 INSTANCE_NAMESPACE = "/aws/sagemaker/Endpoints"
+# SageMaker watches at most 10 auto-rollback alarms per endpoint (AutoRollbackConfig.Alarms).
+MAX_ROLLBACK_ALARMS = 10
 
 
 def pascal(name: str) -> str:
@@ -44,70 +42,27 @@ def pascal(name: str) -> str:
 
 
 @dataclass(frozen=True)
-class ModelSource:
-    """What a variant serves: an approved model package (possibly in another account's registry), or a
-    container image with model data. ``artifact_account`` owns the S3 artifacts, their KMS key and the
-    ECR images of a model package (default: the package's account)."""
-
-    model_package_arn: str | None = None
-    image_uri: str | None = None
-    model_data_url: str | None = None
-    artifact_account: str | None = None
-    environment: Mapping[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def from_model_package(cls, model_package_arn: str, *, artifact_account: str | None = None) -> ModelSource:
-        return cls(model_package_arn=model_package_arn, artifact_account=artifact_account)
-
-    @classmethod
-    def from_image(cls, image_uri: str, *, model_data_url: str | None = None, environment: Mapping[str, str] | None = None) -> ModelSource:
-        return cls(image_uri=image_uri, model_data_url=model_data_url, environment=dict(environment or {}))
-
-    def check(self, path: str, problems: Problems, *, multi_model: bool) -> None:
-        if (self.model_package_arn is None) == (self.image_uri is None):
-            problems.add(path, "give exactly one of model_package_arn or image_uri")
-            return
-        arn = self.model_package_arn
-        if arn is not None:
-            if not Token.is_unresolved(arn) and not MODEL_PACKAGE_ARN.match(arn):
-                problems.add(f"{path}.model_package_arn", f"{arn!r} is not a model package ARN like arn:aws:sagemaker:eu-west-1:123456789012:model-package/group/1")
-            if self.model_data_url is not None:
-                problems.add(f"{path}.model_data_url", "comes from the model package; leave it unset with model_package_arn")
-            if multi_model:
-                problems.add(f"{path}.model_package_arn", "multi-model endpoints load many artifacts from an S3 prefix; use image_uri with model_data_url")
-            if self.artifact_account is None and Token.is_unresolved(arn):
-                problems.add(f"{path}.artifact_account", "is required when model_package_arn is a deploy-time value (its account is unknown at synth)")
-        else:
-            url = self.model_data_url
-            if multi_model and url is None:
-                problems.add(f"{path}.model_data_url", "is required for a multi-model endpoint (the S3 prefix that holds the models)")
-            if url is not None and not Token.is_unresolved(url):
-                if not S3_URL.match(url):
-                    problems.add(f"{path}.model_data_url", f"{url!r} is not an S3 URL like s3://bucket/model.tar.gz")
-                elif multi_model and not url.endswith("/"):
-                    problems.add(f"{path}.model_data_url", f"{url!r} must be a prefix ending in '/' for a multi-model endpoint")
-
-    @property
-    def owner_account(self) -> str | None:
-        """The account holding the artifacts: as given, else the package's or the image registry's account."""
-        if self.artifact_account is not None:
-            return self.artifact_account
-        arn, image = self.model_package_arn, self.image_uri
-        if arn is not None and not Token.is_unresolved(arn) and MODEL_PACKAGE_ARN.match(arn):
-            return arn.split(":")[4]
-        registry = ECR_IMAGE.match(image) if image is not None and not Token.is_unresolved(image) else None
-        return registry.group(1) if registry else None
-
-
-@dataclass(frozen=True)
 class ModelEndpointProps:
     """Everything a `ModelEndpoint` needs.
 
-    ``variant_models`` names the model of an A/B or shadow variant (by variant name); variants without
-    one serve ``model``. ``data_capture_bucket`` is required when data capture is on, ``async_bucket``
-    for mode ``async`` (inputs, outputs and failures under ``async/<endpoint>/``). Without an
-    ``alarm_topic`` the endpoint makes its own, encrypted with the monitoring key. ``autoscale`` false
-    keeps the configured instance count (no Application Auto Scaling).
+    Attributes:
+        endpoint_name: the endpoint's name (letters, digits, single hyphens, up to 63); also names its log group
+            (``/aws/sagemaker/Endpoints/<name>``), dashboard and capture prefix.
+        model: what the primary variant serves (`ModelSource.from_model_package` or `ModelSource.from_image`).
+        placement: the VPC subnets and security group the endpoint runs in (not used by serverless endpoints).
+        keys: the keys it encrypts with: ``models`` the instances' volumes, ``logs`` its log group,
+            ``monitoring`` its alarm and async notification topics (an `EstateKeys` or any `KeyRing`).
+        serving: how it serves: mode, instances, variants, rollout, alarms, scaling, data capture.
+        variant_models: the model of an A/B or shadow variant, by variant name; variants without one serve ``model``.
+        data_capture_bucket: where captures go (under ``<data_capture_prefix>/<endpoint>/``); required while data
+            capture is on.
+        data_capture_prefix: the bucket prefix of the captures.
+        async_bucket: inputs, outputs and failures of mode ``async`` (under ``async/<endpoint>/``); required then.
+        alarm_topic: where the rollback alarms notify; default: a topic of its own, encrypted with ``keys.monitoring``.
+        rollback_alarms: further alarms that roll a deployment back (with the endpoint's own, at most 10 in all).
+        multi_model: serve many models from one container (``model`` from an image with an S3 prefix).
+        log_retention: how long the endpoint's logs are kept.
+        autoscale: False keeps the configured instance counts (no Application Auto Scaling).
     """
 
     endpoint_name: str
@@ -137,6 +92,9 @@ class _Variant:
 class ModelEndpoint(Construct):
     """A SageMaker endpoint for one model, secure and observable by default.
 
+    Every problem of the props is reported at once, as one `ConfigError` naming each prop path, before anything
+    is built.
+
     - Model: VPC-only (the ``placement``) with network isolation, run by an execution role that may only
       read its model artifacts and images, write its own logs and captures, and manage its ENIs.
       Serverless endpoints are the exception AWS imposes: they support neither VPC nor network isolation.
@@ -147,6 +105,11 @@ class ModelEndpoint(Construct):
       instance counts survive deploys (``RetainAllVariantProperties``), weights and capture settings
       come from the new config.
     - Application Auto Scaling per variant; async endpoints scale on their backlog down to zero.
+
+    Args:
+        scope: the construct's parent.
+        id: the construct's id.
+        props: what the endpoint serves, where and how (`ModelEndpointProps`).
     """
 
     def __init__(self, scope: Construct, id: str, *, props: ModelEndpointProps) -> None:
@@ -159,14 +122,14 @@ class ModelEndpoint(Construct):
         self.endpoint_name = props.endpoint_name
         self.placement = props.placement
         self.keys = props.keys
-        self.has_data_capture = _captures(serving)
+        self.has_data_capture = serving.captures_data
         self.data_capture_bucket = props.data_capture_bucket if self.has_data_capture else None
         self.data_capture_prefix = f"{props.data_capture_prefix.strip('/')}/{props.endpoint_name}" if self.has_data_capture else None
         self.in_vpc = serving.mode != "serverless"
 
         self.variants = self._variants(props)
         self._sources: dict[str, ModelSource] = {}
-        self._granted: set[tuple[str | None, str | None, str | None]] = set()
+        self._granted: list[ModelSource] = []
         self._wildcards: dict[str, str] = {}  # cdk-nag finding id -> reason
         self.log_group = logs.LogGroup(
             self,
@@ -239,25 +202,31 @@ class ModelEndpoint(Construct):
         problems = Problems()
         serving = props.serving
         validate_serving(serving, "serving", problems)
-        if not Token.is_unresolved(props.endpoint_name) and not ENDPOINT_NAME.match(props.endpoint_name):
-            problems.add("endpoint_name", f"{props.endpoint_name!r} is not a valid endpoint name (letters, digits, single hyphens, up to 63)")
+        name = props.endpoint_name
+        if not Token.is_unresolved(name) and not SAGEMAKER_NAME.match(name):
+            problems.add("endpoint_name", f"{name!r} is not a valid endpoint name (letters, digits, single hyphens, up to 63)")
         props.model.check("model", problems, multi_model=props.multi_model)
         known = {v.name for v in serving.variants} | ({serving.shadow.name} if serving.shadow else set())
-        for name, source in props.variant_models.items():
-            if name not in known:
-                problems.add(f"variant_models.{name}", f"names no A/B or shadow variant; known: {', '.join(sorted(known)) or 'none'}")
-            source.check(f"variant_models.{name}", problems, multi_model=props.multi_model)
+        for variant, source in props.variant_models.items():
+            if variant not in known:
+                problems.add(f"variant_models.{variant}", f"names no A/B or shadow variant; known: {', '.join(sorted(known)) or 'none'}")
+            source.check(f"variant_models.{variant}", problems, multi_model=props.multi_model)
         if props.multi_model and serving.mode == "serverless":
             problems.add("multi_model", "serverless endpoints cannot host multi-model containers")
-        if _captures(serving) and props.data_capture_bucket is None:
+        if serving.captures_data and props.data_capture_bucket is None:
             problems.add("data_capture_bucket", "is required while data capture is on (serving.data_capture.enabled false turns it off)")
+        if serving.captures_data and not props.data_capture_prefix.strip("/"):
+            problems.add("data_capture_prefix", f"{props.data_capture_prefix!r} is empty; captures go under a prefix like 'data-capture'")
         if serving.mode == "async" and props.async_bucket is None:
             problems.add("async_bucket", "is required for mode 'async' (inputs, outputs and failures live there)")
         if not props.placement.subnet_ids and serving.mode != "serverless":
             problems.add("placement.subnet_ids", "is empty; the endpoint runs in the VPC's private subnets")
-        if problems:
-            lines = "\n".join(f"  - {p}" for p in problems.items)
-            raise ValueError(f"{self.node.path}: invalid ModelEndpoint props, {len(problems.items)} problem(s):\n{lines}")
+        own = (1 + len(serving.variants)) * (2 if serving.mode == "async" else 3)
+        if own + len(props.rollback_alarms) > MAX_ROLLBACK_ALARMS:
+            problems.add("rollback_alarms", f"{len(props.rollback_alarms)} given, with the endpoint's own {own} (per production variant: "
+                                            f"errors, latency{'' if serving.mode == 'async' else ', model errors'}) make "
+                                            f"{own + len(props.rollback_alarms)}; SageMaker watches at most {MAX_ROLLBACK_ALARMS}")
+        problems.raise_if_any(self.node.path)
 
     # ----- model -----
 
@@ -283,7 +252,7 @@ class ModelEndpoint(Construct):
         container = sagemaker.CfnModel.ContainerDefinitionProperty(
             model_package_name=source.model_package_arn,
             image=source.image_uri,
-            model_data_url=source.model_data_url,
+            model_data_url=source.model_data_location,
             environment=dict(source.environment) or None,
             mode="MultiModel" if self.props.multi_model else None,
         )
@@ -322,68 +291,32 @@ class ModelEndpoint(Construct):
             description=f"SageMaker endpoint {props.endpoint_name}: read its model, write its logs and captures",
         )
         self.role = role
-        self._allow(
-            iam.PolicyStatement(
-                sid="EndpointLogs",
-                actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                resources=[
-                    self.log_group.log_group_arn,
-                    f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:/aws/sagemaker/Endpoints/{props.endpoint_name}:log-stream:*",
-                ],
-            ),
-            "SageMaker names log streams after variants and instances at run time; only this endpoint's log group.",
+        # What every SageMaker workload needs: its log group, SageMaker's metric namespaces, the ECR login and, in
+        # the VPC, network interfaces confined to the VPC (ec2:Vpc).
+        workload = workload_statements(
+            Stack.of(self),
+            vpc_id=props.placement.vpc.vpc_id if self.in_vpc else None,
+            log_groups=(f"/aws/sagemaker/Endpoints/{props.endpoint_name}",),
+            metric_namespaces=("/aws/sagemaker/*", INVOCATION_NAMESPACE),
         )
-        self._allow(
-            iam.PolicyStatement(
-                sid="EndpointMetrics",
-                actions=["cloudwatch:PutMetricData"],
-                resources=["*"],
-                conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "AWS/SageMaker"]}},
-            ),
-            "cloudwatch:PutMetricData has no resource-level permissions; it is limited to SageMaker namespaces by condition.",
-        )
-        if props.serving.mode != "serverless":
-            account, region = Aws.ACCOUNT_ID, Aws.REGION
-            self._allow(
-                iam.PolicyStatement(
-                    sid="VpcDescribe",
-                    actions=["ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions",
-                             "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"],
-                    resources=["*"],
-                ),
-                "EC2 Describe* actions have no resource-level permissions; SageMaker reads the VPC to place the endpoint.",
-            )
-            self._allow(
-                iam.PolicyStatement(
-                    sid="VpcNetworkInterfaces",
-                    actions=["ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission",
-                             "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission"],
-                    resources=[f"arn:{Aws.PARTITION}:ec2:{region}:{account}:network-interface/*"]
-                    + [f"arn:{Aws.PARTITION}:ec2:{region}:{account}:subnet/{s}" for s in props.placement.subnet_ids]
-                    + [f"arn:{Aws.PARTITION}:ec2:{region}:{account}:security-group/{g}" for g in props.placement.security_group_ids],
-                ),
-                "SageMaker creates the endpoint's network interfaces at deploy time (ids unknown before); only in "
-                "the placement's subnets and security group.",
-            )
-        self._allow(
-            iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
-            "ecr:GetAuthorizationToken has no resource-level permissions; image pulls are scoped per repository.",
-        )
+        for statement in workload.scoped:
+            self._allow(statement, "SageMaker names log streams after variants and instances at run time; only this endpoint's log group.")
+        for statement in workload.unscoped:
+            self._allow(statement, NO_RESOURCE_LEVEL_REASON)
         return role
 
     def _grant_artifacts(self, source: ModelSource) -> None:
-        key = (source.model_package_arn, source.image_uri, source.model_data_url)
-        if key in self._granted:
+        if source in self._granted:
             return
-        self._granted.add(key)
+        self._granted.append(source)
         n = len(self._granted)
-        owner = source.owner_account
+        artifact_account = source.owner_account or Aws.ACCOUNT_ID
         partition, region = Aws.PARTITION, Aws.REGION
         image = ECR_IMAGE.match(source.image_uri) if source.image_uri and not Token.is_unresolved(source.image_uri) else None
         if image is not None:
-            repositories = [f"arn:{partition}:ecr:{image.group(2)}:{image.group(1)}:repository/{image.group(3)}"]
+            repositories = [f"arn:{partition}:ecr:{image['region']}:{image['account']}:repository/{image['repository']}"]
         else:
-            repositories = [f"arn:{partition}:ecr:{region}:{owner or Aws.ACCOUNT_ID}:repository/*"]
+            repositories = [f"arn:{partition}:ecr:{region}:{artifact_account}:repository/*"]
         self._allow(
             iam.PolicyStatement(
                 sid=f"PullImages{n}",
@@ -395,21 +328,25 @@ class ModelEndpoint(Construct):
             "model's artifacts (its registry or artifact account, or this account). Images in AWS's own registry "
             "accounts (built-in algorithm and framework images) are outside this statement.",
         )
-        url = source.model_data_url
-        data = S3_URL.match(url) if url and not Token.is_unresolved(url) else None
-        if data is not None:
-            objects = f"arn:{partition}:s3:::{data.group(1)}/{data.group(2)}" + ("*" if data.group(2).endswith("/") or not data.group(2) else "")
-            self._allow(
-                iam.PolicyStatement(sid=f"ReadModelData{n}", actions=["s3:GetObject"], resources=[objects]),
-                "A multi-model endpoint loads any model under its model data prefix, on demand.",
-            )
-            self._allow(
-                iam.PolicyStatement(sid=f"ListModelData{n}", actions=["s3:ListBucket"], resources=[f"arn:{partition}:s3:::{data.group(1)}"]),
-                "Listing the model data bucket has no wildcard.",
-            )
-        if source.model_package_arn is not None or (url is not None and data is None):
-            # The package names its artifacts only at deploy time: read objects of the artifact account only.
-            artifact_account = owner or Aws.ACCOUNT_ID
+        bucket, url = source.model_data_bucket, source.model_data_url
+        data = S3_URI.match(url) if url and not Token.is_unresolved(url) else None
+        if bucket is not None and source.model_data_object_key is not None:
+            key = source.model_data_object_key
+            objects = bucket.arn_for_objects(key + ("*" if key.endswith("/") or not key else ""))
+            self._allow(iam.PolicyStatement(sid=f"ReadModelData{n}", actions=["s3:GetObject"], resources=[objects]),
+                        "A multi-model endpoint loads any model under its model data prefix, on demand.")
+            self._allow(iam.PolicyStatement(sid=f"ListModelData{n}", actions=["s3:ListBucket"], resources=[bucket.bucket_arn]),
+                        "Listing the model data bucket has no wildcard.")
+        elif data is not None:
+            key = data["key"]
+            objects = f"arn:{partition}:s3:::{data['bucket']}/{key}" + ("*" if key.endswith("/") or not key else "")
+            self._allow(iam.PolicyStatement(sid=f"ReadModelData{n}", actions=["s3:GetObject"], resources=[objects]),
+                        "A multi-model endpoint loads any model under its model data prefix, on demand.")
+            self._allow(iam.PolicyStatement(sid=f"ListModelData{n}", actions=["s3:ListBucket"],
+                                            resources=[f"arn:{partition}:s3:::{data['bucket']}"]),
+                        "Listing the model data bucket has no wildcard.")
+        elif source.model_package_arn is not None or url is not None:
+            # The package (or a deploy-time URL) names its artifacts only at deploy time: objects of the artifact account.
             self._allow(
                 iam.PolicyStatement(
                     sid=f"ReadModelArtifacts{n}",
@@ -420,14 +357,20 @@ class ModelEndpoint(Construct):
                 "A model package names its artifact location only at deploy time; reads are limited to buckets "
                 "of the artifact account by the s3:ResourceAccount condition.",
             )
-        if source.model_package_arn is not None or data is not None:
-            artifact_account = owner or Aws.ACCOUNT_ID
+        through_s3 = {"StringLike": {"kms:ViaService": f"s3.{region}.amazonaws.com"}}
+        data_key = source.data_kms_key
+        if data_key is not None:
+            self._allow(iam.PolicyStatement(sid=f"DecryptModelData{n}", actions=["kms:Decrypt", "kms:DescribeKey"],
+                                            resources=[data_key.key_arn], conditions=through_s3),
+                        "Decrypting with the model data's key has no wildcard.")
+        elif source.model_package_arn is not None or url is not None:
+            # The model data's key is unknown at synth: keys of the account owning the data (never an image registry's).
             self._allow(
                 iam.PolicyStatement(
                     sid=f"DecryptModelArtifacts{n}",
                     actions=["kms:Decrypt", "kms:DescribeKey"],
                     resources=[f"arn:{partition}:kms:{region}:{artifact_account}:key/*"],
-                    conditions={"StringLike": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+                    conditions=through_s3,
                 ),
                 "The artifacts' key is the artifact account's; decrypt is limited to that account's keys, used "
                 "through S3 only (kms:ViaService).",
@@ -443,7 +386,7 @@ class ModelEndpoint(Construct):
         if self.has_data_capture:
             capture = serving.data_capture
             bucket = props.data_capture_bucket
-            assert bucket is not None and self.data_capture_prefix is not None
+            assert bucket is not None and self.data_capture_prefix is not None  # validated
             self._write_objects(bucket, self.data_capture_prefix, "DataCapture")
             options = ([sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Input")] if capture.capture_input else []) + (
                 [sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Output")] if capture.capture_output else []
@@ -460,25 +403,21 @@ class ModelEndpoint(Construct):
                 ),
             )
         async_config = self._async_config(props) if serving.mode == "async" else None
-        # SageMaker rejects KmsKeyId when any variant runs on an instance type with local NVMe storage (it
-        # encrypts that storage with a hardware module on the instance); the estate config refuses those
-        # types while guardrails.require_kms is on, since the SCP then denies every config without a key.
-        local = sorted({v.config.instance_type for v in self.variants if serving.mode != "serverless"
-                        and v.config.instance_type and has_local_storage(v.config.instance_type)})
         config = sagemaker.CfnEndpointConfig(
             self,
             "Config",
-            kms_key_id=None if local else props.keys.models.key_arn,
+            kms_key_id=props.keys.models.key_arn if serving.volume_kms_key else None,
             production_variants=production,
             shadow_production_variants=shadow or None,
             data_capture_config=data_capture,
             async_inference_config=async_config,
         )
-        if local:
+        if not serving.volume_kms_key:
+            # Validation admits the opt-out only for instance types with local NVMe storage (or deploy-time types).
             acknowledge(
                 config,
-                f"{', '.join(local)} has local NVMe instance storage, encrypted by the instance's hardware module; "
-                "SageMaker rejects a KmsKeyId on such instances.",
+                "serving.volume_kms_key is turned off explicitly: the endpoint's instance types have local NVMe instance "
+                "storage, which SageMaker encrypts with the instance's hardware module and on which it rejects a KmsKeyId.",
                 "NIST.800.53.R5-SageMakerEndpointConfigurationKMSKeyConfigured",
                 "HIPAA.Security-SageMakerEndpointConfigurationKMSKeyConfigured",
             )
@@ -876,15 +815,11 @@ class ModelEndpoint(Construct):
 
 
 def _inherit(variant: VariantConfig, primary: VariantConfig) -> VariantConfig:
-    return VariantConfig(
-        name=variant.name,
-        weight=variant.weight,
+    """A variant with what it leaves unset filled in: the primary's instance type, one instance, no scaling above it."""
+    min_instances = variant.min_instances if variant.min_instances is not None else 1
+    return replace(
+        variant,
         instance_type=variant.instance_type or primary.instance_type,
-        min_instances=variant.min_instances if variant.min_instances is not None else 1,
-        max_instances=variant.max_instances if variant.max_instances is not None else max(variant.min_instances or 1, 1),
+        min_instances=min_instances,
+        max_instances=variant.max_instances if variant.max_instances is not None else max(min_instances, 1),
     )
-
-
-def _captures(serving: ServingConfig) -> bool:
-    enabled = serving.data_capture.enabled
-    return serving.mode != "serverless" if enabled is None else enabled
