@@ -173,3 +173,19 @@ def test_the_guardrail_check_reads_quality_checks_as_the_processing_jobs_they_ar
     errors = synth_errors(pipeline)
     assert "DenySageMakerWithoutVolumeKmsKey: pipeline step 'DataQuality' has no volume KMS key" in errors
     assert "DenySageMakerWithoutVpcSubnets: pipeline step 'DataQuality' has no VpcConfig.Subnets" in errors
+
+
+def test_a_model_package_group_construct_is_accepted_and_scopes_the_role() -> None:
+    from mlops_estate.lifecycle.model_package_group import ModelPackageGroup
+
+    stack = make_stack(id="GroupConstruct")
+    group = ModelPackageGroup(stack, "Churn", model_package_group_name="team-churn")
+    shared = ModelPackageGroup.from_name("churn", account="222222222222", region="eu-west-1")
+    _pipeline(stack, "Build", "team-build", _register(group), _register(shared))
+    statements = policy_statements(template_of(stack).to_json(), "BuildPipelineRole")
+    created = [s for s in statements if s["Action"] == "sagemaker:CreateModelPackage"]
+    rendered = json.dumps([stack.resolve(s["Resource"]) for s in created])
+    # The group of this stack: its versions in the stack's account; the shared one: its versions in its own account.
+    assert '{"Ref": "AWS::AccountId"}, ":model-package/team-churn/*"' in rendered
+    assert ":sagemaker:eu-west-1:222222222222:model-package/churn/*" in rendered
+    assert all(s["Condition"] == {"StringEquals": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}} for s in created)
