@@ -125,7 +125,10 @@ class Renderer:
             return self.parameter(arg)
         if fn == "Fn::GetAtt":
             logical, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
-            return self.arn(logical)[0] if attribute == "Arn" else self.name(logical)
+            if attribute != "Arn":
+                return self.name(logical)
+            # CloudFormation's Arn attribute of a log group ends in ":*" (the group and its streams).
+            return self.arn(logical)[0] + (":*" if self.resources[logical]["Type"] == "AWS::Logs::LogGroup" else "")
         if fn == "Fn::Join":
             return self.render(arg[0]).join(self.render(v) for v in arg[1])
         if fn == "Fn::Select":

@@ -267,7 +267,7 @@ def test_wrong_parameter_type_for_a_field_is_rejected():
 
 
 def test_parameter_default_of_the_wrong_type_is_rejected():
-    with pytest.raises(ValueError, match=re.escape("parameter Count: default '2' (str) is not a valid Integer value")):
+    with pytest.raises(ValueError, match=re.escape("parameter 'Count': 1 problem(s):\n  - default: '2' (str) is not a valid Integer value")):
         ParameterInteger("Count", "2")  # type: ignore[arg-type]
 
 
@@ -294,7 +294,7 @@ def test_property_file_of_another_step_must_be_declared_there():
                               outputs=[ProcessingOutput("evaluation", "/opt/ml/processing/e", f"{BUCKET}/e")], property_files=[report])
     with pytest.raises(ValueError, match=re.escape("step 'Evaluate' declares no property file 'Other'")):
         evaluate.json_get("Other", "metrics.auc.value")
-    with pytest.raises(StepError, match=re.escape("reads output 'missing', which this step does not have")):
+    with pytest.raises(StepError, match=re.escape("property_files[R].output_name: 'missing' is not an output of this step")):
         ProcessingStep("E2", job=JOBS, image_uri=IMAGE, instance_type="ml.m5.large", code=f"{BUCKET}/e.py",
                        property_files=[PropertyFile("R", "missing", "r.json")])
 
@@ -307,7 +307,7 @@ def test_dependency_cycle_is_rejected():
 
 
 def test_spot_wait_shorter_than_runtime_is_rejected():
-    with pytest.raises(StepError, match=re.escape("spot.max_wait_seconds 600 is below max_runtime_seconds 3600")):
+    with pytest.raises(StepError, match=re.escape("spot.max_wait_seconds: 600 is below max_runtime_seconds 3600")):
         TrainingStep("Train", job=JOBS, image_uri=IMAGE, instance_type="ml.m5.large", inputs={"train": TrainingInput(f"{BUCKET}/t")},
                      output_path=f"{BUCKET}/m", spot=SpotTraining(f"{BUCKET}/c", 600))
 
@@ -317,16 +317,18 @@ def test_every_problem_of_a_step_is_reported_at_once():
         ProcessingStep("bad name!", job=JOBS, image_uri=IMAGE, instance_type=3, code="not-s3.py",  # type: ignore[arg-type]
                        cache=CacheConfig("30 days"), retry_policies=[RetryPolicy(("Nope",), max_attempts=50)])
     text = str(failure.value)
-    with pytest.raises(StepError, match="give code .* or an entrypoint, not both"):
+    with pytest.raises(StepError, match="code: give code .* or an entrypoint, not both"):
         ProcessingStep("Both", job=JOBS, image_uri=IMAGE, instance_type="ml.m5.large", code=f"{BUCKET}/p.py", entrypoint=["python3"])
-    for expected in ("name 'bad name!' is invalid", "instance_type: 3 is Integer; expected String", "code: 'not-s3.py'",
-                     "expire_after '30 days' is not an ISO 8601 duration", "exception type 'Nope' is not allowed",
-                     "max_attempts 50 must lie in [1, 20]"):
+    for expected in ("name: 'bad name!' is invalid; expected 1-64 letters, digits, hyphens or underscores",
+                     "instance_type: 3 is Integer; expected String", "code: 'not-s3.py' is not the S3 URI of a Python script",
+                     "cache.expire_after: '30 days' is not an ISO 8601 duration; expected e.g. P30D or PT12H",
+                     "retry_policies[0].exception_types: 'Nope' is not allowed on this step; expected one of",
+                     "retry_policies[0].max_attempts: 50 is out of range; allowed between 1 and 20"):
         assert expected in text, expected
 
 
 def test_register_rejects_an_unknown_approval_status():
-    with pytest.raises(StepError, match="approval_status 'Maybe' is not allowed"):
+    with pytest.raises(StepError, match="approval_status: 'Maybe' is not allowed; expected one of 'PendingManualApproval', 'Approved', 'Rejected'"):
         RegisterModelStep("Register", model_package_group="g", image_uri=IMAGE, model_data=f"{BUCKET}/model.tar.gz",
                           approval_status="Maybe")  # type: ignore[arg-type]
 

@@ -217,7 +217,8 @@ def test_drift_retraining_is_opt_in_per_project(built):
 
 def test_no_creators_or_no_models_is_rejected():
     config = _config(personas=["data_scientist"], models=[], enabled=False)
-    with pytest.raises(ValueError, match=r"Unit/Test/Projects: creators is empty.*config.projects selects no model"):
+    with pytest.raises(ValueError, match=r"Unit/Test/Projects: 2 problem\(s\):\n  - creators: \{\} is empty; expected the Studio "
+                                         r"execution roles that may create projects\n  - config.projects: selects no model"):
         _build(make_stack(Stage(make_app(), "Unit")), config, creators={})
 
 

@@ -52,7 +52,7 @@ WORK = "s3://work/pipelines/churn"
 RULES_IMAGE = "929884845733.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-debugger-rules:latest"
 
 
-def train(name: str = "Train", *, image: str = PYTORCH, instance_type: Any = "ml.p4d.24xlarge", instance_count: Any = 2,
+def train(name: str = "Train", *, image: str = PYTORCH, instance_type: Any = "ml.p3.16xlarge", instance_count: Any = 2,
           channel: TrainingInput | None = None, spot: SpotTraining | None = None, **extras: Any) -> TrainingStep:
     return TrainingStep(
         name, job=JOBS, image_uri=image, instance_type=instance_type, instance_count=instance_count,
@@ -71,15 +71,15 @@ def arguments(step: TrainingStep, *parameters: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("distribution", "instance_type", "expected"), [
     (Distribution("parameter_server"), "ml.c5.4xlarge", {"sagemaker_parameter_server_enabled": "true"}),
-    (Distribution("mpi", processes_per_host=8, custom_mpi_options="-x NCCL_DEBUG=INFO"), "ml.p4d.24xlarge",
+    (Distribution("mpi", processes_per_host=8, custom_mpi_options="-x NCCL_DEBUG=INFO"), "ml.p3.16xlarge",
      {"sagemaker_mpi_enabled": "true", "sagemaker_mpi_num_of_processes_per_host": "8",
       "sagemaker_mpi_custom_mpi_options": '"-x NCCL_DEBUG=INFO"'}),
-    (Distribution("smdistributed_dataparallel"), "ml.p4d.24xlarge",
-     {"sagemaker_distributed_dataparallel_enabled": "true", "sagemaker_instance_type": '"ml.p4d.24xlarge"',
+    (Distribution("smdistributed_dataparallel"), "ml.p3.16xlarge",
+     {"sagemaker_distributed_dataparallel_enabled": "true", "sagemaker_instance_type": '"ml.p3.16xlarge"',
       "sagemaker_distributed_dataparallel_custom_mpi_options": '""'}),
-    (Distribution("pytorchddp"), "ml.g5.12xlarge", {"sagemaker_pytorch_ddp_enabled": "true", "sagemaker_instance_type": '"ml.g5.12xlarge"'}),
-    (Distribution("torch_distributed"), "ml.trn1.32xlarge",
-     {"sagemaker_torch_distributed_enabled": "true", "sagemaker_instance_type": '"ml.trn1.32xlarge"'}),
+    (Distribution("pytorchddp"), "ml.p3.8xlarge", {"sagemaker_pytorch_ddp_enabled": "true", "sagemaker_instance_type": '"ml.p3.8xlarge"'}),
+    (Distribution("torch_distributed"), "ml.p3.16xlarge",
+     {"sagemaker_torch_distributed_enabled": "true", "sagemaker_instance_type": '"ml.p3.16xlarge"'}),
 ])
 def test_framework_launchers_emit_the_sdk_hyperparameters(distribution, instance_type, expected):
     args = arguments(train(instance_type=instance_type, distribution=distribution, hyperparameters={"epochs": 3}))
@@ -90,7 +90,7 @@ def test_framework_launchers_emit_the_sdk_hyperparameters(distribution, instance
 
 
 def test_an_instance_type_parameter_passes_through_to_the_launcher():
-    itype = ParameterString("TrainingInstanceType", "ml.p4de.24xlarge")
+    itype = ParameterString("TrainingInstanceType", "ml.p3.16xlarge")
     args = arguments(train(instance_type=itype, distribution=Distribution("smdistributed_dataparallel")), itype)
     assert args["HyperParameters"]["sagemaker_instance_type"] == {"Get": "Parameters.TrainingInstanceType"}
 
@@ -104,33 +104,33 @@ def test_builtin_algorithms_distribute_by_sharding_the_channel():
 
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"instance_count": 1, "instance_type": "ml.c5.xlarge", "distribution": Distribution("parameter_server")},
-     "distribution.strategy 'parameter_server' with instance_count 1: a parameter server needs at least 2 instances"),
+     "distribution: strategy 'parameter_server' with instance_count 1: a parameter server needs at least 2 instances"),
     ({"instance_count": ParameterInteger("Count", 1), "instance_type": "ml.c5.xlarge", "distribution": Distribution("parameter_server")},
      "a parameter server needs at least 2 instances"),  # a parameter's default is what a run without overrides uses
     ({"instance_count": 1, "distribution": Distribution("mpi")},
-     "distribution.strategy 'mpi' with instance_count 1 and one process per host starts a single process"),
-    ({"instance_count": 1, "instance_type": "ml.g5.2xlarge", "distribution": Distribution("pytorchddp")},
-     "distribution.strategy 'pytorchddp' with instance_count 1 on the single-GPU instance_type 'ml.g5.2xlarge' starts one worker"),
-    ({"instance_type": "ml.g5.48xlarge", "distribution": Distribution("smdistributed_dataparallel")},
-     "distribution.strategy 'smdistributed_dataparallel' does not run on instance_type 'ml.g5.48xlarge'; SMDDP supports "
+     "distribution: strategy 'mpi' with instance_count 1 and one process per host starts a single process"),
+    ({"instance_count": 1, "instance_type": "ml.p3.2xlarge", "distribution": Distribution("pytorchddp")},
+     "distribution: strategy 'pytorchddp' with instance_count 1 on the single-GPU instance_type 'ml.p3.2xlarge' starts one worker"),
+    ({"instance_type": "ml.p3.8xlarge", "distribution": Distribution("smdistributed_dataparallel")},
+     "distribution: strategy 'smdistributed_dataparallel' does not run on instance_type 'ml.p3.8xlarge'; SMDDP supports "
      "ml.p3.16xlarge, ml.p3dn.24xlarge, ml.p4d.24xlarge, ml.p4de.24xlarge"),
     ({"instance_type": "ml.c5.18xlarge", "distribution": Distribution("torch_distributed")},
-     "distribution.strategy 'torch_distributed' needs a GPU (ml.p*, ml.g*) or Trainium (ml.trn*) instance_type, not 'ml.c5.18xlarge'"),
+     "distribution: strategy 'torch_distributed' needs a GPU (ml.p*, ml.g*) or Trainium (ml.trn*) instance_type, not 'ml.c5.18xlarge'"),
     ({"instance_type": "ml.trn1.32xlarge", "distribution": Distribution("mpi", processes_per_host=16)},
-     "distribution.strategy 'mpi' is not supported on Trainium instance_type 'ml.trn1.32xlarge'; use 'torch_distributed'"),
+     "distribution: strategy 'mpi' is not supported on Trainium instance_type 'ml.trn1.32xlarge'; use 'torch_distributed'"),
     ({"distribution": Distribution("pytorchddp", processes_per_host=8)},
-     "distribution.processes_per_host is for the 'mpi' strategy only, not 'pytorchddp'"),
-    ({"distribution": Distribution("mpi", processes_per_host=0)}, "distribution.processes_per_host 0 must lie in [1, 64]"),
+     "distribution: processes_per_host is for the 'mpi' strategy only, not 'pytorchddp'"),
+    ({"distribution": Distribution("mpi", processes_per_host=0)}, "distribution: processes_per_host 0 must lie in [1, 64]"),
     ({"distribution": Distribution("torch_distributed", custom_mpi_options="-v")},
-     "distribution.custom_mpi_options is for the 'mpi' and 'smdistributed_dataparallel' strategies, not 'torch_distributed'"),
+     "distribution: custom_mpi_options is for the 'mpi' and 'smdistributed_dataparallel' strategies, not 'torch_distributed'"),
     ({"distribution": Distribution("horovod")},  # type: ignore[arg-type]
-     "distribution.strategy 'horovod' is not allowed; use one of parameter_server, mpi, smdistributed_dataparallel, pytorchddp, torch_distributed"),
+     "distribution: strategy 'horovod' is not allowed; use one of parameter_server, mpi, smdistributed_dataparallel, pytorchddp, torch_distributed"),
     ({"distribution": Distribution("pytorchddp"), "hyperparameters": {"sagemaker_pytorch_ddp_enabled": "false"}},
-     "hyperparameters ['sagemaker_pytorch_ddp_enabled'] are set by distribution; remove them"),
+     "hyperparameters: ['sagemaker_pytorch_ddp_enabled'] are set by distribution; remove them"),
     ({"instance_count": 1, "channel": TrainingInput(f"{WORK}/train", distribution="ShardedByS3Key")},
-     "inputs[train].distribution ShardedByS3Key with instance_count 1 shards across one instance; use FullyReplicated, or instance_count > 1"),
+     "inputs[train].distribution: ShardedByS3Key with instance_count 1 shards across one instance; use FullyReplicated, or instance_count > 1"),
     ({"channel": TrainingInput(f"{WORK}/train", distribution="Sharded")},  # type: ignore[arg-type]
-     "inputs[train].distribution 'Sharded' is not allowed; use FullyReplicated or ShardedByS3Key"),
+     "inputs[train].distribution: 'Sharded' is not allowed; use FullyReplicated or ShardedByS3Key"),
 ])
 def test_bad_distribution_is_rejected(kwargs, message):
     with pytest.raises(StepError, match=re.escape(message)):
@@ -148,10 +148,10 @@ def test_warm_pool_keeps_the_cluster_alive_after_the_job():
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"keep_alive_seconds": 3601}, "keep_alive_seconds 3601 is out of range; a warm pool is kept 0 to 3600 seconds"),
-    ({"keep_alive_seconds": -1}, "keep_alive_seconds -1 is out of range; a warm pool is kept 0 to 3600 seconds"),
+    ({"keep_alive_seconds": 3601}, "keep_alive_seconds: 3601 is out of range; a warm pool is kept 0 to 3600 seconds"),
+    ({"keep_alive_seconds": -1}, "keep_alive_seconds: -1 is out of range; a warm pool is kept 0 to 3600 seconds"),
     ({"keep_alive_seconds": 600, "spot": SpotTraining(f"{WORK}/checkpoints", 7200)},
-     "keep_alive_seconds 600: SageMaker managed warm pools cannot be used with managed spot training"),
+     "keep_alive_seconds: 600 asks for a SageMaker managed warm pool, which cannot be used with managed spot training"),
 ])
 def test_bad_warm_pool_is_rejected(kwargs, message):
     with pytest.raises(StepError, match=re.escape(message)):
@@ -209,23 +209,23 @@ def test_rule_images_come_from_the_regions_registry():
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"debugger": debugger("eu-central-2")}, "debugger.region 'eu-central-2' has no known rule evaluator image; known: af-south-1"),
-    ({"profiler": profiler("me-central-1")}, "profiler.region 'me-central-1' has no known rule evaluator image"),
+    ({"debugger": debugger("eu-central-2")}, "debugger: region 'eu-central-2' has no known rule evaluator image; known: af-south-1"),
+    ({"profiler": profiler("me-central-1")}, "profiler: region 'me-central-1' has no known rule evaluator image"),
     ({"debugger": debugger(rules=(DebuggerRule("Overfit"), DebuggerRule("Overfit")))},
-     "debugger.rules: 'Overfit' is given twice; a rule configuration name must be unique"),
+     "debugger: rules: 'Overfit' is given twice; a rule configuration name must be unique"),
     ({"debugger": debugger(rules=(DebuggerRule("Overfit", {"rule_to_invoke": "Other"}),))},
-     "debugger.rules[0].parameters: rule_to_invoke is set from the rule name; remove it"),
+     "debugger: rules[0].parameters: rule_to_invoke is set from the rule name; remove it"),
     ({"debugger": debugger(rules=(DebuggerRule("Bogus"),))},  # type: ignore[arg-type]
-     "debugger.rules[0].name 'Bogus' is not a built-in rule here; use one of VanishingGradient, Overfit, LossNotDecreasing"),
+     "debugger: rules[0].name 'Bogus' is not a built-in rule here; use one of VanishingGradient, Overfit, LossNotDecreasing"),
     ({"profiler": profiler(rules=(ProfilerRule("Overfit"),))},  # type: ignore[arg-type]
-     "profiler.rules[0].name 'Overfit' is not a built-in rule here; use one of ProfilerReport"),
+     "profiler: rules[0].name 'Overfit' is not a built-in rule here; use one of ProfilerReport"),
     ({"debugger": debugger(rules=(DebuggerRule("Overfit", job=RuleJob("m5.xlarge", 0)),))},
-     "debugger.rules[0].job.instance_type 'm5.xlarge' is not a SageMaker instance type like ml.m5.xlarge"),
+     "debugger: rules[0].job.instance_type 'm5.xlarge' is not a SageMaker instance type; expected ml.<family>.<size>, e.g. ml.m5.large"),
     ({"debugger": debugger(rules=(DebuggerRule("Overfit", job=RuleJob(volume_size_gb=0)),))},
-     "debugger.rules[0].job.volume_size_gb 0 must lie in [1, 16384]"),
-    ({"debugger": debugger(save_interval=0)}, "debugger.save_interval 0 must lie in [1, 1000000]"),
-    ({"profiler": profiler(interval_ms=250)}, "profiler.interval_ms 250 is not allowed; use one of 100, 200, 500, 1000, 5000, 60000"),
-    ({"profiler": Profiler("eu-west-1", "work/profiler")}, "profiler.s3_output_path: 'work/profiler' is not an S3 URI"),
+     "debugger: rules[0].job.volume_size_gb 0 must lie in [1, 16384]"),
+    ({"debugger": debugger(save_interval=0)}, "debugger: save_interval 0 must lie in [1, 1000000]"),
+    ({"profiler": profiler(interval_ms=250)}, "profiler: interval_ms 250 is not allowed; use one of 100, 200, 500, 1000, 5000, 60000"),
+    ({"profiler": Profiler("eu-west-1", "work/profiler")}, "profiler.s3_output_path: 'work/profiler' is not an S3 URI; expected s3://bucket/prefix"),
     ({"instance_type": "ml.c5.xlarge", "distribution": Distribution("parameter_server"), "debugger": debugger(rules=())},
      "debugger: SageMaker Debugger does not support parameter-server distributed training"),
     ({"distribution": Distribution("pytorchddp"), "spot": SpotTraining(f"{WORK}/checkpoints", 7200), "debugger": debugger(rules=())},
@@ -275,11 +275,11 @@ class Built:
                 debugger=Debugger("eu-west-1", f"{work}/debugger", DebuggerSettings(rules=(DebuggerRule("VanishingGradient"),))),
                 profiler=Profiler("eu-west-1", f"{work}/profiler"),
             )
-            return PipelineDefinition("extras", steps=[step])
+            return PipelineDefinition("team-extras", steps=[step])
 
         def plain(jobs: JobEnvironment) -> PipelineDefinition:
-            return PipelineDefinition("plain", steps=[TrainingStep(
-                "Train", job=jobs, image_uri=PYTORCH, instance_type="ml.g5.xlarge", inputs={"train": TrainingInput(f"{work}/train")},
+            return PipelineDefinition("team-plain", steps=[TrainingStep(
+                "Train", job=jobs, image_uri=PYTORCH, instance_type="ml.p3.2xlarge", inputs={"train": TrainingInput(f"{work}/train")},
                 output_path=f"{work}/model", spot=None)])
 
         TrainingPipeline(self.stack, "Extras", pipeline_name="team-extras", definition=definition, placement=network.placement,

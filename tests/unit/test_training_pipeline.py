@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from aws_cdk import Stack
 
+from mlops_estate.core.validation import ConfigError
 from mlops_estate.security.encryption import DataClass, EstateKeys
 from mlops_estate.network.private_network import PrivateNetwork
 from mlops_estate.pipeline import (
@@ -58,11 +59,11 @@ def full_definition(jobs: JobEnvironment) -> PipelineDefinition:
                           input_s3_uri="s3://work/batch", output_path="s3://work/scored")
     gate = ConditionStep("Gate", conditions=[ConditionGreaterThanOrEqualTo(evaluate.json_get(report, "metrics.auc.value"), threshold)],
                          if_steps=[register, create, score], else_steps=[FailStep("Failed", error_message="below threshold")])
-    return PipelineDefinition("full", parameters=[threshold, ParameterString("Mode", "daily")], steps=[prep, train, evaluate, gate])
+    return PipelineDefinition("team-churn-build", parameters=[threshold, ParameterString("Mode", "daily")], steps=[prep, train, evaluate, gate])
 
 
 def processing_only(jobs: JobEnvironment) -> PipelineDefinition:
-    return PipelineDefinition("prep", steps=[
+    return PipelineDefinition("team-prep", steps=[
         ProcessingStep("Prep", job=jobs, image_uri=IMAGE, instance_type="ml.m5.large", code="s3://code/prep.py")])
 
 
@@ -189,17 +190,19 @@ def test_the_pipeline_never_approves_its_own_model(built):
 @pytest.mark.parametrize("status", ["Approved", "Rejected", "parameter"])
 def test_a_register_step_deciding_the_status_itself_is_rejected(parts, status):
     stack, placement, storage = parts
+    name = f"deciding-{status.lower()}"
 
     def definition(jobs: JobEnvironment) -> PipelineDefinition:
         chosen = ParameterString("ModelApprovalStatus", "PendingManualApproval")
         register = RegisterModelStep("Register", model_package_group=GROUP, image_uri=IMAGE, model_data="s3://work/model.tar.gz",
                                      approval_status=chosen if status == "parameter" else status)  # type: ignore[arg-type]
-        return PipelineDefinition("p", parameters=[chosen], steps=[register])
+        return PipelineDefinition(name, parameters=[chosen], steps=[register])
 
-    with pytest.raises(ValueError, match=r"RegisterModel step\(s\) 'Register' set approval_status to something else than "
-                                         "'PendingManualApproval'; a build pipeline registers versions for a person to approve"):
-        TrainingPipeline(stack, f"Deciding{status}", pipeline_name=f"deciding-{status.lower()}", definition=definition,
-                         placement=placement, storage=storage)
+    shown = "String parameter 'ModelApprovalStatus'" if status == "parameter" else repr(status)
+    with pytest.raises(ConfigError, match=re.escape(
+            f"definition.steps[Register].approval_status: {shown} is not allowed; expected 'PendingManualApproval': a build "
+            "pipeline registers versions for a person to approve")):
+        TrainingPipeline(stack, f"Deciding{status}", pipeline_name=name, definition=definition, placement=placement, storage=storage)
 
 
 def test_job_role_touches_only_the_given_buckets_and_store(built):
@@ -244,20 +247,43 @@ def parts() -> tuple[Stack, Any, PipelineStorage]:
     return stack, network.placement, PipelineStorage(key=keys.models, buckets=(bucket.bucket,))
 
 
-def test_bad_name_and_schedule_are_reported_together(parts):
+def _prep(name: str) -> Any:
+    """A one-step definition named ``name``."""
+    def definition(jobs: JobEnvironment) -> PipelineDefinition:
+        return PipelineDefinition(name, steps=[
+            ProcessingStep("Prep", job=jobs, image_uri=IMAGE, instance_type="ml.m5.large", code="s3://code/prep.py")])
+    return definition
+
+
+def test_bad_props_are_reported_together_with_path_and_value(parts):
     stack, placement, storage = parts
-    with pytest.raises(ValueError) as failure:
-        TrainingPipeline(stack, "P1", pipeline_name="bad_name", definition=processing_only, placement=placement, storage=storage,
-                         schedule=PipelineSchedule("every monday"))
+    with pytest.raises(ConfigError) as failure:
+        TrainingPipeline(stack, "P1", pipeline_name="bad_name", definition=_prep("bad_name"), placement=placement,
+                         storage=PipelineStorage(key=storage.key, buckets=()), schedule=PipelineSchedule("rate(1 fortnight)"))
     text = str(failure.value)
-    assert text.startswith("Bad/P1: ")
-    assert "pipeline_name 'bad_name' is invalid" in text and "schedule.expression 'every monday'" in text
+    assert text.startswith("Bad/P1: 3 problem(s)")
+    for expected in (
+        "pipeline_name: 'bad_name' is not a pipeline name; expected up to 256 letters, digits and single hyphens",
+        "storage.buckets: () is empty; expected at least one bucket",
+        "schedule.expression: 'rate(1 fortnight)' is not a schedule expression; expected 'rate(<n> minutes|hours|days)', "
+        "'cron(<6 fields>)' or 'at(yyyy-mm-ddThh:mm:ss)'",
+    ):
+        assert expected in text, expected
+
+
+def test_a_definition_named_otherwise_is_refused(parts):
+    stack, placement, storage = parts
+    with pytest.raises(ConfigError, match=re.escape(
+            "Bad/P5: 1 problem(s):\n  - definition: builds the pipeline 'other', not 'p5'; expected the definition to carry "
+            "pipeline_name")):
+        TrainingPipeline(stack, "P5", pipeline_name="p5", definition=_prep("other"), placement=placement, storage=storage)
 
 
 def test_schedule_parameter_must_exist(parts):
     stack, placement, storage = parts
-    with pytest.raises(ValueError, match=re.escape("schedule.parameters ['Nope'] are not parameters of the pipeline")):
-        TrainingPipeline(stack, "P2", pipeline_name="p2", definition=processing_only, placement=placement, storage=storage,
+    with pytest.raises(ConfigError, match=re.escape("schedule.parameters[Nope]: 'Nope' is not a parameter of the pipeline; "
+                                                    "expected one of none (declare it)")):
+        TrainingPipeline(stack, "P2", pipeline_name="p2", definition=_prep("p2"), placement=placement, storage=storage,
                          schedule=PipelineSchedule("rate(1 day)", {"Nope": "x"}))
 
 
@@ -266,18 +292,30 @@ def test_image_from_an_expression_cannot_be_scoped(parts):
 
     def definition(jobs: JobEnvironment) -> PipelineDefinition:
         image = ParameterString("Image", IMAGE)
-        return PipelineDefinition("p", parameters=[image], steps=[
+        return PipelineDefinition("p3", parameters=[image], steps=[
             ProcessingStep("Prep", job=jobs, image_uri=image, instance_type="ml.m5.large", code="s3://code/p.py")])
 
-    with pytest.raises(ValueError, match="takes its image from an expression; give a literal ECR image URI"):
+    with pytest.raises(ConfigError, match=re.escape(
+            "definition.steps[Prep].image_uri: String parameter 'Image' is an expression; expected a literal ECR image URI")):
         TrainingPipeline(stack, "P3", pipeline_name="p3", definition=definition, placement=placement, storage=storage)
+
+
+def test_image_outside_ecr_is_refused(parts):
+    stack, placement, storage = parts
+
+    def definition(jobs: JobEnvironment) -> PipelineDefinition:
+        return PipelineDefinition("p6", steps=[
+            ProcessingStep("Prep", job=jobs, image_uri="docker.io/library/python:3", instance_type="ml.m5.large", code="s3://code/p.py")])
+
+    with pytest.raises(ConfigError, match=re.escape("definition.steps[Prep].image_uri: 'docker.io/library/python:3' is not an ECR image URI")):
+        TrainingPipeline(stack, "P6", pipeline_name="p6", definition=definition, placement=placement, storage=storage)
 
 
 def test_invalid_definition_fails_the_construct(parts):
     stack, placement, storage = parts
 
     def definition(jobs: JobEnvironment) -> PipelineDefinition:
-        return PipelineDefinition("p", steps=[FailStep("Stop", error_message="x", depends_on=["Missing"])])
+        return PipelineDefinition("p4", steps=[FailStep("Stop", error_message="x", depends_on=["Missing"])])
 
     with pytest.raises(PipelineDefinitionError, match="depends on unknown step 'Missing'"):
         TrainingPipeline(stack, "P4", pipeline_name="p4", definition=definition, placement=placement, storage=storage)

@@ -105,7 +105,8 @@ class BuildConfig:
                              f"{self.distribution.strategy!r} launches a framework (script-mode) container; the built-in XGBoost image "
                              "distributes by training_instance_count and training_data_distribution alone. Set training_image or drop distribution")
             for problem in self.distribution.problems(self.training_instance_type, count):
-                problems.add(path, problem.replace("instance_count", "training_instance_count").replace("instance_type", "training_instance_type"))
+                problems.add(path, "distribution." + problem.replace("instance_count", "training_instance_count")
+                             .replace("instance_type", "training_instance_type"))
         if not 0 <= self.warm_pool_seconds <= MAX_WARM_POOL_SECONDS:
             problems.add(join(path, "warm_pool_seconds"), f"{self.warm_pool_seconds} must lie in [0, {MAX_WARM_POOL_SECONDS}]")
         elif self.warm_pool_seconds and self.spot:
@@ -113,7 +114,7 @@ class BuildConfig:
                          "SageMaker managed warm pools cannot be used with spot training; set spot to false or warm_pool_seconds to 0")
         if self.debugger is not None:
             for problem in distributed_debugging_problems(self.distribution, checkpointing=self.spot):
-                problems.add(path, problem)
+                problems.add(path, f"debugger: {problem}")
         if self.debugger is not None and self.training_image is None:
             for i, rule in enumerate(self.debugger.rules):
                 if rule.name in DEEP_LEARNING_ONLY:

@@ -6,6 +6,8 @@ import re
 
 # SageMaker instance types: ml.<family>.<size>.
 INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+[a-z0-9-]*\.(?:[0-9]*x?large|medium|small|xlarge|[0-9]+xlarge)$")
+# How a message names what INSTANCE_TYPE accepts.
+INSTANCE_TYPE_FORM = "ml.<family>.<size>, e.g. ml.m5.large"
 # An ECR image by tag or digest (China regions end in .amazonaws.com.cn); the groups give the repository's account,
 # region and name.
 ECR_IMAGE = re.compile(

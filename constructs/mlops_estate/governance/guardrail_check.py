@@ -8,7 +8,7 @@ switched off in config is switched off in both places.
 
 The checks read CloudFormation properties (PascalCase, tokens resolved to intrinsics), which is what
 CloudFormation sends to the SageMaker API on the deploying role's behalf. Pipeline steps are checked
-in the pipeline definition (training, tuning, processing and transform steps create jobs the SCP governs);
+in the pipeline definition (each step type says where its job's settings sit: `Step.job_security`);
 a definition held in S3 (or one whose JSON a token replaces as a whole) cannot be read at synth
 and is skipped. Studio user profiles, spaces and apps and HyperPod clusters are checked for their
 instance types (clusters and domains also for their VPC subnets and security groups).
@@ -37,6 +37,7 @@ from constructs import IConstruct, IValidation
 
 from mlops_estate.core.instance_types import string_like
 from mlops_estate.governance.guardrails import ENDPOINT_CONFIG_KMS, STUDIO_SYSTEM_INSTANCE, GuardrailOptions, guardrail_rules
+from mlops_estate.pipeline.steps import step_class
 
 Finding = tuple[str, str]  # (Sid, what is wrong and how to fix it)
 Props = dict[str, Any]
@@ -62,12 +63,16 @@ def _is_true(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.lower() == "true")
 
 
-def _job(*, volume_key: Any, output_key: Any, network: Any, where: str, isolation: bool = True) -> Iterator[Finding]:
-    """The KMS, VPC, isolation and encryption rules of one job (training, processing, monitoring)."""
+def _job(*, volume_key: Any, output_key: Any, network: Any, where: str, isolation: bool = True,
+         in_vpc: bool = True) -> Iterator[Finding]:
+    """The KMS, VPC, isolation and encryption rules of one job (training, processing, monitoring); ``in_vpc``
+    False: a job without network settings of its own (a transform job runs in its model's), only KMS applies."""
     if volume_key is None:
         yield VOLUME_KMS, f"{where} has no volume KMS key (VolumeKmsKeyId); give the estate's CMK"
     if output_key is None:
         yield OUTPUT_KMS, f"{where} has no output KMS key (KmsKeyId of the output config); give the estate's CMK"
+    if not in_vpc:
+        return
     vpc = _get(network, "VpcConfig")
     if not _get(vpc, "Subnets"):
         yield SUBNETS, f"{where} has no VpcConfig.Subnets; place it with NetworkPlacement.subnet_ids"
@@ -156,28 +161,17 @@ def _monitoring_schedule(props: Props) -> Iterator[Finding]:
 
 
 def _pipeline_steps(steps: list[Any]) -> Iterator[Finding]:
+    """The rules of every job a pipeline's steps create, wherever each step type keeps its job's settings (the
+    step class says so: `Step.job_security`)."""
     for step in steps:
         if not isinstance(step, dict):
             continue
         name, kind, args = step.get("Name", "?"), step.get("Type"), step.get("Arguments") or {}
-        where = f"pipeline step {name!r}"
-        if kind == "Tuning":  # its training jobs are described by TrainingJobDefinition
-            kind, args = "Training", args.get("TrainingJobDefinition") or {}
-        if kind == "Training":
-            yield from _job(volume_key=_get(args, "ResourceConfig", "VolumeKmsKeyId"),
-                            output_key=_get(args, "OutputDataConfig", "KmsKeyId"),
-                            network={"VpcConfig": args.get("VpcConfig"), "EnableNetworkIsolation": args.get("EnableNetworkIsolation"),
-                                     "EnableInterContainerTrafficEncryption": args.get("EnableInterContainerTrafficEncryption")},
-                            where=where)
-        elif kind == "Processing":
-            yield from _job(volume_key=_get(args, "ProcessingResources", "ClusterConfig", "VolumeKmsKeyId"),
-                            output_key=_get(args, "ProcessingOutputConfig", "KmsKeyId"), network=args.get("NetworkConfig"),
-                            where=where)
-        elif kind == "Transform":
-            if _get(args, "TransformResources", "VolumeKmsKeyId") is None:
-                yield VOLUME_KMS, f"{where} has no TransformResources.VolumeKmsKeyId"
-            if _get(args, "TransformOutput", "KmsKeyId") is None:
-                yield OUTPUT_KMS, f"{where} has no TransformOutput.KmsKeyId"
+        step_type = step_class(kind) if isinstance(kind, str) else None
+        security = step_type.job_security(args) if step_type is not None and isinstance(args, dict) else None
+        if security is not None:
+            yield from _job(volume_key=security.volume_kms_key, output_key=security.output_kms_key, network=security.network,
+                            where=f"pipeline step {name!r}", in_vpc=security.network is not None)
         for nested in ("IfSteps", "ElseSteps"):
             if isinstance(_get(step, "Arguments", nested), list):
                 yield from _pipeline_steps(step["Arguments"][nested])

@@ -1,9 +1,9 @@
 """SageMaker model building pipelines without the SageMaker SDK: a typed definition builder and the
-`TrainingPipeline` construct that deploys a definition with a least-privilege role.
+`TrainingPipeline` construct that deploys a definition with least-privilege roles.
 
-Import the builder from here::
+Import everything from here::
 
-    from mlops_estate.pipeline import PipelineDefinition, ParameterFloat, ProcessingStep, TrainingStep, ...
+    from mlops_estate.pipeline import TrainingPipeline, PipelineStorage, PipelineDefinition, ProcessingStep, LambdaStep, ...
 """
 
 from mlops_estate.pipeline.conditions import (
@@ -45,44 +45,17 @@ from mlops_estate.pipeline.expressions import (
     PropertyFile,
     Value,
 )
-from mlops_estate.pipeline.steps import (
-    DEFAULT_JOB_RETRY,
-    CacheConfig,
-    CategoricalRange,
-    ClarifyCheckStep,
-    ConditionStep,
-    ContinuousRange,
-    CreateModelStep,
-    FailStep,
-    IntegerRange,
-    JobEnvironment,
-    MetricDefinition,
-    MetricsSource,
-    ModelMetrics,
-    ProcessingInput,
-    ProcessingOutput,
-    ProcessingStep,
-    QualityCheckStep,
-    RegisterModelStep,
-    RetryPolicy,
-    SpotTraining,
-    Step,
-    StepError,
-    TrainingInput,
-    TrainingStep,
-    TransformStep,
-    TuningObjective,
-    TuningStep,
-)
+from mlops_estate.pipeline import steps
+from mlops_estate.pipeline.steps import *  # noqa: F403
+from mlops_estate.pipeline.training_pipeline import CrossAccountStore, PipelineSchedule, PipelineStorage, TrainingPipeline
 
 __all__ = [
-    "CacheConfig", "CategoricalRange", "ClarifyCheckStep", "Condition", "ConditionEquals", "ConditionGreaterThan",
-    "ConditionGreaterThanOrEqualTo", "ConditionIn", "ConditionLessThan", "ConditionLessThanOrEqualTo", "ConditionNot",
-    "ConditionNotEquals", "ConditionOr", "ConditionStep", "ContinuousRange", "CreateModelStep", "DEBUGGER_RULE_REGISTRIES",
-    "DEFAULT_JOB_RETRY", "Debugger", "DebuggerRule", "DebuggerSettings", "Distribution", "ExecutionVariables", "Expression", "FailStep", "IntegerRange", "JobEnvironment", "Join", "JsonGet",
-    "MetricDefinition", "MetricsSource", "ModelMetrics", "Parameter", "ParameterBoolean", "ParameterFloat",
-    "ParameterInteger", "ParameterString", "PipelineDefinition", "PipelineDefinitionError", "ProcessingInput",
-    "ProcessingOutput", "ProcessingStep", "Profiler", "ProfilerRule", "ProfilerSettings", "Property", "PropertyFile", "QualityCheckStep",
-    "RegisterModelStep", "RetryPolicy", "RuleJob", "SMDDP_INSTANCE_TYPES", "SpotTraining", "Step", "StepError", "TrainingInput", "TrainingStep", "TransformStep",
-    "TuningObjective", "TuningStep", "Value", "debugger_rules_image",
+    "Condition", "ConditionEquals", "ConditionGreaterThan", "ConditionGreaterThanOrEqualTo", "ConditionIn",
+    "ConditionLessThan", "ConditionLessThanOrEqualTo", "ConditionNot", "ConditionNotEquals", "ConditionOr", "CrossAccountStore",
+    "DEBUGGER_RULE_REGISTRIES", "Debugger", "DebuggerRule", "DebuggerSettings", "Distribution", "ExecutionVariables",
+    "Expression", "Join", "JsonGet", "Parameter", "ParameterBoolean", "ParameterFloat", "ParameterInteger",
+    "ParameterString", "PipelineDefinition", "PipelineDefinitionError", "PipelineSchedule", "PipelineStorage", "Profiler", "ProfilerRule",
+    "ProfilerSettings", "Property", "PropertyFile", "RuleJob", "SMDDP_INSTANCE_TYPES", "TrainingPipeline", "Value",
+    "debugger_rules_image",
 ]
+__all__ += steps.__all__

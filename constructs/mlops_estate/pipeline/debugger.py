@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Literal
 from mlops_estate.core.validation import Problems
 from mlops_estate.pipeline.distribution import Distribution
 from mlops_estate.pipeline.expressions import Expression, Join, Value
-from mlops_estate.core.patterns import INSTANCE_TYPE
+from mlops_estate.core.patterns import INSTANCE_TYPE, INSTANCE_TYPE_FORM
 
 # Accounts that publish the built-in rule evaluator image (repository sagemaker-debugger-rules, tag latest) per
 # commercial region. Source: the SageMaker Python SDK, src/sagemaker/image_uri_config/debugger.json, and the
@@ -107,7 +107,12 @@ def _under(prefix: Value, *parts: str) -> Value:
 
 @dataclass(frozen=True)
 class RuleJob:
-    """Where a rule evaluation job runs: ``instance_type`` / ``volume_size_gb`` (None: the service's choice)."""
+    """Where a rule evaluation job runs (None: the service's choice).
+
+    Attributes:
+        instance_type: the rule job's instance type (``ml.<family>.<size>``).
+        volume_size_gb: its volume size, 1 to 16384 GB.
+    """
 
     instance_type: str | None = None
     volume_size_gb: int | None = None
@@ -115,7 +120,7 @@ class RuleJob:
     def problems(self, where: str) -> list[str]:
         out = []
         if self.instance_type is not None and not INSTANCE_TYPE.match(self.instance_type):
-            out.append(f"{where}.instance_type {self.instance_type!r} is not a SageMaker instance type like ml.m5.xlarge")
+            out.append(f"{where}.instance_type {self.instance_type!r} is not a SageMaker instance type; expected {INSTANCE_TYPE_FORM}")
         if self.volume_size_gb is not None and not 1 <= self.volume_size_gb <= 16384:
             out.append(f"{where}.volume_size_gb {self.volume_size_gb} must lie in [1, 16384]")
         return out
@@ -131,7 +136,13 @@ class RuleJob:
 
 @dataclass(frozen=True)
 class DebuggerRule:
-    """A built-in Debugger rule, with ``parameters`` (``RuleParameters``, strings) besides ``rule_to_invoke``."""
+    """A built-in Debugger rule.
+
+    Attributes:
+        name: the built-in rule (``Overfit``, ``LossNotDecreasing``, ...).
+        parameters: its ``RuleParameters`` (strings) besides ``rule_to_invoke``, which the name sets.
+        job: where its evaluation job runs (`RuleJob`).
+    """
 
     name: DebuggerRuleName
     parameters: Mapping[str, str] = field(default_factory=dict)
@@ -140,7 +151,13 @@ class DebuggerRule:
 
 @dataclass(frozen=True)
 class ProfilerRule:
-    """A built-in profiler rule (``ProfilerReport`` runs them all and writes one report)."""
+    """A built-in profiler rule (``ProfilerReport`` runs them all and writes one report).
+
+    Attributes:
+        name: the built-in rule.
+        parameters: its ``RuleParameters`` (strings) besides ``rule_to_invoke``, which the name sets.
+        job: where its evaluation job runs (`RuleJob`).
+    """
 
     name: ProfilerRuleName = "ProfilerReport"
     parameters: Mapping[str, str] = field(default_factory=dict)
@@ -160,8 +177,13 @@ class _Checked:
 
 @dataclass(frozen=True)
 class DebuggerSettings(_Checked):
-    """What the Debugger hook saves (the collections the rules read, plus ``collections``, every
-    ``save_interval`` steps) and which built-in rules evaluate it."""
+    """What the Debugger hook saves and which built-in rules evaluate it.
+
+    Attributes:
+        rules: the built-in rules (names unique); the hook saves the collections they read.
+        save_interval: save every this many steps, 1 to 1000000.
+        collections: further tensor collections to save (names 1-256 characters, unique).
+    """
 
     rules: tuple[DebuggerRule, ...] = ()
     save_interval: int = DEFAULT_SAVE_INTERVAL
@@ -181,7 +203,12 @@ class DebuggerSettings(_Checked):
 
 @dataclass(frozen=True)
 class ProfilerSettings(_Checked):
-    """System (and framework) profiling every ``interval_ms`` and the built-in profiler rules."""
+    """System (and framework) profiling and the built-in profiler rules.
+
+    Attributes:
+        interval_ms: the profiling interval: 100, 200, 500, 1000, 5000 or 60000 ms.
+        rules: the built-in profiler rules (names unique).
+    """
 
     interval_ms: int = 500
     rules: tuple[ProfilerRule, ...] = (ProfilerRule(),)
@@ -205,8 +232,9 @@ class _RuleEvaluation:
         raise NotImplementedError
 
     def problems(self) -> list[str]:
+        """Every problem, each naming its field of the hook or profiler (``region``, ``rules[0].name``, ...) first."""
         settings = self._settings()
-        return _region_problems(self.what, self.region, settings.rules) + settings.problems(f"{self.what}.")
+        return _region_problems(self.region, settings.rules) + settings.problems()
 
     def rule_configurations(self) -> list[dict[str, Any]]:
         """``DebugRuleConfigurations`` / ``ProfilerRuleConfigurations``: one rule evaluation job per rule, its
@@ -233,9 +261,15 @@ class _RuleEvaluation:
 
 @dataclass(frozen=True)
 class Debugger(_RuleEvaluation):
-    """The Debugger hook of a training job, writing to ``s3_output_path``, and its rules (evaluated with the
-    rule image of ``region``). ``builtin_xgboost``: the job runs SageMaker's built-in XGBoost image, whose hook
-    saves ``metrics`` where deep learning hooks save ``losses``; the rules are pointed there."""
+    """The Debugger hook of a training job and its rules.
+
+    Attributes:
+        region: the region whose rule evaluator image runs the rules (`DEBUGGER_RULE_REGISTRIES`).
+        s3_output_path: where the hook writes tensors and the rules their reports.
+        settings: what is saved and evaluated (`DebuggerSettings`).
+        builtin_xgboost: the job runs SageMaker's built-in XGBoost image, whose hook saves ``metrics`` where deep
+            learning hooks save ``losses``; the rules are pointed there.
+    """
 
     settings: DebuggerSettings = DebuggerSettings()
     builtin_xgboost: bool = False
@@ -268,7 +302,13 @@ class Debugger(_RuleEvaluation):
 
 @dataclass(frozen=True)
 class Profiler(_RuleEvaluation):
-    """Profiling of a training job, written to ``s3_output_path``, and its rules (rule image of ``region``)."""
+    """Profiling of a training job and its rules.
+
+    Attributes:
+        region: the region whose rule evaluator image runs the rules.
+        s3_output_path: where profiling data and rule reports go.
+        settings: the interval and rules (`ProfilerSettings`).
+    """
 
     settings: ProfilerSettings = ProfilerSettings()
     what: ClassVar[str] = "profiler"
@@ -286,17 +326,17 @@ def distributed_debugging_problems(distribution: Distribution | None, checkpoint
     if distribution is None:
         return []
     if distribution.strategy == "parameter_server":
-        return ["debugger: SageMaker Debugger does not support parameter-server distributed training; drop debugger or "
+        return ["SageMaker Debugger does not support parameter-server distributed training; drop debugger or "
                 "use another distribution strategy"]
     if checkpointing:
-        return [f"debugger: SageMaker Debugger is not available for distributed training ({distribution.strategy!r}) with SageMaker "
+        return [f"SageMaker Debugger is not available for distributed training ({distribution.strategy!r}) with SageMaker "
                 "checkpoints, which spot training uses; turn spot off (and checkpoint in the script) or drop debugger"]
     return []
 
 
-def _region_problems(what: str, region: str, rules: Sequence[DebuggerRule | ProfilerRule]) -> list[str]:
+def _region_problems(region: str, rules: Sequence[DebuggerRule | ProfilerRule]) -> list[str]:
     if rules and region not in DEBUGGER_RULE_REGISTRIES:
-        return [f"{what}.region {region!r} has no known rule evaluator image; known: {', '.join(sorted(DEBUGGER_RULE_REGISTRIES))}"]
+        return [f"region {region!r} has no known rule evaluator image; known: {', '.join(sorted(DEBUGGER_RULE_REGISTRIES))}"]
     return []
 
 

@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from mlops_estate.core.patterns import PIPELINE_NAME
+from mlops_estate.core.validation import ConfigError
 from mlops_estate.pipeline.conditions import Condition
 from mlops_estate.pipeline.expressions import Expression, Parameter, Property
 from mlops_estate.pipeline.steps import ConditionStep, Step
@@ -23,15 +25,27 @@ _PROPERTY_FILE_REF = re.compile(r"^Steps\.([A-Za-z0-9\-_]+)\.PropertyFiles\.([A-
 _EXECUTION_VARIABLES = {"PipelineExecutionId", "PipelineExecutionArn", "PipelineName", "StartDateTime", "CurrentDateTime"}
 
 
-class PipelineDefinitionError(ValueError):
+class PipelineDefinitionError(ConfigError):
+    """Every problem of a definition's graph, raised once (a `ConfigError`, so a ValueError).
+
+    Attributes:
+        pipeline: the definition's name.
+        problems: every problem found.
+    """
+
     def __init__(self, pipeline: str, problems: list[str]) -> None:
-        self.problems = problems
-        lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"pipeline {pipeline!r}: {len(problems)} problem(s):\n{lines}")
+        self.pipeline = pipeline
+        super().__init__(f"pipeline {pipeline!r}", problems)
 
 
 class PipelineDefinition:
-    """Parameters and top-level steps of one pipeline. Steps inside condition branches are found through them."""
+    """Parameters and top-level steps of one pipeline. Steps inside condition branches are found through them.
+
+    Args:
+        name: the pipeline's name (``TrainingPipeline`` refuses a definition whose name differs from its own).
+        parameters: the pipeline parameters every step may reference (names unique).
+        steps: the top-level steps.
+    """
 
     def __init__(self, name: str, *, parameters: Sequence[Parameter] = (), steps: Sequence[Step] = ()) -> None:
         self.name = name
@@ -81,6 +95,8 @@ class PipelineDefinition:
 
     def _problems(self, body: dict[str, Any]) -> list[str]:
         problems: list[str] = []
+        if not PIPELINE_NAME.match(self.name) and "${Token[" not in self.name:
+            problems.append(f"name {self.name!r} is not a pipeline name; expected up to 256 letters, digits and single hyphens")
         steps = self.all_steps()
         by_name: dict[str, Step] = {}
         for s in steps:

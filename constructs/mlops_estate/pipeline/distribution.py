@@ -9,7 +9,7 @@ Two layers, as in the SageMaker Python SDK:
   SDK's estimators set (``sagemaker_*_enabled`` and friends), which the SageMaker training toolkit in the
   framework images reads to start the processes. Values are JSON-encoded like the SDK does.
 
-What is rejected here (each a `StepError` line naming the field, the value and what is allowed):
+What is rejected here (each problem naming the field, the value and what is allowed):
 a strategy that needs several instances with one (parameter server; MPI with one process per host), SMDDP
 on an instance type it does not support, torch_distributed off GPU/Trainium, any launcher other than
 torch_distributed on Trainium, and sharding a channel across one instance.
@@ -83,8 +83,10 @@ def is_trainium(instance_type: str) -> bool:
 class Distribution:
     """The launcher of a framework container.
 
-    ``processes_per_host`` (MPI only) is usually the number of GPUs of the instance type; ``custom_mpi_options``
-    (MPI and SMDDP) is passed to mpirun as is.
+    Attributes:
+        strategy: ``parameter_server``, ``mpi``, ``smdistributed_dataparallel``, ``pytorchddp`` or ``torch_distributed``.
+        processes_per_host: processes per instance (MPI only; usually the instance type's GPU count), 1 to 64.
+        custom_mpi_options: passed to mpirun as is (MPI and SMDDP only).
     """
 
     strategy: Strategy
@@ -92,19 +94,20 @@ class Distribution:
     custom_mpi_options: str = ""
 
     def problems(self, instance_type: Value, instance_count: Value) -> list[str]:
-        """Every reason this launcher cannot run on ``instance_count`` x ``instance_type`` (literals or parameter defaults)."""
+        """Every reason this launcher cannot run on ``instance_count`` x ``instance_type`` (literals or parameter
+        defaults), each naming the field of the distribution (``strategy``, ``processes_per_host``, ...) first."""
         out: list[str] = []
-        where = f"distribution.strategy {self.strategy!r}"
+        where = f"strategy {self.strategy!r}"
         if self.strategy not in STRATEGIES:
             return [f"{where} is not allowed; use one of {', '.join(STRATEGIES)}"]
         count, itype = literal(instance_count), literal(instance_type)
         if self.processes_per_host is not None:
             if self.strategy != "mpi":
-                out.append(f"distribution.processes_per_host is for the 'mpi' strategy only, not {self.strategy!r}")
+                out.append(f"processes_per_host is for the 'mpi' strategy only, not {self.strategy!r}")
             elif not 1 <= self.processes_per_host <= 64:
-                out.append(f"distribution.processes_per_host {self.processes_per_host} must lie in [1, 64]")
+                out.append(f"processes_per_host {self.processes_per_host} must lie in [1, 64]")
         if self.custom_mpi_options and self.strategy not in ("mpi", "smdistributed_dataparallel"):
-            out.append(f"distribution.custom_mpi_options is for the 'mpi' and 'smdistributed_dataparallel' strategies, not {self.strategy!r}")
+            out.append(f"custom_mpi_options is for the 'mpi' and 'smdistributed_dataparallel' strategies, not {self.strategy!r}")
         if count == 1:
             if self.strategy == "parameter_server":
                 out.append(f"{where} with instance_count 1: a parameter server needs at least 2 instances")

@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Union
 
+from mlops_estate.core.validation import Problems
+
 Kind = Literal["String", "Integer", "Float", "Boolean", "Any"]
 
 # Names of parameters, steps and property files: what the service accepts.
@@ -39,17 +41,27 @@ Value = Union[str, int, float, bool, Expression]
 
 
 class Parameter(Expression):
-    """A pipeline parameter: declared once on the definition, referenced by any step."""
+    """A pipeline parameter: declared once on the definition, referenced by any step. Build one with
+    `ParameterString`, `ParameterInteger`, `ParameterFloat` or `ParameterBoolean`.
+
+    Args:
+        name: the parameter's name (1-64 letters, digits, hyphens or underscores).
+        kind: ``String``, ``Integer``, ``Float`` or ``Boolean``.
+        default: the value of a run that does not set it (of ``kind``; None: every run must set it).
+        description: what it is for, up to 4096 characters.
+    """
 
     def __init__(self, name: str, kind: Kind, default: Any = None, description: str = "") -> None:
-        if not NAME.match(name):
-            raise ValueError(f"parameter name {name!r} is invalid: use 1-64 letters, digits, hyphens or underscores")
+        problems = Problems()
+        if not isinstance(name, str) or not NAME.match(name):
+            problems.add("name", f"{name!r} is invalid; expected 1-64 letters, digits, hyphens or underscores")
+        if kind not in ("String", "Integer", "Float", "Boolean"):
+            problems.add("kind", f"{kind!r} is not allowed; expected one of 'String', 'Integer', 'Float', 'Boolean'")
+        elif default is not None and not _literal_fits(default, kind):
+            problems.add("default", f"{default!r} ({type(default).__name__}) is not a valid {kind} value")
         if len(description) > 4096:
-            raise ValueError(f"parameter {name}: description is {len(description)} characters; at most 4096 are allowed")
-        if default is not None and not _literal_fits(default, kind):
-            raise ValueError(
-                f"parameter {name}: default {default!r} ({type(default).__name__}) is not a valid {kind} value"
-            )
+            problems.add("description", f"is {len(description)} characters; at most 4096 are allowed")
+        problems.raise_if_any(f"parameter {name!r}")
         self.name = name
         self.kind = kind
         self.default = default
@@ -87,6 +99,12 @@ def ParameterBoolean(name: str, default: bool | None = None, description: str = 
 
 
 class ExecutionVariable(Expression):
+    """A value the service knows about the running execution (see `ExecutionVariables`).
+
+    Args:
+        name: the variable (``PipelineExecutionId``, ``PipelineExecutionArn``, ``PipelineName``, ``StartDateTime``).
+    """
+
     kind: Kind = "String"
 
     def __init__(self, name: str) -> None:
@@ -109,7 +127,14 @@ class ExecutionVariables:
 
 
 class Property(Expression):
-    """An attribute of another step's job, e.g. ``Steps.Train.ModelArtifacts.S3ModelArtifacts``."""
+    """An attribute of another step's job, e.g. ``Steps.Train.ModelArtifacts.S3ModelArtifacts``. Steps hand them
+    out (``train.model_artifacts``, ``prep.output_uri("train")``, ``check.output("approved")``, ``step.prop(path)``).
+
+    Args:
+        step_name: the step whose attribute it is.
+        path: the attribute's path in the step's Describe* response (or ``OutputParameters['<name>']``).
+        kind: the kind of value it yields.
+    """
 
     def __init__(self, step_name: str, path: str, kind: Kind = "String") -> None:
         self.step_name = step_name
@@ -125,28 +150,46 @@ class Property(Expression):
 
 @dataclass(frozen=True)
 class PropertyFile:
-    """A JSON file a processing step writes into one of its outputs, readable by ``JsonGet``."""
+    """A JSON file a processing step writes into one of its outputs, readable by ``JsonGet``.
+
+    Attributes:
+        name: the property file's name (1-64 letters, digits, hyphens or underscores).
+        output_name: the step output that holds the file.
+        path: the file's path relative to that output (e.g. ``evaluation.json``).
+    """
 
     name: str
     output_name: str
     path: str
 
     def __post_init__(self) -> None:
-        if not NAME.match(self.name):
-            raise ValueError(f"property file name {self.name!r} is invalid: use 1-64 letters, digits, hyphens or underscores")
+        problems = Problems()
+        if not isinstance(self.name, str) or not NAME.match(self.name):
+            problems.add("name", f"{self.name!r} is invalid; expected 1-64 letters, digits, hyphens or underscores")
         if not self.path or self.path.startswith("/"):
-            raise ValueError(f"property file {self.name}: path {self.path!r} must be relative to the output {self.output_name!r}")
+            problems.add("path", f"{self.path!r} is not a path relative to the output {self.output_name!r}; expected e.g. evaluation.json")
+        problems.raise_if_any(f"property file {self.name!r}")
 
     def declaration(self) -> dict[str, str]:
         return {"PropertyFileName": self.name, "OutputName": self.output_name, "FilePath": self.path}
 
 
 class JsonGet(Expression):
-    """A value read from a step's property file (``Std:JsonGet``), e.g. an evaluation metric."""
+    """A value read from a step's property file (``Std:JsonGet``), e.g. an evaluation metric; build it with the
+    step's ``json_get``.
+
+    Args:
+        step_name: the step that writes the property file.
+        property_file: the `PropertyFile`.
+        json_path: the value's path in the JSON (e.g. ``metrics.auc.value``).
+        kind: the kind of value it yields.
+    """
 
     def __init__(self, step_name: str, property_file: PropertyFile, json_path: str, kind: Kind = "Float") -> None:
+        problems = Problems()
         if not json_path:
-            raise ValueError(f"JsonGet on {property_file.name}: json_path must not be empty")
+            problems.add("json_path", f"{json_path!r} is empty; expected a path like metrics.auc.value")
+        problems.raise_if_any(f"JsonGet on {property_file.name!r}")
         self.step_name = step_name
         self.property_file = property_file
         self.json_path = json_path
@@ -165,13 +208,20 @@ class JsonGet(Expression):
 
 
 class Join(Expression):
-    """Strings and expressions joined at execution time (``Std:Join``), e.g. an S3 URI per execution."""
+    """Strings and expressions joined at execution time (``Std:Join``), e.g. an S3 URI per execution.
+
+    Args:
+        values: the parts (at least one): literals or expressions.
+        on: the separator.
+    """
 
     kind: Kind = "String"
 
     def __init__(self, values: Sequence[Value], on: str = "") -> None:
+        problems = Problems()
         if not values:
-            raise ValueError("Join needs at least one value")
+            problems.add("values", f"{list(values)!r} is empty; expected at least one value")
+        problems.raise_if_any("Join")
         self.values = list(values)
         self.on = on
 

@@ -9,20 +9,20 @@ Two roles, so neither holds more than it uses:
   ``PendingManualApproval`` (a build pipeline never approves its own model; a RegisterModel step asking for
   another status is rejected);
 - the **job role** (the RoleArn of every job) reads and writes only the estate's buckets and keys given
-  in `PipelineStorage`, pulls only the images the definition names (Debugger rule images included), writes
-  only SageMaker log groups and creates network interfaces only in this VPC.
+  in `PipelineStorage`, pulls only the images the definition names (Debugger rule images included), and has
+  what every VPC SageMaker workload needs (`security.sagemaker_workload`): SageMaker's log groups, metric
+  namespaces, the ECR login, and network interfaces only in this VPC.
 
 An optional EventBridge Scheduler schedule starts executions with fixed parameter values.
 """
 
 from __future__ import annotations
 
-import re
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from aws_cdk import Aws, Duration, Stack, Token
+from aws_cdk import Aws, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -31,43 +31,36 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
 
-from mlops_estate.core.nag import acknowledge, flatten_reference
+from mlops_estate.core.nag import acknowledge, nag_text, wildcard_findings
+from mlops_estate.core.patterns import ECR_IMAGE, PIPELINE_NAME, SCHEDULE
+from mlops_estate.core.validation import Problems
 from mlops_estate.network.private_network import NetworkPlacement
 from mlops_estate.pipeline.definition import PipelineDefinition
-from mlops_estate.core.patterns import ECR_IMAGE, SCHEDULE
-from mlops_estate.pipeline.steps import JobEnvironment, RegisterModelStep, Step, TrainingStep
+from mlops_estate.pipeline.expressions import Expression
+from mlops_estate.pipeline.steps import JobEnvironment, PipelineRoleScope, RegisterModelStep, Step
+from mlops_estate.pipeline.steps.register import PENDING_APPROVAL
+from mlops_estate.pipeline.steps.fields import is_token
+from mlops_estate.security.sagemaker_workload import LOG_GROUPS_REASON, NO_RESOURCE_LEVEL_REASON, workload_statements
 
-PIPELINE_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$")
 METRIC_NAMESPACE = "AWS/Sagemaker/ModelBuildingPipeline"
 
-# Step type -> (ARN resource type, create action, the other actions on the job) for the pipeline role.
-JOB_ACTIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "Processing": ("processing-job", "sagemaker:CreateProcessingJob", ("sagemaker:DescribeProcessingJob", "sagemaker:StopProcessingJob")),
-    "QualityCheck": ("processing-job", "sagemaker:CreateProcessingJob", ("sagemaker:DescribeProcessingJob", "sagemaker:StopProcessingJob")),
-    "ClarifyCheck": ("processing-job", "sagemaker:CreateProcessingJob", ("sagemaker:DescribeProcessingJob", "sagemaker:StopProcessingJob")),
-    "Training": ("training-job", "sagemaker:CreateTrainingJob", ("sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob")),
-    "Tuning": (
-        "hyper-parameter-tuning-job",
-        "sagemaker:CreateHyperParameterTuningJob",
-        ("sagemaker:DescribeHyperParameterTuningJob", "sagemaker:StopHyperParameterTuningJob",
-         "sagemaker:ListTrainingJobsForHyperParameterTuningJob"),
-    ),
-    "Model": ("model", "sagemaker:CreateModel", ("sagemaker:DescribeModel",)),
-    "Transform": ("transform-job", "sagemaker:CreateTransformJob", ("sagemaker:DescribeTransformJob", "sagemaker:StopTransformJob")),
-}
-# Job types that run in the VPC with isolation and traffic encryption (IAM-enforced on create).
-ISOLATED_JOB_TYPES = {"Processing", "QualityCheck", "ClarifyCheck", "Training", "Tuning"}
 S3_READ = ("s3:GetObject", "s3:GetObjectVersion")
 S3_WRITE = ("s3:PutObject", "s3:AbortMultipartUpload")
 KMS_USE = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
 ECR_PULL = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability")
-PENDING_APPROVAL = "PendingManualApproval"
 
 
 @dataclass(frozen=True)
 class CrossAccountStore:
     """A prefix of another account's bucket the jobs write (e.g. the registry's artifacts), encrypted with that
-    account's key. The bucket and key policies over there must admit this account."""
+    account's key. The bucket and key policies over there must admit this account.
+
+    Attributes:
+        bucket_name: the bucket in the other account.
+        prefix: the prefix the jobs read and write under.
+        account: the bucket's (and its key's) account.
+        region: the bucket's region.
+    """
 
     bucket_name: str
     prefix: str
@@ -85,8 +78,14 @@ class CrossAccountStore:
 
 @dataclass(frozen=True)
 class PipelineStorage:
-    """What the jobs may touch: ``key`` encrypts every volume and output, ``buckets`` are read and written,
-    ``read_only`` buckets are read, ``cross_account`` prefixes of other accounts are read and written."""
+    """What the jobs may touch.
+
+    Attributes:
+        key: encrypts every volume and output of the jobs.
+        buckets: read and written by the jobs (at least one); the pipeline role reads them (property files).
+        read_only: read by the jobs.
+        cross_account: prefixes of other accounts' buckets the jobs read and write.
+    """
 
     key: kms.IKey
     buckets: tuple[s3.IBucket, ...]
@@ -96,7 +95,13 @@ class PipelineStorage:
 
 @dataclass(frozen=True)
 class PipelineSchedule:
-    """Start an execution on a schedule (EventBridge Scheduler expression), with fixed parameter values."""
+    """Start an execution on a schedule, with fixed parameter values.
+
+    Attributes:
+        expression: an EventBridge Scheduler expression: ``rate(...)``, ``cron(...)`` or ``at(...)``.
+        parameters: pipeline parameter values of the scheduled executions (declared parameters only).
+        timezone: the timezone of ``cron``/``at`` expressions.
+    """
 
     expression: str
     parameters: Mapping[str, str] = field(default_factory=dict)
@@ -104,10 +109,34 @@ class PipelineSchedule:
 
 
 class TrainingPipeline(Construct):
-    """A SageMaker pipeline whose jobs all run in ``placement`` with network isolation and ``storage.key``.
+    """A SageMaker pipeline whose jobs all run in ``placement`` with network isolation and ``storage.key``, with a
+    least-privilege role per side (see the module docstring).
 
     ``definition`` receives the `JobEnvironment` (job role, subnets, security groups, key) and returns the
-    `PipelineDefinition`; it is validated, then deployed as the PipelineDefinitionBody.
+    `PipelineDefinition`; it is validated, then deployed as the PipelineDefinitionBody. The pipeline role's
+    permissions come from the steps themselves (each step declares what its calls need), the job role's image
+    pulls from the images the steps name.
+
+    Args:
+        scope: the parent construct.
+        id: the construct id.
+        pipeline_name: the pipeline's name (up to 256 letters, digits and single hyphens, or a token); the
+            definition must carry the same name (a mismatch is refused rather than one silently winning).
+        definition: builds the definition from the `JobEnvironment` the construct makes.
+        placement: the VPC, subnets and security group every job runs in.
+        storage: the key, buckets and cross-account prefixes the jobs use (`PipelineStorage`).
+        schedule: starts executions on a schedule (`PipelineSchedule`; default: none).
+        description: the pipeline's description.
+
+    Attributes:
+        pipeline: the ``AWS::SageMaker::Pipeline``.
+        pipeline_name: its name.
+        pipeline_arn: its ARN.
+        role: the pipeline role (the pipeline's RoleArn).
+        job_role: the role every job and model runs with.
+        jobs: the `JobEnvironment` given to ``definition``.
+        definition: the validated `PipelineDefinition`.
+        schedule: the EventBridge Scheduler schedule, if any.
     """
 
     def __init__(
@@ -123,16 +152,18 @@ class TrainingPipeline(Construct):
         description: str = "",
     ) -> None:
         super().__init__(scope, id)
-        problems: list[str] = []
+        problems = Problems()
         # A name built from a CloudFormation parameter (a SageMaker project's) is checked by that parameter's pattern.
-        if not Token.is_unresolved(pipeline_name) and not PIPELINE_NAME.match(pipeline_name):
-            problems.append(f"pipeline_name {pipeline_name!r} is invalid: letters, digits and single hyphens, up to 256")
+        if not is_token(pipeline_name) and not PIPELINE_NAME.match(pipeline_name):
+            problems.add("pipeline_name", f"{pipeline_name!r} is not a pipeline name; expected up to 256 letters, digits and single hyphens")
         if not storage.buckets:
-            problems.append("storage.buckets: give at least one bucket for job inputs and outputs")
+            problems.add("storage.buckets", f"{storage.buckets!r} is empty; expected at least one bucket for job inputs and outputs")
         if schedule is not None and not SCHEDULE.match(schedule.expression):
-            problems.append(f"schedule.expression {schedule.expression!r} is not 'rate(...)', 'cron(...)' or 'at(...)'")
-        if problems:
-            raise ValueError(f"{self.node.path}: " + "; ".join(problems))
+            problems.add("schedule.expression", f"{schedule.expression!r} is not a schedule expression; expected 'rate(<n> "
+                         "minutes|hours|days)', 'cron(<6 fields>)' or 'at(yyyy-mm-ddThh:mm:ss)'")
+        if len(description) > 3072:
+            problems.add("description", f"is {len(description)} characters; at most 3072 are allowed")
+        problems.raise_if_any(self.node.path)
 
         stack = Stack.of(self)
         self.pipeline_name = pipeline_name
@@ -154,14 +185,24 @@ class TrainingPipeline(Construct):
         )
         self.definition = definition(self.jobs)
         body = self.definition.to_dict()  # raises with every problem of the definition
-        deciding = [s.name for s in self.definition.all_steps()
-                    if isinstance(s, RegisterModelStep) and s.approval_status != PENDING_APPROVAL]
-        if deciding:
-            raise ValueError(f"{self.node.path}: RegisterModel step(s) {', '.join(map(repr, deciding))} set approval_status to "
-                             f"something else than {PENDING_APPROVAL!r}; a build pipeline registers versions for a person to "
-                             "approve, and its role may create them only as PendingManualApproval")
-        self.step_types = self.definition.step_types()
-        images = self._images(self.definition.all_steps())
+        if self.definition.name != pipeline_name:
+            problems.add("definition", f"builds the pipeline {self.definition.name!r}, not {pipeline_name!r}; "
+                         "expected the definition to carry pipeline_name")
+        # A build pipeline never approves its own model: it registers versions for a person to approve.
+        for step in self.definition.all_steps():
+            if isinstance(step, RegisterModelStep) and step.approval_status != PENDING_APPROVAL:
+                status = step.approval_status
+                problems.add(f"definition.steps[{step.name}].approval_status",
+                             f"{status.describe() if isinstance(status, Expression) else repr(status)} is not allowed; expected "
+                             f"{PENDING_APPROVAL!r}: a build pipeline registers versions for a person to approve, and its role "
+                             "may create them only as PendingManualApproval")
+        images = self._images(problems, self.definition.all_steps())
+        if schedule is not None:
+            declared = {p.name for p in self.definition.parameters}
+            for name in sorted(set(schedule.parameters) - declared):
+                problems.add(f"schedule.parameters[{name}]", f"{name!r} is not a parameter of the pipeline; "
+                             f"expected one of {', '.join(sorted(declared)) or 'none (declare it)'}")
+        problems.raise_if_any(self.node.path)
 
         self._grant_job_role(stack, images)
         self._grant_pipeline_role(stack)
@@ -179,25 +220,26 @@ class TrainingPipeline(Construct):
 
     # -- roles ------------------------------------------------------------------------------------------
 
-    def _images(self, steps: Sequence[Step]) -> dict[str, str]:
+    def _images(self, problems: Problems, steps: Sequence[Step]) -> dict[str, str]:
         """ECR repository ARN per image URI the steps name; an image given as an expression cannot be scoped."""
         repos: dict[str, str] = {}
-        images: list[tuple[Step, Any]] = []
         for step in steps:
-            images.append((step, getattr(step, "image_uri", None) or getattr(getattr(step, "training", None), "image_uri", None)))
-            if isinstance(step, TrainingStep):  # Debugger / profiler rule jobs run with the job role too
-                images.extend((step, rule_image) for rule_image in step.rule_images())
-        for step, image in images:
-            if image is None:
-                continue
-            if not isinstance(image, str):
-                raise ValueError(f"{self.node.path}: step {step.name!r} takes its image from an expression; give a literal "
-                                 "ECR image URI so the job role can be scoped to its repository")
-            m = ECR_IMAGE.match(image)
-            if not m:
-                raise ValueError(f"{self.node.path}: step {step.name!r} image {image!r} is not an ECR image URI")
-            account, region, repo = m.group("account", "region", "repository")
-            repos[image] = f"arn:{Stack.of(self).partition}:ecr:{region}:{account}:repository/{repo}"
+            for image in step.images():
+                where = f"definition.steps[{step.name}].image_uri"
+                if isinstance(image, Expression):
+                    problems.add(where, f"{image.describe()} is an expression; expected a literal ECR image URI, so the job "
+                                 "role can be scoped to its repository")
+                    continue
+                if not isinstance(image, str):
+                    problems.add(where, f"{image!r} is not an image URI; expected a literal ECR image URI")
+                    continue
+                m = ECR_IMAGE.match(image)
+                if not m:
+                    problems.add(where, f"{image!r} is not an ECR image URI; expected "
+                                 "<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag> (or @sha256:<digest>)")
+                    continue
+                account, region, repo = m.group("account", "region", "repository")
+                repos[image] = f"arn:{Stack.of(self).partition}:ecr:{region}:{account}:repository/{repo}"
         return repos
 
     def _grant_job_role(self, stack: Stack, images: Mapping[str, str]) -> None:
@@ -208,29 +250,12 @@ class TrainingPipeline(Construct):
             bucket.grant_read(role)
         self.storage.key.grant_encrypt_decrypt(role)
         self._grant_cross_account(role, write=True)
-        role.add_to_principal_policy(iam.PolicyStatement(actions=list(ECR_PULL), resources=sorted(set(images.values()))))
-        role.add_to_principal_policy(iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]))
-        log_groups = f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:/aws/sagemaker/*"
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-            resources=[log_groups],
-        ))
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["cloudwatch:PutMetricData"], resources=["*"],
-            conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
-        ))
-        vpc_arn = f"arn:{stack.partition}:ec2:{stack.region}:{stack.account}:vpc/{self.placement.vpc.vpc_id}"
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
-                     "ec2:DeleteNetworkInterfacePermission"],
-            resources=["*"],
-            conditions={"ArnEquals": {"ec2:Vpc": vpc_arn}},
-        ))
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets",
-                     "ec2:DescribeSecurityGroups"],
-            resources=["*"],
-        ))
+        if images:
+            role.add_to_principal_policy(iam.PolicyStatement(actions=list(ECR_PULL), resources=sorted(set(images.values()))))
+        # Logs, metrics, the ECR login and network interfaces in this VPC: what every VPC SageMaker workload needs.
+        workload = workload_statements(stack, vpc_id=self.placement.vpc.vpc_id)
+        for statement in workload.all:
+            role.add_to_principal_policy(statement)
         acknowledge(
             role,
             "The job role reads and writes objects of the estate buckets named in PipelineStorage only (object "
@@ -246,18 +271,8 @@ class TrainingPipeline(Construct):
             "AwsSolutions-IAM5[Action::s3:Abort*]", "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
             "AwsSolutions-IAM5[Action::kms:ReEncrypt*]",
         )
-        acknowledge(
-            role,
-            "ecr:GetAuthorizationToken, the EC2 Describe* calls and cloudwatch:PutMetricData have no resource-level "
-            "permissions; ENI create/delete is limited to this VPC and metrics to the /aws/sagemaker/ namespaces by conditions.",
-            "AwsSolutions-IAM5[Resource::*]",
-        )
-        acknowledge(
-            role,
-            "SageMaker jobs create their log streams under /aws/sagemaker/<JobType>Jobs with job-generated names; "
-            "the role is limited to SageMaker's log groups in this account and region.",
-            f"AwsSolutions-IAM5[Resource::{_nag_name(stack, log_groups)}]",
-        )
+        for reason, statements in ((NO_RESOURCE_LEVEL_REASON, workload.unscoped), (LOG_GROUPS_REASON, workload.scoped)):
+            acknowledge(role, reason, *sorted({f for st in statements for f in wildcard_findings(role, st)}))
         if self.storage.cross_account:
             acknowledge(
                 role,
@@ -282,57 +297,26 @@ class TrainingPipeline(Construct):
 
     def _grant_pipeline_role(self, stack: Stack) -> None:
         role = self.role
-        arn_base = f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}"
-        # ForAllValues is vacuously true for a request without the key (no VPC at all): the Null guard makes
-        # the subnets and security groups required, and ForAllValues keeps them to the estate's own.
-        in_vpc: dict[str, Any] = {
-            "Null": {"sagemaker:VpcSubnets": "false", "sagemaker:VpcSecurityGroupIds": "false"},
-            "ForAllValues:StringEquals": {
-                "sagemaker:VpcSubnets": list(self.placement.subnet_ids),
-                "sagemaker:VpcSecurityGroupIds": self.placement.security_group_ids,
-            },
-        }
-        isolation_conditions: dict[str, Any] = {
-            "Bool": {"sagemaker:NetworkIsolation": "true", "sagemaker:InterContainerTrafficEncryption": "true"},
-            **in_vpc,
-        }
-        wildcard_ids: list[str] = []
-        done: set[str] = set()
-        for step_type in sorted(self.step_types):
-            if step_type not in JOB_ACTIONS or JOB_ACTIONS[step_type][1] in done:
+        scope = PipelineRoleScope(stack, self.placement.subnet_ids, self.placement.security_group_ids)
+        # What each step's calls need, as the step declares it; a statement two steps share is added once.
+        added: set[str] = set()
+        wildcards: dict[str, set[str]] = {}
+        for step in self.definition.all_steps():
+            grant = step.pipeline_role_grant(scope)
+            if grant is None:
                 continue
-            resource_type, create, others = JOB_ACTIONS[step_type]
-            done.add(create)
-            # Pipelines name the jobs and models they create "pipelines-<execution>-<step>-..."; tuning jobs
-            # get generated names, and their training jobs are named after the tuning job.
-            name = "*" if step_type == "Tuning" else "pipelines-*"
-            resources = [f"{arn_base}:{resource_type}/{name}"]
-            if step_type == "Tuning":
-                resources.append(f"{arn_base}:training-job/*")
-            conditions: dict[str, Any] | None = None
-            if step_type == "Training":
-                # Warm pools are billed while they wait: no longer than the definition's steps ask for (0: none).
-                conditions = {**isolation_conditions,
-                              "NumericLessThanEqualsIfExists": {"sagemaker:KeepAlivePeriod": str(self._max_keep_alive())}}
-            elif step_type in ISOLATED_JOB_TYPES:
-                conditions = isolation_conditions
-            elif step_type == "Model":
-                conditions = {"Bool": {"sagemaker:NetworkIsolation": "true"}, **in_vpc}
-            role.add_to_principal_policy(iam.PolicyStatement(actions=[create], resources=resources[:1], conditions=conditions))
-            role.add_to_principal_policy(iam.PolicyStatement(actions=[*others, "sagemaker:AddTags"], resources=resources))
-            wildcard_ids.extend(f"AwsSolutions-IAM5[Resource::{_nag_name(stack, r)}]" for r in resources)
-
-        for group, packages in self._model_package_groups(arn_base):
-            role.add_to_principal_policy(iam.PolicyStatement(actions=["sagemaker:DescribeModelPackageGroup"], resources=[group]))
-            role.add_to_principal_policy(iam.PolicyStatement(
-                actions=["sagemaker:DescribeModelPackage", "sagemaker:AddTags"], resources=[packages],
-            ))
-            # A build pipeline never approves its own model: it registers versions that wait for a person.
-            role.add_to_principal_policy(iam.PolicyStatement(
-                actions=["sagemaker:CreateModelPackage"], resources=[packages],
-                conditions={"StringEquals": {"sagemaker:ModelApprovalStatus": PENDING_APPROVAL}},
-            ))
-            wildcard_ids.append(f"AwsSolutions-IAM5[Resource::{_nag_name(stack, packages)}]")
+            for statement in grant.statements:
+                key = json.dumps(statement.to_statement_json(), sort_keys=True)
+                if key in added:
+                    continue
+                added.add(key)
+                role.add_to_principal_policy(statement)
+                findings = wildcard_findings(role, statement)
+                if findings and not grant.wildcard_reason:
+                    raise ValueError(f"{self.node.path}: step {step.name!r} ({type(step).__name__}) grants {', '.join(findings)} "
+                                     "without a wildcard_reason; a step must say why a wildcard is as narrow as it gets")
+                if findings:
+                    wildcards.setdefault(grant.wildcard_reason, set()).update(findings)
 
         self.job_role.grant_pass_role(role)
         # Whoever calls Create*Job with a VolumeKmsKeyId must let SageMaker create a grant on the key for the volumes.
@@ -345,13 +329,8 @@ class TrainingPipeline(Construct):
         for bucket in self.storage.buckets:
             bucket.grant_read(role)
         self._grant_cross_account(role, write=False)
-        acknowledge(
-            role,
-            "SageMaker Pipelines generates the names of the jobs and models it creates (pipelines-<execution>-<step>-...); "
-            "the role is limited to the job types this definition uses, in this account and region, and creation to "
-            "isolated jobs in this VPC by IAM conditions.",
-            *sorted(set(wildcard_ids)),
-        )
+        for reason, ids in wildcards.items():
+            acknowledge(role, reason, *sorted(ids))
         acknowledge(
             role,
             "The pipeline role reads property files (evaluation reports) that jobs wrote under per-execution keys, in the "
@@ -367,25 +346,10 @@ class TrainingPipeline(Construct):
                 *{f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:{c.region}:{c.account}:key/*]" for c in self.storage.cross_account},
             )
 
-    def _max_keep_alive(self) -> int:
-        return max((s.keep_alive_seconds or 0 for s in self.definition.all_steps() if isinstance(s, TrainingStep)), default=0)
-
-    def _model_package_groups(self, arn_base: str) -> list[tuple[str, str]]:
-        out: list[tuple[str, str]] = []
-        for step in self.definition.all_steps():
-            if isinstance(step, RegisterModelStep):
-                group = step.model_package_group
-                if group.startswith("arn:"):
-                    prefix, name = group.split(":model-package-group/", 1)
-                    out.append((group, f"{prefix}:model-package/{name}/*"))
-                else:
-                    out.append((f"{arn_base}:model-package-group/{group}", f"{arn_base}:model-package/{group}/*"))
-        return sorted(set(out))
-
     def _object_wildcard_ids(self, stack: Stack) -> list[str]:
         ids = []
         for bucket in (*self.storage.buckets, *self.storage.read_only):
-            ids.append(f"AwsSolutions-IAM5[Resource::{_nag_name(stack, bucket.bucket_arn)}/*]")
+            ids.append(f"AwsSolutions-IAM5[Resource::{nag_text(self, bucket.bucket_arn)}/*]")
         for store in self.storage.cross_account:
             ids.append(f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{store.bucket_name}/{store.prefix.strip('/')}/*]")
         return ids
@@ -393,11 +357,6 @@ class TrainingPipeline(Construct):
     # -- schedule, metrics, grants ----------------------------------------------------------------------
 
     def _add_schedule(self, schedule: PipelineSchedule) -> scheduler.CfnSchedule:
-        declared = {p.name for p in self.definition.parameters}
-        unknown = sorted(set(schedule.parameters) - declared)
-        if unknown:
-            raise ValueError(f"{self.node.path}: schedule.parameters {unknown} are not parameters of the pipeline "
-                             f"(declared: {', '.join(sorted(declared))})")
         stack = Stack.of(self)
         role = iam.Role(
             self, "ScheduleRole",
@@ -439,9 +398,3 @@ class TrainingPipeline(Construct):
     def metric_execution_succeeded(self) -> cloudwatch.Metric:
         return self.metric("ExecutionSucceeded")
 
-
-def _nag_name(stack: Stack, value: str) -> str:
-    """How cdk-nag prints a value with tokens in a finding id: ``<LogicalId.Attr>``, ``<AWS::Pseudo>``."""
-    if not Token.is_unresolved(value):
-        return value
-    return flatten_reference(stack.resolve(value))

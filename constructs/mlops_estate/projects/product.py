@@ -53,7 +53,14 @@ def provisioned_stack_prefix(account: str) -> str:
 
 
 class ProjectProduct(servicecatalog.ProductStack):
-    """A project template: the SageMaker parameters and tags, the estate handles, the boundary and placement."""
+    """A project template: the SageMaker parameters and tags, the estate handles, the boundary and placement.
+
+    Args:
+        scope: the parent construct.
+        id: the construct id.
+        description: the template's description.
+        project_id_max_length: the longest project id the template admits (names built from it must fit).
+    """
 
     def __init__(self, scope: Construct, id: str, *, description: str,
                  project_id_max_length: int = PROJECT_ID_MAX_LENGTH) -> None:

@@ -42,7 +42,8 @@ from mlops_estate.security.encryption import EstateKeys
 from mlops_estate.events.event_bus import estate_bus_name
 from mlops_estate.projects.model_deploy import ModelDeployProduct
 from mlops_estate.config.monitoring import S3_URI, monitor_role_path
-from mlops_estate.core.nag import acknowledge, wildcard_findings
+from mlops_estate.core.nag import acknowledge, nag_text, wildcard_findings
+from mlops_estate.core.validation import Problems
 from mlops_estate.network.private_network import NetworkPlacement
 from mlops_estate.reference.pipelines import BuildLocations, training_definition
 from mlops_estate.pipeline.training_pipeline import CrossAccountStore, PipelineStorage, TrainingPipeline
@@ -59,16 +60,31 @@ from mlops_estate.projects.product import (
     provisioned_stack_prefix,
     subnet_handles,
 )
+from mlops_estate.security.sagemaker_workload import SAGEMAKER_METRIC_NAMESPACES, workload_statements
 from mlops_estate.security.storage import SecureBucket
 
 __all__ = ["PROJECT_NAME_PATTERN", "EstateHandles", "ModelBuildProduct", "ModelDeployProduct", "ProjectTemplates"]
 
+# What the roles a project creates publish metrics to: jobs and endpoints SageMaker's namespaces (and the endpoint
+# invocation metrics' AWS/SageMaker), Model Monitor aws/sagemaker/Endpoints/... .
+PROJECT_METRIC_NAMESPACES = (*SAGEMAKER_METRIC_NAMESPACES, "AWS/SageMaker", "aws/sagemaker/*")
 # The SSM parameters (under /<estate>/projects/) a build template reads at launch, by key (and one per subnet).
 BUILD_HANDLES = ("vpc-id", "security-group-id", "artifacts-bucket", "data-bucket", "models-key-arn", "boundary-arn")
 
 
 class EstateHandles(Construct):
-    """SSM parameters naming the estate resources a project template uses: written here, read at launch."""
+    """SSM parameters naming the estate resources a project template uses: written here, read at launch.
+
+    Args:
+        scope: the parent construct.
+        id: the construct id.
+        estate_name: the estate's name (the parameters live under ``/<estate>/projects/``).
+        placement: the ML dev VPC placement (VPC, subnets, security group).
+        artifacts: the ML dev artifacts bucket.
+        data: the ML dev data bucket.
+        keys: the estate's keys (models, data, monitoring, logs).
+        boundary: the permissions boundary every project role carries.
+    """
 
     def __init__(self, scope: Construct, id: str, *, estate_name: str, placement: NetworkPlacement, artifacts: SecureBucket,
                  data: SecureBucket, keys: EstateKeys, boundary: iam.IManagedPolicy) -> None:
@@ -99,7 +115,15 @@ class EstateHandles(Construct):
 
 
 class ModelBuildProduct(ProjectProduct):
-    """The model-build project template of one configured model (see the module docstring)."""
+    """The model-build project template of one configured model (see the module docstring).
+
+    Args:
+        scope: the parent construct.
+        id: the construct id.
+        config: the estate configuration (estate glue).
+        model: the model whose reference build the template runs.
+        subnet_count: how many subnet handles the template reads.
+    """
 
     def __init__(self, scope: Construct, id: str, *, config: EstateConfig, model: ModelConfig, subnet_count: int) -> None:
         super().__init__(scope, id, description=f"{config.name} estate: SageMaker project template, {model.name} model build")
@@ -165,7 +189,18 @@ class ModelBuildProduct(ProjectProduct):
 
 
 class ProjectTemplates(Construct):
-    """The portfolio of SageMaker project templates of the ML dev account (see the module docstring)."""
+    """The portfolio of SageMaker project templates of the ML dev account (see the module docstring).
+
+    Args:
+        scope: the parent construct.
+        id: the construct id.
+        config: the estate configuration (estate glue: which models get templates, names, version).
+        placement: the ML dev VPC placement the templates' jobs and endpoints use.
+        artifacts: the ML dev artifacts bucket.
+        data: the ML dev data bucket.
+        keys: the estate's keys.
+        creators: the Studio execution roles (by persona) that may create projects from the templates.
+    """
 
     def __init__(
         self,
@@ -182,20 +217,19 @@ class ProjectTemplates(Construct):
         super().__init__(scope, id)
         settings = config.projects
         names = settings.template_models([m.name for m in config.models])
-        problems = []
+        problems = Problems()
         if not creators:
-            problems.append("creators is empty; give the Studio execution roles that may create projects")
+            problems.add("creators", f"{dict(creators)!r} is empty; expected the Studio execution roles that may create projects")
         if not names:
-            problems.append("config.projects selects no model; nothing to publish (enable projects or configure a model)")
-        if problems:
-            raise ValueError(f"{self.node.path}: " + "; ".join(problems))
+            problems.add("config.projects", "selects no model; nothing to publish (enable projects or configure a model)")
+        problems.raise_if_any(self.node.path)
         stack = Stack.of(self)
         self.estate_name = config.name
         self.version = settings.version
         self.team = config.tags.team
         by_name = {m.name: m for m in config.models}
         models = [by_name[name] for name in names]
-        self.boundary = self._boundary(stack, config, artifacts, data, keys, models)
+        self.boundary = self._boundary(stack, config, placement.vpc.vpc_id, artifacts, data, keys, models)
         self.handles = EstateHandles(self, "Handles", estate_name=config.name, placement=placement, artifacts=artifacts,
                                      data=data, keys=keys, boundary=self.boundary)
         self.portfolio = servicecatalog.Portfolio(
@@ -393,7 +427,7 @@ class ProjectTemplates(Construct):
                             "AwsSolutions-IAM5[Resource::*]")
         return role
 
-    def _boundary(self, stack: Stack, config: EstateConfig, artifacts: SecureBucket, data: SecureBucket,
+    def _boundary(self, stack: Stack, config: EstateConfig, vpc_id: str, artifacts: SecureBucket, data: SecureBucket,
                   keys: EstateKeys, models: Sequence[ModelConfig]) -> iam.ManagedPolicy:
         """The most any role a project creates may ever do, whatever its own policies say."""
         account, region, partition = stack.account, stack.region, stack.partition
@@ -425,14 +459,9 @@ class ProjectTemplates(Construct):
             iam.PolicyStatement(sid="PullImages", actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
                                                            "ecr:BatchCheckLayerAvailability"],
                                 resources=[f"arn:{partition}:ecr:{region}:*:repository/*"]),
-            iam.PolicyStatement(sid="NoResourceLevel", resources=["*"], actions=[
-                "ecr:GetAuthorizationToken", "cloudwatch:PutMetricData", "ec2:CreateNetworkInterface",
-                "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission",
-                "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets",
-                "ec2:DescribeSecurityGroups"]),
-            iam.PolicyStatement(sid="JobLogs", actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
-                                                        "logs:DescribeLogStreams"],
-                                resources=[f"arn:{partition}:logs:{region}:{account}:log-group:/aws/sagemaker/*"]),
+            # Logs, metrics, the ECR login and network interfaces in the estate's VPC: what every VPC SageMaker
+            # workload needs, capped at the namespaces the project roles publish to.
+            *workload_statements(stack, vpc_id=vpc_id, metric_namespaces=PROJECT_METRIC_NAMESPACES).all,
             # Deployment guardrails read an endpoint's auto-rollback alarms with its execution role (ModelEndpoint).
             iam.PolicyStatement(sid="RollbackAlarms", actions=["cloudwatch:DescribeAlarms"], resources=alarms),
             iam.PolicyStatement(sid="PassProjectRolesToSageMaker", actions=["iam:PassRole"],
@@ -445,22 +474,14 @@ class ProjectTemplates(Construct):
             statements.append(iam.PolicyStatement(sid="MonitorBaselines", actions=["s3:GetObject"], resources=baselines))
         boundary = iam.ManagedPolicy(self, "ProjectBoundary", statements=statements,
                                      description=f"{config.name}: permissions boundary of every role a SageMaker project creates")
-        wildcard_resources = [*job_resources, *(s for s in statements[1].resources), statements[2].resources[0],
-                              f"{artifacts.bucket_arn}/*", f"{data.bucket_arn}/*", shared_objects, shared_key,
-                              f"arn:{partition}:ecr:{region}:*:repository/*", "*",
-                              f"arn:{partition}:logs:{region}:{account}:log-group:/aws/sagemaker/*",
-                              f"arn:{partition}:iam::{account}:role/{provisioned_stack_prefix(account)}*", *alarms]
         acknowledge(
             boundary,
             "A permissions boundary grants nothing: it caps every project role at the job types, buckets, keys, registry "
             "groups, project pipelines and alarms of the estate; each role's own least-privilege policy (TrainingPipeline, "
             "ModelEndpoint, ModelMonitor) names the exact resources. Job names, log streams, captured and report objects, "
-            "project role names and unnamed alarms are generated, hence the prefixes.",
-            *sorted({f"AwsSolutions-IAM5[Resource::{_nag(stack, r)}]" for r in wildcard_resources}),
-            "AwsSolutions-IAM5[Action::s3:GetObject*]", "AwsSolutions-IAM5[Action::s3:GetBucket*]",
-            "AwsSolutions-IAM5[Action::s3:List*]", "AwsSolutions-IAM5[Action::s3:PutObject*]",
-            "AwsSolutions-IAM5[Action::s3:DeleteObject*]", "AwsSolutions-IAM5[Action::s3:Abort*]",
-            "AwsSolutions-IAM5[Action::kms:ReEncrypt*]", "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+            "project role names and unnamed alarms are generated, hence the prefixes; ECR login, EC2 describe and "
+            "metric calls have no resource-level permissions.",
+            *sorted({f for statement in statements for f in wildcard_findings(boundary, statement)}),
         )
         return boundary
 
@@ -499,13 +520,13 @@ class ProjectTemplates(Construct):
             "Project names are chosen by users at creation, so CreateProject and its companions take project/* of this "
             "account; SageMaker provisions only products of the portfolio these roles are associated with, and the "
             "launch itself is limited to the estate's template products by ARN.",
-            f"AwsSolutions-IAM5[Resource::{_nag(stack, projects)}]",
+            f"AwsSolutions-IAM5[Resource::{nag_text(self, projects)}]",
         )
         acknowledge(
             policy,
             "Deploy projects name their validation endpoint <estate>-project-<project>, chosen at launch; invoking is "
             "limited to those endpoints of this account.",
-            f"AwsSolutions-IAM5[Resource::{_nag(stack, endpoints)}]",
+            f"AwsSolutions-IAM5[Resource::{nag_text(self, endpoints)}]",
         )
         acknowledge(
             policy,
@@ -527,8 +548,3 @@ def _data_quality_baselines(models: Sequence[ModelConfig]) -> list[str]:
         arns.append(f"arn:{Aws.PARTITION}:s3:::{match['bucket']}/{match['key']}")
     return arns
 
-
-def _nag(stack: Stack, value: str) -> str:
-    from mlops_estate.core.nag import flatten_reference
-
-    return flatten_reference(stack.resolve(value))

@@ -30,6 +30,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from mlops_estate.config.estate import ERROR_METRICS, ModelConfig
+from mlops_estate.core.validation import Problems
 from mlops_estate.network.private_network import NetworkPlacement
 from mlops_estate.pipeline.conditions import Condition, ConditionGreaterThanOrEqualTo, ConditionLessThanOrEqualTo
 from mlops_estate.pipeline.debugger import Debugger, Profiler
@@ -145,7 +146,14 @@ def quality_condition(model: ModelConfig, evaluate: ProcessingStep, report: Prop
 
 @dataclass(frozen=True)
 class BuildLocations:
-    """Where a model's reference pipelines run and keep things (bucket names may be CDK tokens)."""
+    """Where a model's reference pipelines run and keep things (bucket names may be CDK tokens).
+
+    Attributes:
+        region: the build account's region (the built-in image's registry, the Debugger rule image).
+        artifacts_bucket: the ML dev artifacts bucket (scripts, intermediate data, batch output).
+        data_bucket: the ML dev data bucket (training and batch input).
+        registry: where the shared registry keeps groups, artifacts and keys (`RegistryLocation`).
+    """
 
     region: str
     artifacts_bucket: str
@@ -296,7 +304,20 @@ class ModelBuildPipelines(Construct):
     """The reference pipelines of one configured model, in the build account.
 
     ``training`` always; ``batch`` when ``build.batch_inference`` is set. Names: ``<estate>-<model>-build`` and
-    ``<estate>-<model>-batch``. ``build.schedule`` starts the build pipeline on a schedule.
+    ``<estate>-<model>-batch``. ``build.schedule`` starts the build pipeline on a schedule. Estate glue: it reads
+    the model's estate config and builds `TrainingPipeline` props from it.
+
+    Args:
+        scope: the parent construct.
+        id: the construct id.
+        estate_name: the estate's name (the pipelines' name prefix).
+        region: the build account's region.
+        model: the model's estate configuration.
+        placement: the ML dev VPC placement of every job.
+        key: the key of every job volume and output.
+        artifacts: the ML dev artifacts bucket.
+        data: the ML dev data bucket.
+        registry: where the shared registry lives (`RegistryLocation`).
     """
 
     def __init__(
@@ -315,9 +336,11 @@ class ModelBuildPipelines(Construct):
     ) -> None:
         super().__init__(scope, id)
         image = model_image(model, region)
+        problems = Problems()
         if model.build.training_image and f".dkr.ecr.{region}." not in image:
-            raise ValueError(f"{self.node.path}: build.training_image {image!r} is not in the estate's region {region!r}; "
-                             "SageMaker pulls images from the job's own region")
+            problems.add("model.build.training_image", f"{image!r} is not in the estate's region {region!r}; expected an ECR "
+                         "image of that region (SageMaker pulls images from the job's own region)")
+        problems.raise_if_any(self.node.path)
         storage = PipelineStorage(
             key=key,
             buckets=(artifacts.bucket, data.bucket),
