@@ -267,3 +267,22 @@ def test_model_and_config_names_change_with_their_properties_and_only_then():
     churn["serving"]["staging"]["instance_type"] = "ml.c5.xlarge"
     changed = names(stack, "Changed", EstateConfig.from_dict(data, "test"))
     assert changed[0] != first[0] and changed[0] == changed[1]
+
+
+def test_validation_endpoint_keeps_the_staging_volume_key_choice():
+    """A staging instance type with local NVMe storage comes with volume_kms_key false; the validation endpoint,
+    which takes that instance type, must take the choice too (else ModelEndpoint refuses it)."""
+    from mlops_estate.core.validation import Problems
+    from mlops_estate.projects.model_deploy import validation_serving
+    from mlops_estate.serving.serving_config import validate_serving
+
+    data = default_estate_dict()
+    data["guardrails"]["require_kms"] = False
+    data["guardrails"]["instance_types"] = {}
+    churn = next(m for m in data["models"] if m["name"] == "churn")
+    churn["serving"]["staging"].update(instance_type="ml.g5.xlarge", volume_kms_key=False)
+    model = next(m for m in EstateConfig.from_dict(data, "test").models if m.name == "churn")
+    serving = validation_serving(model)
+    problems = Problems()
+    validate_serving(serving, "serving", problems)
+    assert problems.items == [] and (serving.instance_type, serving.volume_kms_key) == ("ml.g5.xlarge", False)

@@ -81,9 +81,12 @@ def validation_serving(model: ModelConfig) -> ServingConfig:
     where staging is real-time, the estate default otherwise (serverless endpoints cannot capture data)."""
     staging = model.serving.get("staging")
     defaults = ServingConfig()
+    realtime = staging is not None and staging.mode == "realtime"
     return ServingConfig(
         mode="realtime",
-        instance_type=staging.instance_type if staging is not None and staging.mode == "realtime" else defaults.instance_type,
+        instance_type=staging.instance_type if staging is not None and realtime else defaults.instance_type,
+        # The instance type's volume-key choice comes with it (local NVMe storage takes no key).
+        volume_kms_key=staging.volume_kms_key if staging is not None and realtime else defaults.volume_kms_key,
         min_instances=1,
         max_instances=1,
         alarms=staging.alarms if staging is not None else defaults.alarms,
