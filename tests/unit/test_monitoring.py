@@ -45,8 +45,9 @@ class Parts:
 def _parts(stack, *, endpoint=None, model_name: str | None = MODEL) -> Parts:
     """A stand-in endpoint that captures to a CMK bucket, in an imported VPC."""
     keys = EstateKeys(stack, "Keys", estate_name="mlops", classes=[DataClass.DATA, DataClass.MONITORING])
+    zones = [f"{stack.region}{z}" for z in "ab"]  # the stack's own region: PrivateNetwork checks the zones' region
     placement = PrivateNetwork.from_existing(
-        stack, "Vpc", vpc_id="vpc-0123456789abcdef0", subnet_ids=["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"], availability_zones=TEST_AZS, security_group_id="sg-0123456789abcdef0"
+        stack, "Vpc", vpc_id="vpc-0123456789abcdef0", subnet_ids=["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"], availability_zones=zones, security_group_id="sg-0123456789abcdef0"
     )
     watched = MonitoredEndpoint(
         endpoint_name=ENDPOINT,
