@@ -11,5 +11,5 @@ node -e 'const m = +process.versions.node.split(".")[0]; if (m < 20) { console.e
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt \
-  --config-settings editable_mode=strict -e '.[dev]'  # strict: a real link tree, so mypy sees mlops_estate
+  --config-settings editable_mode=strict -e '.[dev,docs]'  # strict: a real link tree, so mypy sees mlops_estate
 npm ci --no-audit --no-fund --loglevel=error

@@ -21,6 +21,7 @@ WORKFLOWS = ROOT / ".github" / "workflows"
 DEPLOY_STAGE_ACTION = ROOT / ".github" / "actions" / "deploy-stage" / "action.yml"
 CI_FILES = sorted(WORKFLOWS.glob("*.yml")) + [DEPLOY_STAGE_ACTION]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+CI_DOCS = (ROOT / "docs" / "domains" / "ci-cd.md").read_text(encoding="utf-8")  # the CI/CD page of the docs
 PINNED = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40} # v\d+(\.\d+){0,2}$")
 
 
@@ -142,7 +143,7 @@ def test_prod_needs_staging_and_the_approval_environment(deploy):
     (staging_id,) = [name for name, job in jobs.items() if _stage_step(job)["stage"] == "Staging"]
     assert prod["needs"] == staging_id
     assert prod["environment"] == "production"
-    assert "required reviewers" in README.split("## CI/CD with GitHub Actions")[1].lower()
+    assert "required reviewers" in CI_DOCS.lower()
 
 
 def test_each_job_uses_its_stages_role_variable_and_the_configured_environment(deploy):
@@ -159,8 +160,8 @@ def test_each_job_uses_its_stages_role_variable_and_the_configured_environment(d
         assert job["environment"] == config.ci.environments[accounts[stage]]
 
 
-def test_readme_names_every_variable_the_workflow_reads(deploy):
-    section = README.split("## CI/CD with GitHub Actions")[1]
+def test_the_docs_name_every_variable_the_workflow_reads(deploy):
+    section = CI_DOCS
     read = set(re.findall(r"vars\.([A-Z_]+)", (WORKFLOWS / "deploy.yml").read_text()))
     assert read == {"AWS_REGION", "AWS_SESSION_SECONDS", "ESTATE_FILE", *(role_variable(stage) for stage in STAGE_NAMES)}
     for variable in read:

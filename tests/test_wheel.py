@@ -36,6 +36,7 @@ def test_wheel_contents(wheel):
     for source in sorted(library.rglob("*.py")):
         assert source.relative_to(library).as_posix() in names, source
     assert "mlops_estate/stacks/estate.py" in names
+    assert "mlops_estate/config/estate.schema.json" in names  # editors check estate files against it
     assert not any(n.startswith("constructs/") for n in names), "the wheel must not ship a top-level constructs package"
     assert not any("__pycache__" in n for n in names)
     for handler in sorted((ROOT / "lambda").glob("*/index.py")):
