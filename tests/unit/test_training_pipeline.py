@@ -164,6 +164,13 @@ def test_pipeline_role_may_grant_the_volume_key_to_aws_services_only(built):
     assert len(grants) == 1
     assert grants[0]["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
     assert grants[0]["Resource"] == built.stack.resolve(built.full.storage.key.key_arn)
+    assert grants[0]["Action"] == "kms:CreateGrant"  # the condition exists on grant requests only
+
+
+def test_pipeline_role_may_describe_the_volume_key_through_sagemaker(built):
+    (describe,) = [s for s in built.policy_of("FullPipelineRole")
+                   if s["Action"] == "kms:DescribeKey" and s["Resource"] == built.stack.resolve(built.full.storage.key.key_arn)]
+    assert describe["Condition"] == {"StringEquals": {"kms:ViaService": "sagemaker.eu-west-1.amazonaws.com"}}
 
 
 def test_register_only_into_the_named_group(built):

@@ -320,10 +320,18 @@ class TrainingPipeline(Construct):
 
         self.job_role.grant_pass_role(role)
         # Whoever calls Create*Job with a VolumeKmsKeyId must let SageMaker create a grant on the key for the volumes.
+        # kms:GrantIsForAWSResource exists only on grant requests, so it guards CreateGrant alone: on DescribeKey it
+        # would never match. The pipeline role calls only SageMaker; SageMaker validates the volume key of the jobs it
+        # creates (DescribeKey) with the caller's credentials, so such a request arrives through SageMaker (ViaService).
         role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["kms:CreateGrant", "kms:DescribeKey"],
+            actions=["kms:CreateGrant"],
             resources=[self.storage.key.key_arn],
             conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+        ))
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["kms:DescribeKey"],
+            resources=[self.storage.key.key_arn],
+            conditions={"StringEquals": {"kms:ViaService": f"sagemaker.{stack.region}.amazonaws.com"}},
         ))
         # Property files (JsonGet) are read by the pipeline role itself, from wherever the outputs went.
         for bucket in self.storage.buckets:
