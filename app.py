@@ -3,11 +3,11 @@
 
 from pathlib import Path
 
-from mlops_estate.stacks.estate import estate_app
 from mlops_estate.core.nag import apply_nag_packs
-from mlops_estate.stacks.estate import build_estate
+from mlops_estate.stacks.estate import build_estate, config_errors_exit, estate_app
 
-app, config = estate_app(Path(__file__).resolve().parent / "cdk.json")
-build_estate(app, config)
+with config_errors_exit():
+    app, config = estate_app(Path(__file__).resolve().parent / "cdk.json")
+    build_estate(app, config)
 apply_nag_packs(app)
 app.synth()

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aws_cdk import App, Aspects, AspectPriority, Stack, Stage, Tags
 from constructs import Construct
 
 from mlops_estate.config.estate import EstateConfig, ModelConfig, ServingEnv, load_estate
+from mlops_estate.core.validation import ConfigError
 from mlops_estate.governance.cost_tags import TagPlainCfnResources
 from mlops_estate.serving.endpoint import pascal
 from mlops_estate.governance.guardrail_check import GuardrailCheck
@@ -159,3 +162,15 @@ def estate_app(cdk_json: Path, *, outdir: str | None = None, context: dict[str, 
     merged.setdefault("@aws-cdk/core:validationReportJson", True)
     app = App(context=merged, outdir=outdir)
     return app, load_estate(app.node.try_get_context, cdk_json, context_keys=app.node.get_all_context())
+
+
+@contextmanager
+def config_errors_exit() -> Iterator[None]:
+    """Around reading the estate config and building the estate: a `ConfigError` (a mistake in the user's config,
+    whether found by the parser or by a construct) prints only its problem list on stderr and exits with status 1.
+    A traceback would point at our code, not at the file; any other exception is a bug and keeps its traceback."""
+    try:
+        yield
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        raise SystemExit(1) from None

@@ -29,15 +29,33 @@ def bus_arn(*, account: str, region: str, partition: str, event_bus_name: str) -
     return f"arn:{partition}:events:{region}:{account}:event-bus/{event_bus_name}"
 
 
+class StatementBusPolicy(events.CfnEventBusPolicy):
+    """An ``AWS::Events::EventBusPolicy`` in the ``Statement`` form, whose deprecated ``principal`` is never read.
+
+    cdk-nag 3.0.2's EventBusOpenAccess rule (AwsSolutions-EVB1) reads ``principal`` of every bus policy, and that
+    getter prints ``[WARNING] ...CfnEventBusPolicy#principal is deprecated`` at every synth with the nag packs,
+    which a user reads as their problem. This policy answers the read itself (no principal: the statement names
+    it), so the deprecated getter never runs while the rule still checks the statement.
+    """
+
+    @property
+    def principal(self) -> str | None:
+        return None
+
+    @principal.setter
+    def principal(self, value: str | None) -> None:
+        if value is not None:
+            raise ValueError(f"{self.node.path}: principal {value!r}: give the principal in the statement; the "
+                             "Principal/Action/Condition form of a bus policy is deprecated")
+
+
 class EstateEventBus(Construct):
     """A custom event bus with a physical name (senders in other accounts address it by ARN), encrypted with
     a customer-managed key when ``key`` is given (with a dead-letter queue for events that fail encryption),
     and a resource policy that admits nobody until `allow_put_events_from` names accounts.
 
     The policy statements use the ``Statement`` form of ``AWS::Events::EventBusPolicy``, never the deprecated
-    ``Principal``/``Action`` form. The ``CfnEventBusPolicy#principal is deprecated`` warning printed at a synth
-    with the nag packs comes from cdk-nag 3.0.2's EventBusOpenAccess rule, which reads that deprecated
-    property of every bus policy; nothing in this library sets or reads it.
+    ``Principal``/``Action``/``Condition`` form (see `StatementBusPolicy`: no synth prints a deprecation warning).
 
     Args:
         scope: the parent construct.
@@ -144,12 +162,15 @@ class EstateEventBus(Construct):
             conditions["StringEquals"] = {"events:source": list(sources)}
         if detail_types:
             conditions.setdefault("StringEquals", {})["events:detail-type"] = list(detail_types)
-        self.bus.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid=sid,
-                principals=[iam.AccountPrincipal(a) for a in others],
-                actions=["events:PutEvents"],
-                resources=[self.bus.event_bus_arn],
-                conditions=conditions or None,
-            )
+        # What EventBus.add_to_resource_policy makes (same construct path, so the same logical id and properties),
+        # with a StatementBusPolicy instead of its CfnEventBusPolicy.
+        statement_id = f"cdk-{sid}"[:64]
+        statement = iam.PolicyStatement(
+            sid=statement_id,
+            principals=[iam.AccountPrincipal(a) for a in others],
+            actions=["events:PutEvents"],
+            resources=[self.bus.event_bus_arn],
+            conditions=conditions or None,
         )
+        StatementBusPolicy(Construct(self.bus, statement_id), "Resource", statement_id=statement_id,
+                           statement=statement.to_json(), event_bus_name=self.bus.event_bus_name)
