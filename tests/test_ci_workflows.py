@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,8 @@ from tests.helpers import ROOT, config_problems, default_config
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 DEPLOY_STAGE_ACTION = ROOT / ".github" / "actions" / "deploy-stage" / "action.yml"
+# GitHub's self-repository form: the action of the commit that runs, not whatever the workspace holds.
+DEPLOY_STAGE_USES = "$/.github/actions/deploy-stage"
 CI_FILES = sorted(WORKFLOWS.glob("*.yml")) + [DEPLOY_STAGE_ACTION]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 CI_DOCS = (ROOT / "docs" / "domains" / "ci-cd.md").read_text(encoding="utf-8")  # the CI/CD page of the docs
@@ -49,11 +54,11 @@ def _steps(job: dict[str, Any]) -> list[dict[str, Any]]:
 def deploy_jobs(deploy: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Jobs that deploy a stage (they run the deploy-stage action), by job id."""
     return {name: job for name, job in deploy["jobs"].items()
-            if any(step.get("uses") == "./.github/actions/deploy-stage" for step in _steps(job))}
+            if any(step.get("uses") == DEPLOY_STAGE_USES for step in _steps(job))}
 
 
 def _stage_step(job: dict[str, Any]) -> dict[str, Any]:
-    (step,) = [s for s in _steps(job) if s.get("uses") == "./.github/actions/deploy-stage"]
+    (step,) = [s for s in _steps(job) if s.get("uses") == DEPLOY_STAGE_USES]
     return dict(step["with"])
 
 
@@ -89,7 +94,11 @@ def test_test_workflow_triggers_permissions_toolchain_and_caches(test_workflow):
 def test_every_action_is_pinned_to_a_commit_with_its_version(path):
     uses = re.findall(r"^\s*-?\s*uses:\s*(.+?)\s*$", path.read_text(encoding="utf-8"), flags=re.MULTILINE)
     assert uses
-    remote = [u for u in uses if not u.startswith("./")]
+    # This repository's own action and workflow: the self-repository form, which resolves to the running commit
+    # (no checkout needed, and no ref, which GitHub rejects there), never `./`, which reads the workspace.
+    local = [u for u in uses if u.startswith(("./", "$/"))]
+    assert all(u.startswith("$/") and "@" not in u for u in local), local
+    remote = [u for u in uses if u not in local]
     assert remote or path.name == "deploy.yml"
     for ref in remote:
         assert PINNED.match(ref), f"{path.name}: {ref!r} is not pinned to a full commit SHA with a '# vX.Y.Z' comment"
@@ -108,7 +117,7 @@ def test_deploy_waits_for_the_test_workflow_and_one_synth(deploy):
     assert deploy["on"]["push"] == {"branches": ["main"]}
     assert deploy["permissions"] == {"contents": "read"}
     assert deploy["concurrency"] == {"group": "deploy-${{ github.repository }}", "cancel-in-progress": False}
-    assert deploy["jobs"]["test"] == {"uses": "./.github/workflows/test.yml", "permissions": {"contents": "read"}}
+    assert deploy["jobs"]["test"] == {"uses": "$/.github/workflows/test.yml", "permissions": {"contents": "read"}}
     synth = deploy["jobs"]["synth"]
     assert synth["needs"] == "test" and "permissions" not in synth and "environment" not in synth
     assert any(step.get("run", "").startswith("./scripts/synth.sh") for step in _steps(synth))
@@ -216,6 +225,24 @@ def test_dependabot_updates_the_pins_of_every_workflow_and_the_composite_action(
     (actions,) = [u for u in config["updates"] if u["package-ecosystem"] == "github-actions"]
     assert sorted(actions["directories"]) == ["/", "/" + str(DEPLOY_STAGE_ACTION.parent.relative_to(ROOT))]
     assert any(u["package-ecosystem"] == "npm" for u in config["updates"])
+    # A freshly published (possibly compromised) release waits a week before it is proposed.
+    for update in config["updates"]:
+        assert update["cooldown"]["default-days"] >= 7, update["package-ecosystem"]
+
+
+def test_zizmor_audit_of_the_github_folder_finds_nothing():
+    """zizmor's static security audit of the workflows, the composite action and dependabot.yml, offline (no GitHub
+    API); a file it cannot parse fails the run instead of being skipped."""
+    zizmor = shutil.which("zizmor", path=str(Path(sys.executable).parent)) or shutil.which("zizmor")
+    assert zizmor is not None, "zizmor is a dev dependency (pip install -e '.[dev]')"
+    result = subprocess.run([zizmor, "--offline", "--strict-collection", "--format", "json", ".github"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    findings = json.loads(result.stdout or "null")
+    assert isinstance(findings, list), result.stderr[-2000:]
+    assert [f"{f['ident']}: {f['desc']} ({loc['symbolic']['key']['Local']['verbatim_path']} line "
+            f"{loc['concrete']['location']['start_point']['row'] + 1})"
+            for f in findings for loc in f["locations"][:1]] == []
+    assert result.returncode == 0, result.stderr[-2000:]
 
 
 def test_cdk_cli_and_cdk_assets_are_pinned_exactly():
