@@ -5,8 +5,9 @@ The same constructs the estate's own accounts use (stacks/ml_dev.py, serving.py,
 a monthly budget and the cost allocation tags. Nothing names an account or a region: keys, policies and ARNs use
 pseudo-parameters, and the two availability zones are the first two of ``Fn::GetAZs`` in each account and region.
 The VPC block is ``cidr`` in every account, or, with ``ipam_pool_id``, a distinct block per account from that IPAM pool.
-The template holds no assets: CDK's custom resource that strips the VPC's default security group (Lambda code)
-is replaced by an AWS Config rule with automatic SSM remediation (`DefaultSecurityGroupClosed`).
+The template holds no assets. The VPC's default security group is closed as in every estate network, by an AWS
+Config rule with automatic SSM remediation (`DefaultSecurityGroupClosed`), made here rather than by the network so
+that it waits for this template's own recorder.
 """
 
 from __future__ import annotations

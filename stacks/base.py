@@ -9,8 +9,9 @@ from constructs import Construct
 from mlops_estate.governance.budgets import AccountBudget
 from mlops_estate.config.ci import BOOTSTRAP_QUALIFIER_CONTEXT
 from mlops_estate.config.estate import EstateConfig
-from mlops_estate.governance.config_rules import SageMakerConfigRules
+from mlops_estate.governance.config_rules import ConfigRecorder, SageMakerConfigRules
 from mlops_estate.config.governance import GovernedRole
+from mlops_estate.network.private_network import PrivateNetwork
 
 # Accounts that run SageMaker workloads: they get the AWS Config SageMaker rules.
 ML_ROLES: tuple[GovernedRole, ...] = ("ml_dev", "staging", "prod")
@@ -60,12 +61,22 @@ class EstateStack(Stack):
 
 
 def add_account_governance(stack: EstateStack, role: GovernedRole, key: kms.Key) -> None:
-    """This account's share of estate governance: the AWS Config SageMaker rules (ML accounts) and its
-    monthly budget (when ``budgets.monthly_limits_usd`` names the role), alerting through ``key``."""
+    """This account's share of estate governance: the AWS Config SageMaker rules (ML accounts), the Config recorder
+    when ``audit.config_recorder`` asks for one, and its monthly budget (when ``budgets.monthly_limits_usd`` names
+    the role), alerting through ``key``."""
     config = stack.config
+    # The network's default security group is closed by an AWS Config rule (DefaultSecurityGroupClosed): it needs a
+    # recorder too, created first when the estate makes one.
+    network = getattr(stack, "network", None)
+    closed = network.default_security_group if isinstance(network, PrivateNetwork) else None
+    recorder: ConfigRecorder | None = None
     if config.audit.config_rules and role in ML_ROLES:
-        SageMakerConfigRules(stack, "SageMakerConfigRules", recorder_key=key if config.audit.config_recorder else None,
-                             model_rules=config.guardrails.models_in_vpc)
+        recorder = SageMakerConfigRules(stack, "SageMakerConfigRules", recorder_key=key if config.audit.config_recorder else None,
+                                        model_rules=config.guardrails.models_in_vpc).recorder
+    elif config.audit.config_recorder and closed is not None:
+        recorder = ConfigRecorder(stack, "ConfigRecording", key=key)
+    if recorder is not None and closed is not None:
+        closed.rule.node.add_dependency(recorder.recorder, recorder.delivery_channel)
     limit = config.budgets.monthly_limits_usd.get(role)
     if limit is not None:
         AccountBudget(stack, "Budget", budget_name=f"{config.name}-{role.replace('_', '-')}-monthly", limit_usd=limit, key=key,

@@ -40,6 +40,36 @@ def test_explainability_config_is_written_at_deploy_time_into_the_reports_bucket
     assert any(d.startswith("ChurnMonitorModelExplainabilityAnalysisConfigDeploymentCustomResource") for d in job["DependsOn"])
 
 
+@pytest.mark.parametrize("stack", ["Staging/Serving", "Prod/Serving"])
+def test_the_served_models_keep_generated_names_so_a_promotion_can_replace_them(default_estate, stack):
+    """Promotion changes a model's package ARN at deploy time (an SSM-backed parameter), which replaces the
+    SageMaker model. CloudFormation cannot replace a resource with a fixed name, and a name hashed from the template's
+    properties would not change with the parameter's value: so the models keep CloudFormation's generated names, and
+    the explainability analysis config, which names the model, is written at deploy time."""
+    template = default_estate.templates[stack]
+    models = resources_of_type(template, "AWS::SageMaker::Model")
+    assert models
+    for model in models.values():
+        assert "ModelName" not in model["Properties"]
+        assert "Ref" in model["Properties"]["PrimaryContainer"]["ModelPackageName"]  # the deploy-time parameter
+
+
+@pytest.mark.parametrize("stack", ["Staging/Serving", "Prod/Serving"])
+def test_the_analysis_config_writer_keeps_failed_requests_and_reserves_concurrency(default_estate, stack):
+    template = default_estate.templates[stack]
+    (handler_id, handler), = [(k, r) for k, r in resources_of_type(template, "AWS::Lambda::Function").items()
+                              if k.startswith("CustomCDKBucketDeployment")]
+    props = handler["Properties"]
+    queue_id = props["DeadLetterConfig"]["TargetArn"]["Fn::GetAtt"][0]
+    queue = template["Resources"][queue_id]
+    assert queue["Type"] == "AWS::SQS::Queue" and "KmsMasterKeyId" in queue["Properties"]
+    assert props["ReservedConcurrentExecutions"] == 2
+    role_id = props["Role"]["Fn::GetAtt"][0]
+    statements = [s for p in resources_of_type(template, "AWS::IAM::ManagedPolicy").values()
+                  if {"Ref": role_id} in p["Properties"].get("Roles", []) for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    assert any(s["Action"] == "sqs:SendMessage" and s["Resource"] == {"Fn::GetAtt": [queue_id, "Arn"]} for s in statements)
+
+
 def test_monitors_expose_drift_alarms(default_estate):
     monitor = default_estate.estate.prod.monitors["churn"]
     assert monitor.drift_alarm is not None

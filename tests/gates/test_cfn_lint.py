@@ -19,9 +19,8 @@ IGNORED = {
 }
 # (rule, logical-id prefix): warnings on resources the CDK itself writes, which we cannot change.
 EXPECTED_ON_CDK_RESOURCES = {
-    # CDK's provider for restrict_default_security_group adds a DependsOn that a GetAtt already implies.
-    ("W3005", "CustomVpcRestrictDefaultSGCustomResourceProvider"),
-    # Same for CDK's BucketDeployment handler (writes deploy-time Clarify analysis configs).
+    # CDK's BucketDeployment handler (writes deploy-time Clarify analysis configs) adds a DependsOn that a GetAtt
+    # already implies.
     ("W3005", "CustomCDKBucketDeployment"),
 }
 

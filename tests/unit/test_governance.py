@@ -354,3 +354,30 @@ def test_estate_synth_fails_on_a_resource_the_scp_would_deny(tmp_path):
         variant_name="a", model_name="m", instance_type="ml.m5.large", initial_instance_count=1)])
     with pytest.raises(Exception, match=r"\[Staging/Serving/Unencrypted\] denied by guardrail SCP statement DenyEndpointConfigWithoutKmsKey"):
         app.synth()
+
+
+@pytest.mark.parametrize("config_rules", [True, False])
+def test_the_recorder_comes_before_the_networks_default_security_group_rule(config_rules):
+    """The network closes its default security group with an AWS Config rule: with `audit.config_recorder` the
+    account's recorder is made (also without the SageMaker rules) and the rule waits for it."""
+    from dataclasses import replace
+
+    from mlops_estate.security.encryption import DataClass, EstateKeys
+    from mlops_estate.network.private_network import PrivateNetwork
+    from mlops_estate.stacks.base import EstateStack, add_account_governance
+    from tests.helpers import TEST_AZS, default_config, make_app
+
+    config = default_config()
+    config = replace(config, audit=replace(config.audit, config_rules=config_rules, config_recorder=True))
+    stack = EstateStack(make_app(), "Serving", config=config, account=config.accounts.staging, description="test")
+    keys = EstateKeys(stack, "Keys", estate_name="mlops", classes=[DataClass.LOGS])
+    stack.network = PrivateNetwork(stack, "Network", cidr="10.20.0.0/16", availability_zones=TEST_AZS, logs_key=keys.logs,
+                                   interface_endpoints=["SageMakerApi"])
+    add_account_governance(stack, "staging", keys.logs)
+    template = template_of(stack).to_json()
+    (recorder_id,) = resources_of_type(template, "AWS::Config::ConfigurationRecorder")
+    (channel_id,) = resources_of_type(template, "AWS::Config::DeliveryChannel")
+    rules = resources_of_type(template, "AWS::Config::ConfigRule")
+    (closed,) = [r for r in rules.values() if r["Properties"]["Source"]["SourceIdentifier"] == "VPC_DEFAULT_SECURITY_GROUP_CLOSED"]
+    assert {recorder_id, channel_id} <= set(closed["DependsOn"])
+    assert (len(rules) > len(SAGEMAKER_RULES)) if config_rules else (len(rules) == 1)

@@ -64,7 +64,32 @@ def test_workload_group_admits_only_itself_and_sends_only_https(network_template
     assert all(i["SourceSecurityGroupId"] == own_id for i in ingress)
     endpoint_ingress = [i for i in ingress if i["GroupId"] != own_id]
     assert [(i["IpProtocol"], i["FromPort"]) for i in endpoint_ingress] == [("tcp", 443)]
-    network_template.has_resource_properties("Custom::VpcRestrictDefaultSG", {"DefaultSecurityGroupId": Match.any_value()})
+
+
+def test_default_security_group_is_closed_without_a_lambda_function(network_template):
+    """An AWS Config rule with automatic SSM remediation on the VPC's default group, instead of CDK's custom resource
+    (a Node.js function without dead-letter queue, reserved concurrency or expiring logs)."""
+    network_template.resource_count_is("AWS::Lambda::Function", 0)
+    assert not [t for t in (r["Type"] for r in network_template.to_json()["Resources"].values()) if t.startswith("Custom::")]
+    (vpc_id,) = network_template.find_resources("AWS::EC2::VPC")
+    network_template.has_resource_properties("AWS::Config::ConfigRule", {
+        "Source": {"Owner": "AWS", "SourceIdentifier": "VPC_DEFAULT_SECURITY_GROUP_CLOSED"},
+        "Scope": {"ComplianceResourceId": {"Fn::GetAtt": [vpc_id, "DefaultSecurityGroup"]},
+                  "ComplianceResourceTypes": ["AWS::EC2::SecurityGroup"]},
+    })
+    network_template.has_resource_properties("AWS::Config::RemediationConfiguration", {
+        "TargetId": "AWSConfigRemediation-RemoveVPCDefaultSecurityGroupRules", "Automatic": True})
+
+
+def test_closing_the_default_security_group_can_be_left_to_the_caller():
+    stack = make_stack()
+    keys = EstateKeys(stack, "Keys", estate_name="acme", classes=[DataClass.LOGS])
+    network = PrivateNetwork(stack, "Network", cidr="10.40.0.0/16", availability_zones=TEST_AZS, logs_key=keys.logs,
+                             restrict_default_security_group=False, interface_endpoints=["SageMakerApi"])
+    assert network.default_security_group is None
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::Config::ConfigRule", 0)
+    template.resource_count_is("AWS::Lambda::Function", 0)
 
 
 def test_s3_prefix_list_narrows_egress():

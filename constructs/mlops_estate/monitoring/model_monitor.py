@@ -25,6 +25,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_s3_deployment as s3_deployment
@@ -38,6 +39,7 @@ from mlops_estate.core.nag import acknowledge, acknowledge_wildcards
 from mlops_estate.core.patterns import ACCOUNT_ID, SAGEMAKER_NAME
 from mlops_estate.core.validation import Problems
 from mlops_estate.events.alarm_topic import alarm_topic
+from mlops_estate.events.dead_letter_queue import DeadLetterQueue
 from mlops_estate.monitoring.images import MonitorImages
 from mlops_estate.monitoring.monitored_endpoint import MonitoredEndpoint, capture_problem
 from mlops_estate.monitoring.naming import (
@@ -85,6 +87,11 @@ BOOTSTRAP_QUALIFIER_CONTEXT = "@aws-cdk/core:bootstrapQualifier"
 
 JobDefinition = TypeVar("JobDefinition", bound=CfnResource)
 
+# CloudFormation may ask CDK's BucketDeployment handler (one per stack) for several monitors' analysis configs at
+# once; Lambda retries an asynchronous invocation it throttled, so a small reservation only queues them.
+DEPLOYMENT_HANDLER_CONCURRENCY = 2
+# Construct id (at the stack's top) of the dead-letter queue of that handler.
+DEPLOYMENT_DEAD_LETTERS = "AnalysisConfigDeploymentDeadLetters"
 INPUT_PATH = "/opt/ml/processing/input/endpoint"
 OUTPUT_PATH = "/opt/ml/processing/output"
 # Environment of every monitoring container: publish the metrics the alarms watch.
@@ -827,6 +834,7 @@ class ModelMonitor(Construct):
         handler = next((c for c in stack.node.children if c.node.id.startswith("Custom::CDKBucketDeployment")), None)
         if not isinstance(handler, Construct):
             return
+        self._harden_deployment_handler(handler)
         reports = stack.get_logical_id(self.reports.bucket.node.default_child)  # type: ignore[arg-type]
         qualifier = self.node.try_get_context(BOOTSTRAP_QUALIFIER_CONTEXT) or DefaultStackSynthesizer.DEFAULT_QUALIFIER
         grants = [f"AwsSolutions-IAM5[Action::{a}]" for a in (
@@ -841,10 +849,31 @@ class ModelMonitor(Construct):
                     "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]")
         acknowledge(handler, "The runtime of CDK's BucketDeployment handler is chosen by aws-cdk-lib and moves with it.",
                     "AwsSolutions-L1")
-        acknowledge(handler, "A CloudFormation custom-resource handler: CloudFormation invokes it synchronously once per "
-                    "deploy and reports failures itself, so a DLQ and reserved concurrency add nothing.",
-                    "NIST.800.53.R5-LambdaConcurrency", "NIST.800.53.R5-LambdaDLQ",
-                    "HIPAA.Security-LambdaConcurrency", "HIPAA.Security-LambdaDLQ")
+
+    def _harden_deployment_handler(self, handler: Construct) -> None:
+        """Hold CDK's BucketDeployment handler to the estate's Lambda baseline (as `EstateFunction`), once per stack:
+        CloudFormation invokes a custom-resource handler asynchronously, so a request that still fails after Lambda's
+        retries goes to a CMK-encrypted dead-letter queue instead of vanishing; reserved concurrency; its log group
+        with retention comes from `_deployment_logs`, its Python runtime from aws-cdk-lib."""
+        function = handler.node.default_child
+        assert isinstance(handler, lambda_.Function) and isinstance(function, lambda_.CfnFunction), handler.node.path
+        if function.dead_letter_config is not None:
+            return
+        # At the stack's top, like the handler, under a name of ours: the handler's id carries a hash of its VPC
+        # settings, and a retained queue should not move with it.
+        stack = Stack.of(self)
+        existing = stack.node.try_find_child(DEPLOYMENT_DEAD_LETTERS)
+        dead_letters = existing if isinstance(existing, DeadLetterQueue) else DeadLetterQueue(
+            stack, DEPLOYMENT_DEAD_LETTERS, key=self.key,
+            of="CDK's BucketDeployment handler (deploy-time analysis configs)")
+        key = dead_letters.queue.encryption_master_key
+        assert key is not None
+        function.dead_letter_config = lambda_.CfnFunction.DeadLetterConfigProperty(target_arn=dead_letters.queue_arn)
+        function.reserved_concurrent_executions = DEPLOYMENT_HANDLER_CONCURRENCY
+        # Lambda sends to the queue with the function's role (checked when the function is created: the function
+        # already waits for this default policy).
+        handler.add_to_role_policy(iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[dead_letters.queue_arn]))
+        handler.add_to_role_policy(iam.PolicyStatement(actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[key.key_arn]))
 
     def _ship(self, monitor: MonitorType, document: dict[str, Any]) -> s3_assets.Asset:
         """Write an analysis config next to the synthesis and ship it as a file asset (uploaded by cdk deploy)."""

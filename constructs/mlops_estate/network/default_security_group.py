@@ -1,10 +1,11 @@
-"""Close a VPC's default security group without code assets: an AWS Config rule with automatic remediation.
+"""Close a VPC's default security group without a Lambda function: an AWS Config rule with automatic remediation.
 
-CDK closes the default group with a custom resource whose Lambda code is a file asset. Where assets cannot be
-used (a StackSet template deployed into other accounts), the AWS Config managed rule
+CDK closes the default group with a custom resource backed by a Node.js Lambda function (a file asset, with no
+dead-letter queue, no reserved concurrency and logs that never expire). Instead, the AWS Config managed rule
 ``VPC_DEFAULT_SECURITY_GROUP_CLOSED``, scoped to this VPC's default group, flags any rule on it, and an automatic
 remediation runs the AWS-owned SSM Automation runbook ``AWSConfigRemediation-RemoveVPCDefaultSecurityGroupRules``,
-which removes every ingress and egress rule. It needs the account's AWS Config recorder (as every Config rule does).
+which removes every ingress and egress rule. `PrivateNetwork` uses it in every account, and a StackSet template,
+which cannot carry assets, can too. It needs the account's AWS Config recorder (as every Config rule does).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from mlops_estate.core.nag import acknowledge
+from mlops_estate.core.nag import acknowledge, acknowledge_wildcards
 from mlops_estate.core.validation import Problems
 
 RULE_IDENTIFIER = "VPC_DEFAULT_SECURITY_GROUP_CLOSED"
@@ -73,12 +74,11 @@ class DefaultSecurityGroupClosed(Construct):
         self.role.add_to_policy(automation)
         policy = self.role.node.find_child("DefaultPolicy")
         assert isinstance(policy, iam.Policy)
-        acknowledge(policy, "ec2:DescribeSecurityGroups supports no resource-level permissions; the runbook reads the group "
-                    "before removing its rules.", "AwsSolutions-IAM5[Resource::*]")
-        acknowledge(policy, "The runbook is AWS-owned and versioned (:*); automation executions get generated ids, and only "
-                    "this account's SSM Automation can assume the role.",
-                    f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>::automation-definition/{RUNBOOK}:*]",
-                    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:automation-execution/*]")
+        # Finding ids as this stack renders the ARNs: pseudo-parameters in a StackSet template, literals in an estate stack.
+        acknowledge_wildcards(policy, describe, "ec2:DescribeSecurityGroups supports no resource-level permissions; the "
+                              "runbook reads the group before removing its rules.")
+        acknowledge_wildcards(policy, automation, "The runbook is AWS-owned and versioned (:*); automation executions get "
+                              "generated ids, and only this account's SSM Automation can assume the role.")
         self.remediation = config.CfnRemediationConfiguration(
             self, "Remediation",
             config_rule_name=self.rule.config_rule_name,
@@ -95,5 +95,6 @@ class DefaultSecurityGroupClosed(Construct):
         vpc_resource = vpc.node.default_child
         assert isinstance(vpc_resource, ec2.CfnVPC)
         acknowledge(vpc_resource, f"The default security group is closed by the AWS Config rule {RULE_IDENTIFIER} with automatic "
-                    f"remediation ({RUNBOOK}) instead of CDK's Lambda-backed custom resource, which a StackSet template "
-                    "cannot carry.", "NIST.800.53.R5-VPCDefaultSecurityGroupClosed", "HIPAA.Security-VPCDefaultSecurityGroupClosed")
+                    f"remediation ({RUNBOOK}) instead of CDK's Lambda-backed custom resource (no function to run and "
+                    "patch, and a StackSet template can carry it).",
+                    "NIST.800.53.R5-VPCDefaultSecurityGroupClosed", "HIPAA.Security-VPCDefaultSecurityGroupClosed")

@@ -15,6 +15,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from mlops_estate.core.nag import acknowledge
+from mlops_estate.network.default_security_group import DefaultSecurityGroupClosed
 from mlops_estate.core.patterns import AVAILABILITY_ZONE, PREFIX_LIST_ID, SECURITY_GROUP_ID, SUBNET_ID, VPC_ID
 from mlops_estate.core.validation import Problems
 
@@ -83,10 +84,11 @@ class PrivateNetwork(Construct):
             Studio, notebook, STS, CloudWatch Logs and monitoring, ECR API and Docker, KMS, EventBridge, SSM).
         s3_prefix_list_id: the region's S3 managed prefix list (``pl-...``); when given, HTTPS egress to S3 is
             allowed to it only instead of ``0.0.0.0/0`` (which the isolated subnets' routes limit to S3 anyway).
-        restrict_default_security_group: strip every rule of the VPC's default security group with CDK's
-            custom resource (default). That needs a Lambda file asset; where assets cannot be used (a StackSet
-            template), pass ``False`` and close it with
-            `mlops_estate.network.default_security_group.DefaultSecurityGroupClosed`.
+        restrict_default_security_group: close the VPC's default security group (default) without any Lambda
+            function: an AWS Config rule flags any rule on it and an automatic SSM remediation removes it
+            (`DefaultSecurityGroupClosed`, attribute ``default_security_group``; it needs the account's Config
+            recorder). CDK's own restriction is a custom resource whose Node.js function has no dead-letter queue,
+            no reserved concurrency and logs that never expire. ``False`` leaves closing it to the caller.
         ip_addresses: instead of ``cidr``, an allocation such as ``ec2.IpAddresses.aws_ipam_allocation(...)``
             (a block from an IPAM pool at deploy time).
     """
@@ -139,7 +141,10 @@ class PrivateNetwork(Construct):
             nat_gateways=0,
             create_internet_gateway=False,
             subnet_configuration=[ec2.SubnetConfiguration(name="workloads", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24)],
-            restrict_default_security_group=restrict_default_security_group,
+            restrict_default_security_group=False,
+        )
+        self.default_security_group = (
+            DefaultSecurityGroupClosed(self, "DefaultSecurityGroupClosed", vpc=self.vpc) if restrict_default_security_group else None
         )
         self.flow_log_group = logs.LogGroup(
             self,
