@@ -135,3 +135,19 @@ def test_another_accounts_bus_is_named_by_id_and_bus_name():
         "  - event_bus_name: 'default' is not a custom event bus name; expected 1-256 letters, digits and ._-; not 'default', "
         "not starting with 'aws.'"
     )
+
+
+def test_statement_bus_policy_answers_nag_and_refuses_the_deprecated_form():
+    """cdk-nag reads the deprecated ``principal`` of every bus policy; StatementBusPolicy answers it (no deprecation
+    warning; tests/test_app.py checks a whole synth) and takes no principal, action or condition."""
+    from mlops_estate.events.event_bus import StatementBusPolicy
+
+    stack = make_stack()
+    bus = EstateEventBus(stack, "Bus", event_bus_name="test-ml-dev", description="d")
+    bus.allow_put_events_from([LAKE], "DataLake")
+    (policy,) = [c for c in bus.bus.node.find_all() if isinstance(c, StatementBusPolicy)]
+    assert policy.principal is None and policy.node.path == "Test/Bus/Bus/cdk-DataLake/Resource"
+    with pytest.raises(ValueError, match=r"Test/Bus/Bus/cdk-DataLake/Resource: principal '\*': give the principal in the statement"):
+        policy.principal = "*"
+    with pytest.raises(TypeError):
+        StatementBusPolicy(stack, "Old", statement_id="x", statement={}, principal="*")  # type: ignore[call-arg]

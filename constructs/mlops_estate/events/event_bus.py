@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from aws_cdk import Stack
 from aws_cdk import aws_events as events
@@ -35,8 +36,13 @@ class StatementBusPolicy(events.CfnEventBusPolicy):
     cdk-nag 3.0.2's EventBusOpenAccess rule (AwsSolutions-EVB1) reads ``principal`` of every bus policy, and that
     getter prints ``[WARNING] ...CfnEventBusPolicy#principal is deprecated`` at every synth with the nag packs,
     which a user reads as their problem. This policy answers the read itself (no principal: the statement names
-    it), so the deprecated getter never runs while the rule still checks the statement.
+    it), so the deprecated getter never runs while the rule still checks the statement. It takes no ``principal``,
+    ``action`` or ``condition``.
     """
+
+    def __init__(self, scope: Construct, id: str, *, statement_id: str, statement: Mapping[str, Any],
+                 event_bus_name: str | None = None) -> None:
+        super().__init__(scope, id, statement_id=statement_id, statement=statement, event_bus_name=event_bus_name)
 
     @property
     def principal(self) -> str | None:
