@@ -304,7 +304,9 @@ def test_every_stage_runs_the_guardrail_check(default_estate):
 @pytest.mark.parametrize("stack", ["MlDev/Workspace", "Staging/Serving", "Prod/Serving"])
 def test_ml_accounts_have_sagemaker_config_rules(default_estate, stack):
     rules = resources_of_type(default_estate.templates[stack], "AWS::Config::ConfigRule")
-    assert sorted(r["Properties"]["Source"]["SourceIdentifier"] for r in rules.values()) == sorted(SAGEMAKER_RULES.values())
+    # and the rule that keeps the network's default security group closed (DefaultSecurityGroupClosed)
+    assert sorted(r["Properties"]["Source"]["SourceIdentifier"] for r in rules.values()) == sorted(
+        [*SAGEMAKER_RULES.values(), "VPC_DEFAULT_SECURITY_GROUP_CLOSED"])
 
 
 @pytest.mark.parametrize(("stack", "name", "limit"), [
