@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from mlops_estate.config.parsing import ConfigError
+from mlops_estate.core.validation import ConfigError
 from mlops_estate.stacks.estate import config_errors_exit
 from tests.helpers import ROOT
 

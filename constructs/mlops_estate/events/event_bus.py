@@ -38,6 +38,13 @@ class StatementBusPolicy(events.CfnEventBusPolicy):
     which a user reads as their problem. This policy answers the read itself (no principal: the statement names
     it), so the deprecated getter never runs while the rule still checks the statement. It takes no ``principal``,
     ``action`` or ``condition``.
+
+    Args:
+        scope: the parent construct.
+        id: the construct id.
+        statement_id: the policy statement's id (``Sid``), unique on the bus.
+        statement: the IAM policy statement (``Effect``, ``Principal``, ``Action``, ``Resource``, ``Condition``).
+        event_bus_name: the bus the statement is added to; default: the account's default bus.
     """
 
     def __init__(self, scope: Construct, id: str, *, statement_id: str, statement: Mapping[str, Any],
