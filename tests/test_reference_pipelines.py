@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from mlops_estate.reference.pipelines import XGBOOST_REGISTRIES, xgboost_image
+from mlops_estate.pipeline.builtin_images import BUILTIN_REGISTRIES as XGBOOST_REGISTRIES, xgboost_image
 from tests.helpers import default_config, policy_statements, resources_of_type
 from tests.pipeline_schema import from_template, validate
 

@@ -48,6 +48,7 @@ from mlops_estate.monitoring.naming import (
     drift_alarm_name,
     executions_alarm_name,
     feature_drift_alarm_name,
+    pascal_case,
     quality_alarm_name,
     schedule_arn,
     schedule_name,
@@ -286,6 +287,13 @@ class ModelMonitor(Construct):
             else:
                 watched = MonitoredEndpoint.of(endpoint)
         props.check_all("props", problems)
+        # Model Monitor compares against the baselining job's files (the portable DriftMonitor needs none of them).
+        for monitor in props.enabled:
+            section = getattr(props, monitor)
+            for field in ("constraints_uri", "statistics_uri") if monitor == "data_quality" else ("constraints_uri",):
+                if not getattr(section, field):
+                    problems.add(f"props.{monitor}.{field}", f"is empty; Model Monitor needs the S3 URI of the baseline's "
+                                                             f"{field.removesuffix('_uri')}.json (from a baselining job)")
         if watched is not None:
             if not Token.is_unresolved(watched.endpoint_name) and not _sagemaker_name(watched.endpoint_name):
                 problems.add("endpoint.endpoint_name", f"{watched.endpoint_name!r} is not a SageMaker endpoint name "
@@ -652,7 +660,7 @@ class ModelMonitor(Construct):
             for feature in props.data_quality.drift_features:
                 alarm = self.metric_feature_drift(feature).create_alarm(
                     self,
-                    f"FeatureDrift{_pascal(feature)}",
+                    f"FeatureDrift{pascal_case(feature)}",
                     alarm_name=feature_drift_alarm_name(self.name_prefix, feature),
                     alarm_description=(
                         f"Feature {feature!r} of {self.endpoint.endpoint_name} drifted from its training baseline "
@@ -916,10 +924,6 @@ def _strings(node: Any) -> list[str]:
     if isinstance(node, list):
         return [s for v in node for s in _strings(v)]
     return []
-
-
-def _pascal(text: str) -> str:
-    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", text) if part)
 
 
 def _number_or_text(value: str) -> int | float | str:

@@ -7,6 +7,8 @@ Names are ``<name prefix>-<suffix>``; SageMaker lowercases names in ARNs.
 
 from __future__ import annotations
 
+import re
+
 from mlops_estate.monitoring.props import MonitorType
 
 SUFFIX: dict[MonitorType, str] = {"data_quality": "dq", "model_quality": "mq", "bias": "bias", "explainability": "expl"}
@@ -47,3 +49,8 @@ def monitor_role_path(namespace: str) -> str:
     shadow endpoint config (``sm-clarify-*``, no KMS key) as the monitoring job's role; a guardrail can exempt
     exactly that: configs of that name, created by roles under this path."""
     return f"/{namespace}/model-monitor/"
+
+
+def pascal_case(text: str) -> str:
+    """``monthly_charges`` -> ``MonthlyCharges``: a construct id part from a feature name."""
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", text) if part)

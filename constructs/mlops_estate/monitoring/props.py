@@ -32,8 +32,9 @@ ISO_OFFSET = re.compile(r"^-P(?:T\d{1,3}[HM]|\d{1,2}D(?:T\d{1,2}H)?)$")
 
 
 def _baselines_and_schedule(path: str, section: object, problems: Problems) -> None:
-    """What every monitor section shares: its baseline constraints, an optional Clarify config, its schedule."""
-    check_s3_uri(join(path, "constraints_uri"), getattr(section, "constraints_uri"), problems, what="constraints.json")
+    """What every monitor section shares: its baseline constraints (when given), an optional Clarify config, its schedule."""
+    if getattr(section, "constraints_uri"):
+        check_s3_uri(join(path, "constraints_uri"), getattr(section, "constraints_uri"), problems, what="constraints.json")
     if getattr(section, "analysis_config_uri", ""):
         check_s3_uri(join(path, "analysis_config_uri"), getattr(section, "analysis_config_uri"), problems, what="analysis_config.json")
     check_schedule(join(path, "schedule"), getattr(section, "schedule"), problems)
@@ -64,32 +65,41 @@ def _instance_type(path: str, value: str, problems: Problems, *, keyed: str = ""
 
 @dataclass(frozen=True)
 class DataQualityMonitorProps:
-    """Data quality: captured requests against the training data's statistics and constraints (a baselining job's).
+    """Data quality: captured requests against the training data's profile (feature drift, missing values, types).
 
     Attributes:
-        constraints_uri: S3 URI of the baseline's ``constraints.json`` (a bucket token allowed, e.g.
-            ``bucket.s3_url_for_object(key)``).
-        statistics_uri: S3 URI of the baseline's ``statistics.json``.
-        drift_features: the features whose drift distance from the baseline (``feature_baseline_drift_<feature>``)
-            raises the drift alarm; each must be one of `MonitoringProps.features` when those are given.
-        drift_threshold: the drift distance above which a feature's alarm fires, in (0, 1].
+        drift_features: the features whose drift from the baseline raises the drift alarm; each must be one of
+            `MonitoringProps.features` when those are given.
+        drift_threshold: the distribution distance above which a feature drifts, in (0, 1]: Model Monitor's
+            distance from the baseline, the portable engine's Kolmogorov-Smirnov statistic (numeric features; both
+            are the largest gap between the two distributions).
+        psi_threshold: the population stability index above which a feature drifts (portable engine; numeric and
+            categorical features), greater than 0; 0.1 is a moderate shift, 0.25 a large one.
         schedule: when the monitor runs (a cron expression SageMaker accepts; hourly by default).
+        constraints_uri: S3 URI of Model Monitor's baseline ``constraints.json`` (a bucket token allowed, e.g.
+            ``bucket.s3_url_for_object(key)``); the ``model_monitor`` engine needs it, the portable engine reads
+            the ``baseline.json`` its build pipeline registered instead.
+        statistics_uri: S3 URI of Model Monitor's baseline ``statistics.json`` (``model_monitor`` engine).
     """
 
-    constraints_uri: str
-    statistics_uri: str
     drift_features: tuple[str, ...]
     drift_threshold: float = 0.1
+    psi_threshold: float = 0.2
     schedule: str = HOURLY
+    constraints_uri: str = ""
+    statistics_uri: str = ""
 
     def check(self, path: str, problems: Problems) -> None:
         _baselines_and_schedule(path, self, problems)
-        check_s3_uri(join(path, "statistics_uri"), self.statistics_uri, problems, what="statistics.json")
+        if self.statistics_uri:
+            check_s3_uri(join(path, "statistics_uri"), self.statistics_uri, problems, what="statistics.json")
         if not self.drift_features:
             problems.add(join(path, "drift_features"), "name at least one feature whose drift should raise the drift alarm")
         _features(join(path, "drift_features"), self.drift_features, problems)
         if not 0.0 < self.drift_threshold <= 1.0:
             problems.add(join(path, "drift_threshold"), f"{self.drift_threshold} is not a drift distance in (0, 1]")
+        if not 0.0 < self.psi_threshold <= 10.0:
+            problems.add(join(path, "psi_threshold"), f"{self.psi_threshold} is not a population stability index in (0, 10]")
 
 
 @dataclass(frozen=True)
@@ -97,7 +107,8 @@ class ModelQualityMonitorProps:
     """Model quality: predictions merged with ground truth labels, scored with the problem type's metrics.
 
     Attributes:
-        constraints_uri: S3 URI of the baseline's ``constraints.json``.
+        constraints_uri: S3 URI of Model Monitor's baseline ``constraints.json`` (``model_monitor`` engine; the
+            portable engine needs none).
         inference_attribute: where the predicted label is in the response (a CSV index or JSON path).
         probability_attribute: where the predicted probability is (binary classification).
         probability_threshold: the probability above which the label is positive, in (0, 1); required with
@@ -107,7 +118,7 @@ class ModelQualityMonitorProps:
         schedule: when the monitor runs (daily by default).
     """
 
-    constraints_uri: str
+    constraints_uri: str = ""
     inference_attribute: str = ""
     probability_attribute: str = ""
     probability_threshold: float | None = None

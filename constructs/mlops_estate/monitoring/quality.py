@@ -21,6 +21,12 @@ MODEL_QUALITY_METRICS: dict[str, frozenset[str]] = {
     }),
     "Regression": frozenset({"mae", "mse", "rmse", "r2"}),
 }
+# Metric names the portable drift engine (monitoring/scripts/drift.py) computes with ground truth, by problem type.
+PORTABLE_QUALITY_METRICS: dict[str, frozenset[str]] = {
+    "BinaryClassification": frozenset({"accuracy", "auc", "f1", "precision", "recall"}),
+    "MulticlassClassification": frozenset({"accuracy", "weighted_f1"}),
+    "Regression": frozenset({"mae", "rmse", "r2"}),
+}
 # Where a lower value is better, the alarm fires above the threshold; everywhere else below it.
 LOWER_IS_BETTER = frozenset({"mae", "mse", "rmse", "false_positive_rate", "false_negative_rate"})
 # Errors are >= 0 and r2 is at most 1; every other metric is a ratio in [0, 1].

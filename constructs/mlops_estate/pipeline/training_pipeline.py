@@ -158,9 +158,6 @@ class TrainingPipeline(Construct):
             problems.add("pipeline_name", f"{pipeline_name!r} is not a pipeline name; expected up to 256 letters, digits and single hyphens")
         if not storage.buckets:
             problems.add("storage.buckets", f"{storage.buckets!r} is empty; expected at least one bucket for job inputs and outputs")
-        if schedule is not None and not SCHEDULE.match(schedule.expression):
-            problems.add("schedule.expression", f"{schedule.expression!r} is not a schedule expression; expected 'rate(<n> "
-                         "minutes|hours|days)', 'cron(<6 fields>)' or 'at(yyyy-mm-ddThh:mm:ss)'")
         if len(description) > 3072:
             problems.add("description", f"is {len(description)} characters; at most 3072 are allowed")
         problems.raise_if_any(self.node.path)
@@ -198,10 +195,7 @@ class TrainingPipeline(Construct):
                              "may create them only as PendingManualApproval")
         images = self._images(problems, self.definition.all_steps())
         if schedule is not None:
-            declared = {p.name for p in self.definition.parameters}
-            for name in sorted(set(schedule.parameters) - declared):
-                problems.add(f"schedule.parameters[{name}]", f"{name!r} is not a parameter of the pipeline; "
-                             f"expected one of {', '.join(sorted(declared)) or 'none (declare it)'}")
+            self._check_schedule(schedule, problems)
         problems.raise_if_any(self.node.path)
 
         self._grant_job_role(stack, images)
@@ -216,7 +210,7 @@ class TrainingPipeline(Construct):
             pipeline_definition={"PipelineDefinitionBody": stack.to_json_string(body)},
         )
         self.pipeline_arn = stack.format_arn(service="sagemaker", resource="pipeline", resource_name=pipeline_name)
-        self.schedule = self._add_schedule(schedule) if schedule is not None else None
+        self.schedule = self.add_schedule(schedule) if schedule is not None else None
 
     # -- roles ------------------------------------------------------------------------------------------
 
@@ -364,21 +358,28 @@ class TrainingPipeline(Construct):
 
     # -- schedule, metrics, grants ----------------------------------------------------------------------
 
-    def _add_schedule(self, schedule: PipelineSchedule) -> scheduler.CfnSchedule:
+    def add_schedule(self, schedule: PipelineSchedule, id: str = "Schedule", description: str = "") -> scheduler.CfnSchedule:
+        """Start executions on another schedule with its own parameter values (the ``schedule`` prop is the first);
+        every schedule shares one role that may start only this pipeline."""
+        problems = Problems()
+        self._check_schedule(schedule, problems)
+        problems.raise_if_any(f"{self.node.path}/{id}")
         stack = Stack.of(self)
-        role = iam.Role(
-            self, "ScheduleRole",
-            assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": stack.account}}),
-            description=f"EventBridge Scheduler starts the SageMaker pipeline {self.pipeline_name}",
-        )
-        self.grant_start_execution(role)
+        role = self.node.try_find_child("ScheduleRole")
+        if not isinstance(role, iam.Role):
+            role = iam.Role(
+                self, "ScheduleRole",
+                assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": stack.account}}),
+                description=f"EventBridge Scheduler starts the SageMaker pipeline {self.pipeline_name}",
+            )
+            self.grant_start_execution(role)
         return scheduler.CfnSchedule(
             self,
-            "Schedule",
+            id,
             schedule_expression=schedule.expression,
             schedule_expression_timezone=schedule.timezone,
             flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
-            description=f"Runs the SageMaker pipeline {self.pipeline_name}",
+            description=description or f"Runs the SageMaker pipeline {self.pipeline_name}",
             target=scheduler.CfnSchedule.TargetProperty(
                 arn=self.pipeline_arn,
                 role_arn=role.role_arn,
@@ -391,6 +392,15 @@ class TrainingPipeline(Construct):
                 ) if schedule.parameters else None,
             ),
         )
+
+    def _check_schedule(self, schedule: PipelineSchedule, problems: Problems) -> None:
+        if not SCHEDULE.match(schedule.expression):
+            problems.add("schedule.expression", f"{schedule.expression!r} is not a schedule expression; expected 'rate(<n> "
+                         "minutes|hours|days)', 'cron(<6 fields>)' or 'at(yyyy-mm-ddThh:mm:ss)'")
+        declared = {p.name for p in self.definition.parameters}
+        for name in sorted(set(schedule.parameters) - declared):
+            problems.add(f"schedule.parameters[{name}]", f"{name!r} is not a parameter of the pipeline; "
+                         f"expected one of {', '.join(sorted(declared)) or 'none (declare it)'}")
 
     def grant_start_execution(self, grantee: iam.IGrantable) -> iam.Grant:
         return iam.Grant.add_to_principal(grantee=grantee, actions=["sagemaker:StartPipelineExecution"], resource_arns=[self.pipeline_arn])

@@ -4,7 +4,7 @@ and, for models configured for batch inference, batch scoring (create model -> t
 Where things come from and go:
 
 - **Images**: ``build.training_image`` (your ECR image) or the SageMaker built-in XGBoost image of the
-  estate's region (`XGBOOST_REGISTRIES`). The same image runs the preprocess and evaluate scripts (the
+  estate's region (`mlops_estate.pipeline.builtin_images`). The same image runs the preprocess and evaluate scripts (the
   XGBoost image ships Python with pandas, scikit-learn and xgboost).
 - **Scripts**: ``build.preprocess_script`` / ``build.evaluate_script`` S3 URIs, by default
   ``s3://<ML dev artifacts bucket>/code/<model>/preprocess.py`` and ``.../evaluate.py``, uploaded by your CI.
@@ -32,6 +32,7 @@ from constructs import Construct
 from mlops_estate.config.estate import ERROR_METRICS, ModelConfig
 from mlops_estate.core.validation import Problems
 from mlops_estate.network.private_network import NetworkPlacement
+from mlops_estate.pipeline.builtin_images import xgboost_image
 from mlops_estate.pipeline.conditions import Condition, ConditionGreaterThanOrEqualTo, ConditionLessThanOrEqualTo
 from mlops_estate.pipeline.debugger import Debugger, Profiler
 from mlops_estate.pipeline.definition import PipelineDefinition
@@ -65,38 +66,6 @@ from mlops_estate.pipeline.training_pipeline import CrossAccountStore, PipelineS
 from mlops_estate.lifecycle.registry import ARTIFACTS_PREFIX, EVALUATION_DIR, RegistryLocation
 from mlops_estate.security.storage import SecureBucket
 
-# Accounts that publish the SageMaker built-in XGBoost images (1.x versions), per region. Source: the
-# SageMaker Python SDK, src/sagemaker/image_uri_config/xgboost.json ("sagemaker-xgboost" repository), also
-# listed in the SageMaker developer guide under "Docker Registry Paths and Example Code".
-XGBOOST_REGISTRIES: dict[str, str] = {
-    "af-south-1": "510948584623",
-    "ap-east-1": "651117190479",
-    "ap-northeast-1": "354813040037",
-    "ap-northeast-2": "366743142698",
-    "ap-northeast-3": "867004704886",
-    "ap-south-1": "720646828776",
-    "ap-southeast-1": "121021644041",
-    "ap-southeast-2": "783357654285",
-    "ap-southeast-3": "951798379941",
-    "ca-central-1": "341280168497",
-    "eu-central-1": "492215442770",
-    "eu-central-2": "680994064768",
-    "eu-north-1": "662702820516",
-    "eu-south-1": "978288397137",
-    "eu-south-2": "104374241257",
-    "eu-west-1": "141502667606",
-    "eu-west-2": "764974769150",
-    "eu-west-3": "659782779980",
-    "il-central-1": "898809789911",
-    "me-central-1": "272398656194",
-    "me-south-1": "801668240914",
-    "sa-east-1": "737474898029",
-    "us-east-1": "683313688378",
-    "us-east-2": "257758044811",
-    "us-west-1": "746614075791",
-    "us-west-2": "246618743249",
-}
-
 DEFAULT_HYPERPARAMETERS: dict[str, dict[str, str]] = {
     "BinaryClassification": {"objective": "binary:logistic", "eval_metric": "auc", "num_round": "200", "max_depth": "5",
                              "eta": "0.2", "subsample": "0.8"},
@@ -118,18 +87,6 @@ def reference_script(name: str) -> Path:
     if not path.is_file():
         raise ValueError(f"no reference script {name!r}; shipped: {', '.join(sorted(p.name for p in SCRIPTS.glob('*.py')))}")
     return path
-
-
-def xgboost_image(region: str, version: str) -> str:
-    """The built-in XGBoost image URI of a region."""
-    try:
-        account = XGBOOST_REGISTRIES[region]
-    except KeyError:
-        raise ValueError(
-            f"no built-in XGBoost image is known for region {region!r} (known: {', '.join(sorted(XGBOOST_REGISTRIES))}); "
-            "set build.training_image to an ECR image of your own"
-        ) from None
-    return f"{account}.dkr.ecr.{region}.amazonaws.com/sagemaker-xgboost:{version}"
 
 
 def model_image(model: ModelConfig, region: str) -> str:

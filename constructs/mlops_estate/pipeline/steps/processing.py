@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Unpack
+from typing import Any, ClassVar, Literal, Unpack
 
 from mlops_estate.pipeline.expressions import JsonGet, Kind, Property, PropertyFile, Value
 from mlops_estate.pipeline.steps.base import JobEnvironment, JobStep, JobStepOptions
 from mlops_estate.pipeline.steps.fields import (
     S3_URI,
     STRING,
+    check_choice,
     check_instance_type,
     check_kind,
     check_range,
@@ -27,17 +28,21 @@ LOCAL_ROOT = "/opt/ml/processing/"
 
 @dataclass(frozen=True)
 class ProcessingInput:
-    """An S3 prefix (or file) downloaded into the container before the job starts.
+    """An S3 prefix (or file), or the objects a manifest lists, downloaded into the container before the job starts.
 
     Attributes:
         name: the input's name, unique in the step.
         source: its S3 URI (a literal or an expression, e.g. an upstream step's output).
         destination: the container folder, under /opt/ml/processing/.
+        data_type: ``S3Prefix`` (every object under ``source``) or ``ManifestFile`` (``source`` is a manifest:
+            ``[{"prefix": "s3://bucket/prefix/"}, "relative/key", ...]``; only the objects it lists, e.g. one
+            time window of a growing prefix).
     """
 
     name: str
     source: Value
     destination: str
+    data_type: Literal["S3Prefix", "ManifestFile"] = "S3Prefix"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -45,7 +50,7 @@ class ProcessingInput:
             "S3Input": {
                 "S3Uri": self.source,
                 "LocalPath": self.destination,
-                "S3DataType": "S3Prefix",
+                "S3DataType": self.data_type,
                 "S3InputMode": "File",
                 "S3DataDistributionType": "FullyReplicated",
                 "S3CompressionType": "None",
@@ -147,6 +152,7 @@ class ProcessingStep(JobStep):
             check_kind(p, f"arguments[{i}]", item, STRING)
         for an_input in self.inputs:
             check_s3_uri(p, f"inputs[{an_input.name}].source", an_input.source)
+            check_choice(p, f"inputs[{an_input.name}].data_type", an_input.data_type, ("S3Prefix", "ManifestFile"))
             if not an_input.destination.startswith(LOCAL_ROOT):
                 p.add(f"inputs[{an_input.name}].destination", f"{an_input.destination!r} is outside the container's "
                       f"processing folder; expected a path under {LOCAL_ROOT}")
