@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from aws_cdk import CfnParameter
 from constructs import Construct
@@ -10,13 +11,16 @@ from constructs import Construct
 from mlops_estate.events.alarm_topic import alarm_topic
 from mlops_estate.config.estate import EstateConfig, ModelConfig, ServingEnv
 from mlops_estate.security.encryption import DataClass, EstateKeys
+from mlops_estate.config.registry import registry_location
 from mlops_estate.lifecycle.approved_model import approved_arn_parameter_name
+from mlops_estate.lifecycle.registry import ARTIFACTS_PREFIX
 from mlops_estate.serving.endpoint import ModelEndpoint, ModelEndpointProps, pascal
 from mlops_estate.serving.model_source import ModelSource
 from mlops_estate.events.event_bus import EstateEventBus, estate_bus_name
 from mlops_estate.events.event_forwarding import EventForwarder
 from mlops_estate.config.monitoring import monitor_name_prefix
 from mlops_estate.monitoring.naming import monitor_role_path
+from mlops_estate.monitoring.drift_monitor import DriftBaselines, DriftMonitor
 from mlops_estate.monitoring.model_monitor import ModelMonitor
 from mlops_estate.monitoring.quality import QualityTarget
 from mlops_estate.lifecycle.retraining import DriftAlarmTrigger, MonitoringViolationTrigger, to_event_pattern
@@ -59,35 +63,51 @@ class ServesModels(EstateStack):
                 ),
             )
 
-        self.monitors: dict[str, ModelMonitor] = {}
+        self.monitors: dict[str, DriftMonitor | ModelMonitor] = {}
+        registry = registry_location(config)
         for model, _ in served:
             monitoring = model.monitoring
             if monitoring is None:
                 continue
             assert base.monitoring_reports is not None  # created when any served model is monitored
-            self.monitors[model.name] = ModelMonitor(
-                self,
-                f"{pascal(model.name)}Monitor",
+            common: dict[str, Any] = dict(
                 endpoint=self.endpoints[model.name],
                 props=monitoring,
                 name_prefix=monitor_name_prefix(config.name, model.name, environment),
                 problem_type=model.problem_type,
                 quality_target=QualityTarget(metric=model.quality_gate.metric, threshold=model.quality_gate.threshold),
                 reports=base.monitoring_reports,
+                ground_truth_account=(config.accounts.of(monitoring.ground_truth_account)
+                                      if monitoring.ground_truth_account else None),
+            )
+            if monitoring.engine == "processing":
+                # Each run reads the baseline the served version registered (its build pipeline profiled it).
+                self.monitors[model.name] = DriftMonitor(
+                    self, f"{pascal(model.name)}Drift", **common,
+                    baselines=DriftBaselines(registry.artifacts_bucket_name, f"{ARTIFACTS_PREFIX}/{model.name}",
+                                             account=registry.account),
+                )
+                continue
+            self.monitors[model.name] = ModelMonitor(
+                self,
+                f"{pascal(model.name)}Monitor",
+                **common,
                 # The guardrail SCP lets only roles under this path create Clarify's keyless shadow endpoint configs.
                 role_path=monitor_role_path(config.name),
                 baselines_account=config.accounts.of(monitoring.baselines_account) if monitoring.baselines_account else None,
-                ground_truth_account=(config.accounts.of(monitoring.ground_truth_account)
-                                      if monitoring.ground_truth_account else None),
             )
 
         # The real drift alarms and violating executions of these monitors go to the build account, which retrains.
         retraining = {m.name: m.retraining for m, _ in served}
         drift = [monitor for name, monitor in sorted(self.monitors.items()) if retraining[name].on_drift]
         violations = [monitor for name, monitor in sorted(self.monitors.items()) if retraining[name].on_violations]
+        # Model Monitor reports violations as processing-job events; the portable engine as its violations alarm.
+        scheduled = [m for m in violations if isinstance(m, ModelMonitor)]
+        portable = [m for m in violations if isinstance(m, DriftMonitor)]
         patterns = {
             **({"DriftAlarms": to_event_pattern(DriftAlarmTrigger.of(*drift).pattern())} if drift else {}),
-            **({"MonitoringViolations": to_event_pattern(MonitoringViolationTrigger.of(*violations).pattern())} if violations else {}),
+            **({"MonitoringViolations": to_event_pattern(MonitoringViolationTrigger.of(*scheduled).pattern())} if scheduled else {}),
+            **({"ViolationAlarms": to_event_pattern(DriftAlarmTrigger.violations_of(*portable).pattern())} if portable else {}),
         }
         self.retraining_events = None
         if patterns:

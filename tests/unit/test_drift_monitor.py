@@ -9,14 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import App, AspectPriority, Aspects, CfnParameter, Stack
+from aws_cdk import App, AspectPriority, Aspects, CfnParameter, Stack, Token
+from aws_cdk.assertions import Template
 from aws_cdk import aws_sagemaker as sagemaker
 from cfnlint.api import ManualArgs, lint
 
 from mlops_estate.core.nag import apply_nag_packs
 from mlops_estate.core.validation import ConfigError
 from mlops_estate.lifecycle.retraining_triggers import DriftAlarmTrigger
-from mlops_estate.monitoring.drift_monitor import DriftBaselines, DriftMonitor
+from mlops_estate.monitoring.drift_monitor import DriftBaselines, DriftFunctions, DriftMonitor
 from mlops_estate.monitoring.monitored_endpoint import MonitoredEndpoint
 from mlops_estate.monitoring.props import BiasMonitorProps, DataQualityMonitorProps, FacetProps, ModelQualityMonitorProps, MonitoringProps
 from mlops_estate.monitoring.quality import QualityTarget
@@ -213,10 +214,25 @@ def test_bad_props_name_the_path_and_value(overrides: dict[str, Any], expected: 
     assert expected in _problems(**overrides)
 
 
-def test_a_deploy_time_prefix_is_refused() -> None:
+def test_a_deploy_time_prefix_with_shared_functions_and_script_names_everything_at_deploy_time() -> None:
+    """A SageMaker project's validation endpoint: its name is a template parameter, the functions and the script are
+    the estate's (a project template may carry no file asset)."""
     stack = make_stack()
     prefix = CfnParameter(stack, "Prefix").value_as_string
     watched, keys = _endpoint(stack)
-    with pytest.raises(ConfigError, match="name_prefix: .* is a deploy-time value"):
-        DriftMonitor(stack, "Drift", endpoint=watched, props=PROPS, name_prefix=prefix, problem_type="BinaryClassification",
-                     quality_target=QualityTarget("auc", 0.8), key=keys.monitoring, logs_key=keys.logs, baseline_uri="s3://b/baseline.json")
+    shared = DriftFunctions(stack, "Shared", placement=watched.placement, queue_key=keys.monitoring, logs_key=keys.logs,
+                            endpoints="mlops-project-*", capture=watched.data_capture, capture_keys="data-capture/mlops-project-*",
+                            reports=watched.data_capture, reports_prefix="mlops-project-*", model_package_account=REGISTRY)
+    monitor = DriftMonitor(stack, "Drift", endpoint=watched, props=dataclasses.replace(PROPS, model_quality=None), name_prefix=prefix,
+                           key=keys.monitoring, logs_key=keys.logs, reports=watched.data_capture, functions=shared.refs,
+                           script_uri="s3://mlops-artifacts/code/drift.py",
+                           baselines=DriftBaselines("mlops-registry-artifacts", "models/churn", account=REGISTRY))
+    template = Template.from_stack(stack).to_json()
+    assert len(resources_of_type(template, "AWS::Lambda::Function")) == 2  # the shared ones only
+    assert not [k for k in resources_of_type(template, "AWS::S3::Bucket") if "Drift" in k]  # no reports bucket of its own
+    (pipeline,) = resources_of_type(template, "AWS::SageMaker::Pipeline").values()
+    body = pipeline["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"]
+    assert "s3://mlops-artifacts/code/drift.py" in json.dumps(body) and "cdk-" not in json.dumps(body)  # no file asset
+    assert Token.is_unresolved(monitor.drift_alarm_name)
+    (script,) = _statements(template, "ReadDriftScript")
+    assert script["Resource"] == {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":s3:::mlops-artifacts/code/drift.py"]]}

@@ -33,7 +33,10 @@ class BuildConfig:
     ``training_image`` is an ECR image URI of your own algorithm; without it the built-in XGBoost image of
     ``xgboost_version`` in the estate's region is used. ``preprocess_script`` / ``evaluate_script`` are S3
     URIs of the scripts; by default they are read from ``code/<model>/preprocess.py`` and
-    ``code/<model>/evaluate.py`` in the ML dev artifacts bucket, where your CI uploads them.
+    ``code/<model>/evaluate.py`` in the ML dev artifacts bucket, where your CI uploads them. ``baseline_script``
+    (default ``code/<model>/drift.py``) is the portable drift engine's script
+    (``mlops_estate/monitoring/scripts/drift.py``), run by the build pipeline's Baseline step when the model is
+    monitored with the ``processing`` engine.
     ``schedule`` starts the build pipeline, with ``schedule_parameters`` as pipeline parameter values.
 
     Training extras: ``training_instance_count`` instances, the ``train`` channel ``FullyReplicated`` or
@@ -53,6 +56,7 @@ class BuildConfig:
     hyperparameters: Mapping[str, str] = field(default_factory=dict)
     preprocess_script: str | None = None
     evaluate_script: str | None = None
+    baseline_script: str | None = None
     schedule: str | None = None
     schedule_parameters: Mapping[str, str] = field(default_factory=dict)
     batch_inference: bool = False
@@ -79,7 +83,7 @@ class BuildConfig:
         if self.spot and self.max_wait_minutes < self.max_runtime_minutes:
             problems.add(join(path, "max_wait_minutes"),
                          f"{self.max_wait_minutes} is below max_runtime_minutes {self.max_runtime_minutes}; spot jobs must be allowed to wait at least as long as they run")
-        for name in ("preprocess_script", "evaluate_script"):
+        for name in ("preprocess_script", "evaluate_script", "baseline_script"):
             value = getattr(self, name)
             if value is not None and not S3_SCRIPT.match(value):
                 problems.add(join(path, name), f"{value!r} is not the S3 URI of a Python script (s3://bucket/path/script.py)")

@@ -15,7 +15,7 @@ from mlops_estate.config.monitoring import monitor_name_prefix
 from mlops_estate.core.validation import Problems, join
 from mlops_estate.lifecycle.retraining_triggers import DataArrivalTrigger, DriftAlarmTrigger, MonitoringViolationTrigger, Trigger
 from mlops_estate.monitoring.naming import drift_alarm_name as monitor_drift_alarm_name
-from mlops_estate.monitoring.naming import schedule_arn, schedule_name
+from mlops_estate.monitoring.naming import executions_alarm_name, schedule_arn, schedule_name
 
 if TYPE_CHECKING:  # the estate file imports this module
     from mlops_estate.config.estate import EstateConfig, ModelConfig, ServingEnv
@@ -106,7 +106,7 @@ SERVING_ENVS: tuple[ServingEnv, ...] = ("staging", "prod")
 
 
 def monitored_envs(model: ModelConfig) -> list[ServingEnv]:
-    """The serving environments where ``model`` has a ModelMonitor (and so drift alarms and schedules)."""
+    """The serving environments where ``model`` is monitored (either engine: drift alarms and schedules)."""
     if model.monitoring is None or not model.monitoring.enabled:
         return []
     return [env for env in SERVING_ENVS if env in model.serving]
@@ -139,12 +139,18 @@ def retraining_triggers(config: EstateConfig, model: ModelConfig) -> list[Trigge
     envs = monitored_envs(model)
     accounts = [config.accounts.of(env) for env in envs]
     triggers: list[Trigger] = []
+    alarm_names: list[str] = []
     if settings.on_drift and envs:
-        names = [drift_alarm_name(config.name, model.name, env) for env in envs]
-        triggers.append(DriftAlarmTrigger(alarm_names=names, accounts=accounts))
+        alarm_names += [drift_alarm_name(config.name, model.name, env) for env in envs]
     if settings.on_violations and envs:
-        arns = [arn for env in envs for arn in monitoring_schedule_arns(config, model, env)]
-        triggers.append(MonitoringViolationTrigger(schedule_arns=arns, accounts=accounts))
+        assert model.monitoring is not None  # monitored_envs
+        if model.monitoring.engine == "model_monitor":
+            arns = [arn for env in envs for arn in monitoring_schedule_arns(config, model, env)]
+            triggers.append(MonitoringViolationTrigger(schedule_arns=arns, accounts=accounts))
+        else:  # the portable engine raises its violations alarm instead of processing-job events
+            alarm_names += [executions_alarm_name(monitor_name_prefix(config.name, model.name, env), "violations") for env in envs]
+    if alarm_names:
+        triggers.insert(0, DriftAlarmTrigger(alarm_names=alarm_names, accounts=accounts))
     if settings.on_data_arrival:
         triggers.append(DataArrivalTrigger(accounts=[config.accounts.data_lake], key_prefix=data_prefix(config, model)))
     return triggers

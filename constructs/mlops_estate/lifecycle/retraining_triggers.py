@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from mlops_estate.monitoring.drift_monitor import DriftMonitor
     from mlops_estate.monitoring.model_monitor import ModelMonitor
 
 ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
@@ -31,9 +32,15 @@ class DriftAlarmTrigger:
     accounts: Sequence[str]
 
     @classmethod
-    def of(cls, *monitors: ModelMonitor) -> DriftAlarmTrigger:
-        """The composite drift alarms of ``monitors``, in their accounts."""
+    def of(cls, *monitors: ModelMonitor | DriftMonitor) -> DriftAlarmTrigger:
+        """The composite drift alarms of ``monitors`` (either engine), in their accounts."""
         return cls(alarm_names=[m.drift_alarm_name for m in monitors], accounts=[m.account for m in monitors])
+
+    @classmethod
+    def violations_of(cls, *monitors: DriftMonitor) -> DriftAlarmTrigger:
+        """The violations alarms of portable-engine monitors (data-quality violations of a run), in their accounts:
+        what `MonitoringViolationTrigger` is for Model Monitor schedules."""
+        return cls(alarm_names=[m.violations_alarm_name for m in monitors], accounts=[m.account for m in monitors])
 
     def pattern(self) -> dict[str, Any]:
         return {

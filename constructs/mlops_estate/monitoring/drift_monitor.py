@@ -40,6 +40,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sns as sns
 from constructs import Construct
@@ -70,7 +71,8 @@ from mlops_estate.monitoring.quality import (
     threshold_problem,
 )
 from mlops_estate.monitoring.s3_uri import S3Uri
-from mlops_estate.pipeline.builtin_images import sklearn_processing_image
+from mlops_estate.network.private_network import NetworkPlacement
+from mlops_estate.pipeline.builtin_images import BUILTIN_REGISTRIES, sklearn_processing_image
 from mlops_estate.pipeline.definition import PipelineDefinition
 from mlops_estate.pipeline.expressions import ExecutionVariables, Join, ParameterInteger, ParameterString
 from mlops_estate.pipeline.steps import JobEnvironment, ProcessingInput, ProcessingOutput, ProcessingStep
@@ -111,6 +113,113 @@ class DriftBaselines:
     model_package_account: str | None = None
 
 
+@dataclass(frozen=True)
+class DriftFunctionRefs:
+    """The resolver and publisher of drift runs by reference (e.g. the estate's shared ones, imported by ARN; their
+    owner granted them what the monitors need).
+
+    Attributes:
+        resolver: the ``resolve_drift_window`` function.
+        publisher: the ``publish_drift_metrics`` function.
+    """
+
+    resolver: lambda_.IFunction
+    publisher: lambda_.IFunction
+
+
+class DriftFunctions(Construct):
+    """The two Lambda steps of drift runs (`EstateFunction`: DLQ, reserved concurrency, retained logs, in the VPC),
+    for one monitor or shared by many, e.g. every SageMaker project's validation endpoint (names as patterns).
+
+    Args:
+        scope: the parent construct.
+        id: the construct id.
+        placement: the VPC subnets and security group the functions run in (they reach SageMaker, S3 and
+            CloudWatch through the VPC's endpoints).
+        queue_key: the CMK of the dead-letter queues.
+        logs_key: the CMK of the log groups (it must admit CloudWatch Logs).
+        endpoints: the endpoint name the resolver may describe, or a pattern such as ``mlops-project-*``.
+        capture: the data-capture bucket; ``capture_keys``: the key pattern the resolver may list (``prefix/*``).
+        capture_keys: see ``capture``.
+        reports: the bucket of manifests and reports; the resolver writes ``<reports_prefix>/runs/*``, the publisher
+            reads ``<reports_prefix>/reports/*``.
+        reports_prefix: a monitor's name prefix, or a pattern such as ``mlops-project-*``.
+        ground_truth: the ground-truth prefix the resolver may list, if any.
+        model_package_account: the registry account whose versions the resolver describes (registered baselines);
+            None when the monitors use fixed baselines.
+        metric_namespace: the only namespace the publisher may write.
+
+    Attributes:
+        resolver / publisher: the functions (`aws_lambda.IFunction`) a drift pipeline's Lambda steps invoke.
+        resolver_function / publisher_function: the `EstateFunction` constructs (roles, dead-letter queues, logs).
+        refs: both, as `DriftFunctionRefs`.
+    """
+
+    @staticmethod
+    def from_arns(scope: Construct, id: str, *, resolver_arn: str, publisher_arn: str) -> DriftFunctionRefs:
+        """Shared functions of another stack, by ARN (e.g. read from SSM at launch)."""
+        holder = Construct(scope, id)
+        return DriftFunctionRefs(lambda_.Function.from_function_arn(holder, "Resolver", resolver_arn),
+                                 lambda_.Function.from_function_arn(holder, "Publisher", publisher_arn))
+
+    def __init__(self, scope: Construct, id: str, *, placement: NetworkPlacement, queue_key: kms.IKey, logs_key: kms.IKey,
+                 endpoints: str, capture: CmkBucket, capture_keys: str, reports: CmkBucket, reports_prefix: str,
+                 ground_truth: S3Uri | None = None, model_package_account: str | None = None,
+                 metric_namespace: str = DEFAULT_NAMESPACE) -> None:
+        super().__init__(scope, id)
+        self.resolver_function = EstateFunction(
+            self, "Resolver", handler="resolve_drift_window", placement=placement, queue_key=queue_key, logs_key=logs_key,
+            description=f"Resolves the window, baseline and input manifests of drift runs ({reports_prefix})",
+            timeout=Duration.minutes(5), reserved_concurrency=2,
+        )
+        self.publisher_function = EstateFunction(
+            self, "Publisher", handler="publish_drift_metrics", placement=placement, queue_key=queue_key, logs_key=logs_key,
+            description=f"Publishes drift reports as CloudWatch metrics ({reports_prefix})",
+            environment={"METRIC_NAMESPACE": metric_namespace}, reserved_concurrency=2,
+        )
+        self.resolver: lambda_.IFunction = self.resolver_function.function
+        self.publisher: lambda_.IFunction = self.publisher_function.function
+        self.refs = DriftFunctionRefs(self.resolver, self.publisher)
+        arn = f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}"
+        endpoint = endpoints if Token.is_unresolved(endpoints) else endpoints.lower()  # SageMaker lowercases names in ARNs
+        resolving = [
+            iam.PolicyStatement(sid="DescribeServedModel",
+                                actions=["sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel"],
+                                resources=[f"{arn}:endpoint/{endpoint}", f"{arn}:endpoint-config/*", f"{arn}:model/*"]),
+            iam.PolicyStatement(sid="ListDataCapture", actions=["s3:ListBucket"], resources=[capture.bucket_arn],
+                                conditions={"StringLike": {"s3:prefix": [capture_keys]}}),
+            iam.PolicyStatement(sid="WriteManifests", actions=["s3:PutObject"],
+                                resources=[reports.bucket.arn_for_objects(f"{reports_prefix}/runs/*")]),
+            iam.PolicyStatement(sid="EncryptManifests", actions=["kms:GenerateDataKey"], resources=[reports.key.key_arn]),
+        ]
+        if ground_truth is not None:
+            prefix = ground_truth.key.strip("/")
+            resolving.append(iam.PolicyStatement(
+                sid="ListGroundTruth", actions=["s3:ListBucket"], resources=[ground_truth.bucket_arn(Aws.PARTITION)],
+                conditions={"StringLike": {"s3:prefix": [f"{prefix}/*" if prefix else "*"]}}))
+        if model_package_account is not None:
+            resolving.append(iam.PolicyStatement(
+                sid="DescribeServedVersion", actions=["sagemaker:DescribeModelPackage"],
+                resources=[f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{model_package_account}:model-package/*"]))
+        publishing = [
+            iam.PolicyStatement(sid="ReadReports", actions=["s3:GetObject"],
+                                resources=[reports.bucket.arn_for_objects(f"{reports_prefix}/reports/*")]),
+            iam.PolicyStatement(sid="DecryptReports", actions=["kms:Decrypt"], resources=[reports.key.key_arn]),
+            iam.PolicyStatement(sid="PublishDriftMetrics", actions=["cloudwatch:PutMetricData"], resources=["*"],
+                                conditions={"StringEquals": {"cloudwatch:namespace": metric_namespace}}),
+        ]
+        for function, statements in ((self.resolver_function, resolving), (self.publisher_function, publishing)):
+            for statement in statements:
+                function.role.add_to_principal_policy(statement)
+            policy = _default_policy(function.role)
+            for statement in statements:
+                if statement.sid == "PublishDriftMetrics":
+                    acknowledge(policy, "cloudwatch:PutMetricData supports no resource-level permissions; the "
+                                        "cloudwatch:namespace condition limits it to the drift namespace.", "AwsSolutions-IAM5[Resource::*]")
+                else:
+                    acknowledge_wildcards(policy, statement, WILDCARD_REASON)
+
+
 class DriftMonitor(Construct):
     """The portable drift engine for one endpoint (see the module docstring): a scheduled drift-check pipeline, its
     two Lambda steps, and the same alarms as `ModelMonitor`.
@@ -140,19 +249,24 @@ class DriftMonitor(Construct):
         topic: the SNS topic the alarms notify; default a new encrypted topic.
         image_uri: the processing image (Python 3.8+ with numpy); default AWS's scikit-learn image of the region.
         metric_namespace: the CloudWatch namespace of the published metrics.
+        functions: shared functions (`DriftFunctions.refs`, or `DriftFunctions.from_arns`) whose grants cover this
+            monitor (names as patterns); default the monitor's own, granted exactly its endpoint, buckets and prefixes.
+        script_uri: the S3 URI of ``drift.py`` (a copy of ``mlops_estate/monitoring/scripts/drift.py``); default the
+            library's own, shipped as a file asset of this stack.
 
     Attributes:
         name_prefix: the prefix of every name.
         pipeline: the drift-check `TrainingPipeline` (its ``schedule`` runs the data-quality checks).
         quality_schedule: the model-quality schedule, or None.
         schedule_names: the monitor (metric dimension) names by type: ``<prefix>-dq`` and ``<prefix>-mq``.
-        resolver / publisher: the two `EstateFunction` steps.
-        script: the drift script's file asset.
+        functions: the functions the pipeline's Lambda steps invoke (`DriftFunctionRefs`).
+        script_uri: where the job reads ``drift.py``.
         reports: the CMK bucket of manifests and reports.
         topic: the SNS topic every alarm notifies.
         drift_alarm / drift_alarm_name: the composite alarm retraining listens to.
         drift_alarms: the per-feature drift and quality alarms behind it.
-        violations_alarm / failure_alarm: data-quality violations; missing, empty or failed data-quality runs.
+        violations_alarm / violations_alarm_name / failure_alarm: data-quality violations (and that alarm's name);
+            missing, empty or failed data-quality runs.
         failure_alarms: every run alarm (data quality, then model quality).
         alarms: every alarm, the composite first.
         account: the account of the monitor's stack.
@@ -177,6 +291,8 @@ class DriftMonitor(Construct):
         topic: sns.ITopic | None = None,
         image_uri: str | None = None,
         metric_namespace: str = DEFAULT_NAMESPACE,
+        functions: DriftFunctionRefs | None = None,
+        script_uri: str | None = None,
     ) -> None:
         super().__init__(scope, id)
         stack = Stack.of(self)
@@ -195,20 +311,21 @@ class DriftMonitor(Construct):
         self.quality_metric = self._quality_metric(quality_target)
 
         placement = watched.placement
-        self.resolver = EstateFunction(
-            self, "Resolver", handler="resolve_drift_window", placement=placement, queue_key=self.key, logs_key=logs,
-            description=f"Resolves the window, baseline and input manifests of each drift run of {self.name_prefix}",
-            timeout=Duration.minutes(5), reserved_concurrency=2,
-        )
-        self.publisher = EstateFunction(
-            self, "Publisher", handler="publish_drift_metrics", placement=placement, queue_key=self.key, logs_key=logs,
-            description=f"Publishes the drift reports of {self.name_prefix} as CloudWatch metrics",
-            environment={"METRIC_NAMESPACE": metric_namespace, "ENDPOINT_NAME": watched.endpoint_name},
-            reserved_concurrency=2,
-        )
-        self.script = s3_assets.Asset(self, "DriftScript", path=str(DRIFT_SCRIPT))
         truth = S3Uri.parse(props.ground_truth_uri) if props.ground_truth_uri and props.model_quality else None
-        self._grant_functions(truth)
+        self.functions: DriftFunctionRefs = functions or DriftFunctions(
+            self, "Functions", placement=placement, queue_key=self.key, logs_key=logs, endpoints=watched.endpoint_name,
+            capture=watched.data_capture, capture_keys=watched.data_capture_keys, reports=self.reports,
+            reports_prefix=self.name_prefix, ground_truth=truth,
+            model_package_account=(baselines.model_package_account or baselines.account) if baselines else None,
+            metric_namespace=metric_namespace,
+        ).refs
+        if script_uri is None:
+            asset = s3_assets.Asset(self, "DriftScript", path=str(DRIFT_SCRIPT))
+            script_uri, script_arn = asset.s3_object_url, f"arn:{Aws.PARTITION}:s3:::{asset.s3_bucket_name}/{asset.s3_object_key}"
+        else:
+            parsed_script = S3Uri.parse(script_uri)
+            script_arn = parsed_script.object_arn(Aws.PARTITION) if parsed_script else "*"
+        self.script_uri = script_uri
 
         pipeline_name = f"{self.name_prefix}{PIPELINE_SUFFIX}"
         image = image_uri or sklearn_processing_image(stack.region)
@@ -219,7 +336,7 @@ class DriftMonitor(Construct):
             self,
             "Pipeline",
             pipeline_name=pipeline_name,
-            definition=lambda jobs: self._definition(jobs, pipeline_name, image, baseline_uri or "", truth, dq_hours),
+            definition=lambda jobs: self._definition(jobs, pipeline_name, image, baseline_uri or "", truth, dq_hours, script_uri),
             placement=placement,
             storage=PipelineStorage(key=self.key, buckets=(self.reports.bucket,), read_only=(watched.data_capture.bucket,)),
             schedule=PipelineSchedule(data_quality.schedule, {"Monitor": self.schedule_names["data_quality"]}),
@@ -237,11 +354,12 @@ class DriftMonitor(Construct):
                 }),
                 "QualitySchedule", description=f"Model quality of {watched.endpoint_name} over the ground-truth window",
             )
-        self._grant_job(baseline_uri, baselines, truth, ground_truth_account)
+        self._grant_job(script_arn, baseline_uri, baselines, truth, ground_truth_account)
 
         self.drift_alarms = self._drift_alarms()
+        self.violations_alarm_name = executions_alarm_name(self.name_prefix, "violations")
         self.violations_alarm = self._alarm(
-            "ViolationsAlarm", self.metric("violations", "data_quality"), executions_alarm_name(self.name_prefix, "violations"),
+            "ViolationsAlarm", self.metric("violations", "data_quality"), self.violations_alarm_name,
             f"A drift run of {watched.endpoint_name} found data-quality violations (missing values, type violations or "
             "unseen categories beyond tolerance); constraint_violations.json in the reports bucket lists them.",
             threshold=1, comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -287,10 +405,8 @@ class DriftMonitor(Construct):
                 problems.add(f"props.{monitor}", "needs SageMaker Clarify inside Model Monitor, which the portable engine does "
                                                  "not use; monitor it with ModelMonitor (engine model_monitor) or remove it")
         prefix = name_prefix or (watched.endpoint_name if watched else "")
-        if Token.is_unresolved(prefix):
-            problems.add("name_prefix", f"{prefix!r} is a deploy-time value; alarms and metrics are named after it: give a "
-                                        "literal name_prefix")
-        elif prefix and (len(prefix) > 50 or not SAGEMAKER_NAME.match(prefix)):
+        # A deploy-time prefix (a SageMaker project's) is bounded by its parameter instead; DriftAlarmTrigger needs a literal.
+        if prefix and not Token.is_unresolved(prefix) and (len(prefix) > 50 or not SAGEMAKER_NAME.match(prefix)):
             problems.add("name_prefix", f"{prefix!r} is not a name prefix of up to 50 letters, digits and hyphens "
                                         f"(the pipeline is named {prefix + PIPELINE_SUFFIX!r})")
         if (baseline_uri is None) == (baselines is None):
@@ -309,6 +425,11 @@ class DriftMonitor(Construct):
                     problems.add(f"baselines.{field}", f"{value!r} is not an AWS account id (12 digits)")
         if ground_truth_account is not None and not Token.is_unresolved(ground_truth_account) and not ACCOUNT_ID.match(ground_truth_account):
             problems.add("ground_truth_account", f"{ground_truth_account!r} is not an AWS account id (12 digits)")
+        region = Stack.of(self).region
+        if image_uri is None and region not in BUILTIN_REGISTRIES:
+            where = "an environment-agnostic stack" if Token.is_unresolved(region) else f"region {region!r}"
+            problems.add("image_uri", f"None, and no scikit-learn processing image is known for {where}; pass image_uri "
+                                      "(e.g. sklearn_processing_image(<region>))")
         if image_uri is not None and not ECR_IMAGE.match(image_uri):
             problems.add("image_uri", f"{image_uri!r} is not an ECR image URI; expected <account>.dkr.ecr.<region>.amazonaws.com/"
                                       "<repository>:<tag>")
@@ -361,7 +482,7 @@ class DriftMonitor(Construct):
 
     # ------------------------------------------------------------------------------------------ pipeline
     def _definition(self, jobs: JobEnvironment, name: str, image: str, baseline_uri: str, truth: S3Uri | None,
-                    dq_hours: int) -> PipelineDefinition:
+                    dq_hours: int, script_uri: str) -> PipelineDefinition:
         props, watched = self.props, self.endpoint
         monitor = ParameterString("Monitor", self.schedule_names["data_quality"], "The monitor this run publishes as (dq or mq)")
         window = ParameterInteger("WindowHours", dq_hours, "How many hours of traffic the run checks")
@@ -370,7 +491,7 @@ class DriftMonitor(Construct):
         execution = ExecutionVariables.PIPELINE_EXECUTION_ID
         resolve = LambdaStep(
             "Resolve",
-            function=self.resolver.function,
+            function=self.functions.resolver,
             inputs={
                 "endpoint_name": watched.endpoint_name,
                 "capture_uri": watched.data_capture.s3_uri(watched.data_capture_prefix),
@@ -405,7 +526,7 @@ class DriftMonitor(Construct):
             image_uri=image,
             instance_type=props.instance_type,
             volume_size_gb=props.volume_size_gb,
-            code=self.script.s3_object_url,
+            code=script_uri,
             arguments=arguments,
             inputs=[
                 ProcessingInput("baseline", resolve.output("baseline_uri"), f"{INPUT}/baseline"),
@@ -415,12 +536,13 @@ class DriftMonitor(Construct):
             ],
             outputs=[ProcessingOutput("report", OUTPUT, Join([self.reports.s3_uri(f"{self.name_prefix}/reports"), monitor, execution], on="/"))],
             environment=environment,
+            output_kms_key_id=self.reports.key.key_arn,
             max_runtime_seconds=props.max_runtime_minutes * 60,
             description="drift.py check: data quality, drift and model quality against the baseline",
         )
         publish = LambdaStep(
             "Publish",
-            function=self.publisher.function,
+            function=self.functions.publisher,
             inputs={"report_uri": Join([check.output_uri("report"), "report.json"], on="/"),
                     "endpoint_name": watched.endpoint_name, "monitor_name": monitor},
             outputs=[StepOutput("status"), StepOutput("drift_detected", "Boolean")],
@@ -429,55 +551,18 @@ class DriftMonitor(Construct):
         return PipelineDefinition(name, parameters=[monitor, window, offset, use_truth], steps=[resolve, check, publish])
 
     # --------------------------------------------------------------------------------------------- grants
-    def _grant_functions(self, truth: S3Uri | None) -> None:
-        watched = self.endpoint
-        arn = f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}"
-        endpoint = watched.endpoint_name if Token.is_unresolved(watched.endpoint_name) else watched.endpoint_name.lower()
-        capture_keys = watched.data_capture_keys
-        resolver = self.resolver.role
-        statements = [
-            iam.PolicyStatement(sid="DescribeServedModel",
-                                actions=["sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel"],
-                                resources=[f"{arn}:endpoint/{endpoint}", f"{arn}:endpoint-config/*", f"{arn}:model/*"]),
-            iam.PolicyStatement(sid="ListDataCapture", actions=["s3:ListBucket"], resources=[watched.data_capture.bucket_arn],
-                                conditions={"StringLike": {"s3:prefix": [capture_keys]}}),
-            iam.PolicyStatement(sid="WriteManifests", actions=["s3:PutObject"],
-                                resources=[self.reports.bucket.arn_for_objects(f"{self.name_prefix}/runs/*")]),
-            iam.PolicyStatement(sid="EncryptManifests", actions=["kms:GenerateDataKey"], resources=[self.key.key_arn]),
-        ]
-        if truth is not None:
-            prefix = truth.key.strip("/")
-            statements.append(iam.PolicyStatement(
-                sid="ListGroundTruth", actions=["s3:ListBucket"], resources=[truth.bucket_arn(Aws.PARTITION)],
-                conditions={"StringLike": {"s3:prefix": [f"{prefix}/*" if prefix else "*"]}}))
-        for statement in statements:
-            resolver.add_to_principal_policy(statement)
-        publisher = self.publisher.role
-        own = [
-            iam.PolicyStatement(sid="ReadReports", actions=["s3:GetObject"],
-                                resources=[self.reports.bucket.arn_for_objects(f"{self.name_prefix}/reports/*")]),
-            iam.PolicyStatement(sid="DecryptReports", actions=["kms:Decrypt"], resources=[self.key.key_arn]),
-            iam.PolicyStatement(sid="PublishDriftMetrics", actions=["cloudwatch:PutMetricData"], resources=["*"],
-                                conditions={"StringEquals": {"cloudwatch:namespace": self.metric_namespace}}),
-        ]
-        for statement in own:
-            publisher.add_to_principal_policy(statement)
-        policy = _default_policy(publisher)
-        acknowledge_wildcards(policy, own[0], WILDCARD_REASON)
-        acknowledge(policy, "cloudwatch:PutMetricData supports no resource-level permissions; the cloudwatch:namespace "
-                            "condition limits it to the drift namespace.", "AwsSolutions-IAM5[Resource::*]")
-        resolver_policy = _default_policy(resolver)
-        for statement in statements:
-            acknowledge_wildcards(resolver_policy, statement, WILDCARD_REASON)
-
-    def _grant_job(self, baseline_uri: str | None, baselines: DriftBaselines | None, truth: S3Uri | None,
+    def _grant_job(self, script_arn: str, baseline_uri: str | None, baselines: DriftBaselines | None, truth: S3Uri | None,
                    ground_truth_account: str | None) -> None:
         """What the drift job reads beyond its storage: the script, the baselines, the ground truth."""
         role = self.pipeline.job_role
         region = Stack.of(self).region
-        statements = [iam.PolicyStatement(
-            sid="ReadDriftScript", actions=["s3:GetObject"],
-            resources=[f"arn:{Aws.PARTITION}:s3:::{self.script.s3_bucket_name}/{self.script.s3_object_key}"])]
+        statements = [
+            iam.PolicyStatement(sid="ReadDriftScript", actions=["s3:GetObject"], resources=[script_arn]),
+            # Reports are written with the reports bucket's key; captures were written with the capture bucket's.
+            iam.PolicyStatement(sid="ReportsKey", actions=["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"],
+                                resources=[self.reports.key.key_arn]),
+            iam.PolicyStatement(sid="DecryptDataCapture", actions=["kms:Decrypt"], resources=[self.endpoint.data_capture.key.key_arn]),
+        ]
         if baselines is not None:
             account = baselines.account or Aws.ACCOUNT_ID
             prefix = baselines.prefix.strip("/")
@@ -489,13 +574,6 @@ class DriftMonitor(Construct):
                                     resources=[f"arn:{Aws.PARTITION}:kms:{region}:{account}:key/*"],
                                     conditions={"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}}),
             ]
-            package_account = baselines.model_package_account or account
-            self.resolver.role.add_to_principal_policy(iam.PolicyStatement(
-                sid="DescribeServedVersion", actions=["sagemaker:DescribeModelPackage"],
-                resources=[f"arn:{Aws.PARTITION}:sagemaker:{region}:{package_account}:model-package/*"]))
-            acknowledge(_default_policy(self.resolver.role), WILDCARD_REASON,
-                        f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:{region}:"
-                        f"{'<AWS::AccountId>' if Token.is_unresolved(package_account) else package_account}:model-package/*]")
         elif baseline_uri is not None:
             parsed = S3Uri.parse(baseline_uri)
             resource = parsed.object_arn(Aws.PARTITION) if parsed is not None else "*"

@@ -3,8 +3,9 @@
 A project launched from it deploys the version named by ``ModelPackageArn`` (only versions of the model's own
 group in the shared registry are admitted) to a real-time endpoint in the ML dev account, with the estate's
 `ModelEndpoint` (VPC-only, network isolation, the models key on the volume, rollback alarms) capturing every
-request, and a data-quality `ModelMonitor` schedule with its drift, violation and failure alarms when the
-model's monitoring config has one. It is for validating a candidate before approving it: staging and prod
+request, and data-quality monitoring with its drift, violation and failure alarms when the model's monitoring config
+has it: the portable `DriftMonitor` (``processing`` engine, with the estate's shared drift functions and script, read
+from SSM handles: a project template carries no file asset) or a `ModelMonitor` schedule (``model_monitor`` engine). It is for validating a candidate before approving it: staging and prod
 change only through the estate's promotion pipeline, which approving the version in the registry starts (the
 template's outputs name the group and the pipeline). The other monitor types need ground truth or Clarify
 configs written for the serving accounts, so they stay there.
@@ -34,7 +35,10 @@ from mlops_estate.core.hashed_name import HASH_CHARS, hashed_name
 from mlops_estate.events.alarm_topic import alarm_topic
 from mlops_estate.monitoring.naming import monitor_role_path
 from mlops_estate.monitoring.images import MonitorImages
+from mlops_estate.pipeline.builtin_images import sklearn_processing_image
+from mlops_estate.monitoring.drift_monitor import DriftBaselines, DriftFunctions, DriftMonitor
 from mlops_estate.monitoring.model_monitor import ModelMonitor
+from mlops_estate.lifecycle.registry import ARTIFACTS_PREFIX
 from mlops_estate.projects.product import PROJECT_ID_MAX_LENGTH, ProjectProduct, project_prefix, subnet_handles
 from mlops_estate.config.registry import registry_location
 from mlops_estate.config.retraining import promotion_pipeline_name
@@ -45,6 +49,8 @@ from mlops_estate.security.storage import ImportedBucket
 # The endpoint's and the monitor's network interfaces are confined to the estate's VPC by id ("vpc-id").
 DEPLOY_HANDLES = ("vpc-id", "security-group-id", "data-bucket", "data-key-arn", "models-key-arn", "monitoring-key-arn",
                   "logs-key-arn", "boundary-arn")
+# What a deploy template of a model on the portable drift engine reads besides.
+DRIFT_HANDLES = ("drift-resolver-arn", "drift-publisher-arn", "drift-script-bucket")
 MODEL_PACKAGE_ARN_PARAMETER = "ModelPackageArn"
 # Digits of a registry version the template admits: bounds the names that carry it.
 VERSION_DIGITS = 6
@@ -104,20 +110,28 @@ class ModelDeployProduct(ProjectProduct):
         config: the estate (names, accounts, registry, region).
         model: the model whose registered versions the template deploys.
         subnet_count: how many private subnets the estate publishes to the template (SSM handles), 1 or more.
+        drift_script_key: the object key of the estate's shared ``drift.py`` (in the bucket of the
+            ``drift-script-bucket`` handle); required when the model is monitored with the ``processing`` engine.
 
     Attributes:
         endpoint: the validation `ModelEndpoint`.
-        monitor: its data-quality `ModelMonitor`, or None when the model's monitoring has no data-quality section.
+        monitor: its data-quality `DriftMonitor` (processing engine) or `ModelMonitor`, or None when the model's
+            monitoring has no data-quality section.
         endpoint_name: the endpoint's name (``<estate>-project-<project id>``).
         model_package_arn: the template parameter naming the version to deploy.
     """
 
-    def __init__(self, scope: Construct, id: str, *, config: EstateConfig, model: ModelConfig, subnet_count: int) -> None:
+    def __init__(self, scope: Construct, id: str, *, config: EstateConfig, model: ModelConfig, subnet_count: int,
+                 drift_script_key: str | None = None) -> None:
         super().__init__(scope, id, description=f"{config.name} estate: SageMaker project template, {model.name} model deploy",
                          project_id_max_length=deploy_project_id_length(config.name))
         if subnet_count < 1:
             raise ValueError(f"{self.node.path}: subnet_count is {subnet_count}; the endpoint runs in the estate's private "
                              "subnets (give 1 or more)")
+        portable = model.monitoring is not None and model.monitoring.data_quality is not None and model.monitoring.engine == "processing"
+        if portable and not (drift_script_key or "").endswith(".py"):
+            raise ValueError(f"{self.node.path}: drift_script_key is {drift_script_key!r}; the {model.name} model is monitored "
+                             "with the processing engine: give the object key of the estate's shared drift.py")
         registry = registry_location(config)
         self.model_package_arn = CfnParameter(
             self, MODEL_PACKAGE_ARN_PARAMETER, type="String", allowed_pattern=model_package_arn_pattern(config, model),
@@ -126,7 +140,7 @@ class ModelDeployProduct(ProjectProduct):
             description=f"ARN of the registered {model.name} version to validate, e.g. "
                         f"arn:aws:sagemaker:{registry.region}:{registry.account}:model-package/{registry.group_name(model.name)}/1")
         monitored = model.monitoring is not None and model.monitoring.data_quality is not None
-        handle = self._handles(config.name, (*DEPLOY_HANDLES, *subnet_handles(subnet_count)))
+        handle = self._handles(config.name, (*DEPLOY_HANDLES, *(DRIFT_HANDLES if portable else ()), *subnet_handles(subnet_count)))
         self._govern(handle["boundary-arn"])
         keys = ImportedKeys(self, "EstateKeys", key_arns={
             DataClass.DATA: handle["data-key-arn"], DataClass.MODELS: handle["models-key-arn"],
@@ -157,7 +171,11 @@ class ModelDeployProduct(ProjectProduct):
         sagemaker_model.model_name = name
         endpoint_config.endpoint_config_name = name
 
-        self.monitor = self._monitor(config, model, data) if monitored else None
+        self.monitor: DriftMonitor | ModelMonitor | None = None
+        if portable:
+            self.monitor = self._drift_monitor(config, model, data, handle, f"s3://{handle['drift-script-bucket']}/{drift_script_key}")
+        elif monitored:
+            self.monitor = self._monitor(config, model, data)
         self._outputs(config, model)
 
     def _monitor(self, config: EstateConfig, model: ModelConfig, reports: ImportedBucket) -> ModelMonitor:
@@ -173,6 +191,21 @@ class ModelDeployProduct(ProjectProduct):
             baselines_account=config.accounts.of(owner) if owner else None,
         )
 
+    def _drift_monitor(self, config: EstateConfig, model: ModelConfig, reports: ImportedBucket, handle: dict[str, str],
+                       script_uri: str) -> DriftMonitor:
+        """Data quality on the portable engine: the served version's registered baseline, the estate's functions."""
+        assert model.monitoring is not None
+        registry = registry_location(config)
+        functions = DriftFunctions.from_arns(self, "DriftFunctions", resolver_arn=handle["drift-resolver-arn"],
+                                             publisher_arn=handle["drift-publisher-arn"])
+        return DriftMonitor(
+            self, "Drift", endpoint=self.endpoint,
+            props=dataclasses.replace(model.monitoring, model_quality=None, bias=None, explainability=None),
+            name_prefix=self.endpoint_name, reports=reports, topic=self.endpoint.alarm_topic,
+            baselines=DriftBaselines(registry.artifacts_bucket_name, f"{ARTIFACTS_PREFIX}/{model.name}", account=registry.account),
+            functions=functions, script_uri=script_uri, image_uri=sklearn_processing_image(config.region),
+        )
+
     def _outputs(self, config: EstateConfig, model: ModelConfig) -> None:
         registry = registry_location(config)
         CfnOutput(self, "EndpointName", value=self.endpoint.endpoint.attr_endpoint_name,
@@ -183,6 +216,9 @@ class ModelDeployProduct(ProjectProduct):
         CfnOutput(self, "PromotionPipelineName", value=promotion_pipeline_name(config.name, model.name),
                   description=f"Approval starts this pipeline in the shared services account ({registry.account}): staging, "
                               "manual approval, prod")
-        if self.monitor is not None:
+        if isinstance(self.monitor, ModelMonitor):
             CfnOutput(self, "DataQualitySchedule", value=self.monitor.schedule_names["data_quality"],
                       description="The data-quality monitoring schedule of the validation endpoint")
+        elif isinstance(self.monitor, DriftMonitor):
+            CfnOutput(self, "DriftPipelineName", value=self.monitor.pipeline.pipeline_name,
+                      description="The drift-check pipeline of the validation endpoint (runs on the data-quality schedule)")

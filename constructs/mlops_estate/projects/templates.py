@@ -33,6 +33,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_servicecatalog as servicecatalog
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
@@ -41,6 +42,7 @@ from mlops_estate.config.estate import EstateConfig, ModelConfig
 from mlops_estate.security.encryption import EstateKeys
 from mlops_estate.events.event_bus import estate_bus_name
 from mlops_estate.projects.model_deploy import ModelDeployProduct
+from mlops_estate.monitoring.drift_monitor import DRIFT_SCRIPT, DriftFunctions
 from mlops_estate.config.monitoring import S3_URI, monitor_role_path
 from mlops_estate.core.nag import acknowledge, nag_text, wildcard_findings
 from mlops_estate.core.validation import Problems
@@ -84,10 +86,11 @@ class EstateHandles(Construct):
         data: the ML dev data bucket.
         keys: the estate's keys (models, data, monitoring, logs).
         boundary: the permissions boundary every project role carries.
+        extra: more handles by key (e.g. the shared drift functions' ARNs and script URI).
     """
 
     def __init__(self, scope: Construct, id: str, *, estate_name: str, placement: NetworkPlacement, artifacts: SecureBucket,
-                 data: SecureBucket, keys: EstateKeys, boundary: iam.IManagedPolicy) -> None:
+                 data: SecureBucket, keys: EstateKeys, boundary: iam.IManagedPolicy, extra: Mapping[str, str] | None = None) -> None:
         super().__init__(scope, id)
         self.prefix = handles_prefix(estate_name)
         values: dict[str, str] = {
@@ -101,6 +104,7 @@ class EstateHandles(Construct):
             "monitoring-key-arn": keys.monitoring.key_arn,
             "logs-key-arn": keys.logs.key_arn,
         }
+        values.update(extra or {})
         values.update({f"subnet-{i}": subnet for i, subnet in enumerate(placement.subnet_ids)})
         self.subnet_count = len(placement.subnet_ids)
         self.parameters = {
@@ -229,9 +233,13 @@ class ProjectTemplates(Construct):
         self.team = config.tags.team
         by_name = {m.name: m for m in config.models}
         models = [by_name[name] for name in names]
+        self.drift_functions, self.drift_script = self._drift(config, placement, data, keys, models)
         self.boundary = self._boundary(stack, config, placement.vpc.vpc_id, artifacts, data, keys, models)
+        drift = {"drift-resolver-arn": self.drift_functions.resolver.function_arn,
+                 "drift-publisher-arn": self.drift_functions.publisher.function_arn,
+                 "drift-script-bucket": self.drift_script.s3_bucket_name} if self.drift_functions and self.drift_script else {}
         self.handles = EstateHandles(self, "Handles", estate_name=config.name, placement=placement, artifacts=artifacts,
-                                     data=data, keys=keys, boundary=self.boundary)
+                                     data=data, keys=keys, boundary=self.boundary, extra=drift)
         self.portfolio = servicecatalog.Portfolio(
             self, "Portfolio", display_name=f"{config.name} SageMaker project templates", provider_name=config.tags.team,
             description=f"Model-build and model-deploy templates of the {config.name} estate for SageMaker Studio projects")
@@ -248,8 +256,9 @@ class ProjectTemplates(Construct):
                 f"Product-{name}", self.templates[name], product_name=f"{config.name} {name} model build",
                 description=f"A SageMaker pipeline that builds, evaluates and registers the {name} model in the shared "
                             "registry, in the estate's private network with its keys")
-            deploy = self.deploy_templates[name] = ModelDeployProduct(self, f"DeployTemplate-{name}", config=config, model=model,
-                                                                      subnet_count=self.handles.subnet_count)
+            deploy = self.deploy_templates[name] = ModelDeployProduct(
+                self, f"DeployTemplate-{name}", config=config, model=model, subnet_count=self.handles.subnet_count,
+                drift_script_key=self.drift_script.s3_object_key if self.drift_script else None)
             monitored = " and data-quality monitoring" if deploy.monitor is not None else ""
             self.deploy_products[name] = self._publish(
                 f"DeployProduct-{name}", deploy, product_name=f"{config.name} {name} model deploy",
@@ -280,6 +289,20 @@ class ProjectTemplates(Construct):
         self.portfolio.set_launch_role(product, self.launch_role,
                                        description="Launch with the estate's bounded project launch role")
         return product
+
+    def _drift(self, config: EstateConfig, placement: NetworkPlacement, data: SecureBucket, keys: EstateKeys,
+               models: Sequence[ModelConfig]) -> tuple[DriftFunctions | None, s3_assets.Asset | None]:
+        """The portable drift engine's functions and script, shared by every deploy project of a model on that engine
+        (a project template cannot carry the file assets itself): endpoints, captures and reports by the project prefix."""
+        if not any(m.monitoring is not None and m.monitoring.engine == "processing" and m.monitoring.data_quality for m in models):
+            return None, None
+        named = project_prefix(config.name)
+        functions = DriftFunctions(
+            self, "DriftFunctions", placement=placement, queue_key=keys.monitoring, logs_key=keys.logs, endpoints=f"{named}*",
+            capture=data, capture_keys=f"data-capture/{named}*", reports=data, reports_prefix=f"{named}*",
+            model_package_account=registry_location(config).account,
+        )
+        return functions, s3_assets.Asset(self, "DriftScript", path=str(DRIFT_SCRIPT))
 
     # -- the launch role and the boundary of what it creates -----------------------------------------------------
 
@@ -335,7 +358,8 @@ class ProjectTemplates(Construct):
                 "iam:UpdateRole", "iam:UpdateRoleDescription", "iam:UpdateAssumeRolePolicy",
                 "iam:ListAttachedRolePolicies", "iam:ListRolePolicies", "iam:ListInstanceProfilesForRole"]),
             iam.PolicyStatement(sid="PassProjectRoles", resources=role_arns, actions=["iam:PassRole"], conditions={
-                "StringEquals": {"iam:PassedToService": ["sagemaker.amazonaws.com", "events.amazonaws.com"]}}),
+                "StringEquals": {"iam:PassedToService": ["sagemaker.amazonaws.com", "events.amazonaws.com",
+                                                         "scheduler.amazonaws.com"]}}),
             iam.PolicyStatement(sid="ProjectPolicies", resources=[policy_arns], actions=[
                 "iam:CreatePolicy", "iam:DeletePolicy", "iam:CreatePolicyVersion", "iam:DeletePolicyVersion",
                 "iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListPolicyVersions", "iam:ListEntitiesForPolicy",
@@ -343,6 +367,10 @@ class ProjectTemplates(Construct):
             iam.PolicyStatement(sid="ProjectPipelines", resources=[pipelines], actions=[
                 "sagemaker:CreatePipeline", "sagemaker:UpdatePipeline", "sagemaker:DeletePipeline", "sagemaker:DescribePipeline",
                 "sagemaker:AddTags", "sagemaker:DeleteTags", "sagemaker:ListTags"]),
+            # The deploy templates' drift pipelines run on EventBridge Scheduler schedules named after the stack.
+            iam.PolicyStatement(sid="ProjectSchedules", resources=[f"arn:{partition}:scheduler:{region}:{account}:schedule/default/{prefix}*"],
+                                actions=["scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:DeleteSchedule",
+                                         "scheduler:GetSchedule"]),
             iam.PolicyStatement(sid="ProjectRules", resources=rules, actions=[
                 "events:PutRule", "events:DeleteRule", "events:DescribeRule", "events:PutTargets", "events:RemoveTargets",
                 "events:ListTargetsByRule",
@@ -468,6 +496,12 @@ class ProjectTemplates(Construct):
                                 resources=[f"arn:{partition}:iam::{account}:role/{provisioned_stack_prefix(account)}*"],
                                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}),
         ]
+        if self.drift_functions is not None and self.drift_script is not None:
+            # The deploy templates' drift pipelines invoke the shared functions, and their jobs read the shared script.
+            statements.append(iam.PolicyStatement(sid="InvokeDriftFunctions", actions=["lambda:InvokeFunction"], resources=[
+                self.drift_functions.resolver.function_arn, self.drift_functions.publisher.function_arn]))
+            statements.append(iam.PolicyStatement(sid="ReadDriftScript", actions=["s3:GetObject"], resources=[
+                f"arn:{partition}:s3:::{self.drift_script.s3_bucket_name}/{self.drift_script.s3_object_key}"]))
         baselines = _data_quality_baselines(models)
         if baselines:
             # The deploy templates' data-quality monitors read the model's training baseline.
@@ -538,8 +572,10 @@ class ProjectTemplates(Construct):
 
 
 def _data_quality_baselines(models: Sequence[ModelConfig]) -> list[str]:
-    """The S3 objects of the models' data-quality baselines (constraints and statistics)."""
-    uris = {uri for m in models if m.monitoring is not None and m.monitoring.data_quality is not None
+    """The S3 objects of the Model Monitor data-quality baselines (constraints and statistics) of the models that use
+    that engine."""
+    uris = {uri for m in models if m.monitoring is not None and m.monitoring.engine == "model_monitor"
+            and m.monitoring.data_quality is not None
             for uri in (m.monitoring.data_quality.constraints_uri, m.monitoring.data_quality.statistics_uri)}
     arns = []
     for uri in sorted(uris):

@@ -17,6 +17,11 @@ Where things come from and go:
 - **The model and its evaluation** go straight to the registry's artifacts bucket in shared services
   (``models/<model>/``, encrypted with the shared ``models`` key) so staging and prod can read what they deploy;
   the evaluation report under ``models/<model>/evaluation/<execution>/``, where the registry's `ModelApprover` reads it.
+- **The drift baseline** (models monitored with the ``processing`` engine): a Baseline step profiles the training
+  split with ``drift.py baseline`` (``build.baseline_script``, by default ``.../code/<model>/drift.py``) into
+  ``models/<model>/baseline/<execution>/baseline.json``, registered with the version as its data-quality statistics,
+  so each version carries the baseline it was trained with and `DriftMonitor` compares the served version's traffic
+  with it.
 - **The version** is registered as ``PendingManualApproval``, always: a person decides (`TrainingPipeline` lets
   no build pipeline register it otherwise).
 """
@@ -75,6 +80,8 @@ DEFAULT_HYPERPARAMETERS: dict[str, dict[str, str]] = {
                    "subsample": "0.8"},
 }
 EVALUATION_FILE = "evaluation.json"
+BASELINE_FILE = "baseline.json"
+BASELINE_DIR = "baseline"
 
 
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
@@ -116,6 +123,32 @@ class BuildLocations:
     artifacts_bucket: str
     data_bucket: str
     registry: RegistryLocation
+
+
+def baseline_step(model: ModelConfig, jobs: JobEnvironment, image: str, instance_type: Parameter, preprocess: ProcessingStep,
+                  published: str, artifacts_bucket: str, output_key: str, runtime: int, cache: CacheConfig) -> ProcessingStep | None:
+    """Profile the training split into the drift baseline the version registers (portable drift engine only)."""
+    monitoring = model.monitoring
+    if monitoring is None or monitoring.engine != "processing":
+        return None
+    # The reference preprocessing writes headerless CSV, label first, then the features in request order.
+    columns = ",".join([monitoring.label, *monitoring.features])
+    return ProcessingStep(
+        "Baseline",
+        job=jobs,
+        image_uri=image,
+        instance_type=instance_type,
+        code=model.build.baseline_script or f"s3://{artifacts_bucket}/code/{model.name}/drift.py",
+        arguments=["baseline", "--data", "/opt/ml/processing/input/data", "--output", "/opt/ml/processing/baseline",
+                   "--columns", columns, "--label", monitoring.label, "--problem-type", model.problem_type],
+        inputs=[ProcessingInput("train", preprocess.output_uri("train"), "/opt/ml/processing/input/data")],
+        outputs=[ProcessingOutput("baseline", "/opt/ml/processing/baseline",
+                                  Join([published, BASELINE_DIR, ExecutionVariables.PIPELINE_EXECUTION_ID], on="/"))],
+        output_kms_key_id=output_key,
+        max_runtime_seconds=runtime,
+        cache=cache,
+        description=f"Profile the {model.name} training data into the drift baseline registered with the version",
+    )
 
 
 def training_definition(model: ModelConfig, jobs: JobEnvironment, *, pipeline_name: str, where: BuildLocations) -> PipelineDefinition:
@@ -203,6 +236,8 @@ def training_definition(model: ModelConfig, jobs: JobEnvironment, *, pipeline_na
         cache=cache,
         description=f"Score the candidate on the held-out test set ({gate.metric})",
     )
+    baseline = baseline_step(model, jobs, image, processing_type, preprocess, published, artifacts_bucket,
+                             registry.models_key_alias_arn, runtime, cache)
     serving = model.serving
     register = RegisterModelStep(
         "Register",
@@ -212,7 +247,8 @@ def training_definition(model: ModelConfig, jobs: JobEnvironment, *, pipeline_na
         realtime_instance_types=sorted({s.instance_type for s in serving.values()}),
         transform_instance_types=[build.batch_instance_type],
         model_metrics=ModelMetrics(
-            model_statistics=MetricsSource(Join([evaluate.output_uri("evaluation"), EVALUATION_FILE], on="/"))
+            model_statistics=MetricsSource(Join([evaluate.output_uri("evaluation"), EVALUATION_FILE], on="/")),
+            data_statistics=MetricsSource(Join([baseline.output_uri("baseline"), BASELINE_FILE], on="/")) if baseline else None,
         ),
         package_description=f"{model.name} candidate from {pipeline_name}",
         description="Register the candidate in the shared registry; a human approves it for deployment",
@@ -231,7 +267,7 @@ def training_definition(model: ModelConfig, jobs: JobEnvironment, *, pipeline_na
     return PipelineDefinition(
         pipeline_name,
         parameters=[p for p in (input_data, processing_type, training_type, training_count, threshold) if isinstance(p, Parameter)],
-        steps=[preprocess, train, evaluate, gate_step],
+        steps=[preprocess, train, evaluate, *([baseline] if baseline else []), gate_step],
     )
 
 
