@@ -2,8 +2,8 @@
 """A whole model lifecycle in one account, composed from the library's constructs without the estate config.
 
 Keys, a private network and buckets; a training pipeline that registers its model in a model package group; an
-endpoint serving the model with autoscaling, data capture and a canary rollout; a data-quality monitor whose drift
-alarm starts the pipeline again; a feature group; and a Studio domain with one user.
+endpoint serving the model with autoscaling, data capture and a canary rollout; a drift monitor (the portable
+engine) whose drift alarm starts the pipeline again; a feature group; and a Studio domain with one user.
 
 Run from anywhere once the library is installed:  python examples/single_account_app.py [outdir]  (default ./cdk.out)
 """
@@ -23,7 +23,7 @@ from mlops_estate.features.feature_store import FeatureGroup
 from mlops_estate.lifecycle.model_package_group import ModelPackageGroup
 from mlops_estate.lifecycle.retraining import RetrainingTrigger
 from mlops_estate.lifecycle.retraining_triggers import DriftAlarmTrigger
-from mlops_estate.monitoring.model_monitor import ModelMonitor
+from mlops_estate.monitoring.drift_monitor import DriftMonitor
 from mlops_estate.monitoring.props import DataQualityMonitorProps, MonitoringProps
 from mlops_estate.network.private_network import PrivateNetwork
 from mlops_estate.pipeline import (
@@ -119,13 +119,11 @@ class ChurnStack(Stack):
             data_capture_bucket=data,
         ))
 
-        # Watch: hourly data quality against the training data's baseline; drift restarts the pipeline.
-        monitor = ModelMonitor(self, "Monitor", endpoint=endpoint, props=MonitoringProps(
-            features=FEATURES,
-            data_quality=DataQualityMonitorProps(constraints_uri=data.s3_uri("baselines/churn/constraints.json"),
-                                                 statistics_uri=data.s3_uri("baselines/churn/statistics.json"),
-                                                 drift_features=("tenure", "monthly_spend")),
-        ))
+        # Watch: hourly drift against the training data's baseline (the portable engine: no Model Monitor needed);
+        # drift restarts the pipeline.
+        monitor = DriftMonitor(self, "Drift", endpoint=endpoint, baseline_uri=data.s3_uri("baselines/churn/baseline.json"),
+                               props=MonitoringProps(features=FEATURES, data_quality=DataQualityMonitorProps(
+                                   drift_features=("tenure", "monthly_spend"))))
         RetrainingTrigger(self, "Retraining", pipeline=pipeline, triggers=[DriftAlarmTrigger.of(monitor)],
                           queue_key=keys.data, logs_key=keys.logs, placement=network.placement)
 

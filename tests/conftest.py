@@ -20,7 +20,7 @@ from mlops_estate.core.nag import apply_nag_packs  # noqa: E402
 from mlops_estate.governance.stack_set import StackSetTemplate  # noqa: E402
 from mlops_estate.stacks.estate import Estate, build_estate, estate_app  # noqa: E402
 
-from tests.helpers import CDK_JSON, ROOT  # noqa: E402
+from tests.helpers import CDK_JSON, ROOT, model_monitor_estate_dict  # noqa: E402
 
 
 @dataclass
@@ -53,6 +53,15 @@ def synthesize_estate(outdir: Path, context: dict[str, Any] | None = None, nag: 
 def default_estate(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedEstate:
     """The default estate from cdk.json, synthesized once per session with every nag pack on."""
     return synthesize_estate(tmp_path_factory.mktemp("estate"))
+
+
+@pytest.fixture(scope="session")
+def model_monitor_estate(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedEstate:
+    """The default estate with churn on the model_monitor engine (all four monitors), synthesized once with every
+    nag pack on: what an existing Model Monitor customer deploys."""
+    folder = tmp_path_factory.mktemp("model-monitor")
+    (folder / "estate.json").write_text(json.dumps(model_monitor_estate_dict()))
+    return synthesize_estate(folder / "out", context={"estate_file": str(folder / "estate.json")})
 
 
 SANDBOX_ACCOUNT = "123456789012"

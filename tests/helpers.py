@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import json
 from pathlib import Path
 from typing import Any, Callable
@@ -29,6 +31,41 @@ def default_estate_dict() -> dict[str, Any]:
 
 def default_config() -> EstateConfig:
     return EstateConfig.from_dict(default_estate_dict(), "test default")
+
+
+# The Model Monitor engine for churn (what existing Model Monitor customers configure): all four monitors.
+MODEL_MONITOR_CHURN = {
+    "engine": "model_monitor",
+    "features": ["tenure_months", "monthly_charges", "total_charges", "contract_type", "support_calls", "age_band"],
+    "label": "churned",
+    "ground_truth_uri": "s3://mlops-ground-truth/churn/",
+    "baselines_account": "ml_dev",
+    "ground_truth_account": "data_lake",
+    "data_quality": {"constraints_uri": "s3://mlops-monitoring-baselines/churn/data-quality/constraints.json",
+                     "statistics_uri": "s3://mlops-monitoring-baselines/churn/data-quality/statistics.json",
+                     "drift_features": ["tenure_months", "monthly_charges", "support_calls"], "schedule": "cron(0 * ? * * *)"},
+    "model_quality": {"constraints_uri": "s3://mlops-monitoring-baselines/churn/model-quality/constraints.json",
+                      "probability_attribute": "0", "probability_threshold": 0.5, "threshold": 0.75, "schedule": "cron(0 2 ? * * *)"},
+    "bias": {"constraints_uri": "s3://mlops-monitoring-baselines/churn/bias/constraints.json",
+             "facets": [{"name": "age_band", "values": ["65+"]}], "label_values": ["1"], "probability_attribute": "0",
+             "probability_threshold": 0.5, "schedule": "cron(0 3 ? * * *)"},
+    "explainability": {"constraints_uri": "s3://mlops-monitoring-baselines/churn/explainability/constraints.json",
+                       "shap_baseline_uri": "s3://mlops-monitoring-baselines/churn/explainability/shap_baseline.csv",
+                       "num_samples": 100, "schedule": "cron(0 4 ? * * *)", "probability_attribute": "0",
+                       "shadow_instance_type": "ml.m5.large"},
+}
+
+
+def model_monitor_estate_dict() -> dict[str, Any]:
+    """The default estate with churn on the model_monitor engine (all four monitors, Clarify included)."""
+    data = default_estate_dict()
+    (churn,) = [m for m in data["models"] if m["name"] == "churn"]
+    churn["monitoring"] = copy.deepcopy(MODEL_MONITOR_CHURN)
+    return data
+
+
+def model_monitor_config() -> EstateConfig:
+    return EstateConfig.from_dict(model_monitor_estate_dict(), "test (model_monitor engine)")
 
 
 def config_problems(mutate: Callable[[dict[str, Any]], Any]) -> list[str]:

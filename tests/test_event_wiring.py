@@ -33,8 +33,12 @@ def test_ml_dev_retrains_each_model_from_its_estate_bus(default_estate: Any) -> 
     # The real bus of this stack (MlDevStack.event_bus), by reference: not an import by name.
     [bus_id] = [k for k, r in resources_of_type(template, "AWS::Events::EventBus").items() if r["Properties"]["Name"] == "mlops-ml-dev"]
     assert all(r.get("EventBusName") == {"Ref": bus_id} for r in rules)
-    # churn (monitored): drift + violations + data arrival; spend-forecast (unmonitored): data arrival; fraud-batch opts out.
-    assert len(rules) == 4
+    # churn (monitored, portable engine): its drift and violations alarms (one rule) + data arrival; spend-forecast
+    # (unmonitored): data arrival; fraud-batch opts out.
+    assert len(rules) == 3
+    (alarms,) = [r for r in rules if r["EventPattern"].get("detail-type") == ["CloudWatch Alarm State Change"]]
+    assert sorted(alarms["EventPattern"]["detail"]["alarmName"]) == [
+        "mlops-churn-prd-drift", "mlops-churn-prd-violations", "mlops-churn-stg-drift", "mlops-churn-stg-violations"]
     functions = _functions(template, "PIPELINE_NAME")
     assert sorted(f["Environment"]["Variables"]["PIPELINE_NAME"] for f in functions) == ["mlops-churn-build", "mlops-spend-forecast-build"]
     assert all("VpcConfig" in f and f["Runtime"] == "python3.14" for f in functions)

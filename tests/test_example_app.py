@@ -37,11 +37,11 @@ print(json.dumps({"library": list(mlops_estate.__path__),
 """
 # The resources each composed construct must contribute (type -> at least this many).
 SINGLE_ACCOUNT_RESOURCES = {
-    "AWS::EC2::VPC": 1, "AWS::KMS::Key": 5, "AWS::S3::Bucket": 2, "AWS::SageMaker::Pipeline": 1,
+    "AWS::EC2::VPC": 1, "AWS::KMS::Key": 5, "AWS::S3::Bucket": 2, "AWS::SageMaker::Pipeline": 2,
     "AWS::SageMaker::ModelPackageGroup": 1, "AWS::SageMaker::Model": 1, "AWS::SageMaker::EndpointConfig": 1,
     "AWS::SageMaker::Endpoint": 1, "AWS::ApplicationAutoScaling::ScalableTarget": 1,
-    "AWS::ApplicationAutoScaling::ScalingPolicy": 1, "AWS::SageMaker::DataQualityJobDefinition": 1,
-    "AWS::SageMaker::MonitoringSchedule": 1, "AWS::SageMaker::FeatureGroup": 1, "AWS::SageMaker::Domain": 1,
+    "AWS::ApplicationAutoScaling::ScalingPolicy": 1, "AWS::Scheduler::Schedule": 1, "AWS::CloudWatch::CompositeAlarm": 1,
+    "AWS::SageMaker::FeatureGroup": 1, "AWS::SageMaker::Domain": 1,
     "AWS::SageMaker::UserProfile": 1, "AWS::Events::Rule": 1,
 }
 

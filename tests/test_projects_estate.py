@@ -19,7 +19,7 @@ def test_portfolio_is_shared_with_exactly_the_configured_personas(default_estate
     assert "PersonasDataScientist" in outputs[0] and "PersonasMlEngineer" in outputs[1]
     assert all(a["Properties"]["PrincipalType"] == "IAM" for a in associations)
     (creator,) = [p for p in resources_of_type(template, "AWS::IAM::ManagedPolicy").values()
-                  if "create SageMaker projects" in p["Properties"]["Description"]]
+                  if "create SageMaker projects" in p["Properties"].get("Description", "")]
     roles = json.dumps(creator["Properties"]["Roles"])
     assert "PersonasDataScientist" in roles and "PersonasMlEngineer" in roles
     assert "MlopsAdmin" not in roles and "Auditor" not in roles

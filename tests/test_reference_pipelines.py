@@ -47,7 +47,8 @@ def test_every_generated_definition_validates(default_estate):
 
 def test_build_pipeline_shape(default_estate):
     body = _pipelines(default_estate)["mlops-churn-build"]
-    assert [s["Name"] for s in body["Steps"]] == ["Preprocess", "Train", "Evaluate", "QualityGate"]
+    # churn is monitored with the portable drift engine: its build profiles the training data into the drift baseline.
+    assert [s["Name"] for s in body["Steps"]] == ["Preprocess", "Train", "Evaluate", "Baseline", "QualityGate"]
     gate = body["Steps"][3]["Arguments"]
     assert [s["Type"] for s in gate["IfSteps"]] == ["RegisterModel"]
     assert [s["Type"] for s in gate["ElseSteps"]] == ["Fail"]
@@ -67,7 +68,7 @@ def test_build_pipeline_shape(default_estate):
     ("mlops-spend-forecast-build", "rmse", "LessThanOrEqualTo"),  # an error metric: lower is better
 ])
 def test_quality_gate_direction_follows_the_metric(default_estate, pipeline, metric, comparison):
-    gate = _pipelines(default_estate)[pipeline]["Steps"][3]
+    gate = next(s for s in _pipelines(default_estate)[pipeline]["Steps"] if s["Name"] == "QualityGate")
     (condition,) = gate["Arguments"]["Conditions"]
     assert condition["Type"] == comparison
     assert condition["LeftValue"] == {"Std:JsonGet": {"PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"},

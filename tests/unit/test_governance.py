@@ -3,6 +3,8 @@ in the default estate."""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 from aws_cdk import Aspects
 from aws_cdk import aws_kms as kms
@@ -13,7 +15,7 @@ from mlops_estate.config.estate import ConfigError, EstateConfig
 from mlops_estate.governance.config_rules import SAGEMAKER_RULES, SageMakerConfigRules
 from mlops_estate.core.instance_types import has_local_storage
 from mlops_estate.governance.guardrail_check import GuardrailCheck
-from tests.helpers import default_estate_dict, make_stack, resources_of_type, template_of
+from tests.helpers import MODEL_MONITOR_CHURN, default_estate_dict, make_stack, resources_of_type, template_of
 
 
 @pytest.fixture(scope="module")
@@ -198,6 +200,7 @@ def test_config_checks_the_batch_instance_only_when_batch_inference_is_on():
 
 def test_config_rejects_a_clarify_shadow_instance_off_the_serving_allow_lists():
     def edit(d):
+        d["models"][0]["monitoring"] = copy.deepcopy(MODEL_MONITOR_CHURN)
         d["models"][0]["monitoring"]["explainability"]["shadow_instance_type"] = "ml.r5.large"  # prod only, not staging
     (problem,) = _problems(edit)
     assert problem.startswith("models[0].monitoring.explainability.shadow_instance_type: 'ml.r5.large' is not on the staging allow-list")

@@ -12,7 +12,7 @@ from aws_cdk import aws_sagemaker as sm
 from mlops_estate.config.governance import GuardrailsConfig, guardrail_options
 from mlops_estate.governance.guardrail_check import GuardrailCheck
 from mlops_estate.governance.guardrails import GuardrailOptions
-from tests.helpers import default_config, make_app, make_stack
+from tests.helpers import default_config, make_app, make_stack, model_monitor_config
 
 DEV = "444444444444"
 KEY = "arn:aws:kms:eu-west-1:444444444444:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -273,24 +273,33 @@ def explainability_job(role_path: str | None = None, role_arn: str | None = None
     return build
 
 
+def clarify_options() -> GuardrailOptions:
+    """An estate that monitors churn's explainability (model_monitor engine): the Clarify exemption is on."""
+    return guardrail_options(model_monitor_config())
+
+
+def test_the_default_estate_needs_no_clarify_exemption():
+    assert not options().clarify_shadow_endpoints  # the portable engine: no Clarify shadow endpoints
+    assert clarify_options().clarify_shadow_endpoints
+
+
 def test_an_explainability_job_of_a_monitor_role_synthesizes():
-    assert options().clarify_shadow_endpoints  # the default estate monitors churn's explainability
-    assert synth_errors(explainability_job("/mlops/model-monitor/")) == ""
-    assert synth_errors(explainability_job(role_arn="arn:aws:iam::444444444444:role/mlops/model-monitor/m")) == ""
+    assert synth_errors(explainability_job("/mlops/model-monitor/"), clarify_options()) == ""
+    assert synth_errors(explainability_job(role_arn="arn:aws:iam::444444444444:role/mlops/model-monitor/m"), clarify_options()) == ""
 
 
 def test_an_explainability_job_of_another_role_is_denied_its_shadow_endpoint_config():
-    errors = synth_errors(explainability_job())
+    errors = synth_errors(explainability_job(), clarify_options())
     assert ("[Test/Explainability] denied by guardrail SCP statement DenyEndpointConfigWithoutKmsKey: Clarify creates the "
             "explainability shadow endpoint config (sm-clarify-*) without a KMS key as the job's role "
             "arn:aws:iam::444444444444:role/<MonitorRole") in errors
     assert "exempts only the estate's monitor roles (arn:aws:iam::*:role/mlops/model-monitor/*)" in errors
-    literal = synth_errors(explainability_job(role_arn="arn:aws:iam::444444444444:role/team/monitor"))
+    literal = synth_errors(explainability_job(role_arn="arn:aws:iam::444444444444:role/team/monitor"), clarify_options())
     assert "as the job's role arn:aws:iam::444444444444:role/team/monitor" in literal
 
 
 def test_an_explainability_job_is_denied_when_the_config_enables_no_exemption():
-    errors = synth_errors(explainability_job("/mlops/model-monitor/"), replace(options(), clarify_shadow_endpoints=False))
+    errors = synth_errors(explainability_job("/mlops/model-monitor/"), replace(clarify_options(), clarify_shadow_endpoints=False))
     assert "[Test/Explainability] denied by guardrail SCP statement DenyEndpointConfigWithoutKmsKey" in errors
     assert "the guardrails exempt no role from that rule" in errors
     assert synth_errors(explainability_job(), options(require_kms=False)) == ""

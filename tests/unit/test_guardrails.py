@@ -18,7 +18,7 @@ import pytest
 from mlops_estate.config.governance import GuardrailsConfig, guardrail_options
 from mlops_estate.governance.guardrails import GuardrailOptions, SageMakerGuardrails, guardrail_rules, pack_policies, policy_json
 from mlops_estate.config.estate import EstateConfig
-from tests.helpers import default_config, default_estate_dict, make_stack, resources_of_type, template_of
+from tests.helpers import default_config, default_estate_dict, make_stack, model_monitor_config, model_monitor_estate_dict, resources_of_type, template_of
 
 KEY_TABLE = json.loads((Path(__file__).parents[1] / "data" / "iam_condition_keys.json").read_text())
 ALL_ON = GuardrailsConfig(models_in_vpc=True)
@@ -30,6 +30,11 @@ KMS = "arn:aws:kms:eu-west-1:444444444444:key/1"
 def options(rules: GuardrailsConfig | None = None) -> GuardrailOptions:
     base = guardrail_options(default_config())
     return replace(base, rules=rules) if rules is not None else base
+
+
+def clarify_options() -> GuardrailOptions:
+    """An estate that monitors explainability (model_monitor engine): the SCP exempts Clarify's shadow configs."""
+    return guardrail_options(model_monitor_config())
 
 
 def statements(opts: GuardrailOptions) -> list[dict[str, Any]]:
@@ -158,7 +163,7 @@ def test_isolation_turned_off_is_denied():
 
 
 def test_endpoint_config_needs_only_its_volume_key():
-    stmts = statements(options())
+    stmts = statements(clarify_options())
     ctx = {"aws:PrincipalAccount": PROD, "aws:PrincipalArn": "arn:aws:iam::666666666666:role/x",
            "sagemaker:InstanceTypes": ["ml.m5.xlarge"]}
     config = "arn:aws:sagemaker:eu-west-1:666666666666:endpoint-config/mlops-churn-prod"
@@ -173,7 +178,7 @@ SERVING_CTX = {"aws:PrincipalAccount": PROD, "sagemaker:InstanceTypes": ["ml.m5.
 
 
 def test_only_a_monitor_role_may_create_a_keyless_clarify_shadow_endpoint_config():
-    stmts = statements(options())
+    stmts = statements(clarify_options())
     monitor = {**SERVING_CTX, "aws:PrincipalArn": MONITOR_ROLE}
     assert denied_by(stmts, "sagemaker:CreateEndpointConfig", monitor, CLARIFY_CONFIG) == []
     # The same role, any other name: denied.
@@ -189,7 +194,7 @@ def test_only_a_monitor_role_may_create_a_keyless_clarify_shadow_endpoint_config
 
 
 def test_without_explainability_in_the_config_no_role_is_exempt():
-    data = default_estate_dict()
+    data = model_monitor_estate_dict()  # Model Monitor, but explainability turned off
     for model in data["models"]:
         if model.get("monitoring"):
             model["monitoring"].pop("explainability", None)
@@ -202,7 +207,7 @@ def test_without_explainability_in_the_config_no_role_is_exempt():
 
 
 def test_the_clarify_exemption_names_the_estates_monitor_path_and_clarify_configs():
-    by_sid = {s["Sid"]: s for s in statements(options())}
+    by_sid = {s["Sid"]: s for s in statements(clarify_options())}
     assert by_sid["DenyEndpointConfigWithoutKmsKey"]["Condition"]["ArnNotLike"] == {
         "aws:PrincipalArn": "arn:aws:iam::*:role/mlops/model-monitor/*"}
     outside = by_sid["DenyEndpointConfigWithoutKmsKeyOutsideClarify"]
