@@ -37,12 +37,12 @@ def test_the_portable_engine_checks_churn_on_both_schedules_with_the_alarm_set(d
     assert [s["Name"] for s in definition["Steps"]] == ["Resolve", "Check", "Publish"]
     schedules = {s["Properties"]["ScheduleExpression"] for s in resources_of_type(template, "AWS::Scheduler::Schedule").values()}
     assert schedules == {"cron(0 * ? * * *)", "cron(0 2 ? * * *)"}
-    alarms = {a["Properties"]["AlarmName"] for a in resources_of_type(template, "AWS::CloudWatch::Alarm").values()}
+    alarms = {a["Properties"].get("AlarmName") for a in resources_of_type(template, "AWS::CloudWatch::Alarm").values()}
     prefix = f"mlops-churn-{env}"
     assert {f"{prefix}-drift-tenure_months", f"{prefix}-drift-monthly_charges", f"{prefix}-drift-support_calls",
             f"{prefix}-quality-auc", f"{prefix}-violations", f"{prefix}-failed", f"{prefix}-mq-failed"} <= alarms
-    (composite,) = resources_of_type(template, "AWS::CloudWatch::CompositeAlarm").values()
-    assert composite["Properties"]["AlarmName"] == f"{prefix}-drift"
+    composites = {a["Properties"].get("AlarmName") for a in resources_of_type(template, "AWS::CloudWatch::CompositeAlarm").values()}
+    assert f"{prefix}-drift" in composites
     # The served version's registered baseline, read from the registry in shared services.
     check = next(s for s in definition["Steps"] if s["Name"] == "Check")
     assert check["Arguments"]["NetworkConfig"]["EnableNetworkIsolation"] is True

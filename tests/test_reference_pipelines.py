@@ -49,7 +49,7 @@ def test_build_pipeline_shape(default_estate):
     body = _pipelines(default_estate)["mlops-churn-build"]
     # churn is monitored with the portable drift engine: its build profiles the training data into the drift baseline.
     assert [s["Name"] for s in body["Steps"]] == ["Preprocess", "Train", "Evaluate", "Baseline", "QualityGate"]
-    gate = body["Steps"][3]["Arguments"]
+    gate = next(s for s in body["Steps"] if s["Name"] == "QualityGate")["Arguments"]
     assert [s["Type"] for s in gate["IfSteps"]] == ["RegisterModel"]
     assert [s["Type"] for s in gate["ElseSteps"]] == ["Fail"]
     register = gate["IfSteps"][0]["Arguments"]

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import cfnlint
+from aws_cdk import DefaultStackSynthesizer
 
 SCHEMAS = Path(cfnlint.__file__).parent / "data" / "schemas"
 # CloudFormation runs these handlers in stack operations; ``list`` serves resource discovery (IaC generator,
@@ -44,6 +45,9 @@ def handler_permissions(region: str, resource_type: str) -> dict[str, set[str]]:
     return out
 
 
+DEFAULT_QUALIFIER = DefaultStackSynthesizer.DEFAULT_QUALIFIER
+
+
 class Renderer:
     """Renders CloudFormation values of one template to strings, as one launch would resolve them."""
 
@@ -67,6 +71,11 @@ class Renderer:
         bucket = re.fullmatch(r"Estate(Artifacts|Data)Bucket", name)
         if bucket:
             return estate_bucket(bucket[1])
+        function = re.fullmatch(r"EstateDrift(Resolver|Publisher)Arn", name)
+        if function:
+            return estate_function(f"drift {function[1].lower()}")
+        if name == "EstateDriftScriptBucket":  # the shared drift script is a file asset of the estate's Projects stack
+            return f"cdk-{DEFAULT_QUALIFIER}-assets-{self.account}-{self.region}"
         default = self.template.get("Parameters", {}).get(name, {}).get("Default")
         return f"<{default or name}>"
 
@@ -105,6 +114,13 @@ class Renderer:
             return [f"{regional.format(service='sns')}:{name}"]
         if kind == "AWS::SNS::TopicPolicy":
             return [self.render(t) for t in props["Topics"]]
+        if kind == "AWS::Scheduler::Schedule":
+            return [f"{regional.format(service='scheduler')}:schedule/{self.render(props.get('GroupName', 'default'))}/{name}"]
+        if kind == "AWS::Lambda::Function":
+            shared = re.search(r"DriftFunctions(Resolver|Publisher)Function", logical_id)
+            if shared:  # the estate's shared drift functions, which a template names by an SSM handle
+                return [estate_function(f"drift {shared[1].lower()}")]
+            return [f"{regional.format(service='lambda')}:function:{name}"]
         raise AssertionError(f"no ARN known for {kind} ({logical_id}): teach tests/gates/cfn_permissions.py its ARN format")
 
     def render(self, value: Any) -> str:
@@ -129,6 +145,9 @@ class Renderer:
                 return self.name(logical)
             # CloudFormation's Arn attribute of a log group ends in ":*" (the group and its streams).
             return self.arn(logical)[0] + (":*" if self.resources[logical]["Type"] == "AWS::Logs::LogGroup" else "")
+        if fn == "Fn::Sub" and isinstance(arg, str):
+            pseudo = {"AWS::AccountId": self.account, "AWS::Region": self.region, "AWS::Partition": self.partition}
+            return re.sub(r"\$\{([^}]+)\}", lambda m: pseudo.get(m[1], f"<{m[1]}>"), arg)
         if fn == "Fn::Join":
             return self.render(arg[0]).join(self.render(v) for v in arg[1])
         if fn == "Fn::Select":
@@ -166,6 +185,11 @@ def estate_key(kind: str) -> str:
     return f"<estate {kind.lower()} key>"
 
 
+def estate_function(kind: str) -> str:
+    """A symbolic ARN of one of the estate's shared Lambda functions (read from SSM by a template)."""
+    return f"<estate {kind} function>"
+
+
 def estate_bucket(kind: str) -> str:
     """A symbolic name of one of the estate's buckets (read from SSM by a template, exported by the estate stack)."""
     return f"<estate {kind.lower()} bucket>"
@@ -186,6 +210,8 @@ NAME_PROPERTIES = {
     "AWS::CloudWatch::Dashboard": ("DashboardName",),
     "AWS::Logs::LogGroup": ("LogGroupName",),
     "AWS::SNS::Topic": ("TopicName",),
+    "AWS::Scheduler::Schedule": ("Name",),
+    "AWS::Lambda::Function": ("FunctionName",),
 }
 
 SAGEMAKER_RESOURCES = {
