@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import cfnlint
-from aws_cdk import DefaultStackSynthesizer
 
 SCHEMAS = Path(cfnlint.__file__).parent / "data" / "schemas"
 # CloudFormation runs these handlers in stack operations; ``list`` serves resource discovery (IaC generator,
@@ -43,9 +42,6 @@ def handler_permissions(region: str, resource_type: str) -> dict[str, set[str]]:
         if op in schema.get("handlers", {}):
             out[op] = set(schema["handlers"][op]["permissions"]) | (tagging if op != "delete" else set())
     return out
-
-
-DEFAULT_QUALIFIER = DefaultStackSynthesizer.DEFAULT_QUALIFIER
 
 
 class Renderer:
@@ -74,8 +70,6 @@ class Renderer:
         function = re.fullmatch(r"EstateDrift(Resolver|Publisher)Arn", name)
         if function:
             return estate_function(f"drift {function[1].lower()}")
-        if name == "EstateDriftScriptBucket":  # the shared drift script is a file asset of the estate's Projects stack
-            return f"cdk-{DEFAULT_QUALIFIER}-assets-{self.account}-{self.region}"
         default = self.template.get("Parameters", {}).get(name, {}).get("Default")
         return f"<{default or name}>"
 
@@ -145,9 +139,6 @@ class Renderer:
                 return self.name(logical)
             # CloudFormation's Arn attribute of a log group ends in ":*" (the group and its streams).
             return self.arn(logical)[0] + (":*" if self.resources[logical]["Type"] == "AWS::Logs::LogGroup" else "")
-        if fn == "Fn::Sub" and isinstance(arg, str):
-            pseudo = {"AWS::AccountId": self.account, "AWS::Region": self.region, "AWS::Partition": self.partition}
-            return re.sub(r"\$\{([^}]+)\}", lambda m: pseudo.get(m[1], f"<{m[1]}>"), arg)
         if fn == "Fn::Join":
             return self.render(arg[0]).join(self.render(v) for v in arg[1])
         if fn == "Fn::Select":

@@ -176,6 +176,11 @@ def test_the_job_reads_baselines_and_labels_only_in_their_owners_accounts(built:
     assert labels["Condition"] == {"StringEquals": {"s3:ResourceAccount": LABELS}}
     (describe,) = _statements(built.template, "DescribeServedVersion")
     assert describe["Action"] == "sagemaker:DescribeModelPackage" and f":{REGISTRY}:model-package/*" in json.dumps(describe["Resource"])
+    # The job writes reports only under this monitor's prefix of a (possibly shared) reports bucket.
+    (job_policy,) = [p for k, p in resources_of_type(built.template, "AWS::IAM::ManagedPolicy").items() if k.startswith("DriftPipelineJobRole")]
+    writes = [st for st in job_policy["Properties"]["PolicyDocument"]["Statement"] if "s3:PutObject" in st["Action"]]
+    objects = [json.dumps(r) for st in writes for r in st["Resource"] if json.dumps(r).endswith('/*"]]}')]
+    assert objects and all(o.endswith(f'"/{PREFIX}/*"]]}}') for o in objects), objects
     (publish,) = _statements(built.template, "PublishDriftMetrics")
     assert publish["Condition"] == {"StringEquals": {"cloudwatch:namespace": "MLOpsEstate/Drift"}}
 

@@ -20,22 +20,34 @@ from mlops_estate.projects.model_deploy import (
     partition_of,
 )
 from mlops_estate.projects.templates import ProjectTemplates
-from tests.helpers import TEST_ACCOUNT, default_estate_dict, make_app, make_stack, resources_of_type
+from tests.helpers import TEST_ACCOUNT, default_estate_dict, make_app, make_stack, model_monitor_estate_dict, resources_of_type
 from tests.unit.test_projects import _build, _config, _launch_statements, _policy, _product_template, _statements
 
 PROJECT = {"Ref": "SageMakerProjectId"}
 REGISTRY = "arn:aws:sagemaker:eu-west-1:222222222222:model-package"
 
 
-@pytest.fixture(scope="module")
-def deployed() -> tuple[ProjectTemplates, Template, dict[str, dict[str, Any]]]:
-    config = _config(personas=["data_scientist"], models=["churn", "spend-forecast"])
+def _deploy(config: EstateConfig) -> tuple[ProjectTemplates, Template, dict[str, dict[str, Any]]]:
     app = make_app()
     stack = make_stack(Stage(app, "Unit"))
     templates = _build(stack, config)
     assembly = app.synth()
     return templates, Template.from_stack(stack), {
         name: _product_template(assembly, product) for name, product in templates.deploy_templates.items()}
+
+
+@pytest.fixture(scope="module")
+def deployed() -> tuple[ProjectTemplates, Template, dict[str, dict[str, Any]]]:
+    """The default estate's deploy templates: churn monitored with the portable drift engine."""
+    return _deploy(_config(personas=["data_scientist"], models=["churn", "spend-forecast"]))
+
+
+@pytest.fixture(scope="module")
+def deployed_model_monitor() -> tuple[ProjectTemplates, Template, dict[str, dict[str, Any]]]:
+    """churn on the model_monitor engine: its deploy template runs a data-quality Model Monitor schedule."""
+    data = model_monitor_estate_dict()
+    data["projects"] = {"personas": ["data_scientist"], "models": ["churn", "spend-forecast"]}
+    return _deploy(EstateConfig.from_dict(data, "test (model_monitor engine)"))
 
 
 def _named(value: Any) -> bool:
@@ -78,6 +90,8 @@ def test_deploy_template_parameters_are_validated(deployed):
     ssm = {k: p for k, p in params.items() if p["Type"] == "AWS::SSM::Parameter::Value<String>"}
     assert sorted(ssm) == sorted(["EstateVpcId", "EstateSecurityGroupId", "EstateDataBucket", "EstateDataKeyArn",
                                   "EstateModelsKeyArn", "EstateMonitoringKeyArn", "EstateLogsKeyArn", "EstateBoundaryArn",
+                                  # the portable drift engine: the shared functions, and drift.py in the artifacts bucket
+                                  "EstateDriftResolverArn", "EstateDriftPublisherArn", "EstateArtifactsBucket",
                                   "EstateSubnet0", "EstateSubnet1"])
     assert all(p["AllowedValues"] == [p["Default"]] for p in ssm.values())
 
@@ -112,12 +126,10 @@ def test_everything_named_starts_with_the_project(deployed):
     assert _named(name) and config["Properties"]["EndpointConfigName"] == name
     version = {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "ModelPackageArn"}]}]}
     assert name["Fn::Join"][1][3] == version and re.fullmatch(r"-[0-9a-f]{8}", name["Fn::Join"][1][4])
-    (schedule,) = resources_of_type(template, "AWS::SageMaker::MonitoringSchedule").values()
-    (definition,) = resources_of_type(template, "AWS::SageMaker::DataQualityJobDefinition").values()
+    (pipeline,) = resources_of_type(template, "AWS::SageMaker::Pipeline").values()
+    assert pipeline["Properties"]["PipelineName"] == {"Fn::Join": ["", ["mlops-project-", PROJECT, "-drift-check"]]}
     (dashboard,) = resources_of_type(template, "AWS::CloudWatch::Dashboard").values()
-    (log_group,) = resources_of_type(template, "AWS::Logs::LogGroup").values()
-    assert _named(schedule["Properties"]["MonitoringScheduleName"])
-    assert _named(definition["Properties"]["JobDefinitionName"])
+    (log_group,) = resources_of_type(template, "AWS::Logs::LogGroup").values()  # the drift functions' are the estate's
     assert _named(dashboard["Properties"]["DashboardName"])
     assert log_group["Properties"]["LogGroupName"] == {"Fn::Join": ["", ["/aws/sagemaker/Endpoints/mlops-project-", PROJECT]]}
     alarms = [*resources_of_type(template, "AWS::CloudWatch::Alarm").values(),
@@ -150,12 +162,33 @@ def test_validation_endpoint_captures_under_the_project_prefix_with_the_estate_k
     assert topic["Properties"]["KmsMasterKeyId"] == {"Ref": "EstateMonitoringKeyArn"}
 
 
-def test_only_the_data_quality_monitor_runs_and_reports_under_the_project_prefix(deployed):
+def test_the_portable_drift_check_runs_data_quality_only_and_reports_under_the_project_prefix(deployed):
     _, _, products = deployed
     template = products["churn"]
+    assert not {r["Type"] for r in template["Resources"].values()} & {
+        "AWS::SageMaker::MonitoringSchedule", "AWS::SageMaker::DataQualityJobDefinition"}
+    (schedule,) = resources_of_type(template, "AWS::Scheduler::Schedule").values()  # no model-quality schedule
+    assert schedule["Properties"]["ScheduleExpression"] == "cron(0 * ? * * *)"
+    (pipeline,) = resources_of_type(template, "AWS::SageMaker::Pipeline").values()
+    body = json.dumps(pipeline["Properties"]["PipelineDefinition"])
+    assert '{\\"Ref\\": \\"EstateDriftResolverArn\\"}' in body or "EstateDriftResolverArn" in body
+    assert "/code/churn/drift.py" in body and "EstateArtifactsBucket" in body
+    # The job writes only under <endpoint>/*, which does not reach the captures (data-capture/<endpoint>).
+    (job_policy,) = [p for k, p in resources_of_type(template, "AWS::IAM::ManagedPolicy").items() if k.startswith("DriftPipelineJobRole")]
+    writes = [st for st in job_policy["Properties"]["PolicyDocument"]["Statement"] if "s3:PutObject" in st["Action"]]
+    objects = [json.dumps(r) for st in writes for r in st["Resource"] if json.dumps(r).endswith('"/*"]]}')]
+    assert objects and all(o.endswith('"/mlops-project-", ' + json.dumps(PROJECT) + ', "/*"]]}') for o in objects), objects
+
+
+def test_only_the_data_quality_monitor_runs_and_reports_under_the_project_prefix_with_model_monitor(deployed_model_monitor):
+    _, _, products = deployed_model_monitor
+    template = products["churn"]
+    (schedule,) = resources_of_type(template, "AWS::SageMaker::MonitoringSchedule").values()
+    (definition,) = resources_of_type(template, "AWS::SageMaker::DataQualityJobDefinition").values()
+    assert _named(schedule["Properties"]["MonitoringScheduleName"])
+    assert _named(definition["Properties"]["JobDefinitionName"])
     for kind in ("ModelQuality", "ModelBias", "ModelExplainability"):
         assert not resources_of_type(template, f"AWS::SageMaker::{kind}JobDefinition")
-    (definition,) = resources_of_type(template, "AWS::SageMaker::DataQualityJobDefinition").values()
     output = definition["Properties"]["DataQualityJobOutputConfig"]
     assert output["KmsKeyId"] == {"Ref": "EstateMonitoringKeyArn"}
     uri = output["MonitoringOutputs"][0]["S3Output"]["S3Uri"]["Fn::Join"][1]
@@ -169,13 +202,14 @@ def test_only_the_data_quality_monitor_runs_and_reports_under_the_project_prefix
         "arn:", {"Ref": "AWS::Partition"}, ":s3:::", {"Ref": "EstateDataBucket"}, "/mlops-project-", PROJECT, "/*"]]})]
 
 
-def test_outputs_show_the_endpoint_and_where_approval_leads(deployed):
+def test_outputs_show_the_endpoint_and_where_approval_leads(deployed, deployed_model_monitor):
     _, _, products = deployed
     outputs = products["churn"]["Outputs"]
     assert outputs["EndpointName"]["Value"]["Fn::GetAtt"][1] == "EndpointName"
     assert outputs["ModelPackageGroupName"]["Value"] == "mlops-churn"
     assert outputs["PromotionPipelineName"]["Value"] == "mlops-churn-promotion"
-    assert _named(outputs["DataQualitySchedule"]["Value"])
+    assert outputs["DriftPipelineName"]["Value"] == {"Fn::Join": ["", ["mlops-project-", PROJECT, "-drift-check"]]}
+    assert _named(deployed_model_monitor[2]["churn"]["Outputs"]["DataQualitySchedule"]["Value"])
 
 
 def test_unmonitored_model_gets_a_realtime_endpoint_without_monitor(deployed):
@@ -224,8 +258,8 @@ def test_personas_may_launch_the_deploy_products_and_call_project_endpoints(depl
     assert sorted(statements["ValidateProjectEndpoints"]["Action"]) == ["sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint"]
 
 
-def test_boundary_admits_the_estate_keys_and_the_baselines_deploy_roles_use(deployed):
-    _, template, _ = deployed
+def test_boundary_admits_the_estate_keys_and_the_baselines_deploy_roles_use(deployed_model_monitor):
+    _, template, _ = deployed_model_monitor
     statements = _statements(_policy(template, "permissions boundary"))
     keys = json.dumps(statements["EstateKeys"]["Resource"])
     assert "KeysData" in keys and "KeysMonitoring" in keys and "KeysModels" in keys

@@ -29,7 +29,7 @@ from mlops_estate.security.encryption import DataClass, EstateKeys
 from mlops_estate.security.managed_policies import ManagedPoliciesOnly
 from mlops_estate.security.storage import SecureBucket
 from mlops_estate.serving.endpoint import ModelEndpoint, ModelEndpointProps, ModelSource
-from tests.helpers import TEST_AZS, TEST_REGION, cdk_context, default_config, make_app, make_stack, resources_of_type
+from tests.helpers import TEST_AZS, TEST_REGION, cdk_context, default_config, make_app, make_stack, model_monitor_config, resources_of_type
 
 ENDPOINT = "mlops-churn-staging"
 MODEL = "mlops-churn-v1"
@@ -61,7 +61,8 @@ def _parts(stack, *, endpoint=None, model_name: str | None = MODEL) -> Parts:
 
 
 def _churn() -> ModelConfig:
-    return next(m for m in default_config().models if m.name == "churn")
+    """churn as a Model Monitor customer configures it (all four monitors)."""
+    return next(m for m in model_monitor_config().models if m.name == "churn")
 
 
 def _monitor(stack, id: str = "Monitor", *, model: ModelConfig | None = None, parts: Parts | None = None, **overrides: Any) -> ModelMonitor:

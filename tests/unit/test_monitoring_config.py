@@ -10,11 +10,11 @@ import pytest
 from mlops_estate.config.estate import EstateConfig
 from mlops_estate.core.validation import ConfigError
 from mlops_estate.monitoring.schedule import HOURLY, parse_schedule
-from tests.helpers import default_estate_dict
+from tests.helpers import default_estate_dict, model_monitor_estate_dict
 
 
 def _with_monitoring(edit: Any) -> dict[str, Any]:
-    data = default_estate_dict()
+    data = model_monitor_estate_dict()
     edit(data["models"][0]["monitoring"])
     return data
 
@@ -25,8 +25,55 @@ def _problems(data: dict[str, Any]) -> list[str]:
     return failure.value.problems
 
 
-def test_default_estate_enables_all_four_monitors_on_churn():
-    config = EstateConfig.from_dict(default_estate_dict(), "test")
+def test_default_estate_monitors_churn_with_the_portable_engine():
+    churn = next(m for m in EstateConfig.from_dict(default_estate_dict(), "test").models if m.name == "churn")
+    assert churn.monitoring is not None and churn.monitoring.engine == "processing"
+    assert churn.monitoring.enabled == ("data_quality", "model_quality")
+    assert churn.monitoring.data_quality is not None and not churn.monitoring.data_quality.constraints_uri
+
+
+def _portable(edit: Any) -> list[str]:
+    data = default_estate_dict()
+    edit(data["models"][0]["monitoring"])
+    return _problems(data)
+
+
+def test_the_portable_engine_refuses_clarify_monitors_and_needs_features_and_data_quality():
+    problems = _portable(lambda m: (m.update(features=[], bias={"constraints_uri": "s3://b/bias/constraints.json", "facets": [{"name": "age_band"}]}), m.pop("data_quality")))
+    assert ("models[0].monitoring.bias: needs SageMaker Clarify inside Model Monitor; set engine to 'model_monitor' "
+            "(accounts that still have Model Monitor) or remove bias") in problems
+    assert any(p.startswith("models[0].monitoring.features: is empty; the processing engine profiles the training data") for p in problems)
+    assert any(p.startswith("models[0].monitoring.data_quality: is missing; the processing engine always checks data quality")
+               for p in problems), problems
+
+
+def test_the_portable_engine_refuses_a_metric_it_does_not_compute_and_model_monitor_baselines_owner():
+    problems = _portable(lambda m: (m["model_quality"].update(metric="f0_5"), m.update(baselines_account="ml_dev")))
+    assert ("models[0].monitoring.model_quality.metric: 'f0_5' is not a BinaryClassification metric the processing engine "
+            "computes; name one of accuracy, auc, f1, precision, recall") in problems
+    assert any(p.startswith("models[0].monitoring.baselines_account: 'ml_dev' is only read by the model_monitor engine")
+               for p in problems), problems
+
+
+def test_the_model_monitor_engine_needs_the_baselining_jobs_files():
+    def edit(m):
+        m["data_quality"].pop("statistics_uri")
+        m["model_quality"].pop("constraints_uri")
+
+    problems = _problems(_with_monitoring(edit))
+    assert ("models[0].monitoring.data_quality.statistics_uri: is empty; the model_monitor engine needs the S3 URI of the "
+            "baselining job's statistics.json") in problems
+    assert any(p.startswith("models[0].monitoring.model_quality.constraints_uri: is empty; the model_monitor engine") for p in problems)
+
+
+def test_an_unknown_engine_is_refused_with_the_choices():
+    problems = _portable(lambda m: m.update(engine="clarify"))
+    assert any(p.startswith("models[0].monitoring.engine: 'clarify'") and "'processing'" in p and "'model_monitor'" in p
+               for p in problems), problems
+
+
+def test_the_model_monitor_engine_config_enables_all_four_monitors_on_churn():
+    config = EstateConfig.from_dict(model_monitor_estate_dict(), "test")
     churn = next(m for m in config.models if m.name == "churn")
     assert churn.monitoring is not None
     assert churn.monitoring.enabled == ("data_quality", "model_quality", "bias", "explainability")
@@ -104,7 +151,7 @@ def test_quality_metric_must_be_published_for_the_problem_type():
 
 
 def test_a_quality_gate_metric_the_monitor_does_not_publish_needs_an_explicit_metric():
-    data = default_estate_dict()
+    data = model_monitor_estate_dict()
     data["models"][0]["quality_gate"] = {"metric": "balanced_accuracy", "threshold": 0.8}
     problems = _problems(data)
     assert any(p.startswith("models[0].monitoring.model_quality.metric: the quality gate's 'balanced_accuracy' is not published") for p in problems)
@@ -144,8 +191,8 @@ def test_unknown_monitoring_key_is_an_error_with_a_hint():
     assert "models[0].monitoring.data_qualty: unknown key; did you mean 'data_quality'?" in problems
 
 
-def test_default_estate_names_the_accounts_owning_the_baseline_and_ground_truth_buckets():
-    config = EstateConfig.from_dict(default_estate_dict(), "test")
+def test_the_model_monitor_config_names_the_accounts_owning_the_baseline_and_ground_truth_buckets():
+    config = EstateConfig.from_dict(model_monitor_estate_dict(), "test")
     churn = next(m for m in config.models if m.name == "churn")
     assert churn.monitoring is not None
     assert (churn.monitoring.baselines_account, churn.monitoring.ground_truth_account) == ("ml_dev", "data_lake")

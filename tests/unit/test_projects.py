@@ -129,8 +129,10 @@ def test_launch_role_is_scoped_to_project_names_and_the_boundary(built):
     # The estate bus (build retraining) and the default bus (deploy monitors' execution events).
     assert sorted(statements["ProjectRules"]["Resource"]) == [f"arn:aws:events:eu-west-1:{TEST_ACCOUNT}:rule/{prefix}*",
                                                               f"arn:aws:events:eu-west-1:{TEST_ACCOUNT}:rule/mlops-ml-dev/{prefix}*"]
+    # Scheduler: the schedule role of a deploy project's drift pipeline.
     assert statements["PassProjectRoles"]["Condition"] == {
-        "StringEquals": {"iam:PassedToService": ["sagemaker.amazonaws.com", "events.amazonaws.com"]}}
+        "StringEquals": {"iam:PassedToService": ["sagemaker.amazonaws.com", "events.amazonaws.com", "scheduler.amazonaws.com"]}}
+    assert statements["ProjectSchedules"]["Resource"] == f"arn:aws:scheduler:eu-west-1:{TEST_ACCOUNT}:schedule/default/{prefix}*"
     # Nothing in the launch policy is unscoped except the template calls and the log resource-policy listing, which
     # have no resource-level permissions.
     unscoped = [sid for sid, s in statements.items() if s["Resource"] == "*"]
@@ -159,7 +161,9 @@ def test_estate_handles_are_ssm_parameters_under_the_projects_prefix(built):
     names = sorted(p["Properties"]["Name"] for p in template.find_resources("AWS::SSM::Parameter").values())
     assert names == sorted(f"/mlops/projects/{k}" for k in (
         "vpc-id", "security-group-id", "artifacts-bucket", "data-bucket", "models-key-arn", "boundary-arn", "subnet-0", "subnet-1",
-        "data-key-arn", "monitoring-key-arn", "logs-key-arn"))
+        "data-key-arn", "monitoring-key-arn", "logs-key-arn",
+        # churn is on the portable drift engine: its deploy template invokes the estate's shared drift functions.
+        "drift-resolver-arn", "drift-publisher-arn"))
     assert templates.handles.names == [f"/mlops/projects/{k}" for k in templates.handles.parameters]
 
 
@@ -202,7 +206,8 @@ def test_drift_retraining_is_opt_in_per_project(built):
     _, _, products = built
     template = products["churn"]
     rules = resources_of_type(template, "AWS::Events::Rule")
-    assert sorted(rules) == ["RetrainOnDriftAlarm", "RetrainOnMonitoringViolation"]
+    # The portable engine raises violations as an alarm too: one rule for the drift and violations alarms.
+    assert sorted(rules) == ["RetrainOnDriftAlarm"]
     assert all(r["Condition"] == "RetrainOnDriftEnabled" for r in rules.values())
     # The rules' role and its policy exist only with them.
     role_id = rules["RetrainOnDriftAlarm"]["Properties"]["Targets"][0]["RoleArn"]["Fn::GetAtt"][0]
@@ -211,7 +216,8 @@ def test_drift_retraining_is_opt_in_per_project(built):
     assert role_policy["Condition"] == "RetrainOnDriftEnabled"
     assert template["Conditions"]["RetrainOnDriftEnabled"] == {"Fn::Equals": [{"Ref": "RetrainOnDrift"}, "true"]}
     drift = rules["RetrainOnDriftAlarm"]["Properties"]
-    assert drift["EventPattern"]["detail"]["alarmName"] == ["mlops-churn-prd-drift", "mlops-churn-stg-drift"]
+    assert drift["EventPattern"]["detail"]["alarmName"] == [
+        "mlops-churn-prd-drift", "mlops-churn-prd-violations", "mlops-churn-stg-drift", "mlops-churn-stg-violations"]
     assert drift["Targets"][0]["Arn"]["Fn::Join"][1][-2:] == [{"Ref": "SageMakerProjectName"}, "-build"]
 
 
@@ -259,7 +265,10 @@ def test_project_boundary_caps_roles_at_pipeline_work(built):
     assert {a for a in actions if a.startswith("iam:")} == {"iam:PassRole"}
     assert statements["PassProjectRolesToSageMaker"]["Condition"] == {
         "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
-    assert {a.split(":")[0] for a in actions} == {"sagemaker", "s3", "kms", "ecr", "cloudwatch", "ec2", "logs", "iam"}
+    assert {a.split(":")[0] for a in actions} == {"sagemaker", "s3", "kms", "ecr", "cloudwatch", "ec2", "logs", "iam", "lambda"}
+    # lambda: only invoking the estate's two shared drift functions (a deploy project's drift pipeline steps).
+    assert statements["InvokeDriftFunctions"]["Action"] == "lambda:InvokeFunction"
+    assert len(statements["InvokeDriftFunctions"]["Resource"]) == 2
     assert statements["StartProjectPipelines"]["Resource"] == f"arn:aws:sagemaker:eu-west-1:{TEST_ACCOUNT}:pipeline/mlops-project-*"
     assert statements["PipelineJobs"]["Resource"] == [
         f"arn:aws:sagemaker:eu-west-1:{TEST_ACCOUNT}:processing-job/pipelines-*",

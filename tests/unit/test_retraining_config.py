@@ -12,7 +12,7 @@ from mlops_estate.lifecycle.approved_model import approved_arn_parameter_name
 from mlops_estate.config.retraining import drift_alarm_name, monitoring_schedule_arns, retraining_triggers
 from mlops_estate.config.retraining import BUILD_DATA_PARAMETERS, promotion_pipeline_name
 from tests.pipeline_schema import from_template
-from tests.helpers import default_config, default_estate_dict
+from tests.helpers import default_config, default_estate_dict, model_monitor_config
 
 
 def test_names_derived_from_config() -> None:
@@ -29,7 +29,14 @@ def test_default_estate_settings() -> None:
     churn, spend, fraud = config.models
     assert (churn.retraining.cooldown_minutes, churn.retraining.data_prefix) == (720, "datasets/churn/")
     assert spend.retraining.cooldown_minutes == 1440 and spend.retraining.data_prefix is None
-    assert [type(t).__name__ for t in retraining_triggers(config, churn)] == [
+    # churn is on the portable engine: its drift and violations alarms are one alarm trigger.
+    drift, arrival = retraining_triggers(config, churn)
+    assert type(drift).__name__ == "DriftAlarmTrigger" and type(arrival).__name__ == "DataArrivalTrigger"
+    assert drift.pattern()["detail"]["alarmName"] == [
+        "mlops-churn-prd-drift", "mlops-churn-prd-violations", "mlops-churn-stg-drift", "mlops-churn-stg-violations"]
+    # On Model Monitor, violations come as processing-job events of the schedules.
+    mm = model_monitor_config()
+    assert [type(t).__name__ for t in retraining_triggers(mm, next(m for m in mm.models if m.name == "churn"))] == [
         "DriftAlarmTrigger", "MonitoringViolationTrigger", "DataArrivalTrigger"]
     # spend-forecast has no monitors, so only new data retrains it, under the data lake's arrival prefix.
     assert [type(t).__name__ for t in retraining_triggers(config, spend)] == ["DataArrivalTrigger"]
@@ -38,10 +45,20 @@ def test_default_estate_settings() -> None:
     assert config.promotion.approver_emails == ("ml-approvers@example.com",)
 
 
-def test_serving_account_forwards_the_real_monitor_alarms_and_schedules(default_estate: Any) -> None:
-    prod = default_estate.estate.prod
-    monitor = prod.monitors["churn"]
+def test_serving_account_forwards_the_real_drift_and_violations_alarms(default_estate: Any) -> None:
+    """The portable engine: both alarms go to the build account in one forwarding rule each (drift, violations)."""
     template = default_estate.templates["Prod/Serving"]
+    rules = [r["Properties"] for k, r in template["Resources"].items()
+             if r["Type"] == "AWS::Events::Rule" and k.startswith("RetrainingEvents")]
+    names = sorted(n for p in rules for n in p["EventPattern"]["detail"]["alarmName"])
+    assert names == ["mlops-churn-prd-drift", "mlops-churn-prd-violations"]
+    assert all(p["EventPattern"]["account"] == ["666666666666"] for p in rules)
+
+
+def test_serving_account_forwards_the_real_monitor_alarms_and_schedules(model_monitor_estate: Any) -> None:
+    prod = model_monitor_estate.estate.prod
+    monitor = prod.monitors["churn"]
+    template = model_monitor_estate.templates["Prod/Serving"]
     rules = {k: r["Properties"] for k, r in template["Resources"].items()
              if r["Type"] == "AWS::Events::Rule" and k.startswith("RetrainingEvents")}
     drift = next(p for p in rules.values() if p["EventPattern"]["source"] == ["aws.cloudwatch"])
@@ -52,8 +69,8 @@ def test_serving_account_forwards_the_real_monitor_alarms_and_schedules(default_
     assert sorted(violations["EventPattern"]["detail"]["MonitoringScheduleArn"]) == sorted(
         f"arn:aws:sagemaker:eu-west-1:666666666666:monitoring-schedule/{n}" for n in monitor.schedule_names.values())
     # The build account's rules expect exactly these names.
-    churn = next(m for m in default_config().models if m.name == "churn")
-    [trigger] = [t for t in retraining_triggers(default_config(), churn) if type(t).__name__ == "DriftAlarmTrigger"]
+    churn = next(m for m in model_monitor_config().models if m.name == "churn")
+    [trigger] = [t for t in retraining_triggers(model_monitor_config(), churn) if type(t).__name__ == "DriftAlarmTrigger"]
     assert "mlops-churn-prd-drift" in trigger.pattern()["detail"]["alarmName"]
 
 

@@ -338,7 +338,8 @@ class DriftMonitor(Construct):
             pipeline_name=pipeline_name,
             definition=lambda jobs: self._definition(jobs, pipeline_name, image, baseline_uri or "", truth, dq_hours, script_uri),
             placement=placement,
-            storage=PipelineStorage(key=self.key, buckets=(self.reports.bucket,), read_only=(watched.data_capture.bucket,)),
+            storage=PipelineStorage(key=self.key, buckets=(self.reports.bucket,), read_only=(watched.data_capture.bucket,),
+                                    objects=f"{self.name_prefix}/*"),
             schedule=PipelineSchedule(data_quality.schedule, {"Monitor": self.schedule_names["data_quality"]}),
             description=f"Portable drift check of the endpoint {watched.endpoint_name} (data quality"
                         f"{' and model quality' if props.model_quality else ''})",

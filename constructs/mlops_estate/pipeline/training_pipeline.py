@@ -85,12 +85,15 @@ class PipelineStorage:
         buckets: read and written by the jobs (at least one); the pipeline role reads them (property files).
         read_only: read by the jobs.
         cross_account: prefixes of other accounts' buckets the jobs read and write.
+        objects: the object key pattern of ``buckets`` the jobs read and write (e.g. ``team-a/*`` for a bucket
+            shared with others); default every object.
     """
 
     key: kms.IKey
     buckets: tuple[s3.IBucket, ...]
     read_only: tuple[s3.IBucket, ...] = ()
     cross_account: tuple[CrossAccountStore, ...] = ()
+    objects: str = "*"
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,8 @@ class TrainingPipeline(Construct):
             problems.add("pipeline_name", f"{pipeline_name!r} is not a pipeline name; expected up to 256 letters, digits and single hyphens")
         if not storage.buckets:
             problems.add("storage.buckets", f"{storage.buckets!r} is empty; expected at least one bucket for job inputs and outputs")
+        if schedule is not None:
+            self._check_expression(schedule, problems)
         if len(description) > 3072:
             problems.add("description", f"is {len(description)} characters; at most 3072 are allowed")
         problems.raise_if_any(self.node.path)
@@ -195,7 +200,7 @@ class TrainingPipeline(Construct):
                              "may create them only as PendingManualApproval")
         images = self._images(problems, self.definition.all_steps())
         if schedule is not None:
-            self._check_schedule(schedule, problems)
+            self._check_parameters(schedule, problems)
         problems.raise_if_any(self.node.path)
 
         self._grant_job_role(stack, images)
@@ -239,7 +244,7 @@ class TrainingPipeline(Construct):
     def _grant_job_role(self, stack: Stack, images: Mapping[str, str]) -> None:
         role = self.job_role
         for bucket in self.storage.buckets:
-            bucket.grant_read_write(role)
+            bucket.grant_read_write(role, self.storage.objects)
         for bucket in self.storage.read_only:
             bucket.grant_read(role)
         self.storage.key.grant_encrypt_decrypt(role)
@@ -329,7 +334,7 @@ class TrainingPipeline(Construct):
         ))
         # Property files (JsonGet) are read by the pipeline role itself, from wherever the outputs went.
         for bucket in self.storage.buckets:
-            bucket.grant_read(role)
+            bucket.grant_read(role, self.storage.objects)
         self._grant_cross_account(role, write=False)
         for reason, ids in wildcards.items():
             acknowledge(role, reason, *sorted(ids))
@@ -350,7 +355,9 @@ class TrainingPipeline(Construct):
 
     def _object_wildcard_ids(self, stack: Stack) -> list[str]:
         ids = []
-        for bucket in (*self.storage.buckets, *self.storage.read_only):
+        for bucket in self.storage.buckets:
+            ids.append(f"AwsSolutions-IAM5[Resource::{nag_text(self, f'{bucket.bucket_arn}/{self.storage.objects}')}]")
+        for bucket in self.storage.read_only:
             ids.append(f"AwsSolutions-IAM5[Resource::{nag_text(self, bucket.bucket_arn)}/*]")
         for store in self.storage.cross_account:
             ids.append(f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{store.bucket_name}/{store.prefix.strip('/')}/*]")
@@ -362,7 +369,8 @@ class TrainingPipeline(Construct):
         """Start executions on another schedule with its own parameter values (the ``schedule`` prop is the first);
         every schedule shares one role that may start only this pipeline."""
         problems = Problems()
-        self._check_schedule(schedule, problems)
+        self._check_expression(schedule, problems)
+        self._check_parameters(schedule, problems)
         problems.raise_if_any(f"{self.node.path}/{id}")
         stack = Stack.of(self)
         role = self.node.try_find_child("ScheduleRole")
@@ -393,10 +401,13 @@ class TrainingPipeline(Construct):
             ),
         )
 
-    def _check_schedule(self, schedule: PipelineSchedule, problems: Problems) -> None:
+    @staticmethod
+    def _check_expression(schedule: PipelineSchedule, problems: Problems) -> None:
         if not SCHEDULE.match(schedule.expression):
             problems.add("schedule.expression", f"{schedule.expression!r} is not a schedule expression; expected 'rate(<n> "
                          "minutes|hours|days)', 'cron(<6 fields>)' or 'at(yyyy-mm-ddThh:mm:ss)'")
+
+    def _check_parameters(self, schedule: PipelineSchedule, problems: Problems) -> None:
         declared = {p.name for p in self.definition.parameters}
         for name in sorted(set(schedule.parameters) - declared):
             problems.add(f"schedule.parameters[{name}]", f"{name!r} is not a parameter of the pipeline; "

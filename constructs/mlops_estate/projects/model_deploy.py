@@ -4,8 +4,9 @@ A project launched from it deploys the version named by ``ModelPackageArn`` (onl
 group in the shared registry are admitted) to a real-time endpoint in the ML dev account, with the estate's
 `ModelEndpoint` (VPC-only, network isolation, the models key on the volume, rollback alarms) capturing every
 request, and data-quality monitoring with its drift, violation and failure alarms when the model's monitoring config
-has it: the portable `DriftMonitor` (``processing`` engine, with the estate's shared drift functions and script, read
-from SSM handles: a project template carries no file asset) or a `ModelMonitor` schedule (``model_monitor`` engine). It is for validating a candidate before approving it: staging and prod
+has it: the portable `DriftMonitor` (``processing`` engine, with the estate's shared drift functions, named by SSM
+handles, and the ``drift.py`` the model's build reads from ``code/<model>/`` of the artifacts bucket: a project
+template carries no file asset) or a `ModelMonitor` schedule (``model_monitor`` engine). It is for validating a candidate before approving it: staging and prod
 change only through the estate's promotion pipeline, which approving the version in the registry starts (the
 template's outputs name the group and the pipeline). The other monitor types need ground truth or Clarify
 configs written for the serving accounts, so they stay there.
@@ -50,7 +51,8 @@ from mlops_estate.security.storage import ImportedBucket
 DEPLOY_HANDLES = ("vpc-id", "security-group-id", "data-bucket", "data-key-arn", "models-key-arn", "monitoring-key-arn",
                   "logs-key-arn", "boundary-arn")
 # What a deploy template of a model on the portable drift engine reads besides.
-DRIFT_HANDLES = ("drift-resolver-arn", "drift-publisher-arn", "drift-script-bucket")
+# (The drift job reads drift.py where the model's build reads it: code/<model>/drift.py in the artifacts bucket.)
+DRIFT_HANDLES = ("drift-resolver-arn", "drift-publisher-arn", "artifacts-bucket")
 MODEL_PACKAGE_ARN_PARAMETER = "ModelPackageArn"
 # Digits of a registry version the template admits: bounds the names that carry it.
 VERSION_DIGITS = 6
@@ -110,8 +112,6 @@ class ModelDeployProduct(ProjectProduct):
         config: the estate (names, accounts, registry, region).
         model: the model whose registered versions the template deploys.
         subnet_count: how many private subnets the estate publishes to the template (SSM handles), 1 or more.
-        drift_script_key: the object key of the estate's shared ``drift.py`` (in the bucket of the
-            ``drift-script-bucket`` handle); required when the model is monitored with the ``processing`` engine.
 
     Attributes:
         endpoint: the validation `ModelEndpoint`.
@@ -121,17 +121,13 @@ class ModelDeployProduct(ProjectProduct):
         model_package_arn: the template parameter naming the version to deploy.
     """
 
-    def __init__(self, scope: Construct, id: str, *, config: EstateConfig, model: ModelConfig, subnet_count: int,
-                 drift_script_key: str | None = None) -> None:
+    def __init__(self, scope: Construct, id: str, *, config: EstateConfig, model: ModelConfig, subnet_count: int) -> None:
         super().__init__(scope, id, description=f"{config.name} estate: SageMaker project template, {model.name} model deploy",
                          project_id_max_length=deploy_project_id_length(config.name))
         if subnet_count < 1:
             raise ValueError(f"{self.node.path}: subnet_count is {subnet_count}; the endpoint runs in the estate's private "
                              "subnets (give 1 or more)")
         portable = model.monitoring is not None and model.monitoring.data_quality is not None and model.monitoring.engine == "processing"
-        if portable and not (drift_script_key or "").endswith(".py"):
-            raise ValueError(f"{self.node.path}: drift_script_key is {drift_script_key!r}; the {model.name} model is monitored "
-                             "with the processing engine: give the object key of the estate's shared drift.py")
         registry = registry_location(config)
         self.model_package_arn = CfnParameter(
             self, MODEL_PACKAGE_ARN_PARAMETER, type="String", allowed_pattern=model_package_arn_pattern(config, model),
@@ -173,7 +169,8 @@ class ModelDeployProduct(ProjectProduct):
 
         self.monitor: DriftMonitor | ModelMonitor | None = None
         if portable:
-            self.monitor = self._drift_monitor(config, model, data, handle, f"s3://{handle['drift-script-bucket']}/{drift_script_key}")
+            self.monitor = self._drift_monitor(config, model, data, handle,
+                                               f"s3://{handle['artifacts-bucket']}/code/{model.name}/drift.py")
         elif monitored:
             self.monitor = self._monitor(config, model, data)
         self._outputs(config, model)

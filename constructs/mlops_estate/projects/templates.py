@@ -33,7 +33,6 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_servicecatalog as servicecatalog
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
@@ -42,7 +41,7 @@ from mlops_estate.config.estate import EstateConfig, ModelConfig
 from mlops_estate.security.encryption import EstateKeys
 from mlops_estate.events.event_bus import estate_bus_name
 from mlops_estate.projects.model_deploy import ModelDeployProduct
-from mlops_estate.monitoring.drift_monitor import DRIFT_SCRIPT, DriftFunctions
+from mlops_estate.monitoring.drift_monitor import DriftFunctions
 from mlops_estate.config.monitoring import S3_URI, monitor_role_path
 from mlops_estate.core.nag import acknowledge, nag_text, wildcard_findings
 from mlops_estate.core.validation import Problems
@@ -233,11 +232,10 @@ class ProjectTemplates(Construct):
         self.team = config.tags.team
         by_name = {m.name: m for m in config.models}
         models = [by_name[name] for name in names]
-        self.drift_functions, self.drift_script = self._drift(config, placement, data, keys, models)
+        self.drift_functions = self._drift(config, placement, data, keys, models)
         self.boundary = self._boundary(stack, config, placement.vpc.vpc_id, artifacts, data, keys, models)
         drift = {"drift-resolver-arn": self.drift_functions.resolver.function_arn,
-                 "drift-publisher-arn": self.drift_functions.publisher.function_arn,
-                 "drift-script-bucket": self.drift_script.s3_bucket_name} if self.drift_functions and self.drift_script else {}
+                 "drift-publisher-arn": self.drift_functions.publisher.function_arn} if self.drift_functions else {}
         self.handles = EstateHandles(self, "Handles", estate_name=config.name, placement=placement, artifacts=artifacts,
                                      data=data, keys=keys, boundary=self.boundary, extra=drift)
         self.portfolio = servicecatalog.Portfolio(
@@ -256,9 +254,8 @@ class ProjectTemplates(Construct):
                 f"Product-{name}", self.templates[name], product_name=f"{config.name} {name} model build",
                 description=f"A SageMaker pipeline that builds, evaluates and registers the {name} model in the shared "
                             "registry, in the estate's private network with its keys")
-            deploy = self.deploy_templates[name] = ModelDeployProduct(
-                self, f"DeployTemplate-{name}", config=config, model=model, subnet_count=self.handles.subnet_count,
-                drift_script_key=self.drift_script.s3_object_key if self.drift_script else None)
+            deploy = self.deploy_templates[name] = ModelDeployProduct(self, f"DeployTemplate-{name}", config=config, model=model,
+                                                                      subnet_count=self.handles.subnet_count)
             monitored = " and data-quality monitoring" if deploy.monitor is not None else ""
             self.deploy_products[name] = self._publish(
                 f"DeployProduct-{name}", deploy, product_name=f"{config.name} {name} model deploy",
@@ -291,18 +288,17 @@ class ProjectTemplates(Construct):
         return product
 
     def _drift(self, config: EstateConfig, placement: NetworkPlacement, data: SecureBucket, keys: EstateKeys,
-               models: Sequence[ModelConfig]) -> tuple[DriftFunctions | None, s3_assets.Asset | None]:
-        """The portable drift engine's functions and script, shared by every deploy project of a model on that engine
-        (a project template cannot carry the file assets itself): endpoints, captures and reports by the project prefix."""
+               models: Sequence[ModelConfig]) -> DriftFunctions | None:
+        """The portable drift engine's functions, shared by every deploy project of a model on that engine (a project
+        template cannot carry their code assets itself): endpoints, captures and reports by the project prefix."""
         if not any(m.monitoring is not None and m.monitoring.engine == "processing" and m.monitoring.data_quality for m in models):
-            return None, None
+            return None
         named = project_prefix(config.name)
-        functions = DriftFunctions(
+        return DriftFunctions(
             self, "DriftFunctions", placement=placement, queue_key=keys.monitoring, logs_key=keys.logs, endpoints=f"{named}*",
             capture=data, capture_keys=f"data-capture/{named}*", reports=data, reports_prefix=f"{named}*",
             model_package_account=registry_location(config).account,
         )
-        return functions, s3_assets.Asset(self, "DriftScript", path=str(DRIFT_SCRIPT))
 
     # -- the launch role and the boundary of what it creates -----------------------------------------------------
 
@@ -496,12 +492,10 @@ class ProjectTemplates(Construct):
                                 resources=[f"arn:{partition}:iam::{account}:role/{provisioned_stack_prefix(account)}*"],
                                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}),
         ]
-        if self.drift_functions is not None and self.drift_script is not None:
-            # The deploy templates' drift pipelines invoke the shared functions, and their jobs read the shared script.
+        if self.drift_functions is not None:
+            # The deploy templates' drift pipelines invoke the shared functions.
             statements.append(iam.PolicyStatement(sid="InvokeDriftFunctions", actions=["lambda:InvokeFunction"], resources=[
                 self.drift_functions.resolver.function_arn, self.drift_functions.publisher.function_arn]))
-            statements.append(iam.PolicyStatement(sid="ReadDriftScript", actions=["s3:GetObject"], resources=[
-                f"arn:{partition}:s3:::{self.drift_script.s3_bucket_name}/{self.drift_script.s3_object_key}"]))
         baselines = _data_quality_baselines(models)
         if baselines:
             # The deploy templates' data-quality monitors read the model's training baseline.
