@@ -10,9 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mlops_estate.config.governance import GovernedRole
-# Read from here by governance.guardrails and projects.templates (their owners may import them from below).
-from mlops_estate.core.patterns import S3_URI as S3_URI
-from mlops_estate.monitoring.naming import monitor_role_path as monitor_role_path
 from mlops_estate.monitoring.props import MonitoringProps
 
 # How a serving environment appears in the names of its monitors.
