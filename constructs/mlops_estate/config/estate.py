@@ -29,6 +29,7 @@ from mlops_estate.features.definition import FeatureGroupDefinition, check_featu
 from mlops_estate.config.governance import AuditConfig, BudgetsConfig, GuardrailsConfig
 from mlops_estate.serving.serving_config import ServingConfig
 from mlops_estate.config.monitoring import MonitoringConfig
+from mlops_estate.monitoring.quality import ProblemType
 from mlops_estate.config.projects import ProjectsConfig
 from mlops_estate.config.workspace import WorkspaceConfig
 from mlops_estate.workspace.personas import Persona, UserConfig
@@ -44,7 +45,6 @@ TAG_VALUE = re.compile(r"^[\w .:/=+\-@]{1,256}$")
 
 Role = Literal["shared_services", "data_lake", "ml_dev", "staging", "prod"]
 ServingEnv = Literal["staging", "prod"]
-ProblemType = Literal["BinaryClassification", "MulticlassClassification", "Regression"]
 
 # Metrics whose value is a ratio; their thresholds must lie in [0, 1]. Regression errors must be >= 0.
 RATIO_METRICS = {"accuracy", "auc", "f1", "precision", "recall", "balanced_accuracy", "r2"}

@@ -16,6 +16,7 @@ from mlops_estate.core.patterns import EMAIL, LOG_RETENTION_DAYS
 from mlops_estate.core.validation import Problems, join
 from mlops_estate.governance.guardrails import GuardrailOptions, GuardrailRules
 from mlops_estate.governance.stack_set import STACK_SET_EXECUTION_ROLE
+from mlops_estate.monitoring.naming import monitor_role_path
 
 if TYPE_CHECKING:
     from mlops_estate.config.estate import EstateConfig
@@ -165,8 +166,6 @@ def guardrail_options(config: EstateConfig) -> GuardrailOptions:
     """The guardrails' props from the estate file: the rules, each account's allow-list (accounts sharing an id, as
     in sandbox mode, get the union of their roles' lists), the roles that deploy the estate, and the path of the
     Model Monitor roles that create Clarify's shadow endpoint configs."""
-    from mlops_estate.config.monitoring import monitor_role_path  # config.monitoring imports this module
-
     by_account: dict[str, list[str]] = {}
     for role, patterns in sorted(config.guardrails.instance_types.items()):
         merged = by_account.setdefault(config.accounts.of(role), [])

@@ -11,9 +11,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from mlops_estate.config.governance import GovernedRole
-# Read from here by governance.guardrails and projects.templates (their owners may import them from below).
-from mlops_estate.core.patterns import S3_URI as S3_URI
-from mlops_estate.monitoring.naming import monitor_role_path as monitor_role_path
 from mlops_estate.core.validation import Problems, join
 from mlops_estate.monitoring.props import MonitoringProps
 from mlops_estate.monitoring.quality import PORTABLE_QUALITY_METRICS, monitor_metric

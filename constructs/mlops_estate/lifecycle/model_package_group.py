@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from aws_cdk import Aws, RemovalPolicy, Stack, Token
 from aws_cdk import aws_iam as iam
@@ -15,25 +15,15 @@ from constructs import Construct
 from mlops_estate.core.patterns import ACCOUNT_ID, SAGEMAKER_NAME
 from mlops_estate.core.validation import Problems, join
 from mlops_estate.lifecycle.model_card import ModelCard, ModelCardContent
+from mlops_estate.pipeline.steps.register import PENDING_APPROVAL
 
 CONSUMER_GROUP_ACTIONS = ("sagemaker:DescribeModelPackageGroup",)
 CONSUMER_PACKAGE_ACTIONS = ("sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages")
 BUILDER_GROUP_ACTIONS = ("sagemaker:DescribeModelPackageGroup",)
 BUILDER_READ_ACTIONS = ("sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages")
 # A build role registers a version for a person to approve; it never creates one already decided.
-PENDING = "PendingManualApproval"
-REGISTER_ONLY_PENDING = {"StringEquals": {"sagemaker:ModelApprovalStatus": PENDING}}
+REGISTER_ONLY_PENDING = {"StringEquals": {"sagemaker:ModelApprovalStatus": PENDING_APPROVAL}}
 DESCRIPTION_MAX = 1024
-
-
-class IModelPackageGroup(Protocol):
-    """What registering into a group needs (a `ModelPackageGroup`, or a `ModelPackageGroupReference` by name)."""
-
-    @property
-    def model_package_group_name(self) -> str: ...
-
-    @property
-    def model_package_group_arn(self) -> str: ...
 
 
 @dataclass(frozen=True)

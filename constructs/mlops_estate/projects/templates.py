@@ -42,7 +42,8 @@ from mlops_estate.security.encryption import EstateKeys
 from mlops_estate.events.event_bus import estate_bus_name
 from mlops_estate.projects.model_deploy import ModelDeployProduct
 from mlops_estate.monitoring.drift_monitor import DriftFunctions
-from mlops_estate.config.monitoring import S3_URI, monitor_role_path
+from mlops_estate.core.patterns import S3_URI
+from mlops_estate.monitoring.naming import monitor_role_path
 from mlops_estate.core.nag import acknowledge, nag_text, wildcard_findings
 from mlops_estate.core.validation import Problems
 from mlops_estate.network.private_network import NetworkPlacement

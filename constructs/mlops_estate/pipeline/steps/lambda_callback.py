@@ -9,6 +9,7 @@ pipeline role makes the call, so each step grants that role exactly what its cal
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Unpack
@@ -59,9 +60,27 @@ def _check_io(problems: Problems, inputs: Mapping[str, Value], outputs: Sequence
 
 
 class _OutputStep(Step):
-    """A step whose result is a set of typed output parameters."""
+    """A step that hands ``inputs`` to something outside SageMaker and reads typed ``outputs`` back: it checks and
+    keeps them (`_take_io`) and renders them, its cache and its target (`target`) the same way for every such step."""
 
+    inputs: dict[str, Value]
     outputs: list[StepOutput]
+    cache: CacheConfig | None
+
+    def _take_io(self, inputs: Mapping[str, Value] | None, outputs: Sequence[StepOutput], cache: CacheConfig | None) -> None:
+        """Check and keep the inputs, outputs and cache, then raise every problem of the step (its target's too,
+        which the subclass checked first)."""
+        _check_io(self._problems, inputs or {}, outputs)
+        if cache is not None:
+            cache.check(self._problems, "cache")
+        self.inputs = dict(inputs or {})
+        self.outputs = list(outputs)
+        self.cache = cache
+        self._done()
+
+    @abstractmethod
+    def target(self) -> dict[str, Any]:
+        """The step's top-level field naming what it calls (``FunctionArn``, ``SqsQueueUrl``)."""
 
     def output(self, name: str) -> Property:
         """An output of this step, as a value of its declared type for later steps."""
@@ -69,6 +88,15 @@ class _OutputStep(Step):
             if output.name == name:
                 return Property(self.name, f"OutputParameters['{name}']", output.type)
         raise ValueError(f"step {self.name!r} has no output {name!r}; declared: {', '.join(o.name for o in self.outputs) or 'none'}")
+
+    def extra(self) -> dict[str, Any]:
+        out: dict[str, Any] = {**self.target(), "OutputParameters": [o.to_json() for o in self.outputs]}
+        if self.cache is not None:
+            out["CacheConfig"] = self.cache.to_json()
+        return out
+
+    def arguments(self) -> dict[str, Any]:
+        return dict(self.inputs)
 
 
 class LambdaStep(_OutputStep):
@@ -99,31 +127,17 @@ class LambdaStep(_OutputStep):
         **options: Unpack[StepOptions],
     ) -> None:
         super().__init__(name, **options)
-        p = self._problems
         if not isinstance(getattr(function, "function_arn", None), str):
-            p.add("function", f"{function!r} is not a Lambda function; expected an aws_lambda.IFunction "
-                  "(Function, Version, Alias or Function.from_function_arn)")
-        _check_io(p, inputs or {}, outputs)
-        if cache is not None:
-            cache.check(p, "cache")
+            self._problems.add("function", f"{function!r} is not a Lambda function; expected an aws_lambda.IFunction "
+                               "(Function, Version, Alias or Function.from_function_arn)")
         self.function = function
-        self.inputs = dict(inputs or {})
-        self.outputs = list(outputs)
-        self.cache = cache
-        self._done()
+        self._take_io(inputs, outputs, cache)
 
     def pipeline_role_grant(self, scope: PipelineRoleScope) -> RoleGrant | None:
         return RoleGrant(statements=(iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.function.function_arn]),))
 
-    def extra(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"FunctionArn": self.function.function_arn,
-                               "OutputParameters": [o.to_json() for o in self.outputs]}
-        if self.cache is not None:
-            out["CacheConfig"] = self.cache.to_json()
-        return out
-
-    def arguments(self) -> dict[str, Any]:
-        return dict(self.inputs)
+    def target(self) -> dict[str, Any]:
+        return {"FunctionArn": self.function.function_arn}
 
 
 class CallbackStep(_OutputStep):
@@ -155,17 +169,10 @@ class CallbackStep(_OutputStep):
         **options: Unpack[StepOptions],
     ) -> None:
         super().__init__(name, **options)
-        p = self._problems
         if not isinstance(getattr(queue, "queue_url", None), str):
-            p.add("queue", f"{queue!r} is not an SQS queue; expected an aws_sqs.IQueue (Queue or Queue.from_queue_arn)")
-        _check_io(p, inputs or {}, outputs)
-        if cache is not None:
-            cache.check(p, "cache")
+            self._problems.add("queue", f"{queue!r} is not an SQS queue; expected an aws_sqs.IQueue (Queue or Queue.from_queue_arn)")
         self.queue = queue
-        self.inputs = dict(inputs or {})
-        self.outputs = list(outputs)
-        self.cache = cache
-        self._done()
+        self._take_io(inputs, outputs, cache)
 
     def pipeline_role_grant(self, scope: PipelineRoleScope) -> RoleGrant | None:
         statements = [iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.queue.queue_arn])]
@@ -174,15 +181,8 @@ class CallbackStep(_OutputStep):
             statements.append(iam.PolicyStatement(actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[key.key_arn]))
         return RoleGrant(statements=tuple(statements))
 
-    def extra(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"SqsQueueUrl": self.queue.queue_url,
-                               "OutputParameters": [o.to_json() for o in self.outputs]}
-        if self.cache is not None:
-            out["CacheConfig"] = self.cache.to_json()
-        return out
-
-    def arguments(self) -> dict[str, Any]:
-        return dict(self.inputs)
+    def target(self) -> dict[str, Any]:
+        return {"SqsQueueUrl": self.queue.queue_url}
 
 
 __all__ = ["CallbackStep", "LambdaStep", "StepOutput"]
