@@ -58,14 +58,23 @@ class JsiiCounter:
 
 
 def node_peak_mb() -> float:
-    """Peak resident memory of the jsii Node process (VmHWM), read before it exits."""
+    """Peak resident memory (VmHWM) of the jsii Node processes, read before they exit: the ``jsii-runtime.js``
+    launcher that Python starts and the ``program.js`` child it spawns, which holds the construct tree and does the
+    work (reading only the launcher's, as an earlier version did, misses nearly all of it)."""
     import jsii._kernel
 
-    pid = jsii._kernel.Kernel().provider._process._process.pid  # type: ignore[attr-defined]
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    launcher = jsii._kernel.Kernel().provider._process._process.pid  # type: ignore[attr-defined]
+    pids, total = [launcher], 0.0
+    while pids:
+        pid = pids.pop()
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            continue
+        total += next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmHWM:")), 0.0)
+        pids += [int(c) for c in children]
+    return total
 
 
 def child(variant: str) -> None:
@@ -159,6 +168,7 @@ def main() -> None:
         "process plus the jsii Node process. Gates: cdk-nag AwsSolutions + NIST 800-53 R5 + HIPAA Security, and CDK's",
         "built-in CloudFormation validation (really off with `CDK_VALIDATION=false`). Messages are Python->Node jsii",
         "requests; callbacks are Node->Python calls (aspects, validation plugins, lazy values): both deterministic.",
+        "Peak MB adds the peak resident memory of the Python process and of each jsii Node process (launcher and worker).",
         "",
         "| default estate | import | construct | synth | construct + synth | x no gates | peak MB | messages (construct / synth) | callbacks (synth) | per resource |",
         "|---|---|---|---|---|---|---|---|---|---|",
