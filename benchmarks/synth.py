@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Times import, construct and synth of the default estate with each policy gate on and off (median of N fresh
 processes each, run in turn so load hits every variant alike), with peak memory and the Python<->Node (jsii) message
-and callback counts per phase; and the whole test suite. Writes the top section of BENCHMARKS.md (up to the first
-``## `` section of another benchmark, which it keeps).
+and callback counts per phase; and the whole test suite. Writes BENCHMARKS.md: its own section on top, then the
+sections of the other benchmarks (see `other_sections`).
 
     .venv/bin/python benchmarks/synth.py [--runs 5] [--no-suite]
 
@@ -147,6 +147,26 @@ def machine() -> str:
             f"{platform.python_version()}, Node {node}; load average at start {load}")
 
 
+# Sections other benchmark scripts write to benchmarks/results/ (each starts with its "## " heading).
+GENERATED = ("handlers.md", "scale.md")
+
+
+def other_sections() -> list[str]:
+    """BENCHMARKS.md after this script's own section: its sections in their order, each one a benchmark script writes
+    to benchmarks/results/ taken fresh from there (new ones appended), hand-written ones (the drift script's summary)
+    kept as they are."""
+    generated = {}
+    for name in GENERATED:
+        path = ROOT / "benchmarks" / "results" / name
+        if path.is_file():
+            text = path.read_text().strip()
+            generated[text.splitlines()[0]] = text
+    previous = RESULTS.read_text() if RESULTS.is_file() else ""
+    sections = ["## " + part.strip() for part in previous.split("\n## ")[1:]]
+    out = [generated.pop(section.splitlines()[0], section) for section in sections]
+    return out + list(generated.values())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
@@ -191,10 +211,7 @@ def main() -> None:
         lines.append(f"- {label}: +{total - base:.2f} s ({total / base:.2f}x), +{r['peak_mb'] - none['peak_mb']:.0f} MB")
     if suite is not None:
         lines += ["", f"Whole test suite (`pytest -q`, one process): {suite:.1f} s (aim: <= 60 s on 2 cores)."]
-    # This script owns BENCHMARKS.md from the top to the first section of another benchmark ("## ..."), which it keeps.
-    previous = RESULTS.read_text() if RESULTS.is_file() else ""
-    others = previous[previous.index("\n## ") + 1:] if "\n## " in previous else ""
-    RESULTS.write_text("\n".join(lines) + "\n" + ("\n" + others if others else ""))
+    RESULTS.write_text("\n\n".join(["\n".join(lines), *other_sections()]) + "\n")
     print("\n".join(lines))
 
 
