@@ -186,7 +186,7 @@ def main() -> None:
         "",
         f"Measured {time.strftime('%Y-%m-%d')} with `benchmarks/synth.py --runs {args.runs}` on: {start}.",
         "Each time is the median of fresh processes (variants run in turn), in seconds; peak memory is the Python",
-        "process plus the jsii Node process. Gates: cdk-nag AwsSolutions + NIST 800-53 R5 + HIPAA Security, and CDK's",
+        "process plus the jsii Node processes. Gates: cdk-nag AwsSolutions + NIST 800-53 R5 + HIPAA Security, and CDK's",
         "built-in CloudFormation validation (really off with `CDK_VALIDATION=false`). Messages are Python->Node jsii",
         "requests; callbacks are Node->Python calls (aspects, validation plugins, lazy values): both deterministic.",
         "Peak MB adds the peak resident memory of the Python process and of each jsii Node process (launcher and worker).",
