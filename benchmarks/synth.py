@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Times import, construct and synth of the default estate with each policy gate on and off (median of N fresh
 processes each, run in turn so load hits every variant alike), with peak memory and the Python<->Node (jsii) message
-and callback counts per phase; and the whole test suite. Writes BENCHMARKS.md.
+and callback counts per phase; and the whole test suite. Writes BENCHMARKS.md: its own section on top, then the
+sections of the other benchmarks (see `other_sections`).
 
     .venv/bin/python benchmarks/synth.py [--runs 5] [--no-suite]
 
@@ -58,14 +59,23 @@ class JsiiCounter:
 
 
 def node_peak_mb() -> float:
-    """Peak resident memory of the jsii Node process (VmHWM), read before it exits."""
+    """Peak resident memory (VmHWM) of the jsii Node processes, read before they exit: the ``jsii-runtime.js``
+    launcher that Python starts and the ``program.js`` child it spawns, which holds the construct tree and does the
+    work (reading only the launcher's, as an earlier version did, misses nearly all of it)."""
     import jsii._kernel
 
-    pid = jsii._kernel.Kernel().provider._process._process.pid  # type: ignore[attr-defined]
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    launcher = jsii._kernel.Kernel().provider._process._process.pid  # type: ignore[attr-defined]
+    pids, total = [launcher], 0.0
+    while pids:
+        pid = pids.pop()
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            continue
+        total += next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmHWM:")), 0.0)
+        pids += [int(c) for c in children]
+    return total
 
 
 def child(variant: str) -> None:
@@ -137,6 +147,26 @@ def machine() -> str:
             f"{platform.python_version()}, Node {node}; load average at start {load}")
 
 
+# Sections other benchmark scripts write to benchmarks/results/ (each starts with its "## " heading).
+GENERATED = ("handlers.md", "scale.md")
+
+
+def other_sections() -> list[str]:
+    """BENCHMARKS.md after this script's own section: its sections in their order, each one a benchmark script writes
+    to benchmarks/results/ taken fresh from there (new ones appended), hand-written ones (the drift script's summary)
+    kept as they are."""
+    generated = {}
+    for name in GENERATED:
+        path = ROOT / "benchmarks" / "results" / name
+        if path.is_file():
+            text = path.read_text().strip()
+            generated[text.splitlines()[0]] = text
+    previous = RESULTS.read_text() if RESULTS.is_file() else ""
+    sections = ["## " + part.strip() for part in previous.split("\n## ")[1:]]
+    out = [generated.pop(section.splitlines()[0], section) for section in sections]
+    return out + list(generated.values())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
@@ -156,9 +186,10 @@ def main() -> None:
         "",
         f"Measured {time.strftime('%Y-%m-%d')} with `benchmarks/synth.py --runs {args.runs}` on: {start}.",
         "Each time is the median of fresh processes (variants run in turn), in seconds; peak memory is the Python",
-        "process plus the jsii Node process. Gates: cdk-nag AwsSolutions + NIST 800-53 R5 + HIPAA Security, and CDK's",
+        "process plus the jsii Node processes. Gates: cdk-nag AwsSolutions + NIST 800-53 R5 + HIPAA Security, and CDK's",
         "built-in CloudFormation validation (really off with `CDK_VALIDATION=false`). Messages are Python->Node jsii",
         "requests; callbacks are Node->Python calls (aspects, validation plugins, lazy values): both deterministic.",
+        "Peak MB adds the peak resident memory of the Python process and of each jsii Node process (launcher and worker).",
         "",
         "| default estate | import | construct | synth | construct + synth | x no gates | peak MB | messages (construct / synth) | callbacks (synth) | per resource |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -171,14 +202,16 @@ def main() -> None:
             f"| {variant} | {r['import']:.2f} | {r['construct']:.2f} | {r['synth']:.2f} | {total:.2f} | {total / base:.2f}x | "
             f"{r['peak_mb']:.0f} | {r['construct_messages']:.0f} / {r['synth_messages']:.0f} | {r['synth_callbacks']:.0f} | {per:.1f} |"
         )
-    lines += ["", f"Resources in the default estate: {results['all gates']['resources']:.0f}."]
+    lines += ["", f"Resources in the default estate: {results['all gates']['resources']:.0f}.", "",
+              "What each gate costs on top of no gates (construct + synth, peak memory):"]
+    for variant, label in (("nag only", "cdk-nag packs"), ("built-in only", "built-in CloudFormation validation"),
+                           ("all gates", "both")):
+        r = results[variant]
+        total = r["construct"] + r["synth"]
+        lines.append(f"- {label}: +{total - base:.2f} s ({total / base:.2f}x), +{r['peak_mb'] - none['peak_mb']:.0f} MB")
     if suite is not None:
         lines += ["", f"Whole test suite (`pytest -q`, one process): {suite:.1f} s (aim: <= 60 s on 2 cores)."]
-    extra = ROOT / "benchmarks" / "results"
-    if extra.is_dir():
-        for part in sorted(extra.glob("*.md")):
-            lines += ["", part.read_text().strip()]
-    RESULTS.write_text("\n".join(lines) + "\n")
+    RESULTS.write_text("\n\n".join(["\n".join(lines), *other_sections()]) + "\n")
     print("\n".join(lines))
 
 

@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import App, Aspects, AspectPriority, Stack, Stage, Tags
+from aws_cdk import App, AspectPriority, Stack, Stage, Tags
 from constructs import Construct
 
 from mlops_estate.config.estate import EstateConfig, ModelConfig, ServingEnv, load_estate
 from mlops_estate.core.validation import ConfigError
+from mlops_estate.core.walked_aspects import WalkedAspectsStage
 from mlops_estate.governance.cost_tags import TagPlainCfnResources
 from mlops_estate.serving.endpoint import pascal
 from mlops_estate.governance.guardrail_check import GuardrailCheck
@@ -63,15 +64,18 @@ class Estate:
         return main + groups + approved + list(self.ci_access.values())
 
 
-def _stage(scope: Construct, name: str, config: EstateConfig, environment: str) -> Stage:
-    stage = Stage(scope, name)
+def _stage(scope: Construct, name: str, config: EstateConfig, environment: str) -> WalkedAspectsStage:
+    """One account's Stage: cost tags on everything, managed policies only, the guardrail check. The estate's own
+    aspects are Python; they run in one walk of the stage's tree when it synthesizes (walked_aspects.py), not as
+    ``Aspects.of(stage)``, which would cost two jsii messages per construct and aspect."""
+    stage = WalkedAspectsStage(scope, name)
     cost_tags = {"project": config.tags.project, "team": config.tags.team, "cost-center": config.tags.cost_center,
                  "environment": environment}
     for key, value in cost_tags.items():
         Tags.of(stage).add(key, value)
-    Aspects.of(stage).add(TagPlainCfnResources(cost_tags), priority=AspectPriority.MUTATING)
-    Aspects.of(stage).add(ManagedPoliciesOnly(), priority=AspectPriority.MUTATING)
-    Aspects.of(stage).add(GuardrailCheck(guardrail_options(config)), priority=AspectPriority.READONLY)
+    stage.add_walked_aspect(TagPlainCfnResources(cost_tags), priority=AspectPriority.MUTATING)
+    stage.add_walked_aspect(ManagedPoliciesOnly(), priority=AspectPriority.MUTATING)
+    stage.add_walked_aspect(GuardrailCheck(guardrail_options(config)), priority=AspectPriority.READONLY)
     return stage
 
 

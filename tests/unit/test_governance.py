@@ -14,6 +14,7 @@ from mlops_estate.governance.budgets import AccountBudget
 from mlops_estate.config.estate import ConfigError, EstateConfig
 from mlops_estate.governance.config_rules import SAGEMAKER_RULES, SageMakerConfigRules
 from mlops_estate.core.instance_types import has_local_storage
+from mlops_estate.core.walked_aspects import WalkedAspectsStage
 from mlops_estate.governance.guardrail_check import GuardrailCheck
 from tests.helpers import MODEL_MONITOR_CHURN, default_estate_dict, make_stack, resources_of_type, template_of
 
@@ -300,8 +301,11 @@ def test_config_governance_is_optional():
 # --- the default estate ----------------------------------------------------------------------------
 
 def test_every_stage_runs_the_guardrail_check(default_estate):
+    # The estate's Python aspects are walked once per stage at synth (core/walked_aspects.py), not Aspects.of(stage).
     for stack in [default_estate.estate.organization, default_estate.estate.ml_dev, default_estate.estate.prod]:
-        assert any(isinstance(a, GuardrailCheck) for a in Aspects.of(stack.node.scope).all)
+        stage = stack.node.scope
+        assert isinstance(stage, WalkedAspectsStage)
+        assert any(isinstance(a, GuardrailCheck) for a in stage.walked_aspects)
 
 
 @pytest.mark.parametrize("stack", ["MlDev/Workspace", "Staging/Serving", "Prod/Serving"])

@@ -10,6 +10,13 @@ synthesis, and cdk-nag then names the finding after the rendered ``{"Fn::GetStac
 clean): it reads the synthesized templates, maps every ``Fn::GetStackOutput`` of a stack back to the producer's
 output value, and re-states each acknowledgement of that stack's constructs under the resolved id, with the
 same construct, the same reason. It acknowledges nothing that was not acknowledged already.
+
+It re-states the acknowledgements made with `mlops_estate.core.nag.acknowledge` (which the library and the estate
+use for every acknowledgement, and which remembers them per stack on the Python side), not ones made with
+``Validations.of(...).acknowledge`` directly: reading every construct's metadata back from Node cost ~1,000 jsii
+messages per synth of the default estate. (CDK's own acknowledgements name CloudFormation-Validate rules, never a
+resource, so none of them has anything to re-state.) Re-stating less can only leave a finding unacknowledged,
+never hide one.
 """
 
 from __future__ import annotations
@@ -31,10 +38,7 @@ from aws_cdk import (
 )
 from constructs import IConstruct
 
-from mlops_estate.core.nag import flatten_reference
-
-ACKNOWLEDGED_RULES = "aws:cdk:acknowledged-rules"
-
+from mlops_estate.core.nag import acknowledged_in, flatten_reference
 
 def _stack_outputs(value: Any) -> Iterator[dict[str, Any]]:
     """Every ``Fn::GetStackOutput`` argument in a template fragment."""
@@ -90,22 +94,18 @@ class CrossStackAcknowledgements:
         for stack in stacks:
             names = resolved_names(templates.get(stack.stack_name, {}), templates)
             if names:
-                for construct in stack.node.find_all():
-                    if Stack.of(construct) is stack:
-                        _restate(construct, names)
+                for construct, acknowledged in acknowledged_in(stack):
+                    _restate(construct, acknowledged, names)
         return PolicyValidationPluginReport(success=True, violations=[])
 
 
-def _restate(construct: IConstruct, names: dict[str, str]) -> None:
+def _restate(construct: IConstruct, acknowledged: list[tuple[str, str]], names: dict[str, str]) -> None:
     restated: list[Acknowledgment] = []
-    for entry in construct.node.metadata:
-        if entry.type != ACKNOWLEDGED_RULES or not isinstance(entry.data, dict):
-            continue
-        for rule_id, reason in entry.data.items():
-            resolved = rule_id
-            for built, rendered in names.items():
-                resolved = resolved.replace(built, rendered)
-            if resolved != rule_id:
-                restated.append(Acknowledgment(id=resolved, reason=str(reason)))
+    for rule_id, reason in acknowledged:
+        resolved = rule_id
+        for built, rendered in names.items():
+            resolved = resolved.replace(built, rendered)
+        if resolved != rule_id:
+            restated.append(Acknowledgment(id=resolved, reason=str(reason)))
     if restated:
         Validations.of(construct).acknowledge(*restated)

@@ -203,12 +203,20 @@ def _literal(value: Any) -> Iterator[tuple[str, str]]:
 
 
 def _cfn_parameter_values(stack: Stack) -> InstanceValue:
-    """Literals, and ``{"Ref": <CfnParameter>}`` as the parameter's default and allowed values."""
-    parameters = {stack.resolve(p.logical_id): p for p in stack.node.find_all() if isinstance(p, CfnParameter)}
+    """Literals, and ``{"Ref": <CfnParameter>}`` as the parameter's default and allowed values.
+
+    The stack's parameters are looked up (two jsii calls each) only when a ``Ref`` needs them: most instance types
+    are literals."""
+    parameters: dict[Any, CfnParameter] = {}
+
+    def parameter_of(ref: Any) -> CfnParameter | None:
+        if not parameters:
+            parameters.update({stack.resolve(p.logical_id): p for p in stack.node.find_all() if isinstance(p, CfnParameter)})
+        return parameters.get(ref)
 
     def values(value: Any) -> Iterator[tuple[str, str]]:
         yield from _literal(value)
-        parameter = parameters.get(value.get("Ref")) if isinstance(value, dict) and len(value) == 1 else None
+        parameter = parameter_of(value.get("Ref")) if isinstance(value, dict) and len(value) == 1 else None
         if parameter is not None:
             where = f" (CloudFormation parameter {stack.resolve(parameter.logical_id)!r})"
             for candidate in [parameter.default, *(parameter.allowed_values or [])]:
