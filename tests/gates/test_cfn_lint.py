@@ -7,8 +7,11 @@ resource with their reason. Each template is linted once per session and shared 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+from aws_cdk import App, Stack
+from aws_cdk.aws_s3 import CfnBucket
 from cfnlint.api import ManualArgs, lint
 
 from tests.gates.test_snapshots import EXPECTED_STACKS
@@ -49,3 +52,23 @@ def test_linter_catches_a_broken_template():
     broken = {"Resources": {"B": {"Type": "AWS::S3::Bucket", "Properties": {"VersioningConfiguration": {"Status": "Sometimes"}}}}}
     matches = lint(json.dumps(broken), config=ManualArgs(regions=["eu-west-1"]))
     assert any(m.rule.id.startswith("E") for m in matches)
+
+
+def test_cfn_lint_refuses_what_the_builtin_validation_refuses(tmp_path):
+    """The default estate fixture trades CDK's built-in validation for cfn-lint: a template the built-in validation
+    refuses at synth (an unknown property; it only warns on a bad enum value) is refused by cfn-lint too, the bad enum
+    value as well."""
+    def app(builtin: bool) -> tuple[App, CfnBucket]:
+        built = App(outdir=str(tmp_path / str(builtin)), context={"@aws-cdk/core:validateAgainstDefaultRules": True},
+                    builtin_cloud_formation_validation=builtin)
+        bucket = CfnBucket(Stack(built, "S"), "B")
+        bucket.add_property_override("NoSuchProperty", "x")
+        bucket.add_property_override("VersioningConfiguration.Status", "Sometimes")
+        return built, bucket
+
+    with pytest.raises(Exception, match=r"ERROR NoSuchProperty: Additional properties are not allowed"):
+        app(builtin=True)[0].synth()
+    assembly = app(builtin=False)[0].synth()
+    template = Path(assembly.get_stack_by_name("S").template_full_path).read_text()
+    rules = {m.rule.id for m in lint(template, config=ManualArgs(regions=["eu-west-1"]))}
+    assert {"E3002", "E3030"} <= rules, rules
