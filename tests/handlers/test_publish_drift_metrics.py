@@ -3,35 +3,25 @@ and once against moto's CloudWatch with a report the drift script really wrote."
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
+from importlib import import_module
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import boto3
 import pytest
 from botocore.stub import ANY, Stubber
-from moto import mock_aws
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.handlers.events import load_handler
+from tests.handlers.moto_s3 import empty, moto_clients
+
 REGION = "eu-west-1"
 BUCKET = "mlops-monitoring-reports-555555555555"
 KEY = "churn-prod/churn-drift/2026/11/26/10/report.json"
 NAMESPACE = "MlopsEstate/Drift"
 CREATED = datetime(2026, 11, 26, 11, 2, 3, tzinfo=timezone.utc)
-
-
-def load(path: Path, name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def report(status: str = "ok", metrics: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
@@ -70,15 +60,8 @@ def object_created(key: str = KEY, bucket: str = BUCKET) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def aws() -> Iterator[dict[str, Any]]:
-    """moto for the whole module (clients are slow to create): the reports bucket, an S3 and a CloudWatch client."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in (("AWS_DEFAULT_REGION", REGION), ("AWS_ACCESS_KEY_ID", "testing"),
-                            ("AWS_SECRET_ACCESS_KEY", "testing")):
-            patch.setenv(name, value)
-        with mock_aws():
-            s3 = boto3.client("s3", region_name=REGION)
-            s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-            yield {"s3": s3, "cloudwatch": boto3.client("cloudwatch", region_name=REGION)}
+    with moto_clients(REGION, [BUCKET], ["cloudwatch"]) as clients:
+        yield clients
 
 
 @pytest.fixture
@@ -87,13 +70,12 @@ def s3(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.delenv("ENDPOINT_NAME", raising=False)
     monkeypatch.delenv("MONITOR_NAME", raising=False)
     yield aws["s3"]
-    for item in aws["s3"].list_objects_v2(Bucket=BUCKET).get("Contents", []):
-        aws["s3"].delete_object(Bucket=BUCKET, Key=item["Key"])
+    empty(aws["s3"], [BUCKET])
 
 
 @pytest.fixture
 def handler(s3: Any, aws: dict[str, Any]) -> ModuleType:
-    module = load(ROOT / "lambda" / "publish_drift_metrics" / "index.py", "handler_publish_drift_metrics")
+    module = load_handler("publish_drift_metrics")
     module._CLIENTS.update(aws)
     return module
 
@@ -222,7 +204,7 @@ def test_names_are_required_and_namespace_too(handler: ModuleType, s3: Any, monk
 
 
 def test_a_report_the_drift_script_wrote_lands_in_cloudwatch(handler: ModuleType, s3: Any, tmp_path: Path) -> None:
-    drift = load(ROOT / "constructs" / "mlops_estate" / "monitoring" / "scripts" / "drift.py", "drift_script_for_lambda")
+    drift = import_module("mlops_estate.monitoring.scripts.drift")
     (tmp_path / "train.csv").write_text("age,plan\n" + "".join(f"{20 + i % 50},{'ab'[i % 2]}\n" for i in range(400)))
     assert drift.main(["baseline", "--data", str(tmp_path / "train.csv"), "--output", str(tmp_path / "b")]) == 0
     folder = tmp_path / "capture" / "churn-prod" / "AllTraffic" / "2026" / "11" / "26" / "10"

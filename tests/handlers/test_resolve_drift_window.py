@@ -9,12 +9,11 @@ from datetime import datetime, timezone
 from types import ModuleType
 from typing import Any
 
-import boto3
 import pytest
 from botocore.stub import Stubber
-from moto import mock_aws
 
-from tests.handlers.test_publish_drift_metrics import ROOT, load
+from tests.handlers.events import load_handler
+from tests.handlers.moto_s3 import empty, moto_clients
 
 REGION = "eu-west-1"
 CAPTURE = "mlops-data-capture-555555555555"
@@ -28,28 +27,19 @@ BASELINE = "s3://mlops-registry-artifacts/models/churn/baseline/exec-1/baseline.
 
 @pytest.fixture(scope="module")
 def aws() -> Iterator[dict[str, Any]]:
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in (("AWS_DEFAULT_REGION", REGION), ("AWS_ACCESS_KEY_ID", "testing"),
-                            ("AWS_SECRET_ACCESS_KEY", "testing")):
-            patch.setenv(name, value)
-        with mock_aws():
-            s3 = boto3.client("s3", region_name=REGION)
-            for bucket in (CAPTURE, REPORTS, LABELS):
-                s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
-            yield {"s3": s3, "sagemaker": boto3.client("sagemaker", region_name=REGION)}
+    with moto_clients(REGION, [CAPTURE, REPORTS, LABELS], ["sagemaker"]) as clients:
+        yield clients
 
 
 @pytest.fixture
 def s3(aws: dict[str, Any]) -> Iterator[Any]:
     yield aws["s3"]
-    for bucket in (CAPTURE, REPORTS, LABELS):
-        for item in aws["s3"].list_objects_v2(Bucket=bucket).get("Contents", []):
-            aws["s3"].delete_object(Bucket=bucket, Key=item["Key"])
+    empty(aws["s3"], [CAPTURE, REPORTS, LABELS])
 
 
 @pytest.fixture
 def handler(s3: Any, aws: dict[str, Any]) -> ModuleType:
-    module = load(ROOT / "lambda" / "resolve_drift_window" / "index.py", "handler_resolve_drift_window")
+    module = load_handler("resolve_drift_window")
     module._CLIENTS.update(aws)
     return module
 

@@ -50,6 +50,7 @@ from mlops_estate.core.patterns import ACCOUNT_ID, BUCKET_NAME, ECR_IMAGE, SAGEM
 from mlops_estate.core.validation import Problems
 from mlops_estate.events.alarm_topic import alarm_topic
 from mlops_estate.events.estate_function import EstateFunction
+from mlops_estate.monitoring.drift_alarm import composite_drift_alarm
 from mlops_estate.monitoring.monitored_endpoint import MonitoredEndpoint, capture_problem
 from mlops_estate.monitoring.naming import (
     SUFFIX,
@@ -368,19 +369,9 @@ class DriftMonitor(Construct):
         self.failure_alarms = [self._run_alarm(m) for m in self.schedule_names]
         self.failure_alarm = self.failure_alarms[0]
         self.drift_alarm_name = drift_alarm_name(self.name_prefix)
-        self.drift_alarm = cloudwatch.CompositeAlarm(
-            self,
-            "DriftAlarm",
-            composite_alarm_name=self.drift_alarm_name,
-            alarm_description=(
-                f"Model drift on {watched.endpoint_name}: a feature drifted, model quality dropped below its threshold, "
-                "or a run found data-quality violations. Retraining listens to this alarm."
-            ),
-            alarm_rule=cloudwatch.AlarmRule.any_of(
-                *(cloudwatch.AlarmRule.from_alarm(a, cloudwatch.AlarmState.ALARM) for a in [*self.drift_alarms, self.violations_alarm])
-            ),
-        )
-        self.drift_alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
+        self.drift_alarm = composite_drift_alarm(self, name_prefix=self.name_prefix, endpoint_name=watched.endpoint_name,
+                                                 signals=[*self.drift_alarms, self.violations_alarm], topic=self.topic,
+                                                 violations="a run found data-quality violations")
         self.alarms: list[cloudwatch.IAlarm] = [self.drift_alarm, *self.drift_alarms, self.violations_alarm, *self.failure_alarms]
 
     # ----------------------------------------------------------------------------------------- validation

@@ -41,6 +41,7 @@ from mlops_estate.core.validation import Problems
 from mlops_estate.events.alarm_topic import alarm_topic
 from mlops_estate.events.dead_letter_queue import DeadLetterQueue
 from mlops_estate.monitoring.images import MonitorImages
+from mlops_estate.monitoring.drift_alarm import composite_drift_alarm
 from mlops_estate.monitoring.monitored_endpoint import MonitoredEndpoint, capture_problem
 from mlops_estate.monitoring.naming import (
     LONGEST_SUFFIX,
@@ -257,19 +258,9 @@ class ModelMonitor(Construct):
         self.drift_alarms: list[cloudwatch.Alarm] = self._drift_alarms()
         self.failure_alarm, self.violations_alarm = self._execution_alarms()
         self.drift_alarm_name = drift_alarm_name(self.name_prefix)
-        self.drift_alarm = cloudwatch.CompositeAlarm(
-            self,
-            "DriftAlarm",
-            composite_alarm_name=self.drift_alarm_name,
-            alarm_description=(
-                f"Model drift on {watched.endpoint_name}: a feature drifted, model quality dropped below its threshold, "
-                "or a monitor found constraint violations. Retraining listens to this alarm."
-            ),
-            alarm_rule=cloudwatch.AlarmRule.any_of(
-                *(cloudwatch.AlarmRule.from_alarm(a, cloudwatch.AlarmState.ALARM) for a in [*self.drift_alarms, self.violations_alarm])
-            ),
-        )
-        self.drift_alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
+        self.drift_alarm = composite_drift_alarm(self, name_prefix=self.name_prefix, endpoint_name=watched.endpoint_name,
+                                                 signals=[*self.drift_alarms, self.violations_alarm], topic=self.topic,
+                                                 violations="a monitor found constraint violations")
         self.alarms: list[cloudwatch.IAlarm] = [self.drift_alarm, *self.drift_alarms, self.violations_alarm, self.failure_alarm]
 
     # ----------------------------------------------------------------------------------------- validation
