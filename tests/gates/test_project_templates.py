@@ -15,7 +15,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 import pytest
-from aws_cdk import Stack, Stage
+from aws_cdk import Aspects, Stack, Stage
 from aws_cdk import aws_servicecatalog as servicecatalog
 from aws_cdk import aws_sns as sns
 from cfnlint.api import ManualArgs, lint
@@ -25,6 +25,7 @@ from mlops_estate.config.governance import guardrail_options
 from tests.gates.cfn_permissions import Renderer, allows, handler_permissions, rendered_statements
 from tests.gates.normalize import normalize
 from tests.gates.test_cfn_lint import IGNORED
+from mlops_estate.security.managed_policies import ManagedPoliciesOnly
 from tests.helpers import make_app, make_stack, resources_of_type
 from tests.pipeline_schema import from_template, validate
 
@@ -71,6 +72,15 @@ def test_product_template_creates_no_data_store(default_estate, product):
     """A project could orphan a bucket or a key: the templates use the estate's, found through SSM."""
     types = {r["Type"] for r in product_templates(default_estate)[product]["Resources"].values()}
     assert not types & {"AWS::S3::Bucket", "AWS::KMS::Key"}
+
+
+@pytest.mark.parametrize("product", PRODUCT_TEMPLATES)
+def test_product_template_roles_have_managed_policies_only_from_the_stage_walk(default_estate, product):
+    """The estate stage's walked ManagedPoliciesOnly reaches the product stacks, so they add no Node-side copy of it
+    (one callback per construct less); a product stack outside such a stage keeps its own (tests/unit/test_projects)."""
+    assert "AWS::IAM::Policy" not in {r["Type"] for r in product_templates(default_estate)[product]["Resources"].values()}
+    template = default_estate.estate.projects.templates.all_templates[product]  # type: ignore[union-attr]
+    assert not [a for a in Aspects.of(template).all if isinstance(a, ManagedPoliciesOnly)]
 
 
 def test_nag_reads_product_templates():

@@ -8,10 +8,11 @@ import re
 from typing import Any
 
 import pytest
-from aws_cdk import Stage
+from aws_cdk import Aspects, Stage
 from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Template
 
+from mlops_estate.security.managed_policies import ManagedPoliciesOnly
 from mlops_estate.config.estate import EstateConfig
 from mlops_estate.core.validation import ConfigError
 from mlops_estate.security.encryption import EstateKeys
@@ -219,6 +220,14 @@ def test_drift_retraining_is_opt_in_per_project(built):
     assert drift["EventPattern"]["detail"]["alarmName"] == [
         "mlops-churn-prd-drift", "mlops-churn-prd-violations", "mlops-churn-stg-drift", "mlops-churn-stg-violations"]
     assert drift["Targets"][0]["Arn"]["Fn::Join"][1][-2:] == [{"Ref": "SageMakerProjectName"}, "-build"]
+
+
+def test_a_product_outside_an_estate_stage_swaps_inline_policies_itself(built):
+    """Not in a stage that walks ManagedPoliciesOnly: the product stack carries the aspect itself, and its template
+    has managed policies only."""
+    templates, _, products = built
+    assert [a for a in Aspects.of(templates.templates["churn"]).all if isinstance(a, ManagedPoliciesOnly)]
+    assert "AWS::IAM::Policy" not in {r["Type"] for r in products["churn"]["Resources"].values()}
 
 
 def test_no_creators_or_no_models_is_rejected():

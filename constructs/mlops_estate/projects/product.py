@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import AspectPriority, Aspects, Aws, CfnParameter, Tags
+from aws_cdk import AspectPriority, Aspects, Aws, CfnParameter, Stage, Tags
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_servicecatalog as servicecatalog
 from constructs import Construct
 
 from mlops_estate.config.estate import EstateConfig
+from mlops_estate.core.walked_aspects import WalkedAspectsStage
 from mlops_estate.security.managed_policies import ManagedPoliciesOnly
 from mlops_estate.network.private_network import NetworkPlacement
 
@@ -90,7 +91,12 @@ class ProjectProduct(servicecatalog.ProductStack):
         role may create)."""
         Tags.of(self).add(PROJECT_NAME_TAG, self.project)
         Tags.of(self).add(PROJECT_ID_TAG, self.project_id.value_as_string)
-        Aspects.of(self).add(ManagedPoliciesOnly(), priority=AspectPriority.MUTATING)
+        # In an estate stage that already walks ManagedPoliciesOnly over its whole tree (product stacks included), a
+        # second, Node-side aspect would only cost a callback per construct.
+        stage = Stage.of(self)
+        walked = isinstance(stage, WalkedAspectsStage) and any(isinstance(a, ManagedPoliciesOnly) for a in stage.walked_aspects)
+        if not walked:
+            Aspects.of(self).add(ManagedPoliciesOnly(), priority=AspectPriority.MUTATING)
         iam.PermissionsBoundary.of(self).apply(iam.ManagedPolicy.from_managed_policy_arn(self, "Boundary", boundary_arn))
 
     def _placement(self, config: EstateConfig, handle: dict[str, str], subnet_count: int) -> NetworkPlacement:
