@@ -44,11 +44,9 @@ def policy_statements(node: Any) -> Iterator[dict[str, Any]]:
     elif isinstance(node, list):
         for value in node:
             yield from policy_statements(value)
-    elif isinstance(node, str) and '"Statement"' in node:
-        try:
-            yield from policy_statements(json.loads(node))
-        except ValueError:
-            pass
+    elif isinstance(node, str) and node.lstrip().startswith("{") and '"Statement"' in node:
+        # A policy serialized into a property (e.g. an SCP's Content); a fragment of a Fn::Join is never a whole one.
+        yield from policy_statements(json.loads(node))
 
 
 def _listed(value: Any) -> list[Any]:

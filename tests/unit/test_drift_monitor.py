@@ -209,6 +209,7 @@ def test_bias_and_explainability_are_refused_with_what_to_do() -> None:
     ({"name_prefix": "x" * 51}, "is not a name prefix of up to 50 letters, digits and hyphens"),
     ({"metric_namespace": "AWS/SageMaker"}, "metric_namespace: 'AWS/SageMaker' is not a custom CloudWatch namespace"),
     ({"ground_truth_account": "12345"}, "ground_truth_account: '12345' is not an AWS account id (12 digits)"),
+    ({"script_uri": "drift.py"}, "script_uri: 'drift.py' is not the S3 URI of a copy of drift.py"),
     ({"props": dataclasses.replace(PROPS, data_quality=None)}, "props.data_quality: is None; the portable engine always checks data quality"),
     ({"props": dataclasses.replace(PROPS, ground_truth_start_offset="-PT1H", ground_truth_end_offset="-P1D")},
      "props.ground_truth_start_offset: '-PT1H' does not start before ground_truth_end_offset '-P1D'"),
@@ -241,3 +242,21 @@ def test_a_deploy_time_prefix_with_shared_functions_and_script_names_everything_
     assert Token.is_unresolved(monitor.drift_alarm_name)
     (script,) = _statements(template, "ReadDriftScript")
     assert script["Resource"] == {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":s3:::mlops-artifacts/code/drift.py"]]}
+
+
+def test_shared_functions_validate_themselves_and_must_publish_where_the_alarms_watch() -> None:
+    stack = make_stack()
+    watched, keys = _endpoint(stack)
+    with pytest.raises(ConfigError) as failure:
+        DriftFunctions(stack, "Bad", placement=watched.placement, queue_key=keys.monitoring, logs_key=keys.logs, endpoints=" ",
+                       capture=watched.data_capture, capture_keys="data-capture/*", reports=watched.data_capture,
+                       reports_prefix="p", model_package_account="1234", metric_namespace="AWS/Drift")
+    message = str(failure.value)
+    assert "endpoints: ' ' is empty" in message and "model_package_account: '1234' is not an AWS account id" in message
+    assert "metric_namespace: 'AWS/Drift' is not a custom CloudWatch namespace" in message
+    shared = DriftFunctions(stack, "Shared", placement=watched.placement, queue_key=keys.monitoring, logs_key=keys.logs,
+                            endpoints="mlops-*", capture=watched.data_capture, capture_keys="data-capture/*",
+                            reports=watched.data_capture, reports_prefix="mlops-*", metric_namespace="Team/Drift")
+    with pytest.raises(ConfigError, match=r"functions: publish to 'Team/Drift', not to metric_namespace 'MLOpsEstate/Drift'"):
+        DriftMonitor(stack, "Drift", endpoint=watched, props=dataclasses.replace(PROPS, model_quality=None), key=keys.monitoring,
+                     logs_key=keys.logs, functions=shared.refs, baseline_uri="s3://b/baseline.json")

@@ -122,10 +122,12 @@ class DriftFunctionRefs:
     Attributes:
         resolver: the ``resolve_drift_window`` function.
         publisher: the ``publish_drift_metrics`` function.
+        metric_namespace: the namespace the publisher writes (a monitor's alarms must watch the same).
     """
 
     resolver: lambda_.IFunction
     publisher: lambda_.IFunction
+    metric_namespace: str = DEFAULT_NAMESPACE
 
 
 class DriftFunctions(Construct):
@@ -157,17 +159,26 @@ class DriftFunctions(Construct):
     """
 
     @staticmethod
-    def from_arns(scope: Construct, id: str, *, resolver_arn: str, publisher_arn: str) -> DriftFunctionRefs:
-        """Shared functions of another stack, by ARN (e.g. read from SSM at launch)."""
+    def from_arns(scope: Construct, id: str, *, resolver_arn: str, publisher_arn: str,
+                  metric_namespace: str = DEFAULT_NAMESPACE) -> DriftFunctionRefs:
+        """Shared functions of another stack, by ARN (e.g. read from SSM at launch), publishing to ``metric_namespace``."""
         holder = Construct(scope, id)
         return DriftFunctionRefs(lambda_.Function.from_function_arn(holder, "Resolver", resolver_arn),
-                                 lambda_.Function.from_function_arn(holder, "Publisher", publisher_arn))
+                                 lambda_.Function.from_function_arn(holder, "Publisher", publisher_arn), metric_namespace)
 
     def __init__(self, scope: Construct, id: str, *, placement: NetworkPlacement, queue_key: kms.IKey, logs_key: kms.IKey,
                  endpoints: str, capture: CmkBucket, capture_keys: str, reports: CmkBucket, reports_prefix: str,
                  ground_truth: S3Uri | None = None, model_package_account: str | None = None,
                  metric_namespace: str = DEFAULT_NAMESPACE) -> None:
         super().__init__(scope, id)
+        problems = Problems()
+        for name, value in (("endpoints", endpoints), ("capture_keys", capture_keys), ("reports_prefix", reports_prefix)):
+            if not Token.is_unresolved(value) and not value.strip():
+                problems.add(name, f"{value!r} is empty; expected a name or key pattern (e.g. 'mlops-project-*')")
+        if model_package_account is not None and not Token.is_unresolved(model_package_account) and not ACCOUNT_ID.match(model_package_account):
+            problems.add("model_package_account", f"{model_package_account!r} is not an AWS account id (12 digits)")
+        _check_namespace("metric_namespace", metric_namespace, problems)
+        problems.raise_if_any(self.node.path)
         self.resolver_function = EstateFunction(
             self, "Resolver", handler="resolve_drift_window", placement=placement, queue_key=queue_key, logs_key=logs_key,
             description=f"Resolves the window, baseline and input manifests of drift runs ({reports_prefix})",
@@ -180,7 +191,7 @@ class DriftFunctions(Construct):
         )
         self.resolver: lambda_.IFunction = self.resolver_function.function
         self.publisher: lambda_.IFunction = self.publisher_function.function
-        self.refs = DriftFunctionRefs(self.resolver, self.publisher)
+        self.refs = DriftFunctionRefs(self.resolver, self.publisher, metric_namespace)
         arn = f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}"
         endpoint = endpoints if Token.is_unresolved(endpoints) else endpoints.lower()  # SageMaker lowercases names in ARNs
         resolving = [
@@ -298,7 +309,7 @@ class DriftMonitor(Construct):
         super().__init__(scope, id)
         stack = Stack.of(self)
         watched = self._validate(endpoint, props, name_prefix, problem_type, quality_target, baseline_uri, baselines,
-                                 ground_truth_account, image_uri, metric_namespace)
+                                 ground_truth_account, image_uri, metric_namespace, functions, script_uri)
         self.props, self.endpoint, self.problem_type = props, watched, problem_type
         self.name_prefix = name_prefix or watched.endpoint_name
         self.account = stack.account
@@ -325,7 +336,8 @@ class DriftMonitor(Construct):
             script_uri, script_arn = asset.s3_object_url, f"arn:{Aws.PARTITION}:s3:::{asset.s3_bucket_name}/{asset.s3_object_key}"
         else:
             parsed_script = S3Uri.parse(script_uri)
-            script_arn = parsed_script.object_arn(Aws.PARTITION) if parsed_script else "*"
+            assert parsed_script is not None  # checked in _validate
+            script_arn = parsed_script.object_arn(Aws.PARTITION)
         self.script_uri = script_uri
 
         pipeline_name = f"{self.name_prefix}{PIPELINE_SUFFIX}"
@@ -379,6 +391,7 @@ class DriftMonitor(Construct):
         self, endpoint: ModelEndpoint | MonitoredEndpoint, props: MonitoringProps, name_prefix: str | None,
         problem_type: ProblemType | None, target: QualityTarget | None, baseline_uri: str | None,
         baselines: DriftBaselines | None, ground_truth_account: str | None, image_uri: str | None, namespace: str,
+        functions: DriftFunctionRefs | None, script_uri: str | None,
     ) -> MonitoredEndpoint:
         """Every problem of the arguments at once (one `ConfigError`); the endpoint as the monitor sees it."""
         problems = Problems()
@@ -404,7 +417,7 @@ class DriftMonitor(Construct):
         if (baseline_uri is None) == (baselines is None):
             problems.add("baseline_uri", "give exactly one of baseline_uri (a fixed baseline.json) and baselines (where the "
                                          "model versions' registered baselines live)")
-        elif baseline_uri is not None and not Token.is_unresolved(baseline_uri):
+        elif baseline_uri is not None:
             if S3Uri.parse(baseline_uri) is None or not baseline_uri.endswith("/baseline.json"):
                 problems.add("baseline_uri", f"{baseline_uri!r} is not the S3 URI of a baseline.json (drift.py baseline "
                                              "output), like s3://bucket/churn/baseline.json")
@@ -425,9 +438,13 @@ class DriftMonitor(Construct):
         if image_uri is not None and not ECR_IMAGE.match(image_uri):
             problems.add("image_uri", f"{image_uri!r} is not an ECR image URI; expected <account>.dkr.ecr.<region>.amazonaws.com/"
                                       "<repository>:<tag>")
-        if not 1 <= len(namespace) <= 255 or namespace.startswith("AWS/") or not namespace.isascii():
-            problems.add("metric_namespace", f"{namespace!r} is not a custom CloudWatch namespace (1-255 ASCII characters, "
-                                             "not starting with AWS/)")
+        _check_namespace("metric_namespace", namespace, problems)
+        if functions is not None and functions.metric_namespace != namespace:
+            problems.add("functions", f"publish to {functions.metric_namespace!r}, not to metric_namespace {namespace!r}, "
+                                      "which the alarms watch; give the same namespace to both")
+        if script_uri is not None and (S3Uri.parse(script_uri) is None or not script_uri.endswith(".py")):
+            problems.add("script_uri", f"{script_uri!r} is not the S3 URI of a copy of drift.py, like "
+                                       "s3://bucket/code/churn/drift.py (a bucket token allowed)")
         offsets = [_hours(o) for o in (props.ground_truth_start_offset, props.ground_truth_end_offset)]
         if props.model_quality is not None and None not in offsets and offsets[0] <= offsets[1]:  # type: ignore[operator]
             problems.add("props.ground_truth_start_offset", f"{props.ground_truth_start_offset!r} does not start before "
@@ -568,7 +585,8 @@ class DriftMonitor(Construct):
             ]
         elif baseline_uri is not None:
             parsed = S3Uri.parse(baseline_uri)
-            resource = parsed.object_arn(Aws.PARTITION) if parsed is not None else "*"
+            assert parsed is not None  # checked in _validate
+            resource = parsed.object_arn(Aws.PARTITION)
             statements.append(iam.PolicyStatement(sid="ReadBaseline", actions=["s3:GetObject"], resources=[resource]))
         if truth is not None:
             owner = ground_truth_account or Aws.ACCOUNT_ID
@@ -650,6 +668,11 @@ class DriftMonitor(Construct):
     def grant_read_reports(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let a role read this monitor's reports."""
         return self.reports.grant_read(grantee, f"{self.name_prefix}/*")
+
+
+def _check_namespace(path: str, namespace: str, problems: Problems) -> None:
+    if not 1 <= len(namespace) <= 255 or namespace.startswith("AWS/") or not namespace.isascii():
+        problems.add(path, f"{namespace!r} is not a custom CloudWatch namespace (1-255 ASCII characters, not starting with AWS/)")
 
 
 def _default_policy(role: iam.Role) -> iam.Policy:
