@@ -218,6 +218,21 @@ def test_baseline_profiles_every_input_feature(baseline: dict[str, Any]) -> None
     assert baseline["label"]["type"] == "categorical" and baseline["prediction"]["type"] == "numeric"
 
 
+def test_the_terminal_width_variable_is_not_read_as_column_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shells, terminals and test runners export COLUMNS as the screen width: the column names come from
+    DATA_COLUMNS (it once read COLUMNS=80 as one column named '80')."""
+    monkeypatch.setenv("COLUMNS", "80")
+    (tmp_path / "train.csv").write_text("age,plan\n" + "".join(f"{20 + i % 50},{'ab'[i % 2]}\n" for i in range(100)))
+    assert drift.main(["baseline", "--data", str(tmp_path / "train.csv"), "--output", str(tmp_path / "out")]) == 0
+    result = json.loads((tmp_path / "out" / "baseline.json").read_text())
+    assert [f["name"] for f in result["features"]] == ["age", "plan"] and result["source"]["rows"] == 100
+    monkeypatch.setenv("DATA_COLUMNS", "years,tier")
+    (tmp_path / "train.csv").write_text("".join(f"{20 + i % 50},{'ab'[i % 2]}\n" for i in range(100)))
+    assert drift.main(["baseline", "--data", str(tmp_path / "train.csv"), "--output", str(tmp_path / "named")]) == 0
+    named = json.loads((tmp_path / "named" / "baseline.json").read_text())
+    assert [f["name"] for f in named["features"]] == ["years", "tier"] and named["source"]["rows"] == 100
+
+
 def test_baseline_headerless_with_overrides_caps_and_top_categories(tmp_path: Path) -> None:
     rows = population(np.random.default_rng(3), 500)
     (tmp_path / "data").mkdir()
@@ -556,7 +571,7 @@ def test_command_line_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     rng = np.random.default_rng(17)
     train = population(rng, 2000)
     (tmp_path / "train.csv").write_text("".join(f"{int(rng.random() < score(r))},{','.join(r)}\n" for r in train))
-    monkeypatch.setenv("COLUMNS", ",".join(["churned", *FEATURES]))
+    monkeypatch.setenv("DATA_COLUMNS", ",".join(["churned", *FEATURES]))
     monkeypatch.setenv("LABEL", "churned")
     monkeypatch.setenv("PROBLEM_TYPE", "BinaryClassification")
     assert drift.main(["baseline", "--data", str(tmp_path / "train.csv"), "--output", str(tmp_path / "baseline")]) == 0

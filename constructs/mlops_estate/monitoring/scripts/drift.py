@@ -72,8 +72,8 @@ Exit codes: 0 when the report was written, including ``status: "no_data"`` (no r
 report is uploaded and the publishing Lambda turns it into ``run_status`` 0, an alarm; ``--no-data-exit-code``
 makes the job fail instead); 1 when the run failed (unreadable baseline or data); 2 for bad arguments.
 Values a pipeline passes may come from the environment: ``WINDOW_START``, ``WINDOW_END``, ``WINDOW_HOURS``,
-``PROBLEM_TYPE``, ``PSI_THRESHOLD``, ``KS_THRESHOLD``, ``FEATURE_THRESHOLDS``, ``LABEL``, ``COLUMNS``,
-``ENDPOINT_NAME``, ``MONITOR_NAME``.
+``PROBLEM_TYPE``, ``PSI_THRESHOLD``, ``KS_THRESHOLD``, ``FEATURE_THRESHOLDS``, ``LABEL``, ``DATA_COLUMNS``,
+``ENDPOINT_NAME``, ``MONITOR_NAME``. (Not ``COLUMNS``: shells and terminals export that as the screen width.)
 """
 
 from __future__ import annotations
@@ -1324,7 +1324,7 @@ def parser() -> argparse.ArgumentParser:
     b = modes.add_parser("baseline", help="profile training data into baseline.json")
     b.add_argument("--data", type=Path, default=INPUT / "data", help="a CSV file or a folder of them")
     b.add_argument("--output", type=Path, default=OUTPUT)
-    b.add_argument("--columns", type=_names, default=_names(os.environ.get("COLUMNS", "")) or None,
+    b.add_argument("--columns", type=_names, default=_names(os.environ.get("DATA_COLUMNS", "")) or None,
                    help="column names of headerless CSV (comma-separated)")
     b.add_argument("--no-header", action="store_true",
                    help="headerless CSV without --columns: columns are named _c0, _c1, ... (e.g. --label _c0)")
