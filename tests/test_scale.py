@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from aws_cdk import Stack, Stage
-from cfnlint.api import ManualArgs, lint
 
 from mlops_estate.serving.endpoint import pascal
 from mlops_estate.stacks.model_groups import (
@@ -28,7 +27,7 @@ from mlops_estate.config.retraining import promotion_pipeline_name
 from mlops_estate.governance.stack_set import StackSetTemplate
 
 from tests.conftest import SynthesizedEstate, synthesize_estate
-from tests.gates.test_cfn_lint import IGNORED, _expected
+from tests.cfn_lint import lint_problems
 from tests.helpers import scaled_estate_dict
 
 MODELS = 16  # three groups (7, 7, 2): forces a split in every account, and a last group that is not full
@@ -165,5 +164,4 @@ def test_the_default_estate_needs_no_model_group_stacks(default_estate: Synthesi
 def test_split_templates_are_lint_clean(scaled: SynthesizedEstate, stack: str) -> None:
     """Group stacks (Fn::GetStackOutput references) and base stacks (the outputs they publish) lint clean."""
     region = scaled.estate.ml_dev.region
-    matches = lint(json.dumps(scaled.templates[stack]), config=ManualArgs(regions=[region], ignore_checks=sorted(IGNORED)))
-    assert [f"{m.rule.id} {m.message}" for m in matches if not _expected(m)] == []
+    assert lint_problems(scaled.templates[stack], region) == []

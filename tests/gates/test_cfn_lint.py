@@ -1,7 +1,7 @@
 """cfn-lint over every template of the synthesized default estate: zero errors, zero warnings.
 
-One rule is ignored everywhere (W3010, below, with its reason); other expected warnings are named per
-resource with their reason. Each template is linted once per session and shared with the whole-estate gate.
+One rule is ignored everywhere (W3010, tests/cfn_lint.py, with its reason); other expected warnings are named per
+resource with their reason there. Each template is linted once per session and shared with the whole-estate gate.
 """
 
 from __future__ import annotations
@@ -14,32 +14,16 @@ from aws_cdk import App, Stack
 from aws_cdk.aws_s3 import CfnBucket
 from cfnlint.api import ManualArgs, lint
 
+from tests.cfn_lint import IGNORED, lint_template
+from tests.cfn_lint import lint_problems as problems
 from tests.gates.test_snapshots import EXPECTED_STACKS
-
-IGNORED = {
-    # Subnets are placed in the zones named in the estate config on purpose (no AZ lookups at synth).
-    "W3010",
-}
-# (rule, logical-id prefix): warnings on resources the CDK itself writes, which we cannot change.
-EXPECTED_ON_CDK_RESOURCES = {
-    # CDK's BucketDeployment handler (writes deploy-time Clarify analysis configs) adds a DependsOn that a GetAtt
-    # already implies.
-    ("W3005", "CustomCDKBucketDeployment"),
-}
-
-
-def _expected(match) -> bool:
-    logical_id = str(match.path[1]) if len(match.path) > 1 and match.path[0] == "Resources" else ""
-    return any(match.rule.id == rule and logical_id.startswith(prefix) for rule, prefix in EXPECTED_ON_CDK_RESOURCES)
 
 
 def lint_problems(estate, stack: str) -> list[str]:
     """cfn-lint findings of one synthesized stack that are not expected; cached on the session's estate."""
     cache = estate.__dict__.setdefault("_lint_problems", {})
     if stack not in cache:
-        matches = lint(json.dumps(estate.templates[stack]),
-                       config=ManualArgs(regions=[estate.estate.ml_dev.region], ignore_checks=sorted(IGNORED)))
-        cache[stack] = [f"{m.rule.id} {m.message} ({'/'.join(str(p) for p in m.path)})" for m in matches if not _expected(m)]
+        cache[stack] = problems(estate.templates[stack], estate.estate.ml_dev.region)
     return list(cache[stack])
 
 
@@ -50,8 +34,30 @@ def test_template_is_lint_clean(default_estate, stack):
 
 def test_linter_catches_a_broken_template():
     broken = {"Resources": {"B": {"Type": "AWS::S3::Bucket", "Properties": {"VersioningConfiguration": {"Status": "Sometimes"}}}}}
-    matches = lint(json.dumps(broken), config=ManualArgs(regions=["eu-west-1"]))
+    matches = lint_template(broken, "eu-west-1")
     assert any(m.rule.id.startswith("E") for m in matches)
+
+
+def test_the_shared_runner_finds_what_a_fresh_cfn_lint_finds():
+    """tests/cfn_lint.py reuses one loaded rule set across templates: after clean and broken templates, it reports
+    exactly what ``cfnlint.api.lint`` (a new runner per call) reports, ignored rules included."""
+    def found(matches) -> list[tuple[str, str, tuple[str, ...]]]:
+        return sorted((m.rule.id, m.message, tuple(map(str, m.path))) for m in matches)
+
+    templates = [
+        {"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}},
+        {"Resources": {"B": {"Type": "AWS::S3::Bucket", "Properties": {"VersioningConfiguration": {"Status": "Sometimes"},
+                                                                        "BucketName": {"Ref": "Missing"}}},
+                       "S": {"Type": "AWS::EC2::Subnet", "Properties": {"VpcId": "vpc-1", "CidrBlock": "10.0.0.0/24",
+                                                                         "AvailabilityZone": "eu-west-1a"}}}},
+        {"Resources": {"Q": {"Type": "AWS::SQS::Queue", "Properties": {"NoSuch": 1}}}},
+    ]
+    for template in [*templates, *templates]:
+        for ignored in (IGNORED, ()):
+            fresh = lint(json.dumps(template), config=ManualArgs(regions=["eu-west-1"], ignore_checks=sorted(ignored)))
+            assert found(lint_template(template, "eu-west-1", ignored)) == found(fresh)
+    assert {m.rule.id for m in lint_template(templates[1], "eu-west-1", ())} >= {"E3030", "E1020", "W3010"}
+    assert "W3010" not in {m.rule.id for m in lint_template(templates[1], "eu-west-1")}
 
 
 def test_cfn_lint_refuses_what_the_builtin_validation_refuses(tmp_path):
@@ -70,5 +76,5 @@ def test_cfn_lint_refuses_what_the_builtin_validation_refuses(tmp_path):
         app(builtin=True)[0].synth()
     assembly = app(builtin=False)[0].synth()
     template = Path(assembly.get_stack_by_name("S").template_full_path).read_text()
-    rules = {m.rule.id for m in lint(template, config=ManualArgs(regions=["eu-west-1"]))}
+    rules = {m.rule.id for m in lint_template(template, "eu-west-1", ignored=())}
     assert {"E3002", "E3030"} <= rules, rules

@@ -18,13 +18,12 @@ import pytest
 from aws_cdk import Aspects, Stack, Stage
 from aws_cdk import aws_servicecatalog as servicecatalog
 from aws_cdk import aws_sns as sns
-from cfnlint.api import ManualArgs, lint
 
 from mlops_estate.core.nag import apply_nag_packs
 from mlops_estate.config.governance import guardrail_options
 from tests.gates.cfn_permissions import Renderer, allows, handler_permissions, rendered_statements
 from tests.gates.normalize import normalize
-from tests.gates.test_cfn_lint import IGNORED
+from tests.cfn_lint import lint_template
 from mlops_estate.security.managed_policies import ManagedPoliciesOnly
 from tests.helpers import make_app, make_stack, resources_of_type
 from tests.pipeline_schema import from_template, validate
@@ -52,7 +51,7 @@ def test_default_estate_publishes_the_configured_models(default_estate):
 @pytest.mark.parametrize("product", PRODUCT_TEMPLATES)
 def test_product_template_is_lint_clean(default_estate, product):
     template = product_templates(default_estate)[product]
-    matches = lint(json.dumps(template), config=ManualArgs(regions=[default_estate.estate.ml_dev.region], ignore_checks=sorted(IGNORED)))
+    matches = lint_template(template, default_estate.estate.ml_dev.region)
     assert [f"{m.rule.id} {m.message} ({'/'.join(map(str, m.path))})" for m in matches] == []
 
 

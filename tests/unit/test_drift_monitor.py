@@ -12,7 +12,6 @@ import pytest
 from aws_cdk import App, AspectPriority, Aspects, CfnParameter, Stack, Token
 from aws_cdk.assertions import Template
 from aws_cdk import aws_sagemaker as sagemaker
-from cfnlint.api import ManualArgs, lint
 
 from mlops_estate.core.nag import apply_nag_packs
 from mlops_estate.core.validation import ConfigError
@@ -25,6 +24,7 @@ from mlops_estate.network.private_network import PrivateNetwork
 from mlops_estate.security.encryption import DataClass, EstateKeys
 from mlops_estate.security.managed_policies import ManagedPoliciesOnly
 from mlops_estate.security.storage import SecureBucket
+from tests.cfn_lint import lint_template
 from tests.helpers import TEST_REGION, cdk_context, make_stack, resources_of_type
 from tests.pipeline_schema import from_template, validate
 
@@ -186,7 +186,7 @@ def test_the_job_reads_baselines_and_labels_only_in_their_owners_accounts(built:
 
 
 def test_template_is_cfn_lint_clean(built: Built) -> None:
-    matches = lint(json.dumps(built.template), config=ManualArgs(regions=[TEST_REGION], ignore_checks=["W3010"]))
+    matches = lint_template(built.template, TEST_REGION)
     assert not matches, "\n".join(str(m) for m in matches)
 
 

@@ -13,7 +13,6 @@ from aws_cdk import App, AspectPriority, Aspects, CfnParameter, Environment, Sta
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
-from cfnlint.api import ManualArgs, lint
 
 from mlops_estate.config.estate import ModelConfig, ServingConfig
 from mlops_estate.serving.serving_config import DataCaptureConfig
@@ -29,6 +28,7 @@ from mlops_estate.security.encryption import DataClass, EstateKeys
 from mlops_estate.security.managed_policies import ManagedPoliciesOnly
 from mlops_estate.security.storage import SecureBucket
 from mlops_estate.serving.endpoint import ModelEndpoint, ModelEndpointProps, ModelSource
+from tests.cfn_lint import lint_template
 from tests.helpers import TEST_AZS, TEST_REGION, cdk_context, default_config, make_app, make_stack, model_monitor_config, resources_of_type
 
 ENDPOINT = "mlops-churn-staging"
@@ -369,7 +369,7 @@ def test_the_gate_needs_each_acknowledgement(monkeypatch, tmp_path):
 
 
 def test_template_is_cfn_lint_clean(built):
-    matches = lint(json.dumps(built.template), config=ManualArgs(regions=[TEST_REGION], ignore_checks=["W3010"]))
+    matches = lint_template(built.template, TEST_REGION)
     assert [f"{m.rule.id} {m.message}" for m in matches] == []
 
 
