@@ -5,4 +5,5 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 export PATH="$PWD/.venv/bin:$PATH" JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20
 python -m mypy
-python -m pytest "$@"
+# Every core (pytest-xdist); tests/xdist_groups.py keeps the tests of a shared fixture on one worker. `-n 0`: one process.
+python -m pytest -n auto --dist loadgroup "$@"
