@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Times import, construct and synth of the default estate with each policy gate on and off (median of N fresh
 processes each, run in turn so load hits every variant alike), with peak memory and the Python<->Node (jsii) message
-and callback counts per phase; and the whole test suite. Writes BENCHMARKS.md: its own section on top, then the
-sections of the other benchmarks (see `other_sections`).
+and callback counts per phase; the CLI's `cdk synth '**'` (every gate); and the whole test suite as
+./scripts/test.sh runs it, between CLI syntheses, with its length in CLI syntheses. Writes BENCHMARKS.md: its own
+section on top, then the sections of the other benchmarks (see `other_sections`).
 
     .venv/bin/python benchmarks/synth.py [--runs 5] [--no-suite]
 
@@ -120,10 +121,21 @@ def measure(runs: int) -> dict[str, dict[str, float]]:
 
 
 def suite_seconds() -> float:
+    """The test phase of ./scripts/test.sh: the same pytest command (every core), without its setup and mypy."""
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], env=ENV, cwd=ROOT, check=True,
-                   capture_output=True)
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "auto", "--dist", "loadgroup"],
+                   env=ENV, cwd=ROOT, check=True, capture_output=True)
     return time.perf_counter() - t0
+
+
+def cli_synth_seconds() -> float:
+    """`cdk synth '**' --quiet` of the default estate with the pinned CLI, as ./scripts/synth.sh runs it."""
+    env = {**ENV, "PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{ENV.get('PATH', '')}"}
+    with tempfile.TemporaryDirectory() as out:
+        t0 = time.perf_counter()
+        subprocess.run([str(ROOT / "node_modules" / ".bin" / "cdk"), "synth", "**", "--quiet", "--output", out],
+                       env=env, cwd=ROOT, check=True, capture_output=True)
+        return time.perf_counter() - t0
 
 
 def machine() -> str:
@@ -178,7 +190,11 @@ def main() -> None:
         return
     start = machine()
     results = measure(args.runs)
+    cli = [cli_synth_seconds() for _ in range(args.runs)]
     suite = None if args.no_suite else suite_seconds()
+    if suite is not None:  # CLI syntheses on both sides of the suite: its length in syntheses of the same load
+        cli += [cli_synth_seconds() for _ in range(args.runs)]
+    cli_median = statistics.median(cli)
     none = results["no gates"]
     base = none["construct"] + none["synth"]
     lines = [
@@ -209,8 +225,11 @@ def main() -> None:
         r = results[variant]
         total = r["construct"] + r["synth"]
         lines.append(f"- {label}: +{total - base:.2f} s ({total / base:.2f}x), +{r['peak_mb'] - none['peak_mb']:.0f} MB")
+    lines += ["", f"CLI `cdk synth '**' --quiet`, every gate: {cli_median:.1f} s, median of {len(cli)} "
+              f"({min(cli):.1f}-{max(cli):.1f}; aim: <= 12 s)."]
     if suite is not None:
-        lines += ["", f"Whole test suite (`pytest -q`, one process): {suite:.1f} s (aim: <= 60 s on 2 cores)."]
+        lines += [f"Whole test suite, `./scripts/test.sh`'s pytest command on {os.cpu_count()} cores: {suite:.1f} s = "
+                  f"{suite / cli_median:.1f} CLI syntheses (aim: <= 60 s and < 3.5 syntheses on 2 cores)."]
     RESULTS.write_text("\n\n".join(["\n".join(lines), *other_sections()]) + "\n")
     print("\n".join(lines))
 
