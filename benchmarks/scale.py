@@ -6,7 +6,8 @@
 Models are the default estate's, then copies of them in turn (tests.helpers.scaled_estate_dict). Each size runs
 once per gate setting in a fresh interpreter; construct + synth time is measured (import excluded). Gates on =
 cdk-nag AwsSolutions + NIST 800-53 R5 + HIPAA Security and CDK's built-in CloudFormation validation; gates off =
-neither. Writes benchmarks/results/scale.md (benchmarks/synth.py appends it to BENCHMARKS.md).
+neither (the validation really off: the context flag @aws-cdk/core:validateAgainstDefaultRules=false only turns its
+errors into warnings and still runs it). "s / added model" is the cost of each model beyond the previous row's. Writes benchmarks/results/scale.md (benchmarks/synth.py appends it to BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -33,10 +34,8 @@ def child(models: int, gates: bool) -> None:
     from tests.helpers import scaled_estate_dict
 
     context: dict[str, object] = {"estate": scaled_estate_dict(models)}
-    if not gates:
-        context["@aws-cdk/core:validateAgainstDefaultRules"] = False
     t0 = time.perf_counter()
-    app, config = estate_app(ROOT / "cdk.json", outdir=tempfile.mkdtemp(), context=context)
+    app, config = estate_app(ROOT / "cdk.json", outdir=tempfile.mkdtemp(), context=context, builtin_validation=gates)
     build_estate(app, config)
     if gates:
         apply_nag_packs(app)
@@ -73,16 +72,22 @@ def main() -> None:
     if args.child:
         child(int(args.child[0]), args.child[1] == "on")
         return
+    load_start = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     rows = []
     per_stack = None
+    previous: dict[bool, tuple[int, float]] = {}
     for models in [int(m) for m in args.models.split(",")]:
         for gates in (True, False):
             r = run(models, gates)
             per_stack = r["per_stack"]
             largest, heaviest = r["largest"], r["heaviest"]
             assert isinstance(largest, dict) and isinstance(heaviest, dict)
+            seconds = float(r["seconds"])  # type: ignore[arg-type]
+            before = previous.get(gates)
+            added = f"{(seconds - before[1]) / (models - before[0]):.2f}" if before else "-"
+            previous[gates] = (models, seconds)
             rows.append(
-                f"| {models} | {'on' if gates else 'off'} | {r['seconds']:.1f} | {float(r['seconds']) / models:.2f} | {r['stacks']} "  # type: ignore[arg-type]
+                f"| {models} | {'on' if gates else 'off'} | {seconds:.1f} | {seconds / models:.2f} | {added} | {r['stacks']} "
                 f"| {largest['stack']}: {largest['resources']} | {heaviest['stack']}: {int(heaviest['bytes']) / 1024:.0f} KB "
                 f"| {r['max_parameters']} | {r['max_outputs']} |"
             )
@@ -93,10 +98,12 @@ def main() -> None:
         f"Measured {time.strftime('%Y-%m-%d')} with `benchmarks/scale.py` (one fresh process per row; construct + synth",
         "seconds, import excluded). Models are the three default models, then copies of them in turn. Per-model",
         f"resources are split into model-group stacks of {per_stack} models (mlops_estate/model_groups.py). Limits per",
-        "stack: 500 resources, 1 MB template, 200 parameters, 200 outputs.",
+        "stack: 500 resources, 1 MB template, 200 parameters, 200 outputs. Machine: "
+        f"{os.cpu_count()} cores; load average {load_start} at the start, "
+        + ", ".join(f"{x:.1f}" for x in os.getloadavg()) + " at the end.",
         "",
-        "| models | gates | synth s | s / model | stacks | most resources (stack: count) | largest template | max parameters | max outputs |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| models | gates | synth s | s / model | s / added model | stacks | most resources (stack: count) | largest template | max parameters | max outputs |",
+        "|---|---|---|---|---|---|---|---|---|---|",
         *rows,
     ]
     RESULT.write_text("\n".join(lines) + "\n")
