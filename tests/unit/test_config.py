@@ -218,6 +218,25 @@ def test_override_adds_a_setting_the_file_leaves_out_and_names_a_misspelt_one():
         load_estate(context_of(**values), context_keys=values)
 
 
+def test_with_the_apps_context_keys_only_estate_keys_are_read_as_overrides():
+    """estate_app passes every context key of the app: the loader then reads the few estate.* keys, not one context
+    value per config path (a jsii round-trip each, ~70 per model), with the same result."""
+    values = {"estate": default_estate_dict(), "estate.accounts.prod": '"999999999999"', "estate.name": "acme",
+              "other": 1}
+    read: list[str] = []
+
+    def get_context(key: str) -> Any:
+        read.append(key)
+        return values.get(key)
+
+    config = load_estate(get_context, context_keys=values)
+    assert (config.accounts.prod, config.name) == ("999999999999", "acme")
+    assert read == ["estate_file", "estate", "estate", "estate.accounts.prod", "estate.name"]
+    read.clear()
+    assert load_estate(get_context) == config  # without the keys: the same config, every path looked up
+    assert len(read) > 100 and "estate.models.0.name" in read
+
+
 def test_quoted_string_override_is_unquoted():
     config = load_estate(context_of(**{"estate": default_estate_dict(), "estate.accounts.prod": '"999999999999"'}))
     assert config.accounts.prod == "999999999999"
