@@ -97,7 +97,7 @@ def main() -> None:
         "",
         f"Measured {time.strftime('%Y-%m-%d')} with `benchmarks/scale.py` (one fresh process per row; construct + synth",
         "seconds, import excluded). Models are the three default models, then copies of them in turn. Per-model",
-        f"resources are split into model-group stacks of {per_stack} models (mlops_estate/model_groups.py). Limits per",
+        f"resources are split into model-group stacks of {per_stack} models (mlops_estate/stacks/model_groups.py). Limits per",
         "stack: 500 resources, 1 MB template, 200 parameters, 200 outputs. Machine: "
         f"{os.cpu_count()} cores; load average {load_start} at the start, "
         + ", ".join(f"{x:.1f}" for x in os.getloadavg()) + " at the end.",
