@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,25 +21,13 @@ from mlops_estate.governance.stack_set import StackSetTemplate  # noqa: E402
 from mlops_estate.stacks.estate import Estate, build_estate, estate_app  # noqa: E402
 
 from tests.helpers import CDK_JSON, ROOT, model_monitor_estate_dict  # noqa: E402
-from tests.xdist_groups import GROUPS_FILE, SharedFixtureScheduling, order_and_record  # noqa: E402
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    if config.getoption("dist", "no") == "loadgroup" and not hasattr(config, "workerinput"):  # the xdist controller
-        os.environ[GROUPS_FILE] = str(Path(tempfile.mkdtemp(prefix="mlops-estate-xdist-")) / "groups.json")
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    if not hasattr(config, "workerinput") and GROUPS_FILE in os.environ:
-        shutil.rmtree(Path(os.environ.pop(GROUPS_FILE)).parent, ignore_errors=True)
-
-
-def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> SharedFixtureScheduling | None:
-    return SharedFixtureScheduling(config, log) if config.getoption("dist") == "loadgroup" else None
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    order_and_record(config, items)
+# The hooks that spread the suite over pytest-xdist workers (./scripts/test.sh): see tests/xdist_groups.py.
+from tests.xdist_groups import (  # noqa: E402,F401
+    pytest_collection_modifyitems,
+    pytest_configure,
+    pytest_unconfigure,
+    pytest_xdist_make_scheduler,
+)
 
 
 @dataclass

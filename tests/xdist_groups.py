@@ -9,12 +9,15 @@ xdist's own ``--dist loadgroup`` cannot be used: it names a test's group by appe
 ``_nodeid``, which pytest 9.2 no longer reads (a node id is ``_id`` now), so it silently spreads a group over
 workers. Instead each worker writes the groups it collected to a file the controller names (GROUPS_FILE), and the
 controller's scheduler (a ``--dist loadscope`` whose scope is the group) reads it once every worker has collected.
+The hooks at the end are imported by tests/conftest.py; tests/test_xdist_groups.py runs them on a small suite.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -57,3 +60,21 @@ class SharedFixtureScheduling(LoadScopeScheduling):
         if self._groups is None:  # first called in schedule(), after every worker has collected
             self._groups = json.loads(Path(os.environ[GROUPS_FILE]).read_text())
         return self._groups.get(nodeid) or nodeid.split("::")[0]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("dist", "no") == "loadgroup" and not hasattr(config, "workerinput"):  # the xdist controller
+        os.environ[GROUPS_FILE] = str(Path(tempfile.mkdtemp(prefix="mlops-estate-xdist-")) / "groups.json")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput") and GROUPS_FILE in os.environ:
+        shutil.rmtree(Path(os.environ.pop(GROUPS_FILE)).parent, ignore_errors=True)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> SharedFixtureScheduling | None:
+    return SharedFixtureScheduling(config, log) if config.getoption("dist") == "loadgroup" else None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    order_and_record(config, items)
