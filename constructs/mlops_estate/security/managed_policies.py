@@ -20,7 +20,8 @@ class ManagedPoliciesOnly:
     def visit(self, node: IConstruct) -> None:
         if not isinstance(node, iam.Policy):
             return
-        inline = node.node.try_find_child("Resource")
+        tree = node.node  # a jsii round-trip each time it is read
+        inline = tree.try_find_child("Resource")
         if not isinstance(inline, iam.CfnPolicy):
             return
         managed = iam.CfnManagedPolicy(
@@ -31,6 +32,7 @@ class ManagedPoliciesOnly:
             users=inline.users,
             groups=inline.groups,
         )
-        if inline.cfn_options.condition is not None:
-            managed.cfn_options.condition = inline.cfn_options.condition
-        node.node.try_remove_child("Resource")
+        condition = inline.cfn_options.condition
+        if condition is not None:
+            managed.cfn_options.condition = condition
+        tree.try_remove_child("Resource")
