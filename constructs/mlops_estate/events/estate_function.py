@@ -15,6 +15,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from mlops_estate.core.principal_policy import add_to_principal_policy
 from mlops_estate.events.dead_letter_queue import DeadLetterQueue
 from mlops_estate.core.dependencies import drop_redundant_dependency
 from mlops_estate.core.nag import acknowledge
@@ -135,7 +136,7 @@ class EstateFunction(Construct):
         self.role = iam.Role(
             self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=f"Lambda: {description}"[:1000]
         )
-        self.role.add_to_principal_policy(
+        add_to_principal_policy(self.role,
             iam.PolicyStatement(
                 sid="WriteOwnLogs",
                 actions=["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -143,14 +144,14 @@ class EstateFunction(Construct):
             )
         )
         # Lambda sends failed asynchronous events to the dead-letter queue with this role: it needs the queue's key.
-        self.role.add_to_principal_policy(
+        add_to_principal_policy(self.role,
             iam.PolicyStatement(
                 sid="EncryptDeadLetters", actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[queue_key.key_arn]
             )
         )
         if placement is not None:
             # What AWSLambdaVPCAccessExecutionRole grants, without the managed policy.
-            self.role.add_to_principal_policy(
+            add_to_principal_policy(self.role,
                 iam.PolicyStatement(
                     sid="ManageVpcNetworkInterfaces",
                     actions=[

@@ -10,6 +10,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from mlops_estate.core.principal_policy import add_to_principal_policy
 from mlops_estate.features.catalog import CatalogDatabase
 from mlops_estate.core.validation import Problems
 from mlops_estate.features.definition import FeatureGroupDefinition
@@ -160,9 +161,9 @@ class FeatureGroup(Construct):
         )
         objects = bucket.bucket.arn_for_objects(f"{prefix}/*")
         # What AmazonSageMakerFeatureStoreAccess grants, scoped to this group's prefix and table.
-        role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:PutObject", "s3:PutObjectAcl", "s3:GetObject"], resources=[objects]))
-        role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:GetBucketAcl"], resources=[bucket.bucket_arn]))
-        role.add_to_principal_policy(
+        add_to_principal_policy(role, iam.PolicyStatement(actions=["s3:PutObject", "s3:PutObjectAcl", "s3:GetObject"], resources=[objects]))
+        add_to_principal_policy(role, iam.PolicyStatement(actions=["s3:GetBucketAcl"], resources=[bucket.bucket_arn]))
+        add_to_principal_policy(role,
             iam.PolicyStatement(
                 actions=["glue:GetTable", "glue:UpdateTable"],
                 resources=[catalog.catalog_arn, catalog.database_arn, catalog.table_arn(self.definition.table_name)],

@@ -35,6 +35,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from mlops_estate.core.dependencies import drop_redundant_dependency
+from mlops_estate.core.principal_policy import add_to_principal_policy
 from mlops_estate.events.estate_function import EstateFunction
 from mlops_estate.core.nag import acknowledge
 from mlops_estate.core.patterns import ACCOUNT_ID
@@ -306,7 +307,7 @@ class PromotionTrigger(Construct):
                 "VARIABLE_NAME": VARIABLE_NAME,
             },
         )
-        self.handler.role.add_to_principal_policy(
+        add_to_principal_policy(self.handler.role,
             iam.PolicyStatement(
                 sid="StartPromotionPipelinesOnly",
                 actions=["codepipeline:StartPipelineExecution"],
@@ -322,7 +323,7 @@ class PromotionTrigger(Construct):
                 resources=[approval_topic.master_key.key_arn],
             ))
         for statement in publish:
-            self.handler.role.add_to_principal_policy(statement)
+            add_to_principal_policy(self.handler.role, statement)
         self.rules = [
             events.Rule(
                 self,

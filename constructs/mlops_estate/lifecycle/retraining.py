@@ -29,6 +29,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from mlops_estate.core.patterns import PIPELINE_NAME
+from mlops_estate.core.principal_policy import add_to_principal_policy
 from mlops_estate.core.validation import Problems, join
 from mlops_estate.events.dead_letter_queue import secure_queue
 from mlops_estate.events.estate_function import EstateFunction
@@ -130,7 +131,7 @@ class RetrainingTrigger(Construct):
                 "ALARM_NAMES": ",".join(alarm_names),
             },
         )
-        self.handler.role.add_to_principal_policy(
+        add_to_principal_policy(self.handler.role,
             iam.PolicyStatement(
                 sid="StartAndListThisPipelineOnly",
                 actions=["sagemaker:ListPipelineExecutions", "sagemaker:StartPipelineExecution"],

@@ -47,6 +47,7 @@ from constructs import Construct
 
 from mlops_estate.core.nag import acknowledge, acknowledge_wildcards
 from mlops_estate.core.patterns import ACCOUNT_ID, BUCKET_NAME, ECR_IMAGE, SAGEMAKER_NAME
+from mlops_estate.core.principal_policy import add_to_principal_policy
 from mlops_estate.core.validation import Problems
 from mlops_estate.events.alarm_topic import alarm_topic
 from mlops_estate.events.estate_function import EstateFunction
@@ -222,7 +223,7 @@ class DriftFunctions(Construct):
         ]
         for function, statements in ((self.resolver_function, resolving), (self.publisher_function, publishing)):
             for statement in statements:
-                function.role.add_to_principal_policy(statement)
+                add_to_principal_policy(function.role, statement)
             policy = _default_policy(function.role)
             for statement in statements:
                 if statement.sid == "PublishDriftMetrics":
@@ -600,7 +601,7 @@ class DriftMonitor(Construct):
                                     conditions={"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}}),
             ]
         for statement in statements:
-            role.add_to_principal_policy(statement)
+            add_to_principal_policy(role, statement)
             acknowledge_wildcards(role, statement, "The drift job reads baselines and ground truth by prefix (objects written "
                                   "per build and per day), decrypting through S3 with the owning account's keys only.")
 

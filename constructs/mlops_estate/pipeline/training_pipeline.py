@@ -33,6 +33,7 @@ from constructs import Construct
 
 from mlops_estate.core.nag import acknowledge, nag_text, wildcard_findings
 from mlops_estate.core.patterns import ECR_IMAGE, PIPELINE_NAME, SCHEDULE
+from mlops_estate.core.principal_policy import add_to_principal_policy
 from mlops_estate.core.validation import Problems
 from mlops_estate.network.private_network import NetworkPlacement
 from mlops_estate.pipeline.definition import PipelineDefinition
@@ -250,11 +251,11 @@ class TrainingPipeline(Construct):
         self.storage.key.grant_encrypt_decrypt(role)
         self._grant_cross_account(role, write=True)
         if images:
-            role.add_to_principal_policy(iam.PolicyStatement(actions=list(ECR_PULL), resources=sorted(set(images.values()))))
+            add_to_principal_policy(role, iam.PolicyStatement(actions=list(ECR_PULL), resources=sorted(set(images.values()))))
         # Logs, metrics, the ECR login and network interfaces in this VPC: what every VPC SageMaker workload needs.
         workload = workload_statements(stack, vpc_id=self.placement.vpc.vpc_id)
         for statement in workload.all:
-            role.add_to_principal_policy(statement)
+            add_to_principal_policy(role, statement)
         acknowledge(
             role,
             "The job role reads and writes objects of the estate buckets named in PipelineStorage only (object "
@@ -283,12 +284,12 @@ class TrainingPipeline(Construct):
     def _grant_cross_account(self, principal: iam.Role, *, write: bool) -> None:
         for store in self.storage.cross_account:
             actions = [*S3_READ, *S3_WRITE] if write else list(S3_READ)
-            principal.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=[store.objects_arn]))
-            principal.add_to_principal_policy(iam.PolicyStatement(
+            add_to_principal_policy(principal, iam.PolicyStatement(actions=actions, resources=[store.objects_arn]))
+            add_to_principal_policy(principal, iam.PolicyStatement(
                 actions=["s3:ListBucket"], resources=[store.bucket_arn],
                 conditions={"StringLike": {"s3:prefix": [f"{store.prefix.strip('/')}/*"]}},
             ))
-            principal.add_to_principal_policy(iam.PolicyStatement(
+            add_to_principal_policy(principal, iam.PolicyStatement(
                 actions=list(KMS_USE) if write else ["kms:Decrypt", "kms:DescribeKey"],
                 resources=[f"arn:{Aws.PARTITION}:kms:{store.region}:{store.account}:key/*"],
                 conditions={"StringEquals": {"kms:ViaService": f"s3.{store.region}.amazonaws.com"}},
@@ -309,7 +310,7 @@ class TrainingPipeline(Construct):
                 if key in added:
                     continue
                 added.add(key)
-                role.add_to_principal_policy(statement)
+                add_to_principal_policy(role, statement)
                 findings = wildcard_findings(role, statement)
                 if findings and not grant.wildcard_reason:
                     raise ValueError(f"{self.node.path}: step {step.name!r} ({type(step).__name__}) grants {', '.join(findings)} "
@@ -322,12 +323,12 @@ class TrainingPipeline(Construct):
         # kms:GrantIsForAWSResource exists only on grant requests, so it guards CreateGrant alone: on DescribeKey it
         # would never match. The pipeline role calls only SageMaker; SageMaker validates the volume key of the jobs it
         # creates (DescribeKey) with the caller's credentials, so such a request arrives through SageMaker (ViaService).
-        role.add_to_principal_policy(iam.PolicyStatement(
+        add_to_principal_policy(role, iam.PolicyStatement(
             actions=["kms:CreateGrant"],
             resources=[self.storage.key.key_arn],
             conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
         ))
-        role.add_to_principal_policy(iam.PolicyStatement(
+        add_to_principal_policy(role, iam.PolicyStatement(
             actions=["kms:DescribeKey"],
             resources=[self.storage.key.key_arn],
             conditions={"StringEquals": {"kms:ViaService": f"sagemaker.{stack.region}.amazonaws.com"}},

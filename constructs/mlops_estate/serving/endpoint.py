@@ -20,6 +20,7 @@ from constructs import Construct
 
 from mlops_estate.core.nag import acknowledge, wildcard_findings
 from mlops_estate.core.patterns import ECR_IMAGE, S3_URI, SAGEMAKER_NAME
+from mlops_estate.core.principal_policy import add_to_principal_policy
 from mlops_estate.core.validation import Problems
 from mlops_estate.events.alarm_topic import alarm_topic
 from mlops_estate.network.private_network import NetworkPlacement
@@ -273,7 +274,7 @@ class ModelEndpoint(Construct):
 
     def _allow(self, statement: iam.PolicyStatement, reason: str) -> None:
         """Add a statement to the execution role; acknowledge each wildcard in it (AwsSolutions-IAM5)."""
-        self.role.add_to_principal_policy(statement)
+        add_to_principal_policy(self.role, statement)
         for finding in wildcard_findings(self, statement):
             self._wildcards[finding] = reason
 

@@ -55,6 +55,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from mlops_estate.core.principal_policy import add_to_principal_policy
 from mlops_estate.core.validation import ConfigError, Problems, join
 from mlops_estate.core.nag import acknowledge_wildcards
 from mlops_estate.network.private_network import NetworkPlacement
@@ -205,7 +206,7 @@ class Personas(Construct):
             )
             allow_source_identity(role)  # a Studio execution role: its sessions carry the user profile name
             if persona != "auditor":  # jobs and pipelines run as the persona that starts them, never as another
-                role.add_to_principal_policy(
+                add_to_principal_policy(role,
                     iam.PolicyStatement(
                         actions=["iam:PassRole"],
                         resources=[role.role_arn],

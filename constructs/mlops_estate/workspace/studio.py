@@ -12,6 +12,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from mlops_estate.core.principal_policy import add_to_principal_policy
 from mlops_estate.core.validation import ConfigError, Problems, join
 from mlops_estate.network.private_network import NetworkPlacement
 from mlops_estate.security.storage import SecureBucket
@@ -279,7 +280,7 @@ class StudioDomain(Construct):
         """Let ``grantee`` (an execution role of this domain) read shared notebooks and, unless ``read_only``, share
         its own (under the prefix of the session's source identity, which this domain sets to the user profile name)."""
         for statement in self.sharing_statements(read_only=read_only):
-            grantee.grant_principal.add_to_principal_policy(statement)
+            add_to_principal_policy(grantee.grant_principal, statement)
 
     def user_profile_arn(self, user_name: str) -> str:
         return Stack.of(self).format_arn(service="sagemaker", resource="user-profile", resource_name=f"{self.domain_id}/{user_name}")
