@@ -33,7 +33,7 @@ def test_a_role_gets_the_statement_in_one_round_trip(messages: list[Any]) -> Non
     before = len(messages)
     add_to_principal_policy(role, statement)
     assert len(messages) - before == 1
-    other = iam.PolicyStatement(actions=["s3:PutObject"], resources=["arn:aws:s3:::bucket/key"])
+    other = iam.PolicyStatement(actions=["s3:PutObject"], resources=["arn:aws:s3:::other/key"])
     before = len(messages)
     role.add_to_principal_policy(other)
     assert len(messages) - before == 3, "CDK's own call: the call and the result struct's two properties"
@@ -48,7 +48,7 @@ def test_other_principals_get_it_the_general_way() -> None:
     add_to_principal_policy(user, iam.PolicyStatement(actions=["s3:GetObject"], resources=["arn:aws:s3:::bucket/key"]))
     imported = iam.Role.from_role_arn(stack, "Imported", "arn:aws:iam::123456789012:role/team", mutable=True)
     assert not isinstance(imported, iam.Role)
-    add_to_principal_policy(imported, iam.PolicyStatement(actions=["s3:PutObject"], resources=["arn:aws:s3:::bucket/key"]))
+    add_to_principal_policy(imported, iam.PolicyStatement(actions=["s3:PutObject"], resources=["arn:aws:s3:::other/key"]))
     policies = resources_of_type(template_of(stack).to_json(), "AWS::IAM::Policy").values()
     actions = sorted(s["Action"] for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"])
     assert actions == ["s3:GetObject", "s3:PutObject"]
