@@ -36,7 +36,7 @@ class Problems:
     def match(self, path: str, value: str, pattern: re.Pattern[str], what: str, expected: str) -> bool:
         """Add ``<path>: '<value>' is not <what>; expected <expected>`` unless ``value`` matches ``pattern`` or is a
         token (resolved only at deploy time). Returns whether it passed."""
-        if Token.is_unresolved(value) or pattern.match(value):
+        if pattern.match(value) or Token.is_unresolved(value):  # the match first: asking Node is a jsii round-trip
             return True
         self.add(path, f"{value!r} is not {what}; expected {expected}")
         return False
