@@ -2,9 +2,9 @@
 
 - The ``python`` blocks of a page run as written, in order, in one fresh namespace (a page's later blocks continue
   its earlier ones, like a notebook), in an empty temporary folder of its own, so an app's ``cdk.out`` lands there.
-  The pages share one fresh interpreter (run once per session, a test per page reads its outcome): a new interpreter
-  per page cost ~4 s each for nothing but importing the CDK and starting its Node process again. Each page gets
-  the environment, ``sys.path`` and working folder it started with.
+  The pages share one fresh interpreter (run once, by a module fixture; a test per page reads its outcome): a new
+  interpreter per page cost ~4 s each for nothing but importing the CDK and starting its Node process again. Each
+  page gets the environment, ``sys.path`` and working folder it started with.
 - Every ``json`` block is an estate-file snippet (``<!-- estate-config[: path] -->``): merged into the default estate
   at its path, it validates against the estate schema and parses.
 - A block that is deliberately not checked says why (``<!-- not-run: reason -->``). See tests/doc_blocks.py.
