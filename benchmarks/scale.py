@@ -7,7 +7,8 @@ Models are the default estate's, then copies of them in turn (tests.helpers.scal
 once per gate setting in a fresh interpreter; construct + synth time is measured (import excluded). Gates on =
 cdk-nag AwsSolutions + NIST 800-53 R5 + HIPAA Security and CDK's built-in CloudFormation validation; gates off =
 neither (the validation really off: the context flag @aws-cdk/core:validateAgainstDefaultRules=false only turns its
-errors into warnings and still runs it). "s / added model" is the cost of each model beyond the previous row's. Writes benchmarks/results/scale.md (benchmarks/synth.py appends it to BENCHMARKS.md).
+errors into warnings and still runs it). "s / added model" is the cost of each model beyond the previous row's.
+Writes benchmarks/results/scale.md (benchmarks/synth.py appends it to BENCHMARKS.md).
 """
 
 from __future__ import annotations

@@ -136,31 +136,25 @@ class EstateFunction(Construct):
         self.role = iam.Role(
             self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=f"Lambda: {description}"[:1000]
         )
-        add_to_principal_policy(self.role,
-            iam.PolicyStatement(
-                sid="WriteOwnLogs",
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[self.log_group.log_group_arn],
-            )
-        )
+        add_to_principal_policy(self.role, iam.PolicyStatement(
+            sid="WriteOwnLogs",
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[self.log_group.log_group_arn],
+        ))
         # Lambda sends failed asynchronous events to the dead-letter queue with this role: it needs the queue's key.
-        add_to_principal_policy(self.role,
-            iam.PolicyStatement(
-                sid="EncryptDeadLetters", actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[queue_key.key_arn]
-            )
-        )
+        add_to_principal_policy(self.role, iam.PolicyStatement(
+            sid="EncryptDeadLetters", actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[queue_key.key_arn]
+        ))
         if placement is not None:
             # What AWSLambdaVPCAccessExecutionRole grants, without the managed policy.
-            add_to_principal_policy(self.role,
-                iam.PolicyStatement(
-                    sid="ManageVpcNetworkInterfaces",
-                    actions=[
-                        "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
-                        "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses",
-                    ],
-                    resources=["*"],
-                )
-            )
+            add_to_principal_policy(self.role, iam.PolicyStatement(
+                sid="ManageVpcNetworkInterfaces",
+                actions=[
+                    "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
+                    "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses",
+                ],
+                resources=["*"],
+            ))
         self.function = lambda_.Function(
             self,
             "Function",

@@ -163,12 +163,10 @@ class FeatureGroup(Construct):
         # What AmazonSageMakerFeatureStoreAccess grants, scoped to this group's prefix and table.
         add_to_principal_policy(role, iam.PolicyStatement(actions=["s3:PutObject", "s3:PutObjectAcl", "s3:GetObject"], resources=[objects]))
         add_to_principal_policy(role, iam.PolicyStatement(actions=["s3:GetBucketAcl"], resources=[bucket.bucket_arn]))
-        add_to_principal_policy(role,
-            iam.PolicyStatement(
-                actions=["glue:GetTable", "glue:UpdateTable"],
-                resources=[catalog.catalog_arn, catalog.database_arn, catalog.table_arn(self.definition.table_name)],
-            )
-        )
+        add_to_principal_policy(role, iam.PolicyStatement(
+            actions=["glue:GetTable", "glue:UpdateTable"],
+            resources=[catalog.catalog_arn, catalog.database_arn, catalog.table_arn(self.definition.table_name)],
+        ))
         bucket.key.grant(role, "kms:GenerateDataKey", "kms:Decrypt")
         acknowledge(
             role,

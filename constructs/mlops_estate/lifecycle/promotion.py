@@ -307,13 +307,11 @@ class PromotionTrigger(Construct):
                 "VARIABLE_NAME": VARIABLE_NAME,
             },
         )
-        add_to_principal_policy(self.handler.role,
-            iam.PolicyStatement(
-                sid="StartPromotionPipelinesOnly",
-                actions=["codepipeline:StartPipelineExecution"],
-                resources=[p.pipeline_arn for _, p in sorted(pipelines.items())],
-            )
-        )
+        add_to_principal_policy(self.handler.role, iam.PolicyStatement(
+            sid="StartPromotionPipelinesOnly",
+            actions=["codepipeline:StartPipelineExecution"],
+            resources=[p.pipeline_arn for _, p in sorted(pipelines.items())],
+        ))
         publish = [
             iam.PolicyStatement(sid="NotifyApprovers", actions=["sns:Publish"], resources=[approval_topic.topic_arn])
         ]

@@ -131,13 +131,11 @@ class RetrainingTrigger(Construct):
                 "ALARM_NAMES": ",".join(alarm_names),
             },
         )
-        add_to_principal_policy(self.handler.role,
-            iam.PolicyStatement(
-                sid="StartAndListThisPipelineOnly",
-                actions=["sagemaker:ListPipelineExecutions", "sagemaker:StartPipelineExecution"],
-                resources=[self.pipeline_arn],
-            )
-        )
+        add_to_principal_policy(self.handler.role, iam.PolicyStatement(
+            sid="StartAndListThisPipelineOnly",
+            actions=["sagemaker:ListPipelineExecutions", "sagemaker:StartPipelineExecution"],
+            resources=[self.pipeline_arn],
+        ))
         # Between the rules and the function: absorbs bursts, batches them, and keeps what fails.
         self.queue = secure_queue(
             self,

@@ -206,13 +206,11 @@ class Personas(Construct):
             )
             allow_source_identity(role)  # a Studio execution role: its sessions carry the user profile name
             if persona != "auditor":  # jobs and pipelines run as the persona that starts them, never as another
-                add_to_principal_policy(role,
-                    iam.PolicyStatement(
-                        actions=["iam:PassRole"],
-                        resources=[role.role_arn],
-                        conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-                    )
-                )
+                add_to_principal_policy(role, iam.PolicyStatement(
+                    actions=["iam:PassRole"],
+                    resources=[role.role_arn],
+                    conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+                ))
             self.roles[persona] = role
         self.policies: dict[str, iam.ManagedPolicy] = {}
         builders = {
